@@ -1,0 +1,50 @@
+//! The library's error type. Every variant that concerns a file names it, so the binary can
+//! print one clear line.
+
+use std::path::PathBuf;
+
+/// Errors from loading, converting and running models.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file that is not (or no longer) what it claims to be: truncated, wrong format, bad metadata.
+    #[error("{path}: {reason}")]
+    BadFile { path: PathBuf, reason: String },
+    /// Tensors that do not fit the model they are meant for.
+    #[error("weights do not match {model}: {details}")]
+    Mismatch { model: String, details: String },
+    /// An invalid model or run configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A clip (frame folder) that cannot be used.
+    #[error("{path}: {reason}")]
+    Clip { path: PathBuf, reason: String },
+    #[error("tensor error: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
+impl Error {
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::BadFile`].
+    pub fn bad_file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::BadFile {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

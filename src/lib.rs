@@ -1,0 +1,13 @@
+//! gesture-app: live dynamic hand-gesture recognition (TSN sampling, a 2D CNN per frame and a
+//! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
+//! evaluate its models.
+
+pub mod device;
+pub mod error;
+pub mod model;
+pub mod preprocess;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use model::config::{Arch, Consensus, ModelConfig};
+pub use model::GestureModel;

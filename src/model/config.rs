@@ -1,0 +1,382 @@
+//! The model's configuration: which backbone, which consensus head, how many segments, and how
+//! frames must be preprocessed. It travels inside every weights file (ARCHITECTURE §7), so
+//! `--weights FILE` alone is enough to run a model.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The 2D CNN run on every sampled frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Arch {
+    /// torchvision's squeezenet1_1 `features`: 512-d features, RGB input in [0, 1].
+    #[serde(rename = "squeezenet1_1")]
+    SqueezeNet11,
+    /// pretrainedmodels' bninception: 1024-d features, BGR input in 0..255.
+    #[serde(rename = "BNInception")]
+    BnInception,
+}
+
+impl Arch {
+    /// Every backbone, in the order `--help` lists them.
+    pub const ALL: [Arch; 2] = [Arch::SqueezeNet11, Arch::BnInception];
+
+    /// The name the original code and our files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::SqueezeNet11 => "squeezenet1_1",
+            Arch::BnInception => "BNInception",
+        }
+    }
+
+    /// Width of the globally pooled backbone feature.
+    pub fn feature_dim(self) -> usize {
+        match self {
+            Arch::SqueezeNet11 => 512,
+            Arch::BnInception => 1024,
+        }
+    }
+
+    /// The input normalisation the backbone was pretrained with (ARCHITECTURE §2).
+    pub fn default_input(self) -> InputNorm {
+        match self {
+            // torchvision ImageNet statistics.
+            Arch::SqueezeNet11 => InputNorm {
+                channel_order: ChannelOrder::Rgb,
+                scale: 1.0 / 255.0,
+                mean: [0.485, 0.456, 0.406],
+                std: [0.229, 0.224, 0.225],
+            },
+            // pretrainedmodels' bninception settings: BGR, range 0..255, mean (104, 117, 128), std 1.
+            Arch::BnInception => InputNorm {
+                channel_order: ChannelOrder::Bgr,
+                scale: 1.0,
+                mean: [104.0, 117.0, 128.0],
+                std: [1.0, 1.0, 1.0],
+            },
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "squeezenet1_1" | "squeezenet" => Ok(Arch::SqueezeNet11),
+            "bninception" | "bn-inception" => Ok(Arch::BnInception),
+            _ => Err(format!(
+                "unknown arch '{s}' (expected one of: squeezenet1_1, BNInception)"
+            )),
+        }
+    }
+}
+
+/// The head that fuses the N per-frame features into class scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Consensus {
+    #[serde(rename = "MLP")]
+    Mlp,
+    #[serde(rename = "TRNmultiscale")]
+    TrnMultiscale,
+    #[serde(rename = "RNN_TANH")]
+    RnnTanh,
+    #[serde(rename = "RNN_RELU")]
+    RnnRelu,
+    #[serde(rename = "LSTM")]
+    Lstm,
+    #[serde(rename = "GRU")]
+    Gru,
+    #[serde(rename = "BLSTM")]
+    Blstm,
+    /// The original's FCN2D module; "FCN" and "FCN2D" both parse to it.
+    #[serde(rename = "FCN", alias = "FCN2D")]
+    Fcn,
+    /// TSN's average consensus: new_fc maps straight to the classes, then a mean over time.
+    #[serde(rename = "avg", alias = "TSN")]
+    Avg,
+}
+
+impl Consensus {
+    /// Every head, in the order `--help` lists them.
+    pub const ALL: [Consensus; 9] = [
+        Consensus::Mlp,
+        Consensus::TrnMultiscale,
+        Consensus::RnnTanh,
+        Consensus::RnnRelu,
+        Consensus::Lstm,
+        Consensus::Gru,
+        Consensus::Blstm,
+        Consensus::Fcn,
+        Consensus::Avg,
+    ];
+
+    /// The name the original code and our files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Consensus::Mlp => "MLP",
+            Consensus::TrnMultiscale => "TRNmultiscale",
+            Consensus::RnnTanh => "RNN_TANH",
+            Consensus::RnnRelu => "RNN_RELU",
+            Consensus::Lstm => "LSTM",
+            Consensus::Gru => "GRU",
+            Consensus::Blstm => "BLSTM",
+            Consensus::Fcn => "FCN",
+            Consensus::Avg => "avg",
+        }
+    }
+
+    /// True for the recurrent heads (which own an `rnn` and an `fc`).
+    pub fn is_recurrent(self) -> bool {
+        matches!(
+            self,
+            Consensus::RnnTanh
+                | Consensus::RnnRelu
+                | Consensus::Lstm
+                | Consensus::Gru
+                | Consensus::Blstm
+        )
+    }
+
+    /// Smallest number of segments the head is defined for.
+    pub fn min_segments(self) -> usize {
+        match self {
+            Consensus::TrnMultiscale => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl fmt::Display for Consensus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Consensus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.to_ascii_uppercase().as_str() {
+            "MLP" => Consensus::Mlp,
+            "TRNMULTISCALE" | "TRN" => Consensus::TrnMultiscale,
+            "RNN_TANH" => Consensus::RnnTanh,
+            "RNN_RELU" => Consensus::RnnRelu,
+            "LSTM" => Consensus::Lstm,
+            "GRU" => Consensus::Gru,
+            "BLSTM" => Consensus::Blstm,
+            "FCN" | "FCN2D" => Consensus::Fcn,
+            "AVG" | "TSN" => Consensus::Avg,
+            _ => {
+                return Err(format!(
+                    "unknown consensus '{s}' (expected one of: MLP, TRNmultiscale, RNN_TANH, \
+                     RNN_RELU, LSTM, GRU, BLSTM, FCN, avg)"
+                ))
+            }
+        })
+    }
+}
+
+/// Channel order the backbone expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelOrder {
+    #[serde(rename = "RGB")]
+    Rgb,
+    #[serde(rename = "BGR")]
+    Bgr,
+}
+
+/// How an 8-bit RGB pixel becomes a network input: reorder channels, multiply by `scale`,
+/// subtract `mean`, divide by `std` (mean/std given in the backbone's channel order).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputNorm {
+    pub channel_order: ChannelOrder,
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+/// How TRNmultiscale picks relations for scales smaller than N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrnMode {
+    /// Deterministic: min(3, C(N,k)) × the mean over all C(N,k) relations of each scale k < N.
+    #[default]
+    Expectation,
+    /// The original: sum min(3, C(N,k)) relations drawn at random on every forward pass.
+    Random,
+}
+
+/// Everything needed to build and feed a model; stored in the weights file's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub consensus: Consensus,
+    pub num_segments: usize,
+    /// Width of each frame's feature after `new_fc` (the original's `--img_feature_dim`).
+    pub img_feature_dim: usize,
+    pub num_classes: usize,
+    /// Class names, index order.
+    pub labels: Vec<String>,
+    /// Side of the square crop fed to the backbone.
+    pub input_size: usize,
+    /// Shorter side the frame is resized to before the centre crop (evaluation).
+    pub resize_size: usize,
+    pub input: InputNorm,
+    /// Hidden size of the recurrent heads (the original's `--rnn_hidden_size`; BLSTM splits it
+    /// in half per direction).
+    #[serde(default = "default_rnn_hidden")]
+    pub rnn_hidden: usize,
+    #[serde(default = "default_rnn_layers")]
+    pub rnn_layers: usize,
+    /// Dropout before new_fc during training (the original's `--dropout`).
+    #[serde(default = "default_dropout")]
+    pub dropout: f32,
+    #[serde(default)]
+    pub trn_mode: TrnMode,
+    /// Frame rate of the clips the model was trained on (Jester: 12 fps); the live app
+    /// resamples the camera to it.
+    #[serde(default = "default_fps")]
+    pub clip_fps: f32,
+    /// Free-form provenance: where the weights came from, training run, dataset, accuracy.
+    #[serde(default)]
+    pub provenance: std::collections::BTreeMap<String, String>,
+}
+
+fn default_rnn_hidden() -> usize {
+    256
+}
+fn default_rnn_layers() -> usize {
+    1
+}
+fn default_dropout() -> f32 {
+    0.3
+}
+fn default_fps() -> f32 {
+    12.0
+}
+
+impl ModelConfig {
+    /// A config with the original's defaults for the given backbone, head and label list.
+    pub fn new(arch: Arch, consensus: Consensus, num_segments: usize, labels: Vec<String>) -> Self {
+        ModelConfig {
+            arch,
+            consensus,
+            num_segments,
+            img_feature_dim: 256,
+            num_classes: labels.len(),
+            labels,
+            input_size: 224,
+            resize_size: 256,
+            input: arch.default_input(),
+            rnn_hidden: default_rnn_hidden(),
+            rnn_layers: default_rnn_layers(),
+            dropout: default_dropout(),
+            trn_mode: TrnMode::default(),
+            clip_fps: default_fps(),
+            provenance: Default::default(),
+        }
+    }
+
+    /// Width of what `new_fc` emits per frame: `img_feature_dim`, or the class count for `avg`.
+    pub fn frame_feature_dim(&self) -> usize {
+        match self.consensus {
+            Consensus::Avg => self.num_classes,
+            _ => self.img_feature_dim,
+        }
+    }
+
+    /// Checks the combination is one the heads are defined for.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.num_segments == 0 || self.num_segments > 32 {
+            return Err(format!(
+                "num_segments must be in 1..=32, got {}",
+                self.num_segments
+            ));
+        }
+        if self.num_segments < self.consensus.min_segments() {
+            return Err(format!(
+                "{} needs at least {} segments, got {}",
+                self.consensus,
+                self.consensus.min_segments(),
+                self.num_segments
+            ));
+        }
+        if self.num_classes == 0 {
+            return Err("num_classes must be at least 1".into());
+        }
+        if self.labels.len() != self.num_classes {
+            return Err(format!(
+                "{} labels given for {} classes",
+                self.labels.len(),
+                self.num_classes
+            ));
+        }
+        if self.img_feature_dim == 0 {
+            return Err("img_feature_dim must be at least 1".into());
+        }
+        if self.consensus == Consensus::Blstm && self.rnn_hidden % 2 != 0 {
+            return Err(format!(
+                "BLSTM needs an even rnn_hidden (split per direction), got {}",
+                self.rnn_hidden
+            ));
+        }
+        if self.input_size < 32 || self.resize_size < self.input_size {
+            return Err(format!(
+                "input_size {} / resize_size {} are not usable (need 32 <= input_size <= resize_size)",
+                self.input_size, self.resize_size
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in Arch::ALL {
+            assert_eq!(a.name().parse::<Arch>().unwrap(), a);
+        }
+        for c in Consensus::ALL {
+            assert_eq!(c.name().parse::<Consensus>().unwrap(), c);
+        }
+        assert_eq!("FCN2D".parse::<Consensus>().unwrap(), Consensus::Fcn);
+        assert!("resnet".parse::<Arch>().is_err());
+    }
+
+    #[test]
+    fn config_json_round_trip_and_aliases() {
+        let cfg = ModelConfig::new(
+            Arch::BnInception,
+            Consensus::TrnMultiscale,
+            8,
+            vec!["a".into(), "b".into()],
+        );
+        let json = serde_json::to_string(&cfg).unwrap();
+        assert!(json.contains("\"BNInception\"") && json.contains("\"TRNmultiscale\""));
+        let back: ModelConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg);
+        let fcn: Consensus = serde_json::from_str("\"FCN2D\"").unwrap();
+        assert_eq!(fcn, Consensus::Fcn);
+    }
+
+    #[test]
+    fn validate_rejects_bad_combinations() {
+        let labels = vec!["x".to_string(); 3];
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 1, labels);
+        assert!(cfg.validate().unwrap_err().contains("at least 2"));
+        cfg.num_segments = 33;
+        assert!(cfg.validate().is_err());
+        cfg.num_segments = 8;
+        assert!(cfg.validate().is_ok());
+        cfg.num_classes = 4;
+        assert!(cfg.validate().is_err());
+    }
+}

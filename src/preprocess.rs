@@ -1,0 +1,243 @@
+//! From frames on disk or from a camera to the network's input: TSN segment sampling
+//! (ARCHITECTURE §3), the evaluation resize + centre crop, and normalisation per the weights'
+//! [`InputNorm`].
+
+use crate::model::config::{ChannelOrder, InputNorm, ModelConfig};
+use crate::{Error, Result};
+use candle_core::{Device, Tensor};
+use image::{imageops::FilterType, RgbImage};
+use std::path::{Path, PathBuf};
+
+/// Frame indices (0-based) for evaluation, test and the live app: the centre of each of `n`
+/// equal segments.
+///
+/// The original (TSN `_get_val_indices`) returns all zeros unless `num_frames > n`, so a clip of
+/// exactly `n` frames would be read as `n` copies of its first frame. We apply the centre rule
+/// whenever `num_frames >= 1`; it gives `0..n` for `num_frames == n` and repeats frames evenly
+/// for shorter clips. [`sample_eval_indices_original`] keeps the original's rule.
+pub fn sample_eval_indices(num_frames: usize, n: usize) -> Vec<usize> {
+    if num_frames == 0 {
+        return vec![0; n];
+    }
+    let tick = num_frames as f64 / n as f64;
+    (0..n)
+        .map(|i| ((tick / 2.0 + tick * i as f64) as usize).min(num_frames - 1))
+        .collect()
+}
+
+/// The original's evaluation sampling, bit for bit: centre of each segment if
+/// `num_frames > n`, else all zeros.
+pub fn sample_eval_indices_original(num_frames: usize, n: usize) -> Vec<usize> {
+    if num_frames > n {
+        sample_eval_indices(num_frames, n)
+    } else {
+        vec![0; n]
+    }
+}
+
+/// Frame indices (0-based) for training (TSN `_sample_indices`): a random frame inside each of
+/// `n` equal segments; N sorted random frames if segments would be empty; zeros if the clip is
+/// shorter than `n`.
+pub fn sample_train_indices(num_frames: usize, n: usize, rng: &mut impl rand::Rng) -> Vec<usize> {
+    let avg = num_frames / n;
+    if avg > 0 {
+        (0..n).map(|i| i * avg + rng.random_range(0..avg)).collect()
+    } else if num_frames > n {
+        let mut v: Vec<usize> = (0..n).map(|_| rng.random_range(0..num_frames)).collect();
+        v.sort_unstable();
+        v
+    } else {
+        vec![0; n]
+    }
+}
+
+/// Resizes so the shorter side is `resize` (aspect kept), then crops the centre `crop`×`crop`.
+pub fn resize_center_crop(img: &RgbImage, resize: usize, crop: usize) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (w, h) = (w as usize, h as usize);
+    let resized;
+    let src = if w.min(h) == resize {
+        img
+    } else {
+        let (nw, nh) = if w <= h {
+            (resize, (h * resize + w / 2) / w)
+        } else {
+            ((w * resize + h / 2) / h, resize)
+        };
+        // Triangle = antialiased bilinear, the closest to PIL's Resize(BILINEAR) the original used.
+        resized = image::imageops::resize(img, nw as u32, nh as u32, FilterType::Triangle);
+        &resized
+    };
+    let (w, h) = src.dimensions();
+    // torchvision CenterCrop: offset = round((size - crop) / 2).
+    let x0 = ((w as f64 - crop as f64) / 2.0).round().max(0.0) as u32;
+    let y0 = ((h as f64 - crop as f64) / 2.0).round().max(0.0) as u32;
+    image::imageops::crop_imm(src, x0, y0, crop as u32, crop as u32).to_image()
+}
+
+/// Writes one `S`×`S` RGB crop as normalised CHW floats into `out` (length 3·S·S).
+pub fn normalize_into(img: &RgbImage, norm: &InputNorm, out: &mut [f32]) {
+    let plane = (img.width() * img.height()) as usize;
+    debug_assert_eq!(out.len(), 3 * plane);
+    // Output channel c reads input channel src[c].
+    let src = match norm.channel_order {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    let mul: [f32; 3] = std::array::from_fn(|c| norm.scale / norm.std[c]);
+    let add: [f32; 3] = std::array::from_fn(|c| -norm.mean[c] / norm.std[c]);
+    let raw = img.as_raw();
+    for c in 0..3 {
+        let dst = &mut out[c * plane..(c + 1) * plane];
+        let s = src[c];
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = raw[3 * i + s] as f32 * mul[c] + add[c];
+        }
+    }
+}
+
+/// Evaluation preprocessing of whole frames into one tensor `[n, 3, S, S]` on `device`.
+pub fn frames_to_tensor(frames: &[RgbImage], cfg: &ModelConfig, device: &Device) -> Result<Tensor> {
+    let s = cfg.input_size;
+    let mut data = vec![0f32; frames.len() * 3 * s * s];
+    for (img, out) in frames.iter().zip(data.chunks_mut(3 * s * s)) {
+        let crop = resize_center_crop(img, cfg.resize_size, s);
+        normalize_into(&crop, &cfg.input, out);
+    }
+    Ok(Tensor::from_vec(data, (frames.len(), 3, s, s), device)?)
+}
+
+/// The frame files of a clip folder (`00001.jpg`, `000001.png`, ...), in frame order.
+///
+/// Frames must be numbered from 1 without gaps: a missing frame would silently shift the TSN
+/// sampling, so it is an error.
+pub fn list_clip_frames(dir: &Path) -> Result<Vec<PathBuf>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut numbered = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
+            continue;
+        }
+        let Some(num) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        numbered.push((num, path));
+    }
+    if numbered.is_empty() {
+        return Err(Error::Clip {
+            path: dir.to_path_buf(),
+            reason: "no frames found (expected numbered images such as 00001.jpg)".into(),
+        });
+    }
+    numbered.sort();
+    for (i, (num, path)) in numbered.iter().enumerate() {
+        if *num != i + 1 {
+            return Err(Error::Clip {
+                path: dir.to_path_buf(),
+                reason: format!(
+                    "frames are not numbered 1..{} without gaps: expected frame {} but found {}",
+                    numbered.len(),
+                    i + 1,
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(numbered.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Decodes one frame file to RGB, naming the file on failure.
+pub fn load_frame(path: &Path) -> Result<RgbImage> {
+    let img = image::open(path).map_err(|e| Error::Clip {
+        path: path.to_path_buf(),
+        reason: format!("cannot decode frame: {e}"),
+    })?;
+    Ok(img.to_rgb8())
+}
+
+/// Loads the `num_segments` frames of a clip folder chosen by the evaluation rule, preprocessed:
+/// `[N, 3, S, S]`. Errors if the clip has fewer frames than the model has segments.
+pub fn load_clip(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Tensor> {
+    let files = list_clip_frames(dir)?;
+    if files.len() < cfg.num_segments {
+        return Err(Error::Clip {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "clip has {} frame(s) but the model samples {} segments; it needs at least {}",
+                files.len(),
+                cfg.num_segments,
+                cfg.num_segments
+            ),
+        });
+    }
+    let idx = sample_eval_indices(files.len(), cfg.num_segments);
+    let frames = idx
+        .iter()
+        .map(|&i| load_frame(&files[i]))
+        .collect::<Result<Vec<_>>>()?;
+    frames_to_tensor(&frames, cfg, device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn eval_sampling_matches_tsn_centres() {
+        // TSN: tick = 36/8 = 4.5, offsets int(2.25 + 4.5 i).
+        assert_eq!(sample_eval_indices(36, 8), vec![2, 6, 11, 15, 20, 24, 29, 33]);
+        assert_eq!(sample_eval_indices(8, 8), (0..8).collect::<Vec<_>>());
+        assert_eq!(sample_eval_indices(4, 8), vec![0, 0, 1, 1, 2, 2, 3, 3]);
+        assert_eq!(sample_eval_indices_original(8, 8), vec![0; 8]);
+        assert_eq!(sample_eval_indices_original(36, 8), sample_eval_indices(36, 8));
+    }
+
+    #[test]
+    fn train_sampling_stays_in_segments() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..100 {
+            let idx = sample_train_indices(37, 8, &mut rng);
+            for (i, &f) in idx.iter().enumerate() {
+                assert!(f >= i * 4 && f < i * 4 + 4, "{idx:?}");
+            }
+            let short = sample_train_indices(10, 8, &mut rng);
+            assert!(short.windows(2).all(|w| w[0] <= w[1]) && short.iter().all(|&f| f < 10));
+        }
+        assert_eq!(sample_train_indices(5, 8, &mut rng), vec![0; 8]);
+    }
+
+    #[test]
+    fn crop_is_torchvision_centre() {
+        let img = RgbImage::from_fn(256, 256, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        let c = resize_center_crop(&img, 256, 224);
+        assert_eq!(c.dimensions(), (224, 224));
+        assert_eq!(c.get_pixel(0, 0).0, [16, 16, 0]);
+        let wide = RgbImage::new(320, 240);
+        assert_eq!(resize_center_crop(&wide, 128, 112).dimensions(), (112, 112));
+    }
+
+    #[test]
+    fn normalisation_orders_and_scales_channels() {
+        let img = RgbImage::from_pixel(2, 1, image::Rgb([10, 20, 30]));
+        let bgr = InputNorm {
+            channel_order: ChannelOrder::Bgr,
+            scale: 1.0,
+            mean: [104.0, 117.0, 128.0],
+            std: [1.0; 3],
+        };
+        let mut out = vec![0.0; 6];
+        normalize_into(&img, &bgr, &mut out);
+        assert_eq!(out, vec![-74.0, -74.0, -97.0, -97.0, -118.0, -118.0]);
+    }
+}

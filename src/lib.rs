@@ -2,8 +2,10 @@
 //! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
 //! evaluate its models.
 
+pub mod capture;
 pub mod device;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod preprocess;
 pub mod weights;

@@ -3,11 +3,13 @@
 //! evaluate its models.
 
 pub mod capture;
+pub mod commands;
 pub mod device;
 pub mod error;
 pub mod live;
 pub mod model;
 pub mod preprocess;
+pub mod ui;
 pub mod weights;
 
 pub use error::{Error, Result};

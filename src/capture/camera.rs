@@ -112,7 +112,9 @@ impl CameraSource {
         let info = pick(&cameras, selector)?;
         let name = format!("{} ({})", info.index(), info.human_name());
         let (w, h) = resolution.unwrap_or((DEFAULT_MODE.0, DEFAULT_MODE.1));
-        let rate = fps.map(|f| f.round().max(1.0) as u32).unwrap_or(DEFAULT_MODE.2);
+        let rate = fps
+            .map(|f| f.round().max(1.0) as u32)
+            .unwrap_or(DEFAULT_MODE.2);
         let wanted = CameraFormat::new(Resolution::new(w, h), FrameFormat::MJPEG, rate);
         let camera_err = |e: nokhwa::NokhwaError| CaptureError::Camera {
             camera: name.clone(),
@@ -186,13 +188,22 @@ mod tests {
         let cams = vec![info(0, "Integrated Webcam"), info(2, "USB Camera HD")];
         assert_eq!(pick(&cams, None).unwrap().human_name(), "Integrated Webcam");
         let sel = CameraSelector::Index(2);
-        assert_eq!(pick(&cams, Some(&sel)).unwrap().human_name(), "USB Camera HD");
+        assert_eq!(
+            pick(&cams, Some(&sel)).unwrap().human_name(),
+            "USB Camera HD"
+        );
         let sel = CameraSelector::Name("usb".into());
-        assert_eq!(pick(&cams, Some(&sel)).unwrap().index(), &CameraIndex::Index(2));
+        assert_eq!(
+            pick(&cams, Some(&sel)).unwrap().index(),
+            &CameraIndex::Index(2)
+        );
         let err = pick(&cams, Some(&CameraSelector::Index(1)))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("index 1") && err.contains("2 (USB Camera HD)"), "{err}");
+        assert!(
+            err.contains("index 1") && err.contains("2 (USB Camera HD)"),
+            "{err}"
+        );
         let err = pick(&[], None).unwrap_err().to_string();
         assert!(err.contains("available: none"), "{err}");
     }

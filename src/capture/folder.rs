@@ -82,7 +82,12 @@ impl FolderSource {
 
     /// Opens a folder ([`find_clips`] + [`FolderSource::new`]).
     pub fn open(path: &Path, fps: f32, looping: bool) -> Result<Self, CaptureError> {
-        Ok(Self::new(path.to_path_buf(), find_clips(path)?, fps, looping))
+        Ok(Self::new(
+            path.to_path_buf(),
+            find_clips(path)?,
+            fps,
+            looping,
+        ))
     }
 }
 
@@ -186,7 +191,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let err = find_clips(tmp.path()).unwrap_err().to_string();
         assert!(err.contains("no frames found"), "{err}");
-        let err = find_clips(&tmp.path().join("missing")).unwrap_err().to_string();
+        let err = find_clips(&tmp.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing"), "{err}");
         let file = tmp.path().join("clip.mp4");
         std::fs::write(&file, b"x").unwrap();
@@ -199,6 +206,9 @@ mod tests {
         let mut src = FolderSource::open(&broken, 12.0, false).unwrap();
         assert!(src.next_frame().is_ok());
         let err = src.next_frame().err().unwrap().to_string();
-        assert!(err.contains("00002.png") && err.contains("cannot decode"), "{err}");
+        assert!(
+            err.contains("00002.png") && err.contains("cannot decode"),
+            "{err}"
+        );
     }
 }

@@ -129,7 +129,7 @@ impl fmt::Display for SourceSpec {
 }
 
 /// Settings shared by the sources; each uses what applies to it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     /// Playback rate of folders and generated clips; requested rate for a camera.
     pub fps: Option<f32>,
@@ -139,17 +139,6 @@ pub struct SourceOptions {
     pub resolution: Option<(u32, u32)>,
     /// Seed of the generated clips.
     pub seed: u64,
-}
-
-impl Default for SourceOptions {
-    fn default() -> Self {
-        SourceOptions {
-            fps: None,
-            looping: false,
-            resolution: None,
-            seed: 0,
-        }
-    }
 }
 
 /// Frame rate of played-back folders when `--fps` is not given: Jester's.

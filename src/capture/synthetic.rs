@@ -200,7 +200,9 @@ mod tests {
     fn the_hand_moves_as_named_and_clips_cycle() {
         let mut src = SyntheticSource::new(10.0, 7);
         assert_eq!(src.current_motion(), "Swiping Left");
-        let frames: Vec<SourceFrame> = (0..22).map(|_| src.next_frame().unwrap().unwrap()).collect();
+        let frames: Vec<SourceFrame> = (0..22)
+            .map(|_| src.next_frame().unwrap().unwrap())
+            .collect();
         assert_eq!(frames[21].pts, Duration::from_millis(2100));
         assert_eq!(frames[0].image.dimensions(), (WIDTH, HEIGHT));
         // Swiping left: the hand ends well left of where it started.

@@ -144,9 +144,7 @@ impl EventDetector {
 
     /// Takes one prediction's probabilities at source time `t`; returns the event it fires.
     pub fn update(&mut self, probs: &[f32], t: Duration) -> Option<GestureEvent> {
-        let dt = self
-            .last_t
-            .map(|last| t.saturating_sub(last).as_secs_f64());
+        let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
         self.last_t = Some(t);
         match dt {
             Some(dt) if self.smoothed.len() == probs.len() && self.half_life > 0.0 => {

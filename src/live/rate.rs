@@ -32,7 +32,7 @@ pub fn resample(pts: &[Duration], fps: f32, max_len: usize) -> Vec<usize> {
 }
 
 /// Index of the value in ascending `secs` closest to `t` (the earlier one on a tie).
-fn nearest(secs: &[f64], t: f64) -> usize {
+pub fn nearest(secs: &[f64], t: f64) -> usize {
     let after = secs.partition_point(|&s| s < t);
     if after == 0 {
         return 0;
@@ -47,18 +47,37 @@ fn nearest(secs: &[f64], t: f64) -> usize {
     }
 }
 
-/// The frames (indices into `pts`) the model sees: the window resampled to `fps` (at most
-/// `max_len` steps), then `n` segments by the TSN test rule. `None` while the window is shorter
-/// than `n` steps, so the model never sees a clip padded with repeats of its first frames.
-pub fn segment_frames(pts: &[Duration], fps: f32, max_len: usize, n: usize) -> Option<Vec<usize>> {
-    let grid = resample(pts, fps, max_len.max(n));
-    if grid.len() < n {
+/// The times (seconds on the source clock) of the `n` frames the model sees: the window is
+/// resampled to `fps` (at most `max_len` steps back from the newest frame) and `n` segments are
+/// picked by the TSN test rule. The picks are then shifted so the last one falls on the newest
+/// frame: the TSN rule takes the centre of each segment, which would otherwise leave the newest
+/// half segment (about 80 ms at 12 fps) unseen and add that much delay to every gesture.
+/// `None` while the window is shorter than `n` steps, so the model never sees a clip padded
+/// with repeats of its first frames.
+pub fn segment_times(pts: &[Duration], fps: f32, max_len: usize, n: usize) -> Option<Vec<f64>> {
+    let steps = resample(pts, fps, max_len.max(n)).len();
+    if steps < n || n == 0 {
         return None;
     }
+    let picks = sample_eval_indices(steps, n);
+    let last = picks[n - 1];
+    let newest = pts[pts.len() - 1].as_secs_f64();
+    let step = 1.0 / fps as f64;
     Some(
-        sample_eval_indices(grid.len(), n)
+        picks
+            .iter()
+            .map(|&j| newest - (last - j) as f64 * step)
+            .collect(),
+    )
+}
+
+/// The frames (indices into `pts`) nearest to [`segment_times`].
+pub fn segment_frames(pts: &[Duration], fps: f32, max_len: usize, n: usize) -> Option<Vec<usize>> {
+    let secs: Vec<f64> = pts.iter().map(Duration::as_secs_f64).collect();
+    Some(
+        segment_times(pts, fps, max_len, n)?
             .into_iter()
-            .map(|i| grid[i])
+            .map(|t| nearest(&secs, t))
             .collect(),
     )
 }
@@ -88,6 +107,30 @@ mod tests {
             Some((0..8).collect::<Vec<_>>())
         );
         assert_eq!(segment_frames(&pts[..7], 12.0, 24, 8), None);
+    }
+
+    #[test]
+    fn segments_keep_tsn_spacing_and_end_at_the_newest_frame() {
+        // 3 s at 12 fps, window 24 steps: TSN picks steps 1, 4, ..., 22 of 24; shifted by one
+        // step so the last pick is the newest frame.
+        let pts = times(12.0, 36);
+        let picked = segment_frames(&pts, 12.0, 24, 8).unwrap();
+        assert_eq!(picked, vec![14, 17, 20, 23, 26, 29, 32, 35]);
+        // At 30 fps the same times are picked, to the nearest frame.
+        let pts30 = times(30.0, 90);
+        let t30: Vec<f64> = segment_frames(&pts30, 12.0, 24, 8)
+            .unwrap()
+            .iter()
+            .map(|&i| pts30[i].as_secs_f64())
+            .collect();
+        let (newest12, newest30) = (pts[35].as_secs_f64(), pts30[89].as_secs_f64());
+        for (a, &b) in t30.iter().zip(&picked) {
+            let (ago30, ago12) = (newest30 - a, newest12 - pts[b].as_secs_f64());
+            assert!((ago30 - ago12).abs() <= 1.0 / 60.0 + 1e-9, "{t30:?}");
+        }
+        let times_only = segment_times(&pts, 12.0, 24, 8).unwrap();
+        assert!((times_only[7] - pts[35].as_secs_f64()).abs() < 1e-12);
+        assert!((times_only[1] - times_only[0] - 0.25).abs() < 1e-12);
     }
 
     #[test]

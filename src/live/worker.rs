@@ -144,6 +144,10 @@ pub struct Worker {
     stats: Stats,
 }
 
+/// Backbone passes a prediction may spend, beyond the newest frame's, on segments whose
+/// frames are far from any cached one (see `Worker::pick_frames`).
+pub const EXTRA_PASSES: usize = 1;
+
 /// How long a blocking send of an event waits for room before checking the stop flag again.
 const SEND_RETRY: Duration = Duration::from_millis(100);
 
@@ -273,11 +277,12 @@ impl Worker {
         let fps = self.options.clip_fps.unwrap_or(cfg.clip_fps);
         let steps = rate::window_steps(self.options.window, fps, n);
         let pts: Vec<Duration> = frames.iter().map(|f| f.pts).collect();
-        let Some(picked) = rate::segment_frames(&pts, fps, steps, n) else {
+        let Some(times) = rate::segment_times(&pts, fps, steps, n) else {
             let have = rate::resample(&pts, fps, steps).len();
             self.send_status(format!("warming up: {have}/{n} frames at {fps} fps"));
             return Ok(None);
         };
+        let picked = self.pick_frames(frames, &times, fps);
         let mut missing: Vec<&Frame> = Vec::new();
         for &i in &picked {
             let f = &frames[i];
@@ -320,6 +325,48 @@ impl Worker {
             cached_features: self.cache.len(),
         };
         Ok(Some((prediction, event)))
+    }
+
+    /// The frame (index into `frames`) for each segment time.
+    ///
+    /// The newest segment always takes the frame nearest to its time. Any other segment takes
+    /// its nearest frame if that frame's feature is cached, else the nearest cached frame if
+    /// one lies within half a resampling step (as close as nearest-frame resampling itself
+    /// gets). While the worker keeps up with the source that is always the case and one
+    /// backbone pass per prediction suffices. When it falls behind, the window shifts by
+    /// several frames between predictions; rather than pay up to N passes (and fall further
+    /// behind), at most [`EXTRA_PASSES`] segments — those farthest from a cached frame — get
+    /// their nearest frame computed, and the rest use the nearest cached frame.
+    fn pick_frames(&self, frames: &[Frame], times: &[f64], fps: f32) -> Vec<usize> {
+        let secs: Vec<f64> = frames.iter().map(|f| f.pts.as_secs_f64()).collect();
+        let cached: Vec<usize> = (0..frames.len())
+            .filter(|&i| self.cache.contains_key(&frames[i].seq))
+            .collect();
+        let exact: Vec<usize> = times.iter().map(|&t| rate::nearest(&secs, t)).collect();
+        if cached.is_empty() {
+            return exact;
+        }
+        let cached_secs: Vec<f64> = cached.iter().map(|&i| secs[i]).collect();
+        let half_step = 0.5 / fps as f64;
+        let mut picked = exact.clone();
+        // (distance to the nearest cached frame, segment) for segments with no good cached frame.
+        let mut far: Vec<(f64, usize)> = Vec::new();
+        for (k, &t) in times.iter().enumerate().take(times.len() - 1) {
+            if self.cache.contains_key(&frames[exact[k]].seq) {
+                continue;
+            }
+            let c = cached[rate::nearest(&cached_secs, t)];
+            let distance = (secs[c] - t).abs();
+            picked[k] = c;
+            if distance >= half_step {
+                far.push((distance, k));
+            }
+        }
+        far.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for &(_, k) in far.iter().take(EXTRA_PASSES) {
+            picked[k] = exact[k];
+        }
+        picked
     }
 
     /// Crops and normalises frames for the backbone: `[k, 3, S, S]` on the model's device.

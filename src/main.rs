@@ -1,1 +1,19 @@
-fn main() {}
+//! `gesture-app`: thin entry point. Parses the command line, runs the command, and turns errors
+//! into one line on stderr and a non-zero exit code (never a panic backtrace for user mistakes).
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

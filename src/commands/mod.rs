@@ -1,0 +1,25 @@
+//! One module per subcommand: its flags (clap) and its `run`. Commands print for people (or JSON
+//! with `--json`) and return `anyhow` errors with context naming what failed.
+
+pub mod bench;
+pub mod classify;
+pub mod convert;
+pub mod info;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Dispatches the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Classify(a)) => classify::run(a),
+        Some(Command::Convert(a)) => convert::run(a),
+        Some(Command::Info(a)) => info::run(a),
+        Some(Command::Bench(a)) => bench::run(a),
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

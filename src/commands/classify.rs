@@ -1,7 +1,6 @@
 //! `gesture-app classify`: run a model on clip folders and print the top-5 gestures per clip, or
 //! one JSON line per clip with `--json`.
 
-use anyhow::Context;
 use candle_core::{Tensor, D};
 use clap::Args;
 use gesture_app::device::{self, DeviceChoice};
@@ -62,8 +61,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
         eprintln!("device: {why}");
     }
-    let model = GestureModel::load(&args.weights, &dev)
-        .with_context(|| format!("cannot load weights {}", args.weights.display()))?;
+    let model = GestureModel::load(&args.weights, &dev)?;
     let cfg = model.config().clone();
     for clip in &args.clips {
         let frames = load_clip(clip, &cfg, &dev)?; // [N, 3, S, S]

@@ -75,9 +75,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         Err(e @ gesture_app::Error::BadFile { .. }) if args.labels.is_none() => {
             anyhow::bail!("{e} (a model needs its label list: --labels category.txt)")
         }
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot convert {}", args.input.display()))
-        }
+        // Library errors already name the file and what is wrong with it.
+        Err(e) => return Err(e.into()),
     };
     let c = &summary.config;
     match summary.contents {

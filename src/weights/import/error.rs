@@ -31,7 +31,7 @@ pub enum ImportError {
     #[error("{path}: unsupported checkpoint: {reason}", path = path.display())]
     Unsupported { path: PathBuf, reason: String },
     /// The zip container itself is damaged (bad directory, checksum mismatch, ...).
-    #[error("{path}: damaged zip archive: {source}", path = path.display())]
+    #[error("{path}: damaged or truncated zip archive: {source}", path = path.display())]
     Zip {
         path: PathBuf,
         #[source]

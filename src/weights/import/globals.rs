@@ -3,9 +3,9 @@
 //! Anything not listed is refused by name: a pickle can otherwise run arbitrary code
 //! (`os.system`, `builtins.eval`, `torch.storage._load_from_bytes`, which unpickles again).
 
-use super::pickle::{insert_pairs, CallError, NumpyDtype, Value};
+use super::pickle::{CallError, Heap, NumpyDtype, Value};
 use super::tensor::{self, StorageDtype};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 
 /// An allow-listed class or function.
@@ -58,38 +58,43 @@ pub fn resolve(module: &str, name: &str) -> Result<Global, Refusal> {
 }
 
 /// Interprets `REDUCE`/`NEWOBJ` of an allow-listed global with `args`.
-pub fn call(g: Global, args: &[Value]) -> Result<Value, CallError> {
+pub fn call(g: Global, args: &[Value], heap: &mut Heap) -> Result<Value, CallError> {
     let bad = |s: &str| CallError::Malformed(s.to_string());
     match g {
         Global::OrderedDict => {
-            let dict = Value::Dict(Default::default());
+            let dict = heap.dict();
             if let Some(pairs) = args.first() {
-                let pairs = pairs
-                    .items()
+                let pairs = heap
+                    .items(pairs)
                     .ok_or_else(|| bad("OrderedDict() needs a list of pairs"))?;
+                let mut flat = Vec::with_capacity(pairs.len() * 2);
                 for p in pairs {
-                    match p.items() {
-                        Some(kv) if kv.len() == 2 => {
-                            insert_pairs(&dict, kv).map_err(CallError::Malformed)?
-                        }
+                    match heap.items(p) {
+                        Some(kv @ [_, _]) => flat.extend_from_slice(kv),
                         _ => return Err(bad("OrderedDict() item is not a pair")),
                     }
                 }
+                heap.insert_pairs(&dict, flat)
+                    .map_err(CallError::Malformed)?;
             }
             Ok(dict)
         }
         Global::Set => {
             let items = match args.first() {
-                Some(v) => v.items().ok_or_else(|| bad("set() needs a list"))?,
+                Some(v) => heap
+                    .items(v)
+                    .ok_or_else(|| bad("set() needs a list"))?
+                    .to_vec(),
                 None => Vec::new(),
             };
-            Ok(Value::List(Rc::new(RefCell::new(items))))
+            Ok(heap.list(items))
         }
         Global::RebuildTensorV2 | Global::RebuildTensor => {
             if args.len() < 4 {
                 return Err(bad("_rebuild_tensor needs (storage, offset, size, stride)"));
             }
-            tensor::rebuild(&args[0], &args[1], &args[2], &args[3]).map_err(CallError::Malformed)
+            tensor::rebuild(&args[0], &args[1], &args[2], &args[3], heap)
+                .map_err(CallError::Malformed)
         }
         Global::RebuildParameter => match args.first() {
             Some(t @ Value::Tensor(_)) => Ok(t.clone()),
@@ -125,14 +130,16 @@ pub fn call(g: Global, args: &[Value]) -> Result<Value, CallError> {
                 let b = b.ok_or_else(|| bad("latin-1 text holds a character above 255"))?;
                 Ok(Value::Bytes(b.into()))
             }
-            _ => Err(bad("_codecs.encode is only allowed as encode(text, 'latin1')")),
+            _ => Err(bad(
+                "_codecs.encode is only allowed as encode(text, 'latin1')",
+            )),
         },
     }
 }
 
 /// `BUILD` on a numpy dtype: its state tuple's second item is the byte order.
-pub fn build_numpy_dtype(d: &NumpyDtype, state: &Value) {
-    if let Some(order) = state.items().and_then(|s| s.get(1).cloned()) {
+pub fn build_numpy_dtype(d: &NumpyDtype, state: &Value, heap: &Heap) {
+    if let Some(order) = heap.items(state).and_then(|s| s.get(1)) {
         if let Some(o) = order.as_str() {
             d.big_endian.set(o == ">");
         }
@@ -154,7 +161,9 @@ fn numpy_scalar(d: &NumpyDtype, b: &[u8]) -> Result<Value, CallError> {
             d.code
         ))
     };
-    let size = size.filter(|s| matches!(s, 1 | 2 | 4 | 8)).ok_or_else(unsupported)?;
+    let size = size
+        .filter(|s| matches!(s, 1 | 2 | 4 | 8))
+        .ok_or_else(unsupported)?;
     if b.len() != size {
         return Err(CallError::Malformed(format!(
             "numpy scalar of dtype '{}' has {} bytes",

@@ -4,7 +4,7 @@
 //! little-endian elements (PyTorch byte-swaps on big-endian machines, so the data is always LE).
 
 use super::error::ImportError;
-use super::pickle::{self, Value};
+use super::pickle::{self, Heap, Value};
 use super::tensor::{StorageDtype, StorageRef};
 use super::{pickle_error, StorageSource};
 use std::collections::HashMap;
@@ -21,7 +21,10 @@ pub struct LegacyStore<'a> {
 }
 
 /// Parses the pickles and locates every storage's data in `data`.
-pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, LegacyStore<'a>), ImportError> {
+pub fn open<'a>(
+    path: &Path,
+    data: &'a [u8],
+) -> Result<(Value, Heap, LegacyStore<'a>), ImportError> {
     let not_torch = |reason: &str| ImportError::NotACheckpoint {
         path: path.to_path_buf(),
         reason: reason.into(),
@@ -70,12 +73,12 @@ pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, LegacyStore<'a>),
     }
     let mut pos = keys.end;
     let keys = keys
-        .value
-        .items()
+        .heap
+        .items(&keys.value)
         .ok_or_else(|| malformed("the storage key list is not a list".into()))?;
 
     let mut storages = HashMap::new();
-    for key in &keys {
+    for key in keys {
         let key = key
             .as_str()
             .ok_or_else(|| malformed("a storage key is not a string".into()))?;
@@ -113,7 +116,7 @@ pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, LegacyStore<'a>),
         path: path.to_path_buf(),
         storages,
     };
-    Ok((main.value, store))
+    Ok((main.value, main.heap, store))
 }
 
 impl StorageSource for LegacyStore<'_> {

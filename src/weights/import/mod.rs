@@ -16,7 +16,7 @@ mod tests;
 pub use error::ImportError;
 
 use candle_core::Tensor;
-use pickle::{PickleError, Value};
+use pickle::{Heap, PickleError, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::rc::Rc;
@@ -33,8 +33,8 @@ pub struct Checkpoint {
     /// types I64, uint8 and bool U8 (0/1).
     pub tensors: Vec<(String, Tensor)>,
     /// Scalars (int, float, str, bool) found at the top level beside the state_dict, as
-    /// strings: `epoch` → `30`, `arch` → `BNInception`, `best_prec1` → `93.2`; booleans are
-    /// `true`/`false`.
+    /// strings: `epoch` → `30`, `arch` → `BNInception`, `best_prec1` → `93.2` (a whole float
+    /// is written `0.0`, as Python does); booleans are `true`/`false`.
     pub meta: BTreeMap<String, String>,
     /// Which on-disk format it was.
     pub format: CheckpointFormat,
@@ -56,12 +56,17 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, ImportError> {
         path: path.to_path_buf(),
         source,
     })?;
+    parse(path, &data)
+}
+
+/// [`read_checkpoint`] on the file's bytes; `path` only names it in errors.
+fn parse(path: &Path, data: &[u8]) -> Result<Checkpoint, ImportError> {
     if data.starts_with(b"PK\x03\x04") {
-        let (root, mut store) = zip_format::open(path, &data)?;
-        assemble(path, &root, &mut store, CheckpointFormat::Zip)
+        let (root, heap, mut store) = zip_format::open(path, data)?;
+        assemble(path, &root, &heap, &mut store, CheckpointFormat::Zip)
     } else if data.first() == Some(&0x80) {
-        let (root, mut store) = legacy::open(path, &data)?;
-        assemble(path, &root, &mut store, CheckpointFormat::Legacy)
+        let (root, heap, mut store) = legacy::open(path, data)?;
+        assemble(path, &root, &heap, &mut store, CheckpointFormat::Legacy)
     } else if data.get(257..262) == Some(b"ustar") {
         Err(ImportError::Unsupported {
             path: path.to_path_buf(),
@@ -77,7 +82,7 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, ImportError> {
 
 /// Where a format keeps the raw bytes of each storage.
 trait StorageSource {
-    /// All of the storage's bytes (at least `numel` elements' worth for zip).
+    /// The storage's raw bytes (checked to hold every element the file declares).
     fn bytes(&mut self, storage: &StorageRef) -> Result<&[u8], ImportError>;
     /// No tensor needs this storage any more.
     fn release(&mut self, key: &str);
@@ -105,10 +110,11 @@ fn pickle_error(path: &Path, e: PickleError) -> ImportError {
 fn assemble(
     path: &Path,
     root: &Value,
+    heap: &Heap,
     store: &mut dyn StorageSource,
     format: CheckpointFormat,
 ) -> Result<Checkpoint, ImportError> {
-    let (specs, meta) = split(path, root)?;
+    let (specs, meta) = split(path, root, heap)?;
     // Storages are freed as soon as their last tensor is built.
     let mut users: HashMap<&str, usize> = HashMap::new();
     for (_, spec) in &specs {
@@ -144,18 +150,21 @@ fn assemble(
 type Specs = Vec<(String, Rc<TensorSpec>)>;
 
 /// Finds the state_dict's tensors and the top-level scalars.
-fn split(path: &Path, root: &Value) -> Result<(Specs, BTreeMap<String, String>), ImportError> {
+fn split(
+    path: &Path,
+    root: &Value,
+    heap: &Heap,
+) -> Result<(Specs, BTreeMap<String, String>), ImportError> {
     let no_state_dict = |reason: String| ImportError::NoStateDict {
         path: path.to_path_buf(),
         reason,
     };
-    let Value::Dict(top) = root else {
+    let Some(top) = heap.entries(root) else {
         return Err(no_state_dict(format!(
             "the checkpoint is a {}, not a dict",
             root.kind()
         )));
     };
-    let top = top.borrow();
     let mut meta = BTreeMap::new();
     for (k, v) in top.iter() {
         if let (Some(k), Some(v)) = (k.as_str(), scalar_string(v)) {
@@ -164,17 +173,18 @@ fn split(path: &Path, root: &Value) -> Result<(Specs, BTreeMap<String, String>),
     }
     let nested = STATE_DICT_KEYS.iter().find_map(|&want| {
         let (_, v) = top.iter().rev().find(|(k, _)| k.as_str() == Some(want))?;
-        match v {
-            Value::Dict(d) => Some(tensor_entries(&d.borrow())).filter(|t| !t.is_empty()),
-            _ => None,
-        }
+        Some(tensor_entries(heap.entries(v)?)).filter(|t| !t.is_empty())
     });
     let specs = match nested {
         Some(specs) => specs,
-        None => tensor_entries(&top),
+        None => tensor_entries(top),
     };
     if specs.is_empty() {
-        let keys: Vec<&str> = top.iter().filter_map(|(k, _)| k.as_str()).take(20).collect();
+        let keys: Vec<&str> = top
+            .iter()
+            .filter_map(|(k, _)| k.as_str())
+            .take(20)
+            .collect();
         return Err(no_state_dict(format!(
             "no tensors under {} or at the top level (top-level keys: {})",
             STATE_DICT_KEYS.map(|k| format!("'{k}'")).join(", "),
@@ -207,6 +217,10 @@ fn scalar_string(v: &Value) -> Option<String> {
     match v {
         Value::Bool(b) => Some(b.to_string()),
         Value::Int(i) => Some(i.to_string()),
+        // Python's spelling for whole floats ("0.0", not "0"), so the type stays visible.
+        Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 => {
+            Some(format!("{f:.1}"))
+        }
         Value::Float(f) => Some(f.to_string()),
         Value::Str(s) => Some(s.to_string()),
         _ => None,

@@ -4,15 +4,18 @@
 //! `REDUCE`/`NEWOBJ` may only "call" those few known constructors, which are interpreted here.
 //! The machine is a loop over the input (no recursion); every length is checked against the
 //! bytes that remain before anything is allocated, so memory use is bounded by the input size.
+//! Containers live in a flat [`Heap`] and refer to each other by index: a file nesting lists a
+//! million deep, or making a dict contain itself, cannot make dropping them recurse.
 
 use super::globals::{self, Global};
 use super::tensor::{self, StorageRef, TensorSpec};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-/// A Python value as far as checkpoints need them. Lists and dicts are shared (Python
-/// reference semantics: a memoised dict filled later is the same dict everywhere).
+/// A Python value as far as checkpoints need them. Tuples, lists and dicts are indices into
+/// the [`Heap`], so they are shared like Python objects (a memoised dict filled later is the
+/// same dict everywhere).
 #[derive(Clone, Debug)]
 pub enum Value {
     None,
@@ -23,11 +26,11 @@ pub enum Value {
     Float(f64),
     Str(Rc<str>),
     Bytes(Rc<[u8]>),
-    Tuple(Rc<[Value]>),
+    Tuple(usize),
     /// Lists, and sets/frozensets (order kept, duplicates not removed: nothing here needs it).
-    List(Rc<RefCell<Vec<Value>>>),
+    List(usize),
     /// Dicts and OrderedDicts, in insertion order; a repeated key is resolved by the reader.
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    Dict(usize),
     /// An allow-listed callable or class.
     Global(Global),
     Storage(Rc<StorageRef>),
@@ -64,20 +67,85 @@ impl Value {
         }
     }
 
-    /// The items of a tuple or list (a copy of the handles, not of the data).
-    pub fn items(&self) -> Option<Vec<Value>> {
-        match self {
-            Value::Tuple(t) => Some(t.to_vec()),
-            Value::List(l) => Some(l.borrow().clone()),
-            _ => None,
-        }
-    }
-
     /// The string, if this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),
             _ => None,
+        }
+    }
+}
+
+/// Where tuples, lists (`seqs`) and dicts live.
+#[derive(Default, Debug)]
+pub struct Heap {
+    seqs: Vec<Vec<Value>>,
+    dicts: Vec<Vec<(Value, Value)>>,
+}
+
+impl Heap {
+    /// A new tuple.
+    pub fn tuple(&mut self, items: Vec<Value>) -> Value {
+        self.seqs.push(items);
+        Value::Tuple(self.seqs.len() - 1)
+    }
+
+    /// A new list.
+    pub fn list(&mut self, items: Vec<Value>) -> Value {
+        self.seqs.push(items);
+        Value::List(self.seqs.len() - 1)
+    }
+
+    /// A new, empty dict.
+    pub fn dict(&mut self) -> Value {
+        self.dicts.push(Vec::new());
+        Value::Dict(self.dicts.len() - 1)
+    }
+
+    /// The items of a tuple or list.
+    pub fn items(&self, v: &Value) -> Option<&[Value]> {
+        match v {
+            Value::Tuple(i) | Value::List(i) => self.seqs.get(*i).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// The entries of a dict, in insertion order.
+    pub fn entries(&self, v: &Value) -> Option<&[(Value, Value)]> {
+        match v {
+            Value::Dict(i) => self.dicts.get(*i).map(Vec::as_slice),
+            _ => None,
+        }
+    }
+
+    /// `SETITEM(S)` / `DICT`: `items` alternate key, value.
+    pub fn insert_pairs(&mut self, target: &Value, items: Vec<Value>) -> Result<(), String> {
+        let d = match target {
+            Value::Dict(i) => self.dicts.get_mut(*i),
+            _ => None,
+        };
+        let d = d.ok_or_else(|| format!("cannot set items on a {}", target.kind()))?;
+        if !items.len().is_multiple_of(2) {
+            return Err("odd number of items for a dict".into());
+        }
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            d.push((k, v));
+        }
+        Ok(())
+    }
+
+    /// `APPEND(S)` / `ADDITEMS`.
+    fn append(&mut self, target: &Value, items: Vec<Value>) -> Result<(), String> {
+        match target {
+            Value::List(i) => match self.seqs.get_mut(*i) {
+                Some(l) => {
+                    l.extend(items);
+                    Ok(())
+                }
+                None => Err("dangling list".into()),
+            },
+            other => Err(format!("cannot append to a {}", other.kind())),
         }
     }
 }
@@ -98,6 +166,7 @@ pub enum PickleError {
 /// One unpickled object, where its pickle ended, and every storage its persistent ids named.
 pub struct Unpickled {
     pub value: Value,
+    pub heap: Heap,
     pub end: usize,
     pub storages: Vec<Rc<StorageRef>>,
 }
@@ -117,6 +186,7 @@ pub fn unpickle(data: &[u8], start: usize) -> Result<Unpickled, PickleError> {
         marks: Vec::new(),
         memo: HashMap::new(),
         storages: Vec::new(),
+        heap: Heap::default(),
     }
     .run()
 }
@@ -130,6 +200,7 @@ struct Machine<'a> {
     /// Sparse: indices come from the file and may be anything up to 2^32.
     memo: HashMap<u32, Value>,
     storages: Vec<Rc<StorageRef>>,
+    heap: Heap,
 }
 
 impl<'a> Machine<'a> {
@@ -142,6 +213,7 @@ impl<'a> Machine<'a> {
                 let value = self.pop(at)?;
                 return Ok(Unpickled {
                     value,
+                    heap: self.heap,
                     end: self.pos,
                     storages: self.storages,
                 });
@@ -164,32 +236,46 @@ impl<'a> Machine<'a> {
                 self.take(8)?;
             }
             b'.' => {} // STOP: handled by `run`
-            b'}' => self.push(Value::Dict(Default::default())),
-            b']' | 0x8f => self.push(Value::List(Default::default())), // EMPTY_LIST, EMPTY_SET
-            b')' => self.push(Value::Tuple(Rc::from(Vec::new()))),
+            b'}' => {
+                let d = self.heap.dict();
+                self.push(d);
+            }
+            b']' | 0x8f => {
+                // EMPTY_LIST, EMPTY_SET
+                let l = self.heap.list(Vec::new());
+                self.push(l);
+            }
+            b')' => {
+                let t = self.heap.tuple(Vec::new());
+                self.push(t);
+            }
             b'(' => self.marks.push(self.stack.len()),
             b't' => {
                 let items = self.pop_mark(at)?;
-                self.push(Value::Tuple(items.into()));
+                let t = self.heap.tuple(items);
+                self.push(t);
             }
             0x85..=0x87 => {
                 // TUPLE1..TUPLE3
                 let n = usize::from(op - 0x84);
-                if self.stack.len() < n {
-                    return Err(bad("stack underflow".into()));
+                let floor = self.marks.last().copied().unwrap_or(0);
+                if self.stack.len() < floor + n {
+                    return Err(underflow(at));
                 }
                 let items = self.stack.split_off(self.stack.len() - n);
-                self.push(Value::Tuple(items.into()));
+                let t = self.heap.tuple(items);
+                self.push(t);
             }
             b'l' | 0x91 => {
                 // LIST, FROZENSET
                 let items = self.pop_mark(at)?;
-                self.push(Value::List(Rc::new(RefCell::new(items))));
+                let l = self.heap.list(items);
+                self.push(l);
             }
             b'd' => {
                 let items = self.pop_mark(at)?;
-                let dict = Value::Dict(Default::default());
-                insert_pairs(&dict, items).map_err(bad)?;
+                let dict = self.heap.dict();
+                self.heap.insert_pairs(&dict, items).map_err(bad)?;
                 self.push(dict);
             }
             b'X' => {
@@ -273,26 +359,31 @@ impl<'a> Machine<'a> {
                     self.u32()?
                 };
                 let v = self.memo.get(&i).cloned();
-                let v = v.ok_or_else(|| bad(format!("memo entry {i} read before it was written")))?;
+                let v =
+                    v.ok_or_else(|| bad(format!("memo entry {i} read before it was written")))?;
                 self.push(v);
             }
             b's' => {
                 let v = self.pop(at)?;
                 let k = self.pop(at)?;
-                insert_pairs(self.top(at)?, vec![k, v]).map_err(bad)?;
+                let d = self.top(at)?.clone();
+                self.heap.insert_pairs(&d, vec![k, v]).map_err(bad)?;
             }
             b'u' => {
                 let items = self.pop_mark(at)?;
-                insert_pairs(self.top(at)?, items).map_err(bad)?;
+                let d = self.top(at)?.clone();
+                self.heap.insert_pairs(&d, items).map_err(bad)?;
             }
             b'a' => {
                 let v = self.pop(at)?;
-                append(self.top(at)?, vec![v]).map_err(bad)?;
+                let l = self.top(at)?.clone();
+                self.heap.append(&l, vec![v]).map_err(bad)?;
             }
             b'e' | 0x90 => {
                 // APPENDS, ADDITEMS
                 let items = self.pop_mark(at)?;
-                append(self.top(at)?, items).map_err(bad)?;
+                let l = self.top(at)?.clone();
+                self.heap.append(&l, items).map_err(bad)?;
             }
             b'c' => {
                 let module = self.line()?;
@@ -311,14 +402,15 @@ impl<'a> Machine<'a> {
                 // REDUCE, NEWOBJ: for the allow-listed globals both mean "construct from args"
                 let args = self.pop(at)?;
                 let callable = self.pop(at)?;
-                let (Value::Global(g), Value::Tuple(args)) = (&callable, &args) else {
+                let (Value::Global(g), Value::Tuple(_)) = (&callable, &args) else {
                     return Err(bad(format!(
                         "cannot call a {} with a {}",
                         callable.kind(),
                         args.kind()
                     )));
                 };
-                let v = globals::call(*g, args).map_err(|e| call_error(e, at))?;
+                let args = self.heap.items(&args).unwrap_or_default().to_vec();
+                let v = globals::call(*g, &args, &mut self.heap).map_err(|e| call_error(e, at))?;
                 self.push(v);
             }
             b'b' => {
@@ -326,12 +418,12 @@ impl<'a> Machine<'a> {
                 // the like are attributes nothing here reads.
                 let state = self.pop(at)?;
                 if let Value::NumpyDtype(d) = self.top(at)? {
-                    globals::build_numpy_dtype(d, &state);
+                    globals::build_numpy_dtype(d, &state, &self.heap);
                 }
             }
             b'Q' => {
                 let pid = self.pop(at)?;
-                let s = tensor::persistent_load(&pid).map_err(|e| call_error(e, at))?;
+                let s = tensor::persistent_load(&pid, &self.heap).map_err(|e| call_error(e, at))?;
                 self.storages.push(s.clone());
                 self.push(Value::Storage(s));
             }
@@ -482,30 +574,4 @@ fn long_from_bytes(b: &[u8]) -> Value {
     let mut a = [if negative { 0xff } else { 0 }; 8];
     a[..b.len()].copy_from_slice(b);
     Value::Int(i64::from_le_bytes(a))
-}
-
-/// `SETITEM(S)` / `DICT`: `items` alternate key, value.
-pub fn insert_pairs(target: &Value, items: Vec<Value>) -> Result<(), String> {
-    let Value::Dict(d) = target else {
-        return Err(format!("cannot set items on a {}", target.kind()));
-    };
-    if items.len() % 2 != 0 {
-        return Err("odd number of items for a dict".into());
-    }
-    let mut d = d.borrow_mut();
-    let mut it = items.into_iter();
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        d.push((k, v));
-    }
-    Ok(())
-}
-
-fn append(target: &Value, items: Vec<Value>) -> Result<(), String> {
-    match target {
-        Value::List(l) => {
-            l.borrow_mut().extend(items);
-            Ok(())
-        }
-        other => Err(format!("cannot append to a {}", other.kind())),
-    }
 }

@@ -1,7 +1,7 @@
 //! Storages and tensor views as the pickle describes them, and turning a view plus its
 //! storage's raw bytes into a contiguous candle tensor.
 
-use super::pickle::{CallError, Value};
+use super::pickle::{CallError, Heap, Value};
 use candle_core::{Device, Tensor};
 use std::rc::Rc;
 
@@ -76,10 +76,10 @@ pub struct TensorSpec {
 }
 
 /// Interprets a persistent id (`BINPERSID`).
-pub fn persistent_load(pid: &Value) -> Result<Rc<StorageRef>, CallError> {
+pub fn persistent_load(pid: &Value, heap: &Heap) -> Result<Rc<StorageRef>, CallError> {
     let bad = |s: String| CallError::Malformed(s);
-    let items = pid
-        .items()
+    let items = heap
+        .items(pid)
         .ok_or_else(|| bad(format!("persistent id is a {}, not a tuple", pid.kind())))?;
     match items.first().and_then(Value::as_str) {
         Some("storage") => {}
@@ -104,7 +104,7 @@ pub fn persistent_load(pid: &Value) -> Result<Rc<StorageRef>, CallError> {
     let numel = non_negative(numel, "storage size").map_err(bad)?;
     let view = match items.get(5) {
         None | Some(Value::None) => None,
-        Some(v) => match v.items().as_deref() {
+        Some(v) => match heap.items(v) {
             Some([_, offset, len]) => Some((
                 non_negative(offset, "storage view offset").map_err(bad)?,
                 non_negative(len, "storage view size").map_err(bad)?,
@@ -121,12 +121,20 @@ pub fn persistent_load(pid: &Value) -> Result<Rc<StorageRef>, CallError> {
 }
 
 /// `_rebuild_tensor(_v2)(storage, storage_offset, size, stride, ...)`.
-pub fn rebuild(storage: &Value, offset: &Value, size: &Value, stride: &Value) -> Result<Value, String> {
+pub fn rebuild(
+    storage: &Value,
+    offset: &Value,
+    size: &Value,
+    stride: &Value,
+    heap: &Heap,
+) -> Result<Value, String> {
     let Value::Storage(storage) = storage else {
         return Err(format!("tensor storage is a {}", storage.kind()));
     };
     let dims = |v: &Value, what: &str| -> Result<Vec<u64>, String> {
-        let items = v.items().ok_or_else(|| format!("tensor {what} is a {}", v.kind()))?;
+        let items = heap
+            .items(v)
+            .ok_or_else(|| format!("tensor {what} is a {}", v.kind()))?;
         if items.len() > MAX_DIMS {
             return Err(format!("tensor has {} dimensions", items.len()));
         }
@@ -189,13 +197,15 @@ impl TensorSpec {
         }
         let numel = self.numel()?;
         if numel > 0 {
-            let last = self
-                .shape
-                .iter()
-                .zip(&self.stride)
-                .try_fold(self.offset, |acc, (&d, &s)| {
-                    (d as u64 - 1).checked_mul(s).and_then(|x| x.checked_add(acc))
-                });
+            let last =
+                self.shape
+                    .iter()
+                    .zip(&self.stride)
+                    .try_fold(self.offset, |acc, (&d, &s)| {
+                        (d as u64 - 1)
+                            .checked_mul(s)
+                            .and_then(|x| x.checked_add(acc))
+                    });
             match last {
                 Some(last) if last < available => {}
                 _ => {
@@ -215,19 +225,67 @@ impl TensorSpec {
         let cpu = &Device::Cpu;
         let shape = self.shape.clone();
         let t = match (self.storage.dtype, big_endian) {
-            (StorageDtype::F32, false) => Tensor::from_vec(gather(bytes, idx, f32::from_le_bytes)?, shape, cpu),
-            (StorageDtype::F32, true) => Tensor::from_vec(gather(bytes, idx, f32::from_be_bytes)?, shape, cpu),
-            (StorageDtype::F64, false) => Tensor::from_vec(gather(bytes, idx, f64::from_le_bytes)?, shape, cpu),
-            (StorageDtype::F64, true) => Tensor::from_vec(gather(bytes, idx, f64::from_be_bytes)?, shape, cpu),
-            (StorageDtype::I64, false) => Tensor::from_vec(gather(bytes, idx, i64::from_le_bytes)?, shape, cpu),
-            (StorageDtype::I64, true) => Tensor::from_vec(gather(bytes, idx, i64::from_be_bytes)?, shape, cpu),
-            (StorageDtype::F16, be) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 2]| half::f16::from_bits(u16_of(b, be)).to_f32())?, shape, cpu),
-            (StorageDtype::BF16, be) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 2]| half::bf16::from_bits(u16_of(b, be)).to_f32())?, shape, cpu),
-            (StorageDtype::I32, be) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 4]| i64::from(if be { i32::from_be_bytes(b) } else { i32::from_le_bytes(b) }))?, shape, cpu),
-            (StorageDtype::I16, be) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 2]| i64::from(u16_of(b, be) as i16))?, shape, cpu),
-            (StorageDtype::I8, _) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 1]| i64::from(b[0] as i8))?, shape, cpu),
-            (StorageDtype::U8, _) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 1]| b[0])?, shape, cpu),
-            (StorageDtype::Bool, _) => Tensor::from_vec(gather(bytes, idx, |b: [u8; 1]| u8::from(b[0] != 0))?, shape, cpu),
+            (StorageDtype::F32, false) => {
+                Tensor::from_vec(gather(bytes, idx, f32::from_le_bytes)?, shape, cpu)
+            }
+            (StorageDtype::F32, true) => {
+                Tensor::from_vec(gather(bytes, idx, f32::from_be_bytes)?, shape, cpu)
+            }
+            (StorageDtype::F64, false) => {
+                Tensor::from_vec(gather(bytes, idx, f64::from_le_bytes)?, shape, cpu)
+            }
+            (StorageDtype::F64, true) => {
+                Tensor::from_vec(gather(bytes, idx, f64::from_be_bytes)?, shape, cpu)
+            }
+            (StorageDtype::I64, false) => {
+                Tensor::from_vec(gather(bytes, idx, i64::from_le_bytes)?, shape, cpu)
+            }
+            (StorageDtype::I64, true) => {
+                Tensor::from_vec(gather(bytes, idx, i64::from_be_bytes)?, shape, cpu)
+            }
+            (StorageDtype::F16, be) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 2]| {
+                    half::f16::from_bits(u16_of(b, be)).to_f32()
+                })?,
+                shape,
+                cpu,
+            ),
+            (StorageDtype::BF16, be) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 2]| {
+                    half::bf16::from_bits(u16_of(b, be)).to_f32()
+                })?,
+                shape,
+                cpu,
+            ),
+            (StorageDtype::I32, be) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 4]| {
+                    i64::from(if be {
+                        i32::from_be_bytes(b)
+                    } else {
+                        i32::from_le_bytes(b)
+                    })
+                })?,
+                shape,
+                cpu,
+            ),
+            (StorageDtype::I16, be) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 2]| i64::from(u16_of(b, be) as i16))?,
+                shape,
+                cpu,
+            ),
+            (StorageDtype::I8, _) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 1]| i64::from(b[0] as i8))?,
+                shape,
+                cpu,
+            ),
+            (StorageDtype::U8, _) => {
+                Tensor::from_vec(gather(bytes, idx, |b: [u8; 1]| b[0])?, shape, cpu)
+            }
+            (StorageDtype::Bool, _) => Tensor::from_vec(
+                gather(bytes, idx, |b: [u8; 1]| u8::from(b[0] != 0))?,
+                shape,
+                cpu,
+            ),
         };
         t.map_err(|e| e.to_string())
     }

@@ -4,7 +4,7 @@
 //! CRC is checked. Only stored (uncompressed) entries are read, as torch.save writes them.
 
 use super::error::ImportError;
-use super::pickle::{self, Value};
+use super::pickle::{self, Heap, Value};
 use super::tensor::StorageRef;
 use super::{pickle_error, StorageSource};
 use std::collections::HashMap;
@@ -23,7 +23,7 @@ pub struct ZipStore<'a> {
 }
 
 /// Unpickles `data.pkl` of the archive in `data`.
-pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, ZipStore<'a>), ImportError> {
+pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, Heap, ZipStore<'a>), ImportError> {
     let archive = ZipArchive::new(Cursor::new(data)).map_err(|source| ImportError::Zip {
         path: path.to_path_buf(),
         source,
@@ -62,7 +62,7 @@ pub fn open<'a>(path: &Path, data: &'a [u8]) -> Result<(Value, ZipStore<'a>), Im
     }
     let pickled = store.read_entry(&pkl, 0, "data.pkl")?;
     let root = pickle::unpickle(&pickled, 0).map_err(|e| pickle_error(path, e))?;
-    Ok((root.value, store))
+    Ok((root.value, root.heap, store))
 }
 
 impl ZipStore<'_> {
@@ -116,7 +116,11 @@ impl ZipStore<'_> {
                 reason: format!(
                     "{what} declares {size} bytes but its archive entry holds {}{}",
                     buf.len(),
-                    if buf.len() as u64 > size { " or more" } else { "" }
+                    if buf.len() as u64 > size {
+                        " or more"
+                    } else {
+                        ""
+                    }
                 ),
             });
         }
@@ -132,7 +136,10 @@ impl StorageSource for ZipStore<'_> {
                 .checked_mul(storage.dtype.size() as u64)
                 .ok_or_else(|| ImportError::Malformed {
                     path: self.path.clone(),
-                    reason: format!("storage '{}' claims {} elements", storage.key, storage.numel),
+                    reason: format!(
+                        "storage '{}' claims {} elements",
+                        storage.key, storage.numel
+                    ),
                 })?;
             let name = format!("{}data/{}", self.prefix, storage.key);
             let what = format!("storage '{}'", storage.key);

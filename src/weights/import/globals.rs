@@ -3,8 +3,9 @@
 //! Anything not listed is refused by name: a pickle can otherwise run arbitrary code
 //! (`os.system`, `builtins.eval`, `torch.storage._load_from_bytes`, which unpickles again).
 
-use super::pickle::{CallError, Heap, NumpyDtype, Value};
+use super::pickle::CallError;
 use super::tensor::{self, StorageDtype};
+use super::value::{Heap, NumpyDtype, Value};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -74,6 +75,7 @@ pub fn call(g: Global, args: &[Value], heap: &mut Heap) -> Result<Value, CallErr
                         _ => return Err(bad("OrderedDict() item is not a pair")),
                     }
                 }
+                heap.charge_copy(flat.len()).map_err(CallError::Malformed)?;
                 heap.insert_pairs(&dict, flat)
                     .map_err(CallError::Malformed)?;
             }
@@ -87,6 +89,8 @@ pub fn call(g: Global, args: &[Value], heap: &mut Heap) -> Result<Value, CallErr
                     .to_vec(),
                 None => Vec::new(),
             };
+            heap.charge_copy(items.len())
+                .map_err(CallError::Malformed)?;
             Ok(heap.list(items))
         }
         Global::RebuildTensorV2 | Global::RebuildTensor => {

@@ -4,8 +4,9 @@
 //! little-endian elements (PyTorch byte-swaps on big-endian machines, so the data is always LE).
 
 use super::error::ImportError;
-use super::pickle::{self, Heap, Value};
+use super::pickle;
 use super::tensor::{StorageDtype, StorageRef};
+use super::value::{Heap, Value};
 use super::{pickle_error, StorageSource};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,13 +1,15 @@
 //! Reading the original PyTorch checkpoints (`.pth` / `.pth.tar`, zip and pre-1.6 formats)
-//! without executing anything: a small pickle machine with an allow-list of globals
-//! ([`pickle`], [`globals`]) rebuilds the state_dict's tensor views ([`tensor`]), whose data
-//! comes from the zip entries ([`zip_format`]) or the legacy file's tail ([`legacy`]).
+//! without executing anything: a small pickle machine (`pickle.rs`, values in `value.rs`) with
+//! an allow-list of globals (`globals.rs`) rebuilds the state_dict's tensor views
+//! (`tensor.rs`), whose data comes from the zip entries (`zip_format.rs`) or the legacy file's
+//! tail (`legacy.rs`).
 
 mod error;
 mod globals;
 mod legacy;
 mod pickle;
 mod tensor;
+mod value;
 mod zip_format;
 
 #[cfg(test)]
@@ -16,11 +18,12 @@ mod tests;
 pub use error::ImportError;
 
 use candle_core::Tensor;
-use pickle::{Heap, PickleError, Value};
+use pickle::PickleError;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::rc::Rc;
 use tensor::{StorageRef, TensorSpec};
+use value::{Heap, Value};
 
 /// Where a checkpoint keeps its weights, tried in this order before the top level itself.
 const STATE_DICT_KEYS: [&str; 5] = ["state_dict", "model_state_dict", "model", "net", "network"];

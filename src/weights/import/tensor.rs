@@ -1,7 +1,8 @@
 //! Storages and tensor views as the pickle describes them, and turning a view plus its
 //! storage's raw bytes into a contiguous candle tensor.
 
-use super::pickle::{CallError, Heap, Value};
+use super::pickle::CallError;
+use super::value::{Heap, Value};
 use candle_core::{Device, Tensor};
 use std::rc::Rc;
 

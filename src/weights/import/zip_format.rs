@@ -4,8 +4,9 @@
 //! CRC is checked. Only stored (uncompressed) entries are read, as torch.save writes them.
 
 use super::error::ImportError;
-use super::pickle::{self, Heap, Value};
+use super::pickle;
 use super::tensor::StorageRef;
+use super::value::{Heap, Value};
 use super::{pickle_error, StorageSource};
 use std::collections::HashMap;
 use std::io::{Cursor, Read};

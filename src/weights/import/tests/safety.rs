@@ -280,3 +280,20 @@ fn every_prefix_and_corruption_is_handled() {
         }
     }
 }
+
+#[test]
+fn copy_amplification_is_bounded() {
+    // L = [0] * 100_000; then set(L) 100_000 times: 10^10 copied items unless bounded.
+    let mut p = P::new()
+        .op(b"]q\x00(")
+        .op(&b"K\x00".repeat(100_000))
+        .op(b"e");
+    p = p.global("builtins", "set").op(b"q\x010");
+    p = p.op(&b"h\x01h\x00\x85R0".repeat(100_000));
+    let e = read_bytes(&legacy_file(&p.op(b"h\x00").stop(), &[])).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("copies far more items than it holds"),
+        "{e}"
+    );
+}

@@ -1,34 +1,46 @@
-//! The command line: subcommands and their flags. With no subcommand the live app runs, so
-//! `gesture-app --weights W` starts it.
+//! The command line: subcommands and their flags. Each subcommand's flags live beside its code in
+//! `commands/`.
 
+use crate::commands;
 use clap::{Parser, Subcommand};
-use gesture_app::commands::bench_pipeline::BenchPipelineArgs;
-use gesture_app::commands::run::RunArgs;
 
-/// Live dynamic hand-gesture recognition from a webcam, and the tools around its models.
-#[derive(Parser, Debug)]
+/// Live hand-gesture recognition from a webcam, and the tools that convert, train and evaluate
+/// its models.
+#[derive(Debug, Parser)]
 #[command(
     name = "gesture-app",
     version,
-    about,
+    about = "Live hand-gesture recognition (TSN/TRN on squeezenet1_1 or BNInception)",
+    long_about = "Recognises dynamic hand gestures (swipes, zooms, rolls, thumbs...) live from a \
+                  webcam, and converts, trains, evaluates and benchmarks the models it runs.",
+    propagate_version = true,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// With no subcommand: the live app's flags (see `gesture-app run --help`).
+    /// With no subcommand the live app runs: `gesture-app --weights W` (see `run --help`).
     #[command(flatten)]
-    pub run: RunArgs,
+    pub run: commands::run::RunArgs,
 }
 
-#[derive(Subcommand, Debug)]
+/// The subcommands.
+#[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the live app: camera (or a frame folder, or generated clips) → gesture, in a window
-    /// or --headless as JSON lines. The default when no subcommand is given.
-    Run(RunArgs),
-    /// List the cameras and their modes.
+    /// Classify clips (folders of frames) and print the top-5 gestures
+    Classify(commands::classify::ClassifyArgs),
+    /// Convert an original PyTorch checkpoint (.pth.tar) or ImageNet state_dict to our weights file
+    Convert(commands::convert::ConvertArgs),
+    /// Show what a weights file holds: model, labels, preprocessing, provenance
+    Info(commands::info::InfoArgs),
+    /// Benchmark the model on this machine (CPU or CUDA)
+    Bench(commands::bench::BenchArgs),
+    /// Run the live app: camera, frame folder or generated clips → gestures, in a window or
+    /// --headless as JSON lines (the default when no subcommand is given)
+    Run(commands::run::RunArgs),
+    /// List the cameras and their modes
     Cameras,
-    /// Benchmark the live pipeline on a frame folder: predictions/s, backbone passes per
-    /// prediction, glass-to-label latency.
-    BenchPipeline(BenchPipelineArgs),
+    /// Benchmark the live pipeline on a frame folder at 30 fps: predictions/s, backbone passes
+    /// per prediction, glass-to-label latency p50/p95
+    BenchPipeline(commands::bench_pipeline::BenchPipelineArgs),
 }

@@ -2,8 +2,8 @@
 //! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
 //! evaluate its models.
 
+pub mod bench;
 pub mod capture;
-pub mod commands;
 pub mod device;
 pub mod error;
 pub mod live;

@@ -1,28 +1,19 @@
-//! The `gesture-app` binary: parse the command line, run the command, print a one-line error.
+//! `gesture-app`: thin entry point. Parses the command line, runs the command, and turns errors
+//! into one line on stderr and a non-zero exit code (never a panic backtrace for user mistakes).
 
 mod cli;
+mod commands;
 
 use clap::Parser;
-use cli::{Cli, Command};
-use gesture_app::commands;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+    let args = cli::Cli::parse();
+    match commands::run(args) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        None => commands::run::run(&cli.run),
-        Some(Command::Run(args)) => commands::run::run(&args),
-        Some(Command::Cameras) => commands::cameras::run(),
-        Some(Command::BenchPipeline(args)) => commands::bench_pipeline::run(&args),
     }
 }

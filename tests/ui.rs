@@ -5,8 +5,9 @@
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gesture_app::bench::random_model;
 use gesture_app::capture::SourceSpec;
-use gesture_app::commands::bench_pipeline::{random_model, write_generated_frames};
+use gesture_app::live::bench::write_generated_frames;
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, AppInit, LiveApp};
@@ -22,7 +23,7 @@ fn small_model() -> Arc<dyn FrameModel> {
     let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
     cfg.input_size = 64;
     cfg.resize_size = 73;
-    Arc::new(random_model(&cfg, &Device::Cpu, 5).unwrap())
+    Arc::new(random_model(&cfg, &Device::Cpu).unwrap())
 }
 
 fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {

@@ -1,29 +1,21 @@
-//! The live pipeline benchmark (`gesture-app bench-pipeline`): a frame folder played at 30 fps
-//! through the real capture thread, ring, cached-feature worker and channel, measuring what a
-//! user feels — predictions per second, backbone passes per prediction (≈ 1 thanks to the
-//! feature cache) and glass-to-label latency (frame capture → prediction sent), p50 / p95.
+//! `gesture-app bench-pipeline`: the live pipeline on a frame folder at 30 fps (by default
+//! squeezenet1_1 + TRNmultiscale N=8 with random weights): predictions/s, backbone passes per
+//! prediction and glass-to-label latency p50/p95, as a Markdown table for README.
 
-use crate::capture::synthetic::SyntheticSource;
-use crate::capture::{FrameSource, SourceOptions, SourceSpec};
-use crate::device::{self, DeviceChoice};
-use crate::live::{FrameModel, Pipeline, PipelineOptions, WorkerMsg, WorkerOptions};
-use crate::model::config::{Arch, Consensus, ModelConfig};
-use crate::model::tsn::BuildOptions;
-use crate::weights::spec::expected_tensors;
-use crate::GestureModel;
 use anyhow::{bail, Context};
-use candle_core::{Device, Tensor};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use gesture_app::bench::random_model;
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::live::bench::{measure, write_generated_frames};
+use gesture_app::{Arch, Consensus, GestureModel, ModelConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Flags of the pipeline benchmark.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchPipelineArgs {
-    /// Weights to run. Without it: seeded random weights for --arch, --consensus, --segments
+    /// Weights to run. Without it: random weights for --arch, --consensus, --segments
     /// (speed does not depend on the values).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
@@ -53,133 +45,8 @@ pub struct BenchPipelineArgs {
     pub json: bool,
 }
 
-/// What one run measured.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PipelineBench {
-    pub seconds: f64,
-    pub frames_captured: u64,
-    pub predictions: u64,
-    pub predictions_per_s: f64,
-    pub backbone_passes_per_prediction: f64,
-    pub latency_p50_ms: f64,
-    pub latency_p95_ms: f64,
-    pub latency_max_ms: f64,
-}
-
-/// Plays `source` (looping) at `fps` through a pipeline on `model` and measures for `seconds`
-/// after `warmup`.
-pub fn measure(
-    model: Arc<dyn FrameModel>,
-    source: &Path,
-    fps: f32,
-    warmup: Duration,
-    seconds: Duration,
-) -> anyhow::Result<PipelineBench> {
-    let options = PipelineOptions {
-        source: SourceOptions {
-            fps: Some(fps),
-            looping: true,
-            ..SourceOptions::default()
-        },
-        worker: WorkerOptions::default(),
-        max_source_fps: Some(fps.max(30.0)),
-    };
-    let mut pipeline = Pipeline::start(
-        model,
-        &SourceSpec::Folder(source.to_path_buf()),
-        &options,
-        None,
-    )?;
-    let rx = pipeline.messages().clone();
-    let start = Instant::now();
-    let measure_from = start + warmup;
-    let end = measure_from + seconds;
-    let mut pushed_at_start = None;
-    let mut latencies: Vec<f64> = Vec::new();
-    let mut passes = 0u64;
-    while Instant::now() < end {
-        let Ok(msg) = rx.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        match msg {
-            WorkerMsg::Prediction(p) if Instant::now() >= measure_from => {
-                pushed_at_start.get_or_insert_with(|| pipeline.ring().pushed());
-                latencies.push(p.latency.as_secs_f64() * 1000.0);
-                passes += p.backbone_passes as u64;
-            }
-            WorkerMsg::Quit(Some(e)) => bail!("the pipeline stopped: {e}"),
-            WorkerMsg::Quit(None) => bail!("the source ended during the benchmark"),
-            _ => {}
-        }
-    }
-    let frames = pipeline.ring().pushed() - pushed_at_start.unwrap_or(0);
-    pipeline.stop();
-    if latencies.is_empty() {
-        bail!("no prediction in {seconds:?}: the model is too slow for this benchmark");
-    }
-    let n = latencies.len();
-    let mean_passes = passes as f64 / n as f64;
-    latencies.sort_by(f64::total_cmp);
-    let pct = |q: f64| latencies[((n as f64 - 1.0) * q).round() as usize];
-    let secs = seconds.as_secs_f64();
-    Ok(PipelineBench {
-        seconds: secs,
-        frames_captured: frames,
-        predictions: n as u64,
-        predictions_per_s: n as f64 / secs,
-        backbone_passes_per_prediction: mean_passes,
-        latency_p50_ms: pct(0.5),
-        latency_p95_ms: pct(0.95),
-        latency_max_ms: latencies[n - 1],
-    })
-}
-
-/// Seeded random weights for the inference model of `cfg` (uniform, He-scaled; biases zero),
-/// for speed measurements and tests where no trained weights are needed.
-pub fn random_tensors(cfg: &ModelConfig, seed: u64) -> crate::Result<HashMap<String, Tensor>> {
-    let shapes = expected_tensors(cfg, BuildOptions::inference())?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut tensors = HashMap::new();
-    for (name, shape) in shapes {
-        let count: usize = shape.iter().product();
-        let fan_in: usize = shape.iter().skip(1).product::<usize>().max(1);
-        // Uniform on ±√(6 / fan_in) has the He standard deviation √(2 / fan_in).
-        let bound = (6.0 / fan_in as f32).sqrt();
-        let data: Vec<f32> = if shape.len() > 1 {
-            (0..count)
-                .map(|_| rng.random_range(-bound..bound))
-                .collect()
-        } else {
-            vec![0.0; count]
-        };
-        tensors.insert(name, Tensor::from_vec(data, shape, &Device::Cpu)?);
-    }
-    Ok(tensors)
-}
-
-/// [`random_tensors`] loaded as a model on `device`.
-pub fn random_model(cfg: &ModelConfig, device: &Device, seed: u64) -> crate::Result<GestureModel> {
-    GestureModel::from_tensors(cfg.clone(), random_tensors(cfg, seed)?, device)
-}
-
-/// Writes `count` generated 320×240 frames as JPEGs into `dir`.
-pub fn write_generated_frames(dir: &Path, count: usize) -> anyhow::Result<()> {
-    let mut src = SyntheticSource::new(30.0, 1);
-    for i in 1..=count {
-        let Some(frame) = src.next_frame()? else {
-            break;
-        };
-        let path = dir.join(format!("{i:05}.jpg"));
-        frame
-            .image
-            .save(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    Ok(())
-}
-
 /// Runs the benchmark and prints its table (or JSON).
-pub fn run(args: &BenchPipelineArgs) -> anyhow::Result<()> {
+pub fn run(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
     let (device, device_desc) = device::select(args.device)?;
     let model = match &args.weights {
         Some(w) => GestureModel::load(w, &device)
@@ -187,7 +54,7 @@ pub fn run(args: &BenchPipelineArgs) -> anyhow::Result<()> {
         None => {
             let labels = (0..27).map(|i| format!("class {i}")).collect();
             let cfg = ModelConfig::new(args.arch, args.consensus, args.segments, labels);
-            random_model(&cfg, &device, 0)?
+            random_model(&cfg, &device)?
         }
     };
     let cfg = model.config().clone();
@@ -213,7 +80,7 @@ pub fn run(args: &BenchPipelineArgs) -> anyhow::Result<()> {
     )?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     println!(
         "live pipeline: {} + {} N={} ({}×{} input, window resampled to {} fps) on {device_desc}, {threads} threads",
@@ -242,5 +109,5 @@ pub fn run(args: &BenchPipelineArgs) -> anyhow::Result<()> {
         "| glass-to-label latency p50 / p95 / max | {:.1} / {:.1} / {:.1} ms |",
         r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms
     );
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,14 @@
 //! `gesture-app cameras`: the cameras the system reports, with their modes.
 
-use crate::capture::camera::list_cameras;
+use gesture_app::capture::camera::list_cameras;
+use std::process::ExitCode;
 
 /// Prints every camera and its modes; says so when there is none.
-pub fn run() -> anyhow::Result<()> {
+pub fn run() -> anyhow::Result<ExitCode> {
     let cameras = list_cameras()?;
     if cameras.is_empty() {
         println!("no cameras found");
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     for cam in cameras {
         println!("camera:{}  {}  ({})", cam.index, cam.name, cam.description);
@@ -21,5 +22,5 @@ pub fn run() -> anyhow::Result<()> {
             Err(e) => println!("    modes unavailable: {e}"),
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

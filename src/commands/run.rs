@@ -3,15 +3,16 @@
 //! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
 //! chosen device and starts the pipeline.
 
-use crate::capture::camera::query_cameras;
-use crate::capture::{SourceOptions, SourceSpec};
-use crate::device::{self, DeviceChoice};
-use crate::live::events::{EventSettings, DEFAULT_BACKGROUND};
-use crate::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
-use crate::ui::{model_facts, run_window, AppInit};
-use crate::GestureModel;
 use anyhow::{anyhow, bail, Context};
+use gesture_app::capture::camera::query_cameras;
+use gesture_app::capture::{SourceOptions, SourceSpec};
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
+use gesture_app::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
+use gesture_app::ui::{model_facts, run_window, AppInit};
+use gesture_app::GestureModel;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -213,7 +214,8 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 }
 
 /// Runs the live app.
-pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let args = &args;
     let plan = plan(args)?;
     let (device, device_desc) = device::select(args.device)?;
     let model = GestureModel::load(&plan.weights, &device)
@@ -242,7 +244,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             "done: {} predictions, {} events",
             summary.predictions, summary.events
         );
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     run_window(AppInit {
         model,
@@ -252,7 +254,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         notice: plan.notice,
         startup_error: plan.no_source,
     })
-    .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))
+    .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! crossbeam channel carries them to the window or the headless printer. [`Pipeline`] starts
 //! and stops the two threads as one.
 
+pub mod bench;
 pub mod bundled;
 pub mod events;
 pub mod headless;

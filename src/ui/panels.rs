@@ -35,7 +35,8 @@ pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
 /// Source picker, detection settings, model facts, statistics.
 pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     egui::Panel::right("controls")
-        .default_size(310.0)
+        .resizable(false)
+        .exact_size(340.0)
         .show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| {
                 source_ui(app, ui);
@@ -217,7 +218,7 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     let plot_height = 140.0;
     let top_height = (ui.available_height() - plot_height - 16.0).max(160.0);
     ui.horizontal(|ui| {
-        let preview_w = (ui.available_width() * 0.55).max(200.0);
+        let preview_w = (ui.available_width() * 0.6).max(200.0);
         ui.allocate_ui(egui::Vec2::new(preview_w, top_height), |ui| {
             match &app.texture {
                 Some(t) => {

@@ -6,6 +6,8 @@ pub mod device;
 pub mod error;
 pub mod model;
 pub mod preprocess;
+pub mod synth;
+pub mod train;
 pub mod weights;
 
 pub use error::{Error, Result};

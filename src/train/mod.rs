@@ -3,7 +3,11 @@
 //! metrics and their plots.
 
 pub mod atomic;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod metrics;
+pub mod optim;
+pub mod params;
 
 pub use error::{Result, TrainError};

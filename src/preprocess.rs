@@ -196,11 +196,17 @@ mod tests {
     #[test]
     fn eval_sampling_matches_tsn_centres() {
         // TSN: tick = 36/8 = 4.5, offsets int(2.25 + 4.5 i).
-        assert_eq!(sample_eval_indices(36, 8), vec![2, 6, 11, 15, 20, 24, 29, 33]);
+        assert_eq!(
+            sample_eval_indices(36, 8),
+            vec![2, 6, 11, 15, 20, 24, 29, 33]
+        );
         assert_eq!(sample_eval_indices(8, 8), (0..8).collect::<Vec<_>>());
         assert_eq!(sample_eval_indices(4, 8), vec![0, 0, 1, 1, 2, 2, 3, 3]);
         assert_eq!(sample_eval_indices_original(8, 8), vec![0; 8]);
-        assert_eq!(sample_eval_indices_original(36, 8), sample_eval_indices(36, 8));
+        assert_eq!(
+            sample_eval_indices_original(36, 8),
+            sample_eval_indices(36, 8)
+        );
     }
 
     #[test]

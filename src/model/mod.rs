@@ -2,28 +2,86 @@
 //! (ARCHITECTURE §2). [`tsn::Tsn`] is the trainable network; [`GestureModel`] is the
 //! inference-ready model loaded from a weights file (BatchNorm folded, eval mode).
 
+pub mod backbone;
 pub mod config;
+pub mod consensus;
+pub mod layers;
+pub mod tsn;
 
-use crate::Result;
-use candle_core::{Device, Tensor};
-use config::ModelConfig;
+use crate::weights::{fold::fold_batchnorm, spec};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use config::{ModelConfig, TrnMode};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use tsn::{BuildOptions, Tsn};
 
-/// An inference-ready model: weights loaded, BatchNorm folded into the convolutions.
+/// An inference-ready model: weights loaded, BatchNorm folded into the convolutions, TRN in its
+/// deterministic expectation mode.
+#[derive(Debug)]
 pub struct GestureModel {
-    config: ModelConfig,
+    tsn: Tsn,
     device: Device,
 }
 
 impl GestureModel {
     /// Loads one of our `.safetensors` weights files onto `device`.
-    pub fn load(_path: &Path, _device: &Device) -> Result<Self> {
-        todo!("model core in progress")
+    pub fn load(path: &Path, device: &Device) -> Result<Self> {
+        let (config, tensors) = crate::weights::load(path)?;
+        Self::from_tensors(config, tensors, device).map_err(|e| match e {
+            Error::Mismatch { model, details } => {
+                Error::bad_file(path, format!("weights do not match {model}: {details}"))
+            }
+            other => other,
+        })
+    }
+
+    /// Builds the model from unfolded (training-layout) or folded tensors.
+    pub fn from_tensors(
+        mut config: ModelConfig,
+        mut tensors: HashMap<String, Tensor>,
+        device: &Device,
+    ) -> Result<Self> {
+        config.validate().map_err(Error::Config)?;
+        config.trn_mode = TrnMode::Expectation;
+        for t in tensors.values_mut() {
+            if t.dtype() != DType::F32 {
+                *t = t.to_dtype(DType::F32)?;
+            }
+        }
+        tensors.retain(|k, _| !k.ends_with("num_batches_tracked"));
+        fold_batchnorm(&config, &mut tensors)?;
+        let opts = BuildOptions::inference();
+        let expected = spec::expected_tensors(&config, opts)?;
+        let actual: BTreeMap<String, Vec<usize>> = tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), t.dims().to_vec()))
+            .collect();
+        if let Some(details) = spec::diff_report(&expected, &actual) {
+            return Err(Error::Mismatch {
+                model: format!(
+                    "{} + {} (N={})",
+                    config.arch, config.consensus, config.num_segments
+                ),
+                details,
+            });
+        }
+        let tensors = tensors
+            .into_iter()
+            .map(|(k, t)| Ok((k, t.to_device(device)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
+        let tsn = Tsn::new(&config, vb, opts)?;
+        Ok(GestureModel {
+            tsn,
+            device: device.clone(),
+        })
     }
 
     /// The configuration stored with the weights (labels, N, preprocessing, clip fps...).
     pub fn config(&self) -> &ModelConfig {
-        &self.config
+        self.tsn.config()
     }
 
     /// The device the model runs on.
@@ -31,19 +89,24 @@ impl GestureModel {
         &self.device
     }
 
+    /// Backbone features before `new_fc`: `[n, 3, S, S]` → `[n, F]`.
+    pub fn backbone_features(&self, frames: &Tensor) -> Result<Tensor> {
+        Ok(self.tsn.backbone_features_t(frames, false)?)
+    }
+
     /// Per-frame features: `[n, 3, S, S]` preprocessed frames → `[n, D]` after new_fc
     /// (D = `config.frame_feature_dim()`). Each frame's feature depends on that frame alone.
-    pub fn frame_features(&self, _frames: &Tensor) -> Result<Tensor> {
-        todo!("model core in progress")
+    pub fn frame_features(&self, frames: &Tensor) -> Result<Tensor> {
+        Ok(self.tsn.frame_features_t(frames, false)?)
     }
 
     /// The consensus head: `[b, N, D]` frame features → `[b, C]` logits.
-    pub fn head(&self, _features: &Tensor) -> Result<Tensor> {
-        todo!("model core in progress")
+    pub fn head(&self, features: &Tensor) -> Result<Tensor> {
+        Ok(self.tsn.head_t(features, false)?)
     }
 
     /// The whole model: `[b, N, 3, S, S]` → `[b, C]` logits.
-    pub fn forward(&self, _clips: &Tensor) -> Result<Tensor> {
-        todo!("model core in progress")
+    pub fn forward(&self, clips: &Tensor) -> Result<Tensor> {
+        Ok(self.tsn.forward_t(clips, false)?)
     }
 }

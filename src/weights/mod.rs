@@ -1,20 +1,264 @@
 //! Our weights file: one `.safetensors` holding the tensors (original state_dict names without
-//! `module.`) and, in its metadata, the whole [`ModelConfig`] (ARCHITECTURE §7).
+//! `module.`) and, in its metadata, the whole [`ModelConfig`] (ARCHITECTURE §7) — `--weights FILE`
+//! alone is enough to run a model.
+//!
+//! Metadata keys: `format` = [`FORMAT`], `contents` = `model` | `backbone` (ImageNet weights for
+//! initialising training), `config` = the config as JSON, plus `arch`, `consensus`,
+//! `num_segments`, `num_classes` repeated flat for tools that only show metadata.
 
+pub mod convert;
+pub mod fold;
 pub mod import;
+pub mod spec;
 
 use crate::model::config::ModelConfig;
-use crate::Result;
-use candle_core::Tensor;
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::Path;
 
-/// Writes tensors + config atomically (temp file in the same folder, then rename).
-pub fn save(_path: &Path, _tensors: &HashMap<String, Tensor>, _config: &ModelConfig) -> Result<()> {
-    todo!("model core in progress")
+/// Value of the `format` metadata key.
+pub const FORMAT: &str = "gesture-app/weights-v1";
+
+/// What a weights file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contents {
+    /// A whole model, ready to run.
+    Model,
+    /// Backbone tensors only (`base_model.*`), to initialise training (`train --pretrained`).
+    Backbone,
 }
 
-/// Reads a weights file: its config and its tensors (on the CPU).
-pub fn load(_path: &Path) -> Result<(ModelConfig, HashMap<String, Tensor>)> {
-    todo!("model core in progress")
+impl Contents {
+    fn as_str(self) -> &'static str {
+        match self {
+            Contents::Model => "model",
+            Contents::Backbone => "backbone",
+        }
+    }
+}
+
+/// A weights file read from disk.
+#[derive(Debug)]
+pub struct WeightsFile {
+    pub config: ModelConfig,
+    pub contents: Contents,
+    /// Tensors on the CPU, by state_dict name.
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// Writes a whole model's tensors + config atomically (temp file in the same folder, then rename).
+pub fn save(path: &Path, tensors: &HashMap<String, Tensor>, config: &ModelConfig) -> Result<()> {
+    save_with(path, tensors, config, Contents::Model)
+}
+
+/// Writes tensors + config with the given [`Contents`], atomically.
+pub fn save_with(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    config: &ModelConfig,
+    contents: Contents,
+) -> Result<()> {
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    meta.insert("contents".to_string(), contents.as_str().to_string());
+    meta.insert(
+        "config".to_string(),
+        serde_json::to_string(config).map_err(|e| Error::Config(e.to_string()))?,
+    );
+    meta.insert("arch".to_string(), config.arch.name().to_string());
+    meta.insert("consensus".to_string(), config.consensus.name().to_string());
+    meta.insert("num_segments".to_string(), config.num_segments.to_string());
+    meta.insert("num_classes".to_string(), config.num_classes.to_string());
+
+    // Sorted names keep files byte-identical for identical models.
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let mut owned = Vec::with_capacity(names.len());
+    for name in names {
+        let t = tensors[name]
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?;
+        let data = t.flatten_all()?.to_vec1::<f32>()?;
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        owned.push((name.clone(), t.dims().to_vec(), bytes));
+    }
+    let views = owned
+        .iter()
+        .map(|(n, shape, bytes)| {
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                .map(|v| (n.clone(), v))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::bad_file(path, format!("cannot serialise tensors: {e}")))?;
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::bad_file(path, format!("cannot serialise tensors: {e}")))?;
+    write_atomic(path, &bytes)
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
+/// never leaves a half-written file under the final name.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// Reads a weights file: its config, what it holds, and its tensors (on the CPU).
+pub fn load_file(path: &Path) -> Result<WeightsFile> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::bad_file(
+            path,
+            format!("not a gesture-app weights file (not a valid safetensors file: {e})"),
+        )
+    })?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    let (config, contents) = parse_metadata(path, &meta)?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| Error::bad_file(path, format!("cannot read tensors: {e}")))?;
+    Ok(WeightsFile {
+        config,
+        contents,
+        tensors,
+    })
+}
+
+/// Reads only the config and contents kind of a weights file (cheap: header only).
+pub fn read_config(path: &Path) -> Result<(ModelConfig, Contents)> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut len = [0u8; 8];
+    std::io::Read::read_exact(&mut f, &mut len)
+        .map_err(|_| Error::bad_file(path, "not a gesture-app weights file (too short)"))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100_000_000 {
+        return Err(Error::bad_file(
+            path,
+            "not a gesture-app weights file (bad header length)",
+        ));
+    }
+    let mut header = vec![0u8; n as usize];
+    std::io::Read::read_exact(&mut f, &mut header)
+        .map_err(|_| Error::bad_file(path, "truncated: header cut short"))?;
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__", default)]
+        meta: HashMap<String, String>,
+    }
+    let h: Header = serde_json::from_slice(&header).map_err(|e| {
+        Error::bad_file(
+            path,
+            format!("not a gesture-app weights file (header: {e})"),
+        )
+    })?;
+    parse_metadata(path, &h.meta)
+}
+
+fn parse_metadata(path: &Path, meta: &HashMap<String, String>) -> Result<(ModelConfig, Contents)> {
+    match meta.get("format").map(String::as_str) {
+        Some(FORMAT) => {}
+        Some(other) => {
+            return Err(Error::bad_file(
+                path,
+                format!("unsupported weights format '{other}' (this build reads {FORMAT})"),
+            ))
+        }
+        None => {
+            return Err(Error::bad_file(
+                path,
+                "a safetensors file without gesture-app metadata; convert original checkpoints \
+                 with `gesture-app convert`",
+            ))
+        }
+    }
+    let contents = match meta.get("contents").map(String::as_str) {
+        Some("backbone") => Contents::Backbone,
+        _ => Contents::Model,
+    };
+    let json = meta
+        .get("config")
+        .ok_or_else(|| Error::bad_file(path, "metadata has no 'config' entry"))?;
+    let config: ModelConfig = serde_json::from_str(json)
+        .map_err(|e| Error::bad_file(path, format!("metadata 'config' is invalid: {e}")))?;
+    if contents == Contents::Model {
+        config
+            .validate()
+            .map_err(|e| Error::bad_file(path, format!("metadata 'config' is invalid: {e}")))?;
+    }
+    Ok((config, contents))
+}
+
+/// Reads a whole model's file; refuses backbone-only files with a useful message.
+pub fn load(path: &Path) -> Result<(ModelConfig, HashMap<String, Tensor>)> {
+    let file = load_file(path)?;
+    if file.contents == Contents::Backbone {
+        return Err(Error::bad_file(
+            path,
+            "holds backbone weights only (for `gesture-app train --pretrained`), not a model to run",
+        ));
+    }
+    Ok((file.config, file.tensors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::{Arch, Consensus};
+
+    #[test]
+    fn save_load_round_trip_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let cfg = ModelConfig::new(
+            Arch::SqueezeNet11,
+            Consensus::Avg,
+            3,
+            vec!["a".into(), "b".into()],
+        );
+        let mut ts = HashMap::new();
+        ts.insert(
+            "x".to_string(),
+            Tensor::arange(0f32, 6., &Device::Cpu)
+                .unwrap()
+                .reshape((2, 3))
+                .unwrap(),
+        );
+        save(&path, &ts, &cfg).unwrap();
+        let (cfg2, ts2) = load(&path).unwrap();
+        assert_eq!(cfg2, cfg);
+        assert_eq!(
+            ts2["x"].to_vec2::<f32>().unwrap(),
+            vec![vec![0., 1., 2.], vec![3., 4., 5.]]
+        );
+        assert_eq!(read_config(&path).unwrap().0, cfg);
+        // no temp files left behind
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.path().join("cut.safetensors");
+        std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+        let e = load(&cut).unwrap_err().to_string();
+        assert!(e.contains("cut.safetensors"), "{e}");
+
+        let junk = dir.path().join("junk.safetensors");
+        std::fs::write(&junk, b"hello world, not weights").unwrap();
+        let e = load(&junk).unwrap_err().to_string();
+        assert!(e.contains("not a gesture-app weights file"), "{e}");
+
+        save_with(&path, &ts, &cfg, Contents::Backbone).unwrap();
+        assert!(load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("backbone weights only"));
+    }
 }

@@ -1,0 +1,36 @@
+//! The per-frame 2D CNNs. Each maps `[n, 3, S, S]` to globally pooled features `[n, F]`.
+
+pub mod bninception;
+pub mod squeezenet;
+
+use crate::model::config::Arch;
+use crate::model::layers::BnMode;
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// One of the supported backbones.
+#[derive(Debug, Clone)]
+pub enum Backbone {
+    SqueezeNet11(squeezenet::SqueezeNet11),
+    BnInception(bninception::BnInception),
+}
+
+impl Backbone {
+    /// Builds `arch` under `vb` (= `base_model`). `first_bn`/`rest_bn` matter for BN-Inception only.
+    pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
+        Ok(match arch {
+            Arch::SqueezeNet11 => Backbone::SqueezeNet11(squeezenet::SqueezeNet11::new(vb)?),
+            Arch::BnInception => {
+                Backbone::BnInception(bninception::BnInception::new(vb, first_bn, rest_bn)?)
+            }
+        })
+    }
+
+    /// `[n, 3, S, S]` → `[n, F]`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        match self {
+            Backbone::SqueezeNet11(m) => m.forward_t(x, train),
+            Backbone::BnInception(m) => m.forward_t(x, train),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! torchvision's squeezenet1_1 `features` (state_dict prefix `base_model.`), without its
+//! classifier: `[n, 3, S, S]` → `[n, 512]` after global average pooling.
+
+use crate::model::layers::{conv_relu, global_avg_pool, max_pool_ceil, Conv};
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+/// Fire(in → squeeze → expand1x1 + expand3x3), outputs concatenated in that order.
+#[derive(Debug, Clone)]
+struct Fire {
+    squeeze: Conv,
+    expand1x1: Conv,
+    expand3x3: Conv,
+}
+
+impl Fire {
+    fn new(c_in: usize, s: usize, e1: usize, e3: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Fire {
+            squeeze: Conv::new(c_in, s, 1, 1, 0, true, vb.pp("squeeze"))?,
+            expand1x1: Conv::new(s, e1, 1, 1, 0, true, vb.pp("expand1x1"))?,
+            expand3x3: Conv::new(s, e3, 3, 1, 1, true, vb.pp("expand3x3"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let s = conv_relu(&self.squeeze, x)?;
+        // [n, e1 + e3, h, w]
+        Tensor::cat(
+            &[
+                conv_relu(&self.expand1x1, &s)?,
+                conv_relu(&self.expand3x3, &s)?,
+            ],
+            1,
+        )
+    }
+}
+
+/// squeezenet1_1 features. Layer indices follow torchvision's `features` Sequential.
+#[derive(Debug, Clone)]
+pub struct SqueezeNet11 {
+    conv0: Conv,
+    fires_a: [Fire; 2],
+    fires_b: [Fire; 2],
+    fires_c: [Fire; 4],
+}
+
+impl SqueezeNet11 {
+    /// `vb` points at `base_model`.
+    pub fn new(vb: VarBuilder) -> Result<Self> {
+        Ok(SqueezeNet11 {
+            conv0: Conv::new(3, 64, 3, 2, 0, true, vb.pp("0"))?,
+            fires_a: [
+                Fire::new(64, 16, 64, 64, vb.pp("3"))?,
+                Fire::new(128, 16, 64, 64, vb.pp("4"))?,
+            ],
+            fires_b: [
+                Fire::new(128, 32, 128, 128, vb.pp("6"))?,
+                Fire::new(256, 32, 128, 128, vb.pp("7"))?,
+            ],
+            fires_c: [
+                Fire::new(256, 48, 192, 192, vb.pp("9"))?,
+                Fire::new(384, 48, 192, 192, vb.pp("10"))?,
+                Fire::new(384, 64, 256, 256, vb.pp("11"))?,
+                Fire::new(512, 64, 256, 256, vb.pp("12"))?,
+            ],
+        })
+    }
+
+    /// `[n, 3, S, S]` → `[n, 512]`. Squeezenet has no BatchNorm, so `train` only selects the
+    /// differentiable pooling.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let x = conv_relu(&self.conv0, x)?; // [n, 64, 111, 111]
+        let mut x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 64, 55, 55]
+        for f in &self.fires_a {
+            x = f.forward(&x)?;
+        } // [n, 128, 55, 55]
+        x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 128, 27, 27]
+        for f in &self.fires_b {
+            x = f.forward(&x)?;
+        } // [n, 256, 27, 27]
+        x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 256, 13, 13]
+        for f in &self.fires_c {
+            x = f.forward(&x)?;
+        } // [n, 512, 13, 13]
+        global_avg_pool(&x) // [n, 512]
+    }
+}

@@ -1,0 +1,306 @@
+//! Multi-scale temporal relations (TRN `RelationModuleMultiScale`). For each scale k = N, N−1, …, 2
+//! a relation is an ordered k-subset of frames; `fc_fusion_scales.{i}` = ReLU, Linear(k·D, 256)
+//! [`.1`], ReLU, Linear(256, C) [`.3`] scores its concatenated features. The clip's score is the
+//! N-frame relation plus, per smaller scale, the sum of min(3, C(N,k)) relations.
+//!
+//! The original draws those relations at random on every pass ([`TrnMode::Random`]). At inference
+//! we use the expectation ([`TrnMode::Expectation`]): min(3, C(N,k)) × the mean over all
+//! relations of the scale, deterministic and lower-variance. Where a scale has more than
+//! [`MAX_RELATIONS_PER_SCALE`] relations (N > 16) a fixed, seeded, uniformly drawn set of that
+//! many relations stands in for "all".
+//!
+//! Cost: the first Linear is linear in each frame's slot, so `W·concat(f_i1..f_ik)` =
+//! Σ_j W_j·f_ij. We compute every `W_j·f_i` once ([b, k, N, 256]) and a relation is then k vector
+//! additions instead of a k·D×256 product: all C(16, 8) = 12,870 relations of N = 16 cost less
+//! than one naive relation per frame pair.
+
+use crate::model::config::TrnMode;
+use crate::model::layers::linear;
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
+use rand::{Rng, SeedableRng};
+use std::sync::Mutex;
+
+const BOTTLENECK: usize = 256;
+const SUBSAMPLE: usize = 3;
+/// Above this many relations in one scale, a fixed seeded subset is used for the expectation.
+pub const MAX_RELATIONS_PER_SCALE: usize = 16_384;
+
+/// One scale: its layers and its relations (frame indices, ascending within a relation).
+#[derive(Debug)]
+struct Scale {
+    k: usize,
+    fc1: Linear,
+    fc2: Linear,
+    relations: Vec<Vec<usize>>,
+    /// How many relations the original sums for this scale.
+    draws: usize,
+    /// Per slot j: `[R]` indices into the `[k·N]` flattened projections (`j·N + frame`).
+    gather: Vec<Tensor>,
+}
+
+/// The TRNmultiscale head.
+#[derive(Debug)]
+pub struct TrnHead {
+    n: usize,
+    d: usize,
+    scales: Vec<Scale>,
+    mode: TrnMode,
+    rng: Mutex<rand::rngs::StdRng>,
+}
+
+/// All k-subsets of 0..n in lexicographic order (itertools.combinations).
+pub fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut idx: Vec<usize> = (0..k).collect();
+    loop {
+        out.push(idx.clone());
+        let mut i = k;
+        loop {
+            if i == 0 {
+                return out;
+            }
+            i -= 1;
+            if idx[i] != i + n - k {
+                break;
+            }
+            if i == 0 {
+                return out;
+            }
+        }
+        idx[i] += 1;
+        for j in i + 1..k {
+            idx[j] = idx[j - 1] + 1;
+        }
+    }
+}
+
+/// C(n, k), saturating.
+pub fn binomial(n: usize, k: usize) -> u128 {
+    let k = k.min(n - k);
+    (0..k).fold(1u128, |acc, i| acc * (n - i) as u128 / (i + 1) as u128)
+}
+
+/// The relations standing for scale k: all of them, or a seeded uniform sample when too many.
+fn relations_for(n: usize, k: usize) -> Vec<Vec<usize>> {
+    if binomial(n, k) <= MAX_RELATIONS_PER_SCALE as u128 {
+        return combinations(n, k);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x7e1a_7100 + (n * 64 + k) as u64);
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < MAX_RELATIONS_PER_SCALE {
+        let mut pool: Vec<usize> = (0..n).collect();
+        for i in 0..k {
+            let j = rng.random_range(i..n);
+            pool.swap(i, j);
+        }
+        let mut rel = pool[..k].to_vec();
+        rel.sort_unstable();
+        seen.insert(rel);
+    }
+    seen.into_iter().collect()
+}
+
+fn gather_indices(
+    relations: &[Vec<usize>],
+    k: usize,
+    n: usize,
+    dev: &Device,
+) -> Result<Vec<Tensor>> {
+    (0..k)
+        .map(|j| {
+            let idx: Vec<u32> = relations.iter().map(|r| (j * n + r[j]) as u32).collect();
+            Tensor::from_vec(idx, relations.len(), dev)
+        })
+        .collect()
+}
+
+impl TrnHead {
+    /// `vb` points at `consensus`. `seed` seeds the random mode's draws.
+    pub fn new(
+        n: usize,
+        d: usize,
+        classes: usize,
+        mode: TrnMode,
+        seed: u64,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let dev = vb.device().clone();
+        let scales = (2..=n)
+            .rev()
+            .enumerate()
+            .map(|(i, k)| {
+                let vbi = vb.pp("fc_fusion_scales").pp(i);
+                let relations = relations_for(n, k);
+                let draws = (binomial(n, k).min(SUBSAMPLE as u128)) as usize;
+                Ok(Scale {
+                    k,
+                    fc1: linear(k * d, BOTTLENECK, vbi.pp("1"))?,
+                    fc2: linear(BOTTLENECK, classes, vbi.pp("3"))?,
+                    gather: gather_indices(&relations, k, n, &dev)?,
+                    relations,
+                    draws,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(TrnHead {
+            n,
+            d,
+            scales,
+            mode,
+            rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)),
+        })
+    }
+
+    /// Scores of a set of relations of one scale, summed with weight `weight` each:
+    /// `[b, N, D]` (already ReLU'd) → `[b, C]`.
+    fn relation_sum(
+        &self,
+        s: &Scale,
+        x: &Tensor,
+        gather: &[Tensor],
+        weight: f64,
+    ) -> Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        // fc1.weight [256, k·D] → per slot [k, D, 256]
+        let w = s
+            .fc1
+            .weight()
+            .reshape((BOTTLENECK, s.k, d))?
+            .permute((1, 2, 0))?
+            .contiguous()?;
+        // [b, 1, N, D] x [1, k, D, 256] → [b, k, N, 256] → [b, k·N, 256]
+        let proj = x.unsqueeze(1)?.broadcast_matmul(&w.unsqueeze(0)?)?;
+        let proj = proj.reshape((b, s.k * n, BOTTLENECK))?;
+        let mut hidden = proj.index_select(&gather[0], 1)?; // [b, R, 256]
+        for g in &gather[1..] {
+            hidden = (hidden + proj.index_select(g, 1)?)?;
+        }
+        let bias = s
+            .fc1
+            .bias()
+            .expect("fc1 has a bias")
+            .reshape((1, 1, BOTTLENECK))?;
+        let hidden = hidden.broadcast_add(&bias)?.relu()?; // [b, R, 256]
+        let r = hidden.dim(1)?;
+        // fc2 is affine, so Σ_r w·fc2(h_r) = fc2(w·Σ h_r) with the bias counted w·R times.
+        let summed = (hidden.sum(1)? * weight)?; // [b, 256]
+        let out = summed.matmul(&s.fc2.weight().t()?)?; // [b, C]
+        let fc2_bias = s.fc2.bias().expect("fc2 has a bias");
+        out.broadcast_add(&(fc2_bias * (weight * r as f64))?)
+    }
+
+    /// `[b, N, D]` → `[b, C]`. Training follows the configured mode; the original draws at random.
+    pub fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        if n != self.n || d != self.d {
+            candle_core::bail!(
+                "TRN head built for [_, {}, {}], got {:?}",
+                self.n,
+                self.d,
+                x.dims()
+            );
+        }
+        let x = x.relu()?;
+        // The full-length relation: all frames in order.
+        let top = &self.scales[0];
+        let mut acc = top
+            .fc2
+            .forward(&top.fc1.forward(&x.reshape((b, n * d))?)?.relu()?)?;
+        for s in &self.scales[1..] {
+            let scores = match self.mode {
+                TrnMode::Expectation => {
+                    let weight = s.draws as f64 / s.relations.len() as f64;
+                    self.relation_sum(s, &x, &s.gather, weight)?
+                }
+                TrnMode::Random => {
+                    let picked = self.draw(s);
+                    let gather = gather_indices(&picked, s.k, n, x.device())?;
+                    self.relation_sum(s, &x, &gather, 1.0)?
+                }
+            };
+            acc = (acc + scores)?;
+        }
+        Ok(acc)
+    }
+
+    /// `draws` distinct relations of the scale, at random (np.random.choice without replacement).
+    fn draw(&self, s: &Scale) -> Vec<Vec<usize>> {
+        let all = combinations(self.n, s.k);
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        rand::seq::index::sample(&mut *rng, all.len(), s.draws)
+            .into_iter()
+            .map(|i| all[i].clone())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::DType;
+
+    #[test]
+    fn combinations_match_itertools() {
+        assert_eq!(
+            combinations(4, 2),
+            vec![
+                vec![0, 1],
+                vec![0, 2],
+                vec![0, 3],
+                vec![1, 2],
+                vec![1, 3],
+                vec![2, 3]
+            ]
+        );
+        assert_eq!(combinations(3, 3), vec![vec![0, 1, 2]]);
+        assert_eq!(combinations(16, 8).len(), 12_870);
+        assert_eq!(binomial(32, 16), 601_080_390);
+        assert_eq!(relations_for(32, 16).len(), MAX_RELATIONS_PER_SCALE);
+    }
+
+    /// The decomposed relation sum equals scoring each relation with the plain layers.
+    #[test]
+    fn expectation_equals_naive_mean_over_relations() -> Result<()> {
+        let dev = Device::Cpu;
+        let (n, d, c) = (5, 6, 4);
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let head = TrnHead::new(n, d, c, TrnMode::Expectation, 0, vb.pp("consensus"))?;
+        let x = Tensor::randn(0f32, 1., (2, n, d), &dev)?;
+        let got = head.forward_t(&x, false)?;
+        let xr = x.relu()?;
+        let mut want = Tensor::zeros((2, c), DType::F32, &dev)?;
+        for s in &head.scales {
+            let rels = combinations(n, s.k);
+            let weight = if s.k == n {
+                1.0
+            } else {
+                s.draws as f64 / rels.len() as f64
+            };
+            for r in &rels {
+                let idx =
+                    Tensor::from_vec(r.iter().map(|&i| i as u32).collect::<Vec<_>>(), s.k, &dev)?;
+                let feats = xr.index_select(&idx, 1)?.reshape((2, s.k * d))?;
+                let score = s.fc2.forward(&s.fc1.forward(&feats)?.relu()?)?;
+                want = (want + (score * weight)?)?;
+            }
+        }
+        let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff < 1e-4, "diff {diff}");
+        Ok(())
+    }
+
+    #[test]
+    fn random_mode_sums_three_relations() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let head = TrnHead::new(8, 4, 3, TrnMode::Random, 7, vb)?;
+        let picked = head.draw(&head.scales[3]);
+        assert_eq!(picked.len(), 3);
+        let x = Tensor::randn(0f32, 1., (1, 8, 4), &dev)?;
+        assert_eq!(head.forward_t(&x, true)?.dims(), &[1, 3]);
+        Ok(())
+    }
+}

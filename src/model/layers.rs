@@ -1,0 +1,370 @@
+//! Building blocks shared by the backbones and heads: convolution (+ optional BatchNorm) units,
+//! PyTorch-compatible pooling (ceil mode, padding, count_include_pad) in two flavours — candle's
+//! fast kernels for inference, and compositions of differentiable ops for training (candle has no
+//! pooling backward when kernel ≠ stride) — and dropout.
+
+use candle_core::{DType, Module, ModuleT, Result, Tensor, D};
+use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, VarBuilder};
+
+/// How BatchNorm layers are built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BnMode {
+    /// BatchNorm folded into the convolution before it: the conv carries a bias, no BN tensors.
+    Folded,
+    /// A real BatchNorm layer that trains normally.
+    Trainable,
+    /// A real BatchNorm layer kept in eval mode even while training (partial BN).
+    Frozen,
+}
+
+/// PyTorch's BatchNorm2d defaults (eps 1e-5, momentum 0.1).
+pub fn bn_config() -> BatchNormConfig {
+    BatchNormConfig {
+        eps: 1e-5,
+        remove_mean: true,
+        affine: true,
+        momentum: 0.1,
+    }
+}
+
+/// A 2D convolution that runs 1×1 kernels as a plain matrix product (candle's im2col path adds a
+/// copy for nothing there), and otherwise defers to candle's conv2d.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    inner: Conv2d,
+    pointwise: bool,
+}
+
+impl Conv {
+    /// `Conv2d(c_in, c_out, k, stride, padding, bias=bias)` under `vb` (`.weight`, `.bias`).
+    pub fn new(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let cfg = Conv2dConfig {
+            padding,
+            stride,
+            ..Default::default()
+        };
+        let inner = if bias {
+            candle_nn::conv2d(c_in, c_out, k, cfg, vb)?
+        } else {
+            candle_nn::conv2d_no_bias(c_in, c_out, k, cfg, vb)?
+        };
+        Ok(Conv {
+            inner,
+            pointwise: k == 1 && stride == 1 && padding == 0,
+        })
+    }
+}
+
+impl Module for Conv {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.pointwise {
+            return self.inner.forward(x);
+        }
+        let (b, c, h, w) = x.dims4()?;
+        let weight = self.inner.weight();
+        let o = weight.dim(0)?;
+        // [o, c] x [b, c, h*w] -> [b, o, h*w]
+        let wm = weight.reshape((o, c))?;
+        let y = wm.broadcast_matmul(&x.reshape((b, c, h * w))?)?;
+        let y = match self.inner.bias() {
+            Some(bias) => y.broadcast_add(&bias.reshape((1, o, 1))?)?,
+            None => y,
+        };
+        y.reshape((b, o, h, w))
+    }
+}
+
+/// Convolution followed by BatchNorm (unless folded) and ReLU: BNInception's unit and the FCN
+/// head's layers.
+#[derive(Debug, Clone)]
+pub struct ConvBnRelu {
+    conv: Conv,
+    bn: Option<BatchNorm>,
+    frozen: bool,
+}
+
+impl ConvBnRelu {
+    /// `conv_vb` holds the conv (`.weight`, `.bias`), `bn_vb` the BatchNorm.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        mode: BnMode,
+        conv_vb: VarBuilder,
+        bn_vb: VarBuilder,
+    ) -> Result<Self> {
+        let conv = Conv::new(c_in, c_out, k, stride, padding, true, conv_vb)?;
+        let bn = match mode {
+            BnMode::Folded => None,
+            BnMode::Trainable | BnMode::Frozen => {
+                Some(candle_nn::batch_norm(c_out, bn_config(), bn_vb)?)
+            }
+        };
+        Ok(ConvBnRelu {
+            conv,
+            bn,
+            frozen: mode == BnMode::Frozen,
+        })
+    }
+
+    /// Without the final ReLU (the FCN head's conv+BN when it is followed by other ops).
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        let y = self.conv.forward(x)?;
+        let y = match &self.bn {
+            Some(bn) => bn.forward_t(&y, train && !self.frozen)?,
+            None => y,
+        };
+        y.relu()
+    }
+}
+
+/// Plain ReLU'd convolution (squeezenet).
+pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
+    conv.forward(x)?.relu()
+}
+
+/// Output length of a PyTorch pooling window with `ceil_mode`.
+pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
+    let span = len + 2 * pad - k;
+    let mut out = span.div_ceil(s) + 1;
+    // PyTorch: the last window must start inside the input or the left padding.
+    if (out - 1) * s >= len + pad {
+        out -= 1;
+    }
+    out
+}
+
+/// Pads dim `dim` with `left` / `right` copies of `value`.
+fn pad_const(x: &Tensor, dim: usize, left: usize, right: usize, value: f64) -> Result<Tensor> {
+    if left == 0 && right == 0 {
+        return Ok(x.clone());
+    }
+    let mut parts = Vec::with_capacity(3);
+    let mut shape = x.dims().to_vec();
+    if left > 0 {
+        shape[dim] = left;
+        parts.push(Tensor::full(value as f32, shape.as_slice(), x.device())?.to_dtype(x.dtype())?);
+    }
+    parts.push(x.clone());
+    if right > 0 {
+        shape[dim] = right;
+        parts.push(Tensor::full(value as f32, shape.as_slice(), x.device())?.to_dtype(x.dtype())?);
+    }
+    Tensor::cat(&parts, dim)
+}
+
+/// Pads H and W so a `k`/`s`/`pad` ceil-mode window grid fits exactly: `pad` on the top/left,
+/// `pad` plus whatever ceil mode needs on the bottom/right.
+fn pad_for_pool(x: &Tensor, k: usize, s: usize, pad: usize, value: f64) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
+    let extra_h = ((oh - 1) * s + k).saturating_sub(h + pad);
+    let extra_w = ((ow - 1) * s + k).saturating_sub(w + pad);
+    let x = pad_const(x, 2, pad, extra_h, value)?;
+    pad_const(&x, 3, pad, extra_w, value)
+}
+
+/// Elements `start, start+step, ...` (`count` of them) along `dim`, through differentiable ops.
+fn strided(x: &Tensor, dim: usize, start: usize, count: usize, step: usize) -> Result<Tensor> {
+    if step == 1 {
+        return x.narrow(dim, start, count);
+    }
+    let len = x.dim(dim)?;
+    let need = start + count * step;
+    let x = if need > len {
+        pad_const(x, dim, 0, need - len, 0.0)?
+    } else {
+        x.clone()
+    };
+    let x = x.narrow(dim, start, count * step)?;
+    let mut shape = x.dims().to_vec();
+    shape[dim] = count;
+    shape.insert(dim + 1, step);
+    x.reshape(shape)?.narrow(dim + 1, 0, 1)?.squeeze(dim + 1)
+}
+
+/// Separable window reduction along one spatial dim of an already padded tensor.
+fn reduce_windows(
+    x: &Tensor,
+    dim: usize,
+    k: usize,
+    s: usize,
+    out: usize,
+    max: bool,
+) -> Result<Tensor> {
+    let mut acc = strided(x, dim, 0, out, s)?;
+    for d in 1..k {
+        let next = strided(x, dim, d, out, s)?;
+        acc = if max {
+            acc.maximum(&next)?
+        } else {
+            (acc + next)?
+        };
+    }
+    Ok(acc)
+}
+
+/// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)`; `train` picks the differentiable path.
+pub fn max_pool_ceil(x: &Tensor, k: usize, s: usize, pad: usize, train: bool) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
+    let xp = pad_for_pool(x, k, s, pad, f64::NEG_INFINITY)?;
+    if !train {
+        return xp.max_pool2d_with_stride(k, s);
+    }
+    let rows = reduce_windows(&xp, 2, k, s, oh, true)?;
+    reduce_windows(&rows, 3, k, s, ow, true)
+}
+
+/// `AvgPool2d(k, stride=s, padding=pad, ceil_mode=True, count_include_pad=True)` for windows that
+/// never hang past the padded input (BNInception's 3×3/s1/p1 pools): every window divides by k².
+pub fn avg_pool_include_pad(
+    x: &Tensor,
+    k: usize,
+    s: usize,
+    pad: usize,
+    train: bool,
+) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
+    let xp = pad_for_pool(x, k, s, pad, 0.0)?;
+    if !train {
+        return xp.avg_pool2d_with_stride(k, s);
+    }
+    let rows = reduce_windows(&xp, 2, k, s, oh, false)?;
+    reduce_windows(&rows, 3, k, s, ow, false)? / (k * k) as f64
+}
+
+/// Global average pooling `[b, c, h, w]` → `[b, c]` (the original's AvgPool2d(13) / AvgPool2d(7)
+/// at 224×224 input; any input size here).
+pub fn global_avg_pool(x: &Tensor) -> Result<Tensor> {
+    x.mean(D::Minus1)?.mean(D::Minus1)
+}
+
+/// Inverted dropout; identity when not training or `p == 0`.
+pub fn dropout(x: &Tensor, p: f32, train: bool) -> Result<Tensor> {
+    if !train || p <= 0.0 {
+        return Ok(x.clone());
+    }
+    candle_nn::ops::dropout(x, p)
+}
+
+/// Linear layer with PyTorch names (`.weight` [out, in], `.bias` [out]).
+pub fn linear(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
+    candle_nn::linear(c_in, c_out, vb)
+}
+
+/// Applies a linear layer to `[..., in]` of any rank (candle's Linear wants rank 2 or 3 for the
+/// fast path).
+pub fn linear_any(layer: &candle_nn::Linear, x: &Tensor) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let last = *dims.last().unwrap_or(&0);
+    let rows = x.elem_count() / last.max(1);
+    let y = layer.forward(&x.reshape((rows, last))?)?;
+    let mut out = dims;
+    if let Some(l) = out.last_mut() {
+        *l = y.dim(1)?;
+    }
+    y.reshape(out)
+}
+
+/// Casts to f32 if needed (imported checkpoints may hold f16/f64).
+pub fn to_f32(t: &Tensor) -> Result<Tensor> {
+    if t.dtype() == DType::F32 {
+        Ok(t.clone())
+    } else {
+        t.to_dtype(DType::F32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn ceil_lengths_match_pytorch() {
+        // squeezenet1_1: 111 -> 55 -> 27 -> 13; BNInception: 112 -> 56, 56 -> 28, 28 -> 14, 14 -> 7.
+        assert_eq!(pooled_len_ceil(111, 3, 2, 0), 55);
+        assert_eq!(pooled_len_ceil(55, 3, 2, 0), 27);
+        assert_eq!(pooled_len_ceil(27, 3, 2, 0), 13);
+        assert_eq!(pooled_len_ceil(112, 3, 2, 0), 56);
+        assert_eq!(pooled_len_ceil(14, 3, 2, 0), 7);
+        assert_eq!(pooled_len_ceil(7, 3, 1, 1), 7);
+        // ceil actually matters: 6 -> floor gives 2, ceil gives 3.
+        assert_eq!(pooled_len_ceil(6, 3, 2, 0), 3);
+    }
+
+    #[test]
+    fn train_and_eval_pools_agree() -> Result<()> {
+        let dev = Device::Cpu;
+        for (h, w) in [(6, 6), (7, 9), (13, 13)] {
+            let x = Tensor::randn(0f32, 1., (2, 3, h, w), &dev)?;
+            for (k, s, p) in [(3, 2, 0), (3, 1, 1)] {
+                let a = max_pool_ceil(&x, k, s, p, false)?;
+                let b = max_pool_ceil(&x, k, s, p, true)?;
+                assert_eq!(a.dims(), b.dims());
+                let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+                assert!(d < 1e-6, "max pool {h}x{w} k{k} s{s} p{p}: {d}");
+            }
+            let a = avg_pool_include_pad(&x, 3, 1, 1, false)?;
+            let b = avg_pool_include_pad(&x, 3, 1, 1, true)?;
+            let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(d < 1e-5, "avg pool {h}x{w}: {d}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn max_pool_ceil_reference_values() -> Result<()> {
+        // torch.nn.functional.max_pool2d(torch.arange(36.).view(1,1,6,6), 3, 2, ceil_mode=True)
+        // = [[14, 16, 17], [26, 28, 29], [32, 34, 35]]
+        let x = Tensor::arange(0f32, 36., &Device::Cpu)?.reshape((1, 1, 6, 6))?;
+        let y = max_pool_ceil(&x, 3, 2, 0, false)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        assert_eq!(y, vec![14., 16., 17., 26., 28., 29., 32., 34., 35.]);
+        // avg_pool2d(x, 3, 1, 1, ceil_mode=True, count_include_pad=True)[0,0,0,0] = (0+1+6+7)/9
+        let a = avg_pool_include_pad(&x, 3, 1, 1, false)?;
+        let v = a.flatten_all()?.to_vec1::<f32>()?;
+        assert!((v[0] - 14.0 / 9.0).abs() < 1e-6);
+        Ok(())
+    }
+
+    #[test]
+    fn pooling_has_gradients() -> Result<()> {
+        let x = candle_core::Var::randn(0f32, 1., (1, 2, 7, 7), &Device::Cpu)?;
+        let y = max_pool_ceil(x.as_tensor(), 3, 2, 0, true)?;
+        let z = avg_pool_include_pad(&y, 3, 1, 1, true)?.sum_all()?;
+        let grads = z.backward()?;
+        let g = grads.get(x.as_tensor()).expect("gradient for the input");
+        assert_eq!(g.dims(), &[1, 2, 7, 7]);
+        assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+        Ok(())
+    }
+
+    #[test]
+    fn pointwise_conv_equals_candle_conv() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let conv = Conv::new(8, 5, 1, 1, 0, true, vb.pp("c"))?;
+        let x = Tensor::randn(0f32, 1., (2, 8, 4, 3), &dev)?;
+        let a = conv.forward(&x)?;
+        let b = conv.inner.forward(&x)?;
+        let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(d < 1e-5);
+        Ok(())
+    }
+}

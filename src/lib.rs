@@ -5,6 +5,7 @@
 pub mod device;
 pub mod error;
 pub mod model;
+pub mod ops;
 pub mod preprocess;
 pub mod synth;
 pub mod train;

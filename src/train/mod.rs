@@ -3,11 +3,18 @@
 //! metrics and their plots.
 
 pub mod atomic;
+pub mod bench;
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod error;
+pub mod evaluate;
 pub mod metrics;
 pub mod optim;
 pub mod params;
+pub mod plot;
+pub mod progress;
+pub mod session;
+pub mod trainer;
 
 pub use error::{Result, TrainError};

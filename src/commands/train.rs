@@ -20,8 +20,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub recipe: Option<PathBuf>,
     /// Continue the run in RUN_DIR from its last checkpoint (its config.toml is used; only
-    /// --epochs, --lr, --lr-steps, --clip-gradient, --eval-freq, --max-loss, --workers and
-    /// --device may be changed).
+    /// --epochs, --lr, --lr-steps, --clip-gradient, --eval-freq, --max-loss, --workers,
+    /// --stop-at-val-top1 and --device may be changed).
     #[arg(long, value_name = "RUN_DIR")]
     pub resume: Option<PathBuf>,
     /// Run folder (config, checkpoint, best model, metrics, curves); default
@@ -113,6 +113,9 @@ pub struct TrainArgs {
     /// A batch loss above this stops the run as diverged.
     #[arg(long, value_name = "LOSS")]
     pub max_loss: Option<f64>,
+    /// Stop once validation top-1 reaches this percentage.
+    #[arg(long, value_name = "PERCENT")]
+    pub stop_at_val_top1: Option<f64>,
     /// auto, cpu or cuda.
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
@@ -144,6 +147,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.workers {
             c.run.workers = Some(v);
+        }
+        if let Some(v) = self.stop_at_val_top1 {
+            c.run.stop_at_val_top1 = Some(v);
         }
     }
 

@@ -84,7 +84,7 @@ pub fn render_clip(motion: Motion, seed: u64, size: u32, frames: usize) -> Vec<R
             // A still hand is never perfectly still.
             pose.x += frng.random_range(-jitter..=jitter);
             pose.y += frng.random_range(-jitter..=jitter);
-            let trail: Vec<_> = (1..=3).map(|k| path.at((f as f32 - k as f32) / last)).collect();
+            let trail: Vec<_> = (1..=4).map(|k| path.at((f as f32 - k as f32) / last)).collect();
             render_frame(&scene, pose, &trail, &mut frng)
         })
         .collect()

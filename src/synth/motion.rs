@@ -83,28 +83,32 @@ fn smoothstep(x: f32) -> f32 {
 impl Path {
     /// Draws a path of `motion` in a `size`-pixel square frame.
     pub fn random(motion: Motion, size: f32, rng: &mut impl Rng) -> Path {
-        let scale = size * rng.random_range(0.15..0.21);
+        let scale = size * rng.random_range(0.2..0.26);
+        let jitter = rng.random_range(-0.12..0.12);
         let tilt = rng.random_range(-0.25..0.25);
         let cx = size * rng.random_range(0.4..0.6);
         let cy = size * rng.random_range(0.4..0.6);
         let pose = |x, y, scale, angle| Pose { x, y, scale, angle };
         let travel = size * rng.random_range(0.45..0.65) / 2.0;
+        // A swiping hand leads with its fingers: it leans into the motion (left, right) or
+        // points along it (up, down), so every frame shows which way it goes.
+        let lean = 0.5;
         let (from, to) = match motion {
             Motion::SwipingLeft => (
-                pose(cx + travel, cy, scale, tilt),
-                pose(cx - travel, cy, scale, tilt),
+                pose(cx + travel, cy, scale, -lean + jitter),
+                pose(cx - travel, cy, scale, -lean + jitter),
             ),
             Motion::SwipingRight => (
-                pose(cx - travel, cy, scale, tilt),
-                pose(cx + travel, cy, scale, tilt),
+                pose(cx - travel, cy, scale, lean + jitter),
+                pose(cx + travel, cy, scale, lean + jitter),
             ),
             Motion::SwipingUp => (
-                pose(cx, cy + travel, scale, tilt),
-                pose(cx, cy - travel, scale, tilt),
+                pose(cx, cy + travel, scale, jitter),
+                pose(cx, cy - travel, scale, jitter),
             ),
             Motion::SwipingDown => (
-                pose(cx, cy - travel, scale, tilt),
-                pose(cx, cy + travel, scale, tilt),
+                pose(cx, cy - travel, scale, PI + jitter),
+                pose(cx, cy + travel, scale, PI + jitter),
             ),
             Motion::ZoomingIn | Motion::ZoomingOut => {
                 let small = scale * rng.random_range(0.55..0.7);
@@ -123,10 +127,10 @@ impl Path {
                 } else {
                     (half, -half)
                 };
-                (pose(cx, cy, scale, a + tilt), pose(cx, cy, scale, b + tilt))
+                (pose(cx, cy, scale, a + jitter), pose(cx, cy, scale, b + jitter))
             }
             Motion::NoGesture => {
-                let p = pose(cx, cy, scale, rng.random_range(-0.5..0.5));
+                let p = pose(cx, cy, scale, tilt);
                 (p, p)
             }
         };

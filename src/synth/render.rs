@@ -41,7 +41,13 @@ impl Scene {
     /// that stands out from the background, random handedness and noise level.
     pub fn random(size: u32, rng: &mut impl Rng) -> Scene {
         let n = size as usize;
-        let (c0, c1) = (random_color(rng), random_color(rng));
+        // Muted backgrounds (a grey level plus a little colour): varied, but the hand stays the
+        // most salient thing in the picture, as a hand close to a camera is.
+        let muted = |rng: &mut dyn rand::RngCore| -> [f32; 3] {
+            let grey = rng.random_range(20.0..235.0f32);
+            std::array::from_fn(|_| (grey + rng.random_range(-35.0..35.0f32)).clamp(0.0, 255.0))
+        };
+        let (c0, c1) = (muted(rng), muted(rng));
         let dir = rng.random_range(0.0..std::f32::consts::TAU);
         let (dx, dy) = (dir.cos(), dir.sin());
         let mut background = Vec::with_capacity(n * n);
@@ -53,14 +59,14 @@ impl Scene {
         }
         // Static distractors: soft ellipses and boxes of moderate contrast.
         for _ in 0..rng.random_range(2..6) {
-            let col = random_color(rng);
+            let col = muted(rng);
             let (bx, by) = (rng.random_range(0.0..n as f32), rng.random_range(0.0..n as f32));
             let (rx, ry) = (
                 rng.random_range(0.05..0.25) * n as f32,
                 rng.random_range(0.05..0.25) * n as f32,
             );
             let boxy = rng.random_bool(0.5);
-            let alpha = rng.random_range(0.3..0.7);
+            let alpha = rng.random_range(0.15..0.4);
             for y in 0..n {
                 for x in 0..n {
                     let (u, v) = ((x as f32 - bx) / rx, (y as f32 - by) / ry);
@@ -89,7 +95,7 @@ impl Scene {
             } else {
                 random_color(rng)
             };
-            if (lum(hand_rgb) - bg_lum).abs() > 45.0 {
+            if (lum(hand_rgb) - bg_lum).abs() > 60.0 {
                 break;
             }
         }
@@ -98,7 +104,7 @@ impl Scene {
             background,
             hand_rgb,
             handedness: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
-            noise_sigma: rng.random_range(2.0..8.0),
+            noise_sigma: rng.random_range(2.0..6.0),
             hand_visible: true,
         }
     }
@@ -154,7 +160,7 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
 }
 
 /// Opacity of the trail copies, newest first.
-const TRAIL: [f32; 3] = [0.5, 0.3, 0.15];
+const TRAIL: [f32; 4] = [0.6, 0.45, 0.3, 0.15];
 
 /// Renders one frame: the background, the trail (`trail[0]` the pose one step back, ...), the
 /// hand, brightness flicker and noise.

@@ -240,3 +240,69 @@ mod scratch {
         t("MLP head fwd+bwd", || { m3.head_t(&f, true)?.sum_all()?.backward()?; Ok(()) });
     }
 }
+#[cfg(test)]
+mod scratch2 {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn overfit() {
+        let dev = Device::Cpu;
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 2, vec!["a".into(); 4]);
+        cfg.input_size = 48; cfg.resize_size = 48;
+        let vm = VarMap::new();
+        let m = Tsn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
+        let vars = vm.data().lock().unwrap().clone();
+        let (params, sum) = trainable_params(&vars, cfg.arch, true);
+        eprintln!("{sum}");
+        let mut opt = Optimizer::new(params, OptimConfig { kind: crate::train::optim::OptimizerKind::Adam, weight_decay: 0.0, ..OptimConfig::default() });
+        let x = Tensor::randn(0f32, 1.0, (8, 2, 3, 48, 48), &dev).unwrap();
+        let y = Tensor::new(&[0u32, 1, 2, 3, 0, 1, 2, 3], &dev).unwrap();
+        for i in 0..30 {
+            let logits = m.forward_t(&x, true).unwrap();
+            let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
+            let g = loss.backward().unwrap();
+            let with = opt.params().iter().filter(|p| g.get(p.var.as_tensor()).is_some()).count();
+            let r = opt.step(&g, 1e-3).unwrap();
+            eprintln!("{i}: loss {:.4} grad_norm {:.4} params with grads {with}/{}", loss.to_scalar::<f32>().unwrap(), r.grad_norm, opt.params().len());
+        }
+    }
+}
+#[cfg(test)]
+mod scratch3 {
+    use super::*;
+    use crate::train::data::DataSpec;
+    #[test]
+    #[ignore]
+    fn diag() {
+        let dev = Device::Cpu;
+        let ds = DataSpec::new("/tmp/syn64").open(Path::new("train_videofolder.txt")).unwrap();
+        let labels = ds.labels.clone();
+        let ds = Arc::new(ds);
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 4, labels);
+        cfg.input_size = 64; cfg.resize_size = 64;
+        let lo = LoaderOptions { num_segments: 4, input_size: 64, resize_size: 64, norm: cfg.input, workers: 1, prefetch: 2 };
+        let batches: Vec<_> = EpochLoader::start(ds.clone(), &lo, Augment::Eval, (0..64).collect(), 16, 0).map(|b| b.unwrap()).collect();
+        let vm = VarMap::new();
+        let m = Tsn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
+        let vars = vm.data().lock().unwrap().clone();
+        let (params, _) = trainable_params(&vars, cfg.arch, true);
+        let mut opt = Optimizer::new(params, OptimConfig { kind: crate::train::optim::OptimizerKind::Adam, weight_decay: 0.0, ..OptimConfig::default() });
+        let stats = |t: &Tensor| { let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap(); let z = v.iter().filter(|x| **x == 0.0).count() as f32 / v.len() as f32; let mean = v.iter().sum::<f32>()/v.len() as f32; let var = v.iter().map(|x| (x-mean)*(x-mean)).sum::<f32>()/v.len() as f32; format!("zeros {:.2} mean {:.4} std {:.4}", z, mean, var.sqrt()) };
+        for step in 0..40 {
+            let b = &batches[step % batches.len()];
+            let x = Tensor::from_vec(b.data.clone(), (b.len(), 4, 3, 64, 64), &dev).unwrap();
+            let y = Tensor::from_vec(b.labels.clone(), b.len(), &dev).unwrap();
+            if step % 10 == 0 {
+                let f = m.backbone_features_t(&x.reshape((b.len()*4, 3, 64, 64)).unwrap(), false).unwrap();
+                // spread across samples per feature
+                let sd = f.var_keepdim(0).unwrap().sqrt().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
+                eprintln!("step {step}: input {} | backbone feats {} | per-feature std across frames {sd:.5}", stats(&x), stats(&f));
+            }
+            let logits = m.forward_t(&x, true).unwrap();
+            let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
+            let g = loss.backward().unwrap();
+            let r = opt.step(&g, 1e-3).unwrap();
+            eprintln!("  {step}: loss {:.4} grad {:.4}", loss.to_scalar::<f32>().unwrap(), r.grad_norm);
+        }
+    }
+}

@@ -124,6 +124,8 @@ pub struct RunSection {
     pub flip: String,
     /// A batch loss above this stops the run as diverged.
     pub max_loss: f64,
+    /// Stop once validation top-1 (percent) reaches this, before the planned epochs.
+    pub stop_at_val_top1: Option<f64>,
 }
 
 impl Default for RunSection {
@@ -134,6 +136,7 @@ impl Default for RunSection {
             eval_freq: 1,
             flip: "auto".into(),
             max_loss: 100.0,
+            stop_at_val_top1: None,
         }
     }
 }

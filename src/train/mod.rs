@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod evaluate;
+pub mod init;
 pub mod metrics;
 pub mod optim;
 pub mod params;

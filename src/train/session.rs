@@ -13,7 +13,7 @@ use crate::train::error::{Result, TrainError};
 use crate::train::optim::Optimizer;
 use crate::train::params::{is_running_stat, trainable_params, GroupSummary};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
+use candle_nn::VarMap;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -122,6 +122,17 @@ fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
     Ok(note)
 }
 
+/// Deletes the temp files (`.tmp-*`) a killed run may have left while writing atomically.
+fn remove_stale_temps(dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for entry in rd.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            // A leftover that cannot be removed is harmless: it is never read.
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 impl Session {
     fn build(
         cfg: RunConfig,
@@ -138,7 +149,7 @@ impl Session {
         }
         let model_cfg = cfg.model_config(train.labels.clone())?;
         let varmap = VarMap::new();
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let vb = crate::train::init::seeded_var_builder(&varmap, cfg.run.seed, device);
         let build = BuildOptions::training(cfg.model.partial_bn, cfg.run.seed);
         let model = Tsn::new(&model_cfg, vb, build)?;
         let vars = varmap.data().lock().expect("varmap lock").clone();
@@ -220,6 +231,7 @@ impl Session {
                 dir.display()
             )));
         }
+        remove_stale_temps(dir);
         let ckpt = checkpoint::load(&paths.checkpoint, device)?;
         let mut s = Self::build(cfg, paths, device, ckpt.state)?;
         s.restore_tensors(&ckpt.model)?;

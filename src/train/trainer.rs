@@ -236,6 +236,14 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
         metrics.append(&record)?;
         plot::write_curves(&s.paths.curves, &s.state.history)?;
         console.line(&summary_line(&record, epochs, is_best));
+        if let (Some(target), Some(v)) = (s.cfg.run.stop_at_val_top1, record.val_top1) {
+            if v >= target {
+                console.line(&format!(
+                    "validation top-1 {v:.2}% reached the target {target}%: stopping early"
+                ));
+                break;
+            }
+        }
     }
     Ok(RunSummary {
         epochs_done: s.state.epoch,

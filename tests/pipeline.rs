@@ -296,9 +296,11 @@ fn a_model_slower_than_the_source_drops_frames_instead_of_queueing() {
         preds.len()
     );
     // Bounded: after the first window, no prediction waits behind older work. A prediction
-    // costs at most 2 passes, so its latency stays near 2 × delay + one frame, not growing.
+    // costs at most 2 passes, so its latency stays near 2 × delay + one frame, not growing. A
+    // queue would push it past several seconds within the 6 s run; the margin absorbs a loaded
+    // machine's scheduling hiccups (this is not a speed test).
     let later: Vec<f64> = preds[2..].iter().map(|p| p.latency.as_secs_f64()).collect();
-    let bound = 2.0 * delay.as_secs_f64() + 0.25;
+    let bound = 2.0 * delay.as_secs_f64() + 0.8;
     assert!(
         later.iter().all(|&l| l < bound),
         "latencies {later:?} exceed {bound} s"

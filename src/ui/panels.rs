@@ -35,39 +35,41 @@ pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
 /// Source picker, detection settings, model facts, statistics.
 pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     egui::Panel::right("controls")
-        .resizable(false)
-        .exact_size(340.0)
+        .default_size(340.0)
+        .size_range(280.0..=480.0)
         .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                source_ui(app, ui);
-                ui.separator();
-                detection_ui(app, ui);
-                ui.separator();
-                ui.strong("Model");
-                facts_grid(ui, "model_facts", &app.facts);
-                ui.separator();
-                ui.strong("Performance");
-                let s = &app.stats;
-                let per_prediction = if s.predictions > 0 {
-                    s.backbone_passes as f32 / s.predictions as f32
-                } else {
-                    0.0
-                };
-                let rows = vec![
-                    ("capture".into(), format!("{:.1} fps", s.capture_fps)),
-                    (
-                        "predictions".into(),
-                        format!("{:.1} /s", s.predictions_per_s),
-                    ),
-                    ("latency".into(), format!("{:.1} ms", s.latency_ms)),
-                    (
-                        "backbone passes".into(),
-                        format!("{per_prediction:.2} per prediction"),
-                    ),
-                    ("frames skipped".into(), s.frames_skipped.to_string()),
-                ];
-                facts_grid(ui, "perf", &rows);
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    source_ui(app, ui);
+                    ui.separator();
+                    detection_ui(app, ui);
+                    ui.separator();
+                    ui.strong("Model");
+                    facts_grid(ui, "model_facts", &app.facts);
+                    ui.separator();
+                    ui.strong("Performance");
+                    let s = &app.stats;
+                    let per_prediction = if s.predictions > 0 {
+                        s.backbone_passes as f32 / s.predictions as f32
+                    } else {
+                        0.0
+                    };
+                    let rows = vec![
+                        ("capture".into(), format!("{:.1} fps", s.capture_fps)),
+                        (
+                            "predictions".into(),
+                            format!("{:.1} /s", s.predictions_per_s),
+                        ),
+                        ("latency".into(), format!("{:.1} ms", s.latency_ms)),
+                        (
+                            "backbone passes".into(),
+                            format!("{per_prediction:.2} per prediction"),
+                        ),
+                        ("frames skipped".into(), s.frames_skipped.to_string()),
+                    ];
+                    facts_grid(ui, "perf", &rows);
+                });
         });
 }
 
@@ -163,7 +165,10 @@ fn facts_grid(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {
         .show(ui, |ui| {
             for (k, v) in rows {
                 ui.label(k);
-                ui.label(v);
+                // Long values (the device's explanation, provenance) are cut to the panel's
+                // width, whole on hover: an unbreakable line would widen the panel over the
+                // central view.
+                ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
                 ui.end_row();
             }
         });

@@ -46,6 +46,7 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                     detection_ui(app, ui);
                     ui.separator();
                     ui.strong("Model");
+                    weights_ui(app, ui);
                     facts_grid(ui, "model_facts", &app.facts);
                     ui.separator();
                     ui.strong("Performance");
@@ -124,6 +125,25 @@ fn source_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
             Ok(spec) => app.open_source(spec),
             Err(e) => app.error = Some(format!("source '{text}': {e}")),
         }
+    }
+}
+
+fn weights_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    if app.loader.is_none() {
+        return;
+    }
+    let mut load = false;
+    ui.horizontal(|ui| {
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut app.weights_text)
+                .hint_text("weights .safetensors")
+                .desired_width(200.0),
+        );
+        load |= edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        load |= ui.button("Load").clicked();
+    });
+    if load {
+        app.load_weights();
     }
 }
 
@@ -212,9 +232,12 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                         .color(Color32::WHITE)
                         .strong(),
                 );
-                ui.label(
-                    RichText::new("Pick another source on the right.").color(Color32::LIGHT_GRAY),
-                );
+                let hint = if app.model.is_some() {
+                    "Pick another source on the right."
+                } else {
+                    "Load another weights file on the right."
+                };
+                ui.label(RichText::new(hint).color(Color32::LIGHT_GRAY));
             });
     }
     if let Some(s) = &app.status {

@@ -10,7 +10,7 @@ use gesture_app::capture::{SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
 use gesture_app::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
-use gesture_app::ui::{model_facts, run_window, AppInit, ModelLoader};
+use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
 use gesture_app::GestureModel;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -215,11 +215,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 }
 
 /// Loads weights onto `device` for the window: the model and the facts it lists.
-fn load_model(
-    path: &Path,
-    device: &Device,
-    device_desc: &str,
-) -> anyhow::Result<(Arc<dyn FrameModel>, Vec<(String, String)>)> {
+fn load_model(path: &Path, device: &Device, device_desc: &str) -> anyhow::Result<LoadedModel> {
     let model = GestureModel::load(path, device)
         .with_context(|| format!("cannot use weights {}", path.display()))?;
     let facts = model_facts(model.config(), device_desc, Some(path));

@@ -13,9 +13,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Loads a weights file for the window: the model and its facts, or why not.
-pub type ModelLoader =
-    Box<dyn Fn(&Path) -> Result<(Arc<dyn FrameModel>, Vec<(String, String)>), String>>;
+/// A model ready for the window and the facts it lists ([`model_facts`]).
+pub type LoadedModel = (Arc<dyn FrameModel>, Vec<(String, String)>);
+
+/// Loads a weights file for the window, or says why not.
+pub type ModelLoader = Box<dyn Fn(&Path) -> Result<LoadedModel, String>>;
 
 /// What the window starts with.
 pub struct AppInit {

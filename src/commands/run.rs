@@ -9,7 +9,7 @@ use gesture_app::capture::camera::query_cameras;
 use gesture_app::capture::{SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
-use gesture_app::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
+use gesture_app::live::{bundled, headless, Pipeline, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
 use gesture_app::GestureModel;
 use std::path::{Path, PathBuf};

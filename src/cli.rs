@@ -43,4 +43,14 @@ pub enum Command {
     /// Benchmark the live pipeline on a frame folder at 30 fps: predictions/s, backbone passes
     /// per prediction, glass-to-label latency p50/p95
     BenchPipeline(commands::bench_pipeline::BenchPipelineArgs),
+    /// Train a model (the original's recipe; flags, a TOML recipe, or --resume RUN_DIR)
+    Train(Box<commands::train::TrainArgs>),
+    /// Evaluate a weights file on a labelled clip list: top-1/top-5, per class, confusion
+    Eval(commands::eval::EvalArgs),
+    /// Generate Jester-layout clips of a drawn hand doing Jester gestures
+    Synth(commands::synth::SynthArgs),
+    /// Data set tools (`data check`)
+    Data(commands::data::DataArgs),
+    /// Measure training and data-loading throughput
+    BenchTrain(commands::bench_train::BenchTrainArgs),
 }

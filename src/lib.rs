@@ -8,7 +8,10 @@ pub mod device;
 pub mod error;
 pub mod live;
 pub mod model;
+pub mod ops;
 pub mod preprocess;
+pub mod synth;
+pub mod train;
 pub mod ui;
 pub mod weights;
 

@@ -3,11 +3,16 @@
 
 pub mod bench;
 pub mod bench_pipeline;
+pub mod bench_train;
 pub mod cameras;
 pub mod classify;
 pub mod convert;
+pub mod data;
+pub mod eval;
 pub mod info;
 pub mod run;
+pub mod synth;
+pub mod train;
 
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
@@ -22,6 +27,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Run(a)) => run::run(a),
         Some(Command::Cameras) => cameras::run(),
         Some(Command::BenchPipeline(a)) => bench_pipeline::run(a),
+        Some(Command::Train(a)) => train::run(*a),
+        Some(Command::Eval(a)) => eval::run(a),
+        Some(Command::Synth(a)) => synth::run(a),
+        Some(Command::Data(a)) => data::run(a),
+        Some(Command::BenchTrain(a)) => bench_train::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).
         None => run::run(cli.run),
     }

@@ -66,6 +66,16 @@ impl Conv {
 impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !self.pointwise {
+            let weight = self.inner.weight();
+            // Training on the CPU: the same convolution with a fast backward (crate::ops).
+            if weight.track_op() && x.device().is_cpu() {
+                let cfg = self.inner.config();
+                let y = crate::ops::conv2d(x, weight, cfg.padding, cfg.stride)?;
+                return match self.inner.bias() {
+                    Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
+                    None => Ok(y),
+                };
+            }
             return self.inner.forward(x);
         }
         let (b, c, h, w) = x.dims4()?;
@@ -223,6 +233,9 @@ pub fn max_pool_ceil(x: &Tensor, k: usize, s: usize, pad: usize, train: bool) ->
     if !train {
         return xp.max_pool2d_with_stride(k, s);
     }
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return crate::ops::max_pool2d_ceil(x, k, s, pad);
+    }
     let rows = reduce_windows(&xp, 2, k, s, oh, true)?;
     reduce_windows(&rows, 3, k, s, ow, true)
 }
@@ -241,6 +254,9 @@ pub fn avg_pool_include_pad(
     let xp = pad_for_pool(x, k, s, pad, 0.0)?;
     if !train {
         return xp.avg_pool2d_with_stride(k, s);
+    }
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return crate::ops::avg_pool2d_ceil(x, k, s, pad);
     }
     let rows = reduce_windows(&xp, 2, k, s, oh, false)?;
     reduce_windows(&rows, 3, k, s, ow, false)? / (k * k) as f64

@@ -1,0 +1,157 @@
+//! `gesture-app eval`: a weights file over a labelled clip list — top-1, top-5, per-class
+//! accuracy and the confusion matrix (text and PNG), or all of it as JSON.
+
+use anyhow::{bail, Context};
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::train::data::loader::{default_workers, LoaderOptions};
+use gesture_app::train::data::{DataSpec, FrameNaming};
+use gesture_app::train::evaluate::evaluate;
+use gesture_app::train::plot;
+use gesture_app::GestureModel;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Evaluate a model on a labelled clip list.
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Weights file (ours, `.safetensors`).
+    #[arg(long, value_name = "FILE")]
+    pub weights: PathBuf,
+    /// Data set root (category.txt, index files, rgb/ID/00001.jpg...).
+    #[arg(long, value_name = "DIR")]
+    pub root: PathBuf,
+    /// Index file (relative to the root unless it exists as given).
+    #[arg(long, value_name = "FILE", default_value = "val_videofolder.txt")]
+    pub list: PathBuf,
+    /// Label file (default ROOT/category.txt).
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Frames folder (default ROOT/rgb if present, else ROOT).
+    #[arg(long, value_name = "DIR")]
+    pub frames_dir: Option<PathBuf>,
+    /// Digits of frame file numbers (default detected).
+    #[arg(long, value_name = "N")]
+    pub frame_digits: Option<usize>,
+    #[arg(long, short = 'b', default_value_t = 8, value_name = "N")]
+    pub batch_size: usize,
+    /// Data-loading threads.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub workers: Option<usize>,
+    /// Where to write the confusion matrix PNG.
+    #[arg(long, value_name = "FILE", default_value = "confusion.png")]
+    pub confusion_png: PathBuf,
+    /// One JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// auto, cpu or cuda.
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+/// Runs `gesture-app eval`.
+pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let (device, why) = device::select(args.device)?;
+    let model = GestureModel::load(&args.weights, &device)?;
+    let cfg = model.config().clone();
+    let spec = DataSpec {
+        root: args.root.clone(),
+        labels: args.labels.clone(),
+        frames_dir: args.frames_dir.clone(),
+        naming: args.frame_digits.map(|digits| FrameNaming {
+            digits,
+            ext: "jpg".into(),
+        }),
+    };
+    let ds = spec.open(&args.list)?;
+    ds.require_labels()?;
+    if ds.labels != cfg.labels {
+        bail!(
+            "the data set's {} labels ({}) are not the model's {} labels, in the same order",
+            ds.labels.len(),
+            spec.labels_path()?.display(),
+            cfg.labels.len()
+        );
+    }
+    let opts = LoaderOptions {
+        num_segments: cfg.num_segments,
+        input_size: cfg.input_size,
+        resize_size: cfg.resize_size,
+        norm: cfg.input,
+        workers: args.workers.unwrap_or_else(default_workers).max(1),
+        prefetch: 4,
+    };
+    let labels = ds.labels.clone();
+    let list_path = ds.list.path.clone();
+    let bar = (!args.json && std::io::stderr().is_terminal())
+        .then(|| indicatif::ProgressBar::new(ds.len() as u64));
+    let mut forward = |x: &candle_core::Tensor| -> candle_core::Result<candle_core::Tensor> {
+        model.forward(x).map_err(candle_core::Error::wrap)
+    };
+    let result = evaluate(
+        Arc::new(ds),
+        &opts,
+        args.batch_size.max(1),
+        &device,
+        &mut forward,
+        &mut |done, _| {
+            if let Some(b) = &bar {
+                b.set_position(done as u64)
+            }
+        },
+    )?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    plot::write_confusion(&args.confusion_png, &result.confusion, &labels)
+        .with_context(|| "cannot write the confusion matrix PNG")?;
+    let t = &result.tally;
+    let per_class = result.confusion.per_class();
+    if args.json {
+        let classes: Vec<_> = labels
+            .iter()
+            .zip(&per_class)
+            .map(|(l, (n, acc))| serde_json::json!({"label": l, "clips": n, "top1": acc}))
+            .collect();
+        let skipped: Vec<_> = result
+            .skipped
+            .iter()
+            .map(|s| serde_json::json!({"id": s.id, "reason": s.reason}))
+            .collect();
+        let out = serde_json::json!({
+            "weights": args.weights,
+            "list": list_path,
+            "clips": t.clips,
+            "skipped": skipped,
+            "loss": t.loss(),
+            "top1": t.top1_pct(),
+            "top5": t.top5_pct(),
+            "per_class": classes,
+            "confusion": result.confusion.counts,
+            "confusion_png": args.confusion_png,
+        });
+        println!("{out}");
+    } else {
+        println!("device: {why}");
+        println!(
+            "{}: {} clips, top-1 {:.2}%, top-5 {:.2}%, loss {:.4}",
+            list_path.display(),
+            t.clips,
+            t.top1_pct(),
+            t.top5_pct(),
+            t.loss()
+        );
+        for s in &result.skipped {
+            println!("skipped clip {}: {}", s.id, s.reason);
+        }
+        println!("\nper class:");
+        for (l, (n, acc)) in labels.iter().zip(&per_class) {
+            let acc = acc.map_or("-".to_string(), |a| format!("{a:.1}%"));
+            println!("  {acc:>7}  {n:>6} clips  {l}");
+        }
+        println!("\n{}", result.confusion.to_text(&labels));
+        println!("confusion matrix PNG: {}", args.confusion_png.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,78 @@
+//! `gesture-app synth`: writes generated clips in Jester's layout.
+
+use anyhow::bail;
+use gesture_app::synth::{self, Motion, SynthOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Generate Jester-layout clips of a drawn hand performing Jester gestures.
+#[derive(clap::Args, Debug)]
+pub struct SynthArgs {
+    /// Output folder (category.txt, train/val_videofolder.txt, rgb/ID/00001.jpg...).
+    pub out_dir: PathBuf,
+    /// Classes to generate, comma-separated Jester labels (default: all nine: Swiping
+    /// Left/Right/Up/Down, Zooming In/Out With Full Hand, Turning Hand Clockwise/Counterclockwise,
+    /// No gesture).
+    #[arg(long, value_delimiter = ',', value_name = "LABEL,...")]
+    pub classes: Vec<String>,
+    #[arg(long, default_value_t = 40, value_name = "K")]
+    pub clips_per_class: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Frame side in pixels (square frames).
+    #[arg(long, default_value_t = 128, value_name = "PX")]
+    pub size: u32,
+    /// Frames per clip (Jester clips are ~36 frames at 12 fps).
+    #[arg(long, default_value_t = 24, value_name = "F")]
+    pub frames: usize,
+    /// Every N-th clip of a class goes to the validation list (0: none).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub val_every: usize,
+    /// JPEG quality.
+    #[arg(long, default_value_t = 90)]
+    pub quality: u8,
+}
+
+/// Runs `gesture-app synth`.
+pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
+    let motions = if args.classes.is_empty() {
+        Motion::ALL.to_vec()
+    } else {
+        let mut v = Vec::new();
+        for c in &args.classes {
+            match Motion::from_label(c) {
+                Some(m) => v.push(m),
+                None => bail!(
+                    "unknown class '{c}'; synth can generate: {}",
+                    Motion::ALL.map(|m| m.label()).join(", ")
+                ),
+            }
+        }
+        v
+    };
+    let opts = SynthOptions {
+        motions,
+        clips_per_class: args.clips_per_class,
+        seed: args.seed,
+        size: args.size,
+        frames: args.frames,
+        val_every: args.val_every,
+        jpeg_quality: args.quality.clamp(1, 100),
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    let s = synth::generate(&args.out_dir, &opts, &|done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} classes, {} training + {} validation clips, {} frames of {}px",
+        args.out_dir.display(),
+        s.labels.len(),
+        s.train_clips,
+        s.val_clips,
+        s.frames_written,
+        args.size
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,306 @@
+//! PyTorch's `MaxPool2d(k, s, pad, ceil_mode=True)` and `AvgPool2d(k, s, pad, ceil_mode=True,
+//! count_include_pad=True)` as single CPU ops with a direct backward. candle has no pooling
+//! backward for kernel ≠ stride; building the pool from strided slices and `maximum` makes the
+//! backward pass walk a chain of full-size intermediate tensors, which dominated the training
+//! step. Here one pass over each window does it (the max gradient goes to the first maximum of
+//! the window, as PyTorch's).
+
+use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Storage, Tensor};
+use rayon::prelude::*;
+
+/// Output length of a ceil-mode pooling window grid (PyTorch's rule: the last window must start
+/// inside the input or its left padding).
+pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
+    let span = len + 2 * pad - k;
+    let mut out = span.div_ceil(s) + 1;
+    if (out - 1) * s >= len + pad {
+        out -= 1;
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    k: usize,
+    s: usize,
+    pad: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Result<Self> {
+        if k == 0 || s == 0 || h + 2 * pad < k || w + 2 * pad < k {
+            bail!("pooling: window {k} stride {s} padding {pad} does not fit {h}x{w}");
+        }
+        Ok(Geometry {
+            k,
+            s,
+            pad,
+            h,
+            w,
+            oh: pooled_len_ceil(h, k, s, pad),
+            ow: pooled_len_ceil(w, k, s, pad),
+        })
+    }
+
+    /// Window along one axis: (first, end) clipped to the input, and the end clipped to the
+    /// padded input (count_include_pad divisor).
+    fn window(&self, o: usize, len: usize) -> (usize, usize, usize) {
+        let start = (o * self.s) as isize - self.pad as isize;
+        let padded_end = (start + self.k as isize).min((len + self.pad) as isize);
+        let span = (padded_end - start) as usize;
+        let first = start.max(0) as usize;
+        let end = ((start + self.k as isize).min(len as isize)).max(first as isize) as usize;
+        (first, end, span)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Max,
+    Avg,
+}
+
+struct Pool {
+    kind: Kind,
+    k: usize,
+    s: usize,
+    pad: usize,
+}
+
+impl Pool {
+    fn geometry(&self, shape: &Shape) -> Result<(usize, Geometry)> {
+        let (n, c, h, w) = shape.dims4()?;
+        Ok((n * c, Geometry::new(h, w, self.k, self.s, self.pad)?))
+    }
+}
+
+fn forward_plane(kind: Kind, g: &Geometry, x: &[f32], out: &mut [f32]) {
+    for oy in 0..g.oh {
+        let (y0, y1, sh) = g.window(oy, g.h);
+        for ox in 0..g.ow {
+            let (x0, x1, sw) = g.window(ox, g.w);
+            let v = match kind {
+                Kind::Max => {
+                    let mut m = f32::NEG_INFINITY;
+                    for y in y0..y1 {
+                        for &v in &x[y * g.w + x0..y * g.w + x1] {
+                            if v > m {
+                                m = v;
+                            }
+                        }
+                    }
+                    m
+                }
+                Kind::Avg => {
+                    let mut sum = 0.0;
+                    for y in y0..y1 {
+                        sum += x[y * g.w + x0..y * g.w + x1].iter().sum::<f32>();
+                    }
+                    sum / (sh * sw) as f32
+                }
+            };
+            out[oy * g.ow + ox] = v;
+        }
+    }
+}
+
+fn backward_plane(kind: Kind, g: &Geometry, x: &[f32], grad: &[f32], gx: &mut [f32]) {
+    for oy in 0..g.oh {
+        let (y0, y1, sh) = g.window(oy, g.h);
+        for ox in 0..g.ow {
+            let (x0, x1, sw) = g.window(ox, g.w);
+            let go = grad[oy * g.ow + ox];
+            match kind {
+                Kind::Max => {
+                    let mut best = None;
+                    let mut m = f32::NEG_INFINITY;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            let v = x[y * g.w + xx];
+                            if best.is_none() || v > m {
+                                m = v;
+                                best = Some(y * g.w + xx);
+                            }
+                        }
+                    }
+                    if let Some(i) = best {
+                        gx[i] += go;
+                    }
+                }
+                Kind::Avg => {
+                    let share = go / (sh * sw) as f32;
+                    for y in y0..y1 {
+                        for v in &mut gx[y * g.w + x0..y * g.w + x1] {
+                            *v += share;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl CustomOp1 for Pool {
+    fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Max => "max-pool2d-ceil",
+            Kind::Avg => "avg-pool2d-ceil",
+        }
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (planes, g) = self.geometry(l.shape())?;
+        let xs = contiguous_slice(s, l)?;
+        let mut out = vec![0f32; planes * g.oh * g.ow];
+        out.par_chunks_mut(g.oh * g.ow)
+            .zip(xs.par_chunks(g.h * g.w))
+            .for_each(|(o, xp)| forward_plane(self.kind, &g, xp, o));
+        let (n, c, _, _) = l.shape().dims4()?;
+        Ok((CpuStorage::F32(out), Shape::from((n, c, g.oh, g.ow))))
+    }
+
+    fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (planes, g) = self.geometry(arg.shape())?;
+        let grad = grad.contiguous()?;
+        let (xs_guard, xl) = arg.storage_and_layout();
+        let (gs_guard, gl) = grad.storage_and_layout();
+        let (Storage::Cpu(xs), Storage::Cpu(gs)) = (&*xs_guard, &*gs_guard) else {
+            bail!("fast pooling runs on CPU tensors");
+        };
+        let (xs, gs) = (contiguous_slice(xs, xl)?, contiguous_slice(gs, gl)?);
+        let mut gx = vec![0f32; planes * g.h * g.w];
+        gx.par_chunks_mut(g.h * g.w)
+            .zip(xs.par_chunks(g.h * g.w))
+            .zip(gs.par_chunks(g.oh * g.ow))
+            .for_each(|((gxp, xp), gp)| backward_plane(self.kind, &g, xp, gp, gxp));
+        drop((xs_guard, gs_guard));
+        Ok(Some(Tensor::from_vec(gx, arg.shape(), arg.device())?))
+    }
+}
+
+/// The f32 data of a contiguous CPU storage region.
+fn contiguous_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
+    let data = s.as_slice::<f32>()?;
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&data[a..b]),
+        None => bail!("fast pooling: the input must be contiguous"),
+    }
+}
+
+fn apply(x: &Tensor, kind: Kind, k: usize, s: usize, pad: usize) -> Result<Tensor> {
+    if !x.device().is_cpu() || x.dtype() != DType::F32 {
+        bail!("fast pooling runs on f32 CPU tensors");
+    }
+    x.contiguous()?.apply_op1(Pool { kind, k, s, pad })
+}
+
+/// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)` on a `[n, c, h, w]` f32 CPU tensor,
+/// differentiable.
+pub fn max_pool2d_ceil(x: &Tensor, k: usize, s: usize, pad: usize) -> Result<Tensor> {
+    apply(x, Kind::Max, k, s, pad)
+}
+
+/// `AvgPool2d(k, stride=s, padding=pad, ceil_mode=True, count_include_pad=True)` on a
+/// `[n, c, h, w]` f32 CPU tensor, differentiable.
+pub fn avg_pool2d_ceil(x: &Tensor, k: usize, s: usize, pad: usize) -> Result<Tensor> {
+    apply(x, Kind::Avg, k, s, pad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn close(a: &Tensor, b: &Tensor, tol: f32) -> bool {
+        let d: f32 = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        d <= tol
+    }
+
+    /// Forward values equal candle's pooling kernels (the model's inference path, checked
+    /// against PyTorch by the parity tests); gradients equal central finite differences.
+    #[test]
+    fn matches_candle_forward_and_numeric_gradients() {
+        use crate::model::layers::{avg_pool_include_pad, max_pool_ceil};
+        let dev = Device::Cpu;
+        for &(h, w, k, s, pad) in &[(9, 9, 3, 2, 0), (8, 7, 3, 2, 0), (7, 7, 3, 1, 1), (6, 5, 3, 1, 1)] {
+            // Distinct values keep every window's maximum unique (finite differences need it).
+            let n = 2 * 3 * h * w;
+            let mut vals: Vec<f32> = (0..n).map(|i| ((i * 7919) % n) as f32 / n as f32).collect();
+            vals.iter_mut().enumerate().for_each(|(i, v)| *v += (i % 3) as f32);
+            let x = Tensor::from_vec(vals.clone(), (2, 3, h, w), &dev).unwrap();
+            for max in [true, false] {
+                if !max && s != 1 {
+                    continue; // candle's avg kernel has no ceil-edge windows; see the hand test.
+                }
+                let f = |t: &Tensor| {
+                    if max {
+                        max_pool2d_ceil(t, k, s, pad)
+                    } else {
+                        avg_pool2d_ceil(t, k, s, pad)
+                    }
+                };
+                let y_ref = if max {
+                    max_pool_ceil(&x, k, s, pad, false).unwrap()
+                } else {
+                    avg_pool_include_pad(&x, k, s, pad, false).unwrap()
+                };
+                let xv = Var::from_tensor(&x).unwrap();
+                let y = f(&xv).unwrap();
+                assert_eq!(y.dims(), y_ref.dims(), "{:?}", (h, w, k, s, pad, max));
+                assert!(close(&y, &y_ref, 1e-6), "{:?}", (h, w, k, s, pad, max));
+                let r = Tensor::randn(0f32, 1.0, y.dims(), &dev).unwrap();
+                let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let g = g.get(&xv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let loss = |v: &[f32]| -> f32 {
+                    let t = Tensor::from_slice(v, (2, 3, h, w), &dev).unwrap();
+                    (f(&t).unwrap() * &r).unwrap().sum_all().unwrap().to_scalar().unwrap()
+                };
+                let eps = 1e-3;
+                for i in (0..n).step_by(5) {
+                    let (mut a, mut b) = (vals.clone(), vals.clone());
+                    a[i] += eps;
+                    b[i] -= eps;
+                    let numeric = (loss(&a) - loss(&b)) / (2.0 * eps);
+                    assert!((numeric - g[i]).abs() < 2e-2, "{:?} at {i}: {numeric} vs {}", (h, w, k, s, pad, max), g[i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn avg_divides_ceil_edge_windows_as_pytorch() {
+        // torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True)(torch.ones(1, 1, 1, 5)) →
+        // [[[[0.2222, 0.3333, 0.2222]]]]: column windows [-1, 2), [1, 4), [3, 6) all divide by
+        // 3 × 3 (padding counts; the last window ends exactly at the padded edge).
+        let x = Tensor::ones((1, 1, 1, 5), DType::F32, &Device::Cpu).unwrap();
+        let y = avg_pool2d_ceil(&x, 3, 2, 1).unwrap();
+        let row: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        let expected = [2.0 / 9.0, 3.0 / 9.0, 2.0 / 9.0];
+        for (a, b) in row.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6, "{row:?}");
+        }
+    }
+
+    #[test]
+    fn max_gradient_goes_to_the_first_maximum() {
+        let x = Var::from_tensor(&Tensor::new(&[[[[1f32, 5.0, 5.0], [0.0, 2.0, 1.0]]]], &Device::Cpu).unwrap()).unwrap();
+        let y = max_pool2d_ceil(&x, 2, 2, 0).unwrap(); // ceil: 2 windows across 3 columns
+        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![5.0, 5.0]);
+        let g = y.sum_all().unwrap().backward().unwrap();
+        let gx = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(gx, vec![0.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+    }
+}

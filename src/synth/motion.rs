@@ -1,0 +1,194 @@
+//! The generated gestures: which Jester classes they imitate and the hand's path (position,
+//! scale, rotation) over a clip.
+
+use rand::Rng;
+use std::f32::consts::PI;
+
+/// A generated gesture, named after the Jester class it imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Motion {
+    NoGesture,
+    SwipingDown,
+    SwipingLeft,
+    SwipingRight,
+    SwipingUp,
+    TurningClockwise,
+    TurningCounterclockwise,
+    ZoomingIn,
+    ZoomingOut,
+}
+
+impl Motion {
+    /// Every motion, in Jester's (alphabetical) label order.
+    pub const ALL: [Motion; 9] = [
+        Motion::NoGesture,
+        Motion::SwipingDown,
+        Motion::SwipingLeft,
+        Motion::SwipingRight,
+        Motion::SwipingUp,
+        Motion::TurningClockwise,
+        Motion::TurningCounterclockwise,
+        Motion::ZoomingIn,
+        Motion::ZoomingOut,
+    ];
+
+    /// The Jester label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Motion::NoGesture => "No gesture",
+            Motion::SwipingDown => "Swiping Down",
+            Motion::SwipingLeft => "Swiping Left",
+            Motion::SwipingRight => "Swiping Right",
+            Motion::SwipingUp => "Swiping Up",
+            Motion::TurningClockwise => "Turning Hand Clockwise",
+            Motion::TurningCounterclockwise => "Turning Hand Counterclockwise",
+            Motion::ZoomingIn => "Zooming In With Full Hand",
+            Motion::ZoomingOut => "Zooming Out With Full Hand",
+        }
+    }
+
+    /// Looks a motion up by its Jester label (case-insensitive).
+    pub fn from_label(s: &str) -> Option<Motion> {
+        Motion::ALL
+            .into_iter()
+            .find(|m| m.label().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// Where the hand is in one frame, in pixels and radians (y down, so a growing angle turns
+/// clockwise on screen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pose {
+    pub x: f32,
+    pub y: f32,
+    /// Hand radius in pixels (palm centre to fingertip is about 1.2 radii).
+    pub scale: f32,
+    pub angle: f32,
+}
+
+/// A clip's motion: a start and end pose, eased between `t0` and `t1` (fractions of the clip).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Path {
+    pub from: Pose,
+    pub to: Pose,
+    pub t0: f32,
+    pub t1: f32,
+}
+
+fn smoothstep(x: f32) -> f32 {
+    let x = x.clamp(0.0, 1.0);
+    x * x * (3.0 - 2.0 * x)
+}
+
+impl Path {
+    /// Draws a path of `motion` in a `size`-pixel square frame.
+    pub fn random(motion: Motion, size: f32, rng: &mut impl Rng) -> Path {
+        let scale = size * rng.random_range(0.2..0.26);
+        let jitter = rng.random_range(-0.12..0.12);
+        let tilt = rng.random_range(-0.25..0.25);
+        let cx = size * rng.random_range(0.4..0.6);
+        let cy = size * rng.random_range(0.4..0.6);
+        let pose = |x, y, scale, angle| Pose { x, y, scale, angle };
+        let travel = size * rng.random_range(0.45..0.65) / 2.0;
+        // A swiping hand leads with its fingers: it leans into the motion (left, right) or
+        // points along it (up, down), so every frame shows which way it goes.
+        let lean = 0.5;
+        let (from, to) = match motion {
+            Motion::SwipingLeft => (
+                pose(cx + travel, cy, scale, -lean + jitter),
+                pose(cx - travel, cy, scale, -lean + jitter),
+            ),
+            Motion::SwipingRight => (
+                pose(cx - travel, cy, scale, lean + jitter),
+                pose(cx + travel, cy, scale, lean + jitter),
+            ),
+            Motion::SwipingUp => (
+                pose(cx, cy + travel, scale, jitter),
+                pose(cx, cy - travel, scale, jitter),
+            ),
+            Motion::SwipingDown => (
+                pose(cx, cy - travel, scale, PI + jitter),
+                pose(cx, cy + travel, scale, PI + jitter),
+            ),
+            Motion::ZoomingIn | Motion::ZoomingOut => {
+                let small = scale * rng.random_range(0.55..0.7);
+                let big = scale * rng.random_range(1.35..1.6);
+                let (a, b) = if motion == Motion::ZoomingIn {
+                    (small, big)
+                } else {
+                    (big, small)
+                };
+                (pose(cx, cy, a, tilt), pose(cx, cy, b, tilt))
+            }
+            Motion::TurningClockwise | Motion::TurningCounterclockwise => {
+                let half = rng.random_range(0.3..0.4) * PI;
+                let (a, b) = if motion == Motion::TurningClockwise {
+                    (-half, half)
+                } else {
+                    (half, -half)
+                };
+                (pose(cx, cy, scale, a + jitter), pose(cx, cy, scale, b + jitter))
+            }
+            Motion::NoGesture => {
+                let p = pose(cx, cy, scale, tilt);
+                (p, p)
+            }
+        };
+        Path {
+            from,
+            to,
+            t0: rng.random_range(0.0..0.2),
+            t1: rng.random_range(0.75..0.95),
+        }
+    }
+
+    /// The pose at clip time `t` (0 = first frame, 1 = last).
+    pub fn at(&self, t: f32) -> Pose {
+        let k = smoothstep((t - self.t0) / (self.t1 - self.t0).max(1e-3));
+        let lerp = |a: f32, b: f32| a + (b - a) * k;
+        Pose {
+            x: lerp(self.from.x, self.to.x),
+            y: lerp(self.from.y, self.to.y),
+            // Scale changes geometrically, as an approaching hand's image does.
+            scale: self.from.scale * (self.to.scale / self.from.scale).powf(k),
+            angle: lerp(self.from.angle, self.to.angle),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn labels_round_trip_in_jester_order() {
+        let labels: Vec<&str> = Motion::ALL.iter().map(|m| m.label()).collect();
+        let mut sorted = labels.clone();
+        sorted.sort();
+        assert_eq!(labels, sorted);
+        for m in Motion::ALL {
+            assert_eq!(Motion::from_label(&m.label().to_uppercase()), Some(m));
+        }
+        assert_eq!(Motion::from_label("Thumb Up"), None);
+    }
+
+    #[test]
+    fn paths_move_the_right_way() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..20 {
+            let mut p = |m| Path::random(m, 128.0, &mut rng);
+            let (l, r) = (p(Motion::SwipingLeft), p(Motion::SwipingRight));
+            assert!(l.at(1.0).x < l.at(0.0).x && r.at(1.0).x > r.at(0.0).x);
+            let (u, d) = (p(Motion::SwipingUp), p(Motion::SwipingDown));
+            assert!(u.at(1.0).y < u.at(0.0).y && d.at(1.0).y > d.at(0.0).y);
+            let (zi, zo) = (p(Motion::ZoomingIn), p(Motion::ZoomingOut));
+            assert!(zi.at(1.0).scale > 1.8 * zi.at(0.0).scale);
+            assert!(zo.at(1.0).scale < zo.at(0.0).scale / 1.8);
+            let cw = p(Motion::TurningClockwise);
+            assert!(cw.at(1.0).angle > cw.at(0.0).angle + 1.5);
+            let still = p(Motion::NoGesture);
+            assert_eq!(still.at(0.0), still.at(1.0));
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Index and label files of the data sets (ARCHITECTURE §6): TRN-style `category.txt` +
+//! `*_videofolder.txt` (`ID NUM_FRAMES LABEL_INDEX`, Jester and Something-Something v2 after
+//! frame extraction) and the raw Jester release CSVs (`jester-v1-labels.csv`,
+//! `jester-v1-{train,validation}.csv` with `ID;Label`, `jester-v1-test.csv` with `ID` alone).
+//! Every malformed line is reported as `FILE:LINE: reason`.
+
+use crate::train::error::{Result, TrainError};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// One clip of an index file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipEntry {
+    /// The clip's folder name under the frames directory.
+    pub id: String,
+    /// Frame count from the index file; `None` for CSV lists (counted from the folder on use).
+    pub num_frames: Option<usize>,
+    /// Class index; `None` for unlabelled (test) lists.
+    pub label: Option<usize>,
+    /// 1-based line in the index file, for messages.
+    pub line: usize,
+}
+
+/// The parsed contents of one index file.
+#[derive(Debug, Clone)]
+pub struct ClipList {
+    pub path: PathBuf,
+    pub entries: Vec<ClipEntry>,
+}
+
+impl ClipList {
+    /// True when every entry carries a label (needed to train or evaluate).
+    pub fn is_labelled(&self) -> bool {
+        self.entries.iter().all(|e| e.label.is_some())
+    }
+
+    /// Clips per class (unlabelled entries are not counted).
+    pub fn class_counts(&self, num_classes: usize) -> Vec<usize> {
+        let mut counts = vec![0; num_classes];
+        for e in &self.entries {
+            if let Some(l) = e.label.filter(|&l| l < num_classes) {
+                counts[l] += 1;
+            }
+        }
+        counts
+    }
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        TrainError::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason: "not valid UTF-8 text".into(),
+        }
+    })
+}
+
+/// Reads a label list: `category.txt` or `jester-v1-labels.csv`, one label a line, in class
+/// index order. Blank lines are skipped; duplicates are an error.
+pub fn read_labels(path: &Path) -> Result<Vec<String>> {
+    let text = read_text(path)?;
+    let mut labels = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, raw) in text.lines().enumerate() {
+        let label = raw.trim();
+        if label.is_empty() {
+            continue;
+        }
+        if let Some(first) = seen.insert(label.to_string(), i + 1) {
+            return Err(TrainError::Parse {
+                path: path.to_path_buf(),
+                line: i + 1,
+                reason: format!("label '{label}' already given on line {first}"),
+            });
+        }
+        labels.push(label.to_string());
+    }
+    if labels.is_empty() {
+        return Err(TrainError::bad_file(path, "no labels in the file"));
+    }
+    Ok(labels)
+}
+
+/// Reads an index file against `labels`. The format is chosen per file: lines with `;` are the
+/// raw CSV release (`ID;Label` or `ID`), others the TRN format (`ID NUM_FRAMES LABEL_INDEX`,
+/// or `ID NUM_FRAMES` for an unlabelled list).
+pub fn read_list(path: &Path, labels: &[String]) -> Result<ClipList> {
+    let text = read_text(path)?;
+    let by_name: HashMap<String, usize> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.to_lowercase(), i))
+        .collect();
+    let csv = text.lines().any(|l| l.contains(';'));
+    let mut entries = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let s = raw.trim();
+        if s.is_empty() {
+            continue;
+        }
+        let err = |reason: String| TrainError::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        };
+        let entry = if csv {
+            parse_csv_line(s, &by_name, labels.len()).map_err(err)?
+        } else {
+            parse_trn_line(s, labels.len()).map_err(err)?
+        };
+        entries.push(ClipEntry { line, ..entry });
+    }
+    if entries.is_empty() {
+        return Err(TrainError::bad_file(path, "no clips in the index file"));
+    }
+    Ok(ClipList {
+        path: path.to_path_buf(),
+        entries,
+    })
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("empty clip id".into());
+    }
+    // The id names a folder under the frames directory: it must not climb out of it.
+    if id.contains('/') || id.contains('\\') || id == "." || id == ".." {
+        return Err(format!("clip id '{id}' is not a plain folder name"));
+    }
+    Ok(())
+}
+
+fn parse_csv_line(
+    s: &str,
+    by_name: &HashMap<String, usize>,
+    num_classes: usize,
+) -> Result<ClipEntry, String> {
+    let mut parts = s.splitn(2, ';');
+    let id = parts.next().unwrap_or("").trim();
+    check_id(id)?;
+    let label = match parts.next().map(str::trim) {
+        None | Some("") => None,
+        Some(name) => Some(*by_name.get(&name.to_lowercase()).ok_or_else(|| {
+            format!("unknown label '{name}' (not among the {num_classes} labels of the label file)")
+        })?),
+    };
+    Ok(ClipEntry {
+        id: id.to_string(),
+        num_frames: None,
+        label,
+        line: 0,
+    })
+}
+
+fn parse_trn_line(s: &str, num_classes: usize) -> Result<ClipEntry, String> {
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if !(2..=3).contains(&fields.len()) {
+        return Err(format!(
+            "expected 'ID NUM_FRAMES LABEL_INDEX', got {} field(s): '{s}'",
+            fields.len()
+        ));
+    }
+    check_id(fields[0])?;
+    let num_frames: usize = fields[1]
+        .parse()
+        .map_err(|_| format!("frame count '{}' is not a whole number", fields[1]))?;
+    if num_frames == 0 {
+        return Err("frame count is 0".into());
+    }
+    let label = match fields.get(2) {
+        None => None,
+        Some(f) => {
+            let l: usize = f
+                .parse()
+                .map_err(|_| format!("label index '{f}' is not a whole number"))?;
+            if l >= num_classes {
+                return Err(format!(
+                    "label index {l} out of range: the label file has {num_classes} classes"
+                ));
+            }
+            Some(l)
+        }
+    };
+    Ok(ClipEntry {
+        id: fields[0].to_string(),
+        num_frames: Some(num_frames),
+        label,
+        line: 0,
+    })
+}
+
+/// Writes a TRN-format index file (`ID NUM_FRAMES LABEL_INDEX` lines) atomically.
+pub fn write_trn_list(path: &Path, entries: &[(String, usize, usize)]) -> Result<()> {
+    let mut text = String::new();
+    for (id, n, label) in entries {
+        text.push_str(&format!("{id} {n} {label}\n"));
+    }
+    crate::train::atomic::write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(content: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(content.as_bytes()).unwrap();
+        f
+    }
+
+    fn labels() -> Vec<String> {
+        vec!["Swiping Left".into(), "Swiping Right".into(), "No gesture".into()]
+    }
+
+    #[test]
+    fn trn_format_parses_and_reports_line_numbers() {
+        let f = file("100 37 1\n\n200 12 0\n300 5\n");
+        let list = read_list(f.path(), &labels()).unwrap();
+        assert_eq!(list.entries.len(), 3);
+        assert_eq!(
+            list.entries[1],
+            ClipEntry {
+                id: "200".into(),
+                num_frames: Some(12),
+                label: Some(0),
+                line: 3
+            }
+        );
+        assert_eq!(list.entries[2].label, None);
+        assert!(!list.is_labelled());
+
+        for (content, line, needle) in [
+            ("1 2 0\n2 x 1\n", 2, "frame count 'x'"),
+            ("1 2 3\n", 1, "out of range"),
+            ("1 2 0 7\n", 1, "4 field(s)"),
+            ("1 2 0\n1 0 1\n", 2, "frame count is 0"),
+            ("../etc 2 0\n", 1, "not a plain folder name"),
+        ] {
+            let f = file(content);
+            let e = read_list(f.path(), &labels()).unwrap_err().to_string();
+            let prefix = format!("{}:{line}: ", f.path().display());
+            assert!(e.starts_with(&prefix) && e.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn csv_release_format_maps_label_names() {
+        let f = file("34870;Swiping Right\n56557;no gesture\n99;\n");
+        let list = read_list(f.path(), &labels()).unwrap();
+        let got: Vec<_> = list.entries.iter().map(|e| (e.id.as_str(), e.label)).collect();
+        assert_eq!(got, vec![("34870", Some(1)), ("56557", Some(2)), ("99", None)]);
+        assert!(list.entries.iter().all(|e| e.num_frames.is_none()));
+        let f = file("1;Swiping Left\n2;Thumb Up\n");
+        let e = read_list(f.path(), &labels()).unwrap_err().to_string();
+        assert!(e.contains(":2: unknown label 'Thumb Up'"), "{e}");
+    }
+
+    #[test]
+    fn labels_reject_duplicates_and_empty_files() {
+        let f = file("a\nb\n\nc");
+        assert_eq!(read_labels(f.path()).unwrap(), vec!["a", "b", "c"]);
+        let f = file("a\nb\na\n");
+        let e = read_labels(f.path()).unwrap_err().to_string();
+        assert!(e.contains(":3: label 'a' already given on line 1"), "{e}");
+        assert!(read_labels(file("\n\n").path()).is_err());
+        let e = read_labels(Path::new("/nonexistent/category.txt")).unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/category.txt: "));
+    }
+
+    #[test]
+    fn real_jester_split_files_parse() {
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/jester"));
+        if !root.exists() {
+            assert!(
+                std::env::var("GESTURE_APP_REQUIRE_SHARED").as_deref() != Ok("1"),
+                "GESTURE_APP_REQUIRE_SHARED=1 but {} is missing",
+                root.display()
+            );
+            eprintln!("skipping: {} not found", root.display());
+            return;
+        }
+        let labels = read_labels(&root.join("category.txt")).unwrap();
+        assert_eq!(labels.len(), 27);
+        assert_eq!(labels[0], "Doing other things");
+        // Jester v1's published split sizes. `wc -l` shows 118,561 and 14,786 for the first two:
+        // their last line has no newline, and it is a clip all the same.
+        for (name, n) in [
+            ("train_videofolder.txt", 118_562),
+            ("val_videofolder.txt", 14_787),
+            ("test_videofolder.txt", 14_743),
+        ] {
+            let list = read_list(&root.join(name), &labels).unwrap();
+            assert_eq!(list.entries.len(), n, "{name}");
+            assert!(list.is_labelled());
+            assert!(list.class_counts(27).iter().all(|&c| c > 0), "{name}");
+        }
+        let something = root.join("../something/category.txt");
+        if something.exists() {
+            assert_eq!(read_labels(&something).unwrap().len(), 174);
+        }
+    }
+}

@@ -1,0 +1,437 @@
+//! The batch loader: decodes, samples (TSN rules), augments and normalises clips on worker
+//! threads, ahead of the model, through bounded queues.
+//!
+//! Worker `w` builds batches `w, w + W, w + 2W, ...` into its own bounded channel and the
+//! consumer reads the channels round-robin, so batches arrive in order and the result does not
+//! depend on thread timing. Every random choice of a clip comes from a seed derived from
+//! (epoch seed, position in the epoch), which makes an epoch reproducible — and a resumed run
+//! identical to an uninterrupted one — whatever the number of workers.
+//!
+//! A clip whose folder or frames cannot be read is left out of its batch and reported in
+//! [`Batch::skipped`]; it never stops the run.
+
+use super::augment::{crop_resize, sample_multiscale_crop};
+use super::flip::FlipPolicy;
+use super::Dataset;
+use crate::model::config::InputNorm;
+use crate::preprocess;
+use crate::train::error::{Result, TrainError};
+use crossbeam_channel::{bounded, Receiver};
+use image::RgbImage;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// What every clip becomes: N frames of `input_size`² normalised per `norm`.
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    pub num_segments: usize,
+    pub input_size: usize,
+    /// Shorter side before the evaluation centre crop.
+    pub resize_size: usize,
+    pub norm: InputNorm,
+    /// Decoding threads.
+    pub workers: usize,
+    /// Batches decoded ahead of the consumer (across all workers).
+    pub prefetch: usize,
+}
+
+/// Training or evaluation preprocessing.
+#[derive(Debug, Clone)]
+pub enum Augment {
+    /// Random TSN sampling, multi-scale crop, flip per the policy.
+    Train { flip: FlipPolicy },
+    /// Centre-of-segment sampling, resize + centre crop.
+    Eval,
+}
+
+/// A clip that was left out, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub id: String,
+    pub reason: String,
+}
+
+/// One batch: `data` is `[b, N, 3, S, S]` row-major.
+#[derive(Debug)]
+pub struct Batch {
+    /// Position of the batch in the epoch.
+    pub index: usize,
+    pub data: Vec<f32>,
+    pub labels: Vec<u32>,
+    /// Dataset entry index of every clip in the batch.
+    pub entries: Vec<usize>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Batch {
+    /// Clips in the batch.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when every clip of the batch was skipped.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+}
+
+/// SplitMix64: turns (seed, counter) into well-mixed independent seeds.
+pub fn mix_seed(seed: u64, counter: u64) -> u64 {
+    let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Loads, samples and preprocesses one clip into `out` (`N·3·S·S` floats); returns its label
+/// after augmentation.
+pub fn load_clip_into(
+    ds: &Dataset,
+    entry_idx: usize,
+    opts: &LoaderOptions,
+    aug: &Augment,
+    seed: u64,
+    out: &mut [f32],
+) -> std::result::Result<u32, String> {
+    let entry = &ds.list.entries[entry_idx];
+    let label = entry.label.ok_or("clip has no label")?;
+    let n = opts.num_segments;
+    let num_frames = match entry.num_frames {
+        Some(k) => k,
+        None => preprocess::list_clip_frames(&ds.clip_dir(entry))
+            .map_err(|e| e.to_string())?
+            .len(),
+    };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let indices = match aug {
+        Augment::Train { .. } => preprocess::sample_train_indices(num_frames, n, &mut rng),
+        Augment::Eval => preprocess::sample_eval_indices(num_frames, n),
+    };
+    // Decode each distinct frame once (short clips repeat indices).
+    let mut decoded: Vec<(usize, RgbImage)> = Vec::with_capacity(n);
+    for &i in &indices {
+        if decoded.iter().all(|(j, _)| *j != i) {
+            let path = ds.frame_path(entry, i);
+            if !path.exists() {
+                return Err(format!(
+                    "frame {} missing (the index says {num_frames} frames)",
+                    path.display()
+                ));
+            }
+            let img = preprocess::load_frame(&path).map_err(|e| e.to_string())?;
+            decoded.push((i, img));
+        }
+    }
+    let plane = 3 * opts.input_size * opts.input_size;
+    let (first_w, first_h) = decoded[0].1.dimensions();
+    let (crop, flip, label) = match aug {
+        Augment::Train { flip } => {
+            let crop = sample_multiscale_crop(first_w, first_h, opts.input_size, &mut rng);
+            let coin = rng.random_bool(0.5);
+            match flip.flipped_label(label) {
+                Some(mirrored) if coin => (Some(crop), true, mirrored),
+                _ => (Some(crop), false, label),
+            }
+        }
+        Augment::Eval => (None, false, label),
+    };
+    for (slot, &i) in indices.iter().enumerate() {
+        let img = &decoded.iter().find(|(j, _)| *j == i).expect("decoded above").1;
+        let mut frame = match crop {
+            Some(c) => crop_resize(img, c, opts.input_size),
+            None => preprocess::resize_center_crop(img, opts.resize_size, opts.input_size),
+        };
+        if flip {
+            image::imageops::flip_horizontal_in_place(&mut frame);
+        }
+        preprocess::normalize_into(&frame, &opts.norm, &mut out[slot * plane..(slot + 1) * plane]);
+    }
+    Ok(label as u32)
+}
+
+fn build_batch(
+    ds: &Dataset,
+    opts: &LoaderOptions,
+    aug: &Augment,
+    index: usize,
+    items: &[(usize, u64)],
+) -> Batch {
+    let clip_len = opts.num_segments * 3 * opts.input_size * opts.input_size;
+    let mut data = vec![0f32; items.len() * clip_len];
+    let mut labels = Vec::with_capacity(items.len());
+    let mut entries = Vec::with_capacity(items.len());
+    let mut skipped = Vec::new();
+    for &(entry, seed) in items {
+        let slot = labels.len();
+        let out = &mut data[slot * clip_len..(slot + 1) * clip_len];
+        match load_clip_into(ds, entry, opts, aug, seed, out) {
+            Ok(label) => {
+                labels.push(label);
+                entries.push(entry);
+            }
+            Err(reason) => skipped.push(Skipped {
+                id: ds.list.entries[entry].id.clone(),
+                reason,
+            }),
+        }
+    }
+    data.truncate(labels.len() * clip_len);
+    Batch {
+        index,
+        data,
+        labels,
+        entries,
+        skipped,
+    }
+}
+
+/// The batches of one pass over `order` (dataset entry indices), produced by worker threads.
+pub struct EpochLoader {
+    receivers: Vec<Receiver<Batch>>,
+    next: usize,
+    num_batches: usize,
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl EpochLoader {
+    /// Starts the workers. Clip `k` of `order` gets the seed `mix_seed(seed, k)`.
+    pub fn start(
+        ds: Arc<Dataset>,
+        opts: &LoaderOptions,
+        aug: Augment,
+        order: Vec<usize>,
+        batch_size: usize,
+        seed: u64,
+    ) -> Self {
+        let batch_size = batch_size.max(1);
+        let num_batches = order.len().div_ceil(batch_size);
+        let workers = opts.workers.clamp(1, num_batches.max(1));
+        let per_worker = opts.prefetch.div_ceil(workers).max(1);
+        let stop = Arc::new(AtomicBool::new(false));
+        let order = Arc::new(order);
+        let aug = Arc::new(aug);
+        let mut receivers = Vec::with_capacity(workers);
+        let mut handles = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let (tx, rx) = bounded::<Batch>(per_worker);
+            receivers.push(rx);
+            let (ds, order, aug, stop, opts) =
+                (ds.clone(), order.clone(), aug.clone(), stop.clone(), opts.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("loader-{w}"))
+                .spawn(move || {
+                    for b in (w..num_batches).step_by(workers) {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let lo = b * batch_size;
+                        let hi = (lo + batch_size).min(order.len());
+                        let items: Vec<(usize, u64)> = (lo..hi)
+                            .map(|k| (order[k], mix_seed(seed, k as u64)))
+                            .collect();
+                        let batch = build_batch(&ds, &opts, &aug, b, &items);
+                        if tx.send(batch).is_err() {
+                            return; // The consumer went away.
+                        }
+                    }
+                })
+                .expect("spawning a loader thread");
+            handles.push(handle);
+        }
+        EpochLoader {
+            receivers,
+            next: 0,
+            num_batches,
+            stop,
+            handles,
+        }
+    }
+
+    /// Batches in the epoch.
+    pub fn num_batches(&self) -> usize {
+        self.num_batches
+    }
+}
+
+impl Iterator for EpochLoader {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.num_batches {
+            return None;
+        }
+        let rx = &self.receivers[self.next % self.receivers.len()];
+        self.next += 1;
+        Some(rx.recv().map_err(|_| {
+            TrainError::Data("a data loader thread stopped unexpectedly".into())
+        }))
+    }
+}
+
+impl Drop for EpochLoader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Dropping the receivers unblocks workers waiting to send.
+        self.receivers.clear();
+        for h in self.handles.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Decoding threads to use by default: the model's own math runs on rayon's pool over every
+/// core, so the loader takes a quarter of them (at least one).
+pub fn default_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 4).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::Arch;
+    use crate::train::data::index::{ClipEntry, ClipList};
+    use crate::train::data::FrameNaming;
+
+    /// A data set of `k` clips of 6 frames, 20×16, whose pixel value encodes (clip, frame).
+    fn tiny_dataset(dir: &std::path::Path, k: usize) -> Dataset {
+        let mut entries = Vec::new();
+        for c in 0..k {
+            let clip = dir.join(format!("c{c}"));
+            std::fs::create_dir_all(&clip).unwrap();
+            for f in 0..6 {
+                let img = RgbImage::from_pixel(20, 16, image::Rgb([(c * 10 + f) as u8, 0, 0]));
+                img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+            }
+            entries.push(ClipEntry {
+                id: format!("c{c}"),
+                num_frames: Some(6),
+                label: Some(c % 2),
+                line: c + 1,
+            });
+        }
+        Dataset {
+            frames_dir: dir.to_path_buf(),
+            naming: FrameNaming {
+                digits: 5,
+                ext: "png".into(),
+            },
+            labels: vec!["a".into(), "b".into()],
+            list: ClipList {
+                path: dir.join("list.txt"),
+                entries,
+            },
+        }
+    }
+
+    fn opts(workers: usize) -> LoaderOptions {
+        let mut norm = Arch::SqueezeNet11.default_input();
+        norm.scale = 1.0;
+        norm.mean = [0.0; 3];
+        norm.std = [1.0; 3];
+        LoaderOptions {
+            num_segments: 3,
+            input_size: 8,
+            resize_size: 8,
+            norm,
+            workers,
+            prefetch: 2,
+        }
+    }
+
+    #[test]
+    fn eval_batches_arrive_in_order_with_centre_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = Arc::new(tiny_dataset(dir.path(), 5));
+        let loader = EpochLoader::start(ds, &opts(2), Augment::Eval, vec![4, 3, 2, 1, 0], 2, 0);
+        assert_eq!(loader.num_batches(), 3);
+        let batches: Vec<Batch> = loader.map(Result::unwrap).collect();
+        assert_eq!(batches.iter().map(|b| b.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(batches[0].entries, vec![4, 3]);
+        assert_eq!(batches[0].labels, vec![0, 1]);
+        // Clip 4, frames 1, 3, 5 (0-based centres of 3 segments of 6): red = 40 + f.
+        let plane = 3 * 64;
+        let red: Vec<f32> = (0..3).map(|s| batches[0].data[s * plane]).collect();
+        assert_eq!(red, vec![41.0, 43.0, 45.0]);
+        assert_eq!(batches[2].len(), 1);
+    }
+
+    #[test]
+    fn unreadable_clips_are_skipped_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ds = tiny_dataset(dir.path(), 4);
+        std::fs::write(dir.path().join("c1/00002.png"), b"not a png").unwrap();
+        std::fs::remove_dir_all(dir.path().join("c2")).unwrap();
+        ds.list.entries[3].num_frames = Some(40);
+        let ds = Arc::new(ds);
+        let aug = Augment::Train {
+            flip: FlipPolicy::Off,
+        };
+        let batches: Vec<Batch> = EpochLoader::start(ds, &opts(1), aug, vec![0, 1, 2, 3], 4, 9)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!(b.entries, vec![0]);
+        assert_eq!(b.data.len(), 3 * 3 * 64);
+        let ids: Vec<&str> = b.skipped.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["c1", "c2", "c3"]);
+        assert!(b.skipped[2].reason.contains("missing"), "{:?}", b.skipped[2]);
+    }
+
+    #[test]
+    fn train_epochs_are_reproducible_across_worker_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = Arc::new(tiny_dataset(dir.path(), 6));
+        let run = |workers: usize, seed: u64| -> Vec<f32> {
+            let aug = Augment::Train {
+                flip: FlipPolicy::Naive,
+            };
+            EpochLoader::start(ds.clone(), &opts(workers), aug, (0..6).collect(), 2, seed)
+                .flat_map(|b| b.unwrap().data)
+                .collect()
+        };
+        assert_eq!(run(1, 5), run(3, 5));
+        assert_ne!(run(1, 5), run(1, 6));
+    }
+
+    #[test]
+    fn flips_mirror_the_label_and_the_pixels() {
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("c0");
+        std::fs::create_dir_all(&clip).unwrap();
+        for f in 0..3 {
+            // Left half dark, right half bright.
+            let img = RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 0 } else { 200 }; 3]));
+            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+        }
+        let mut ds = tiny_dataset(dir.path(), 0);
+        ds.list.entries.push(ClipEntry {
+            id: "c0".into(),
+            num_frames: Some(3),
+            label: Some(0),
+            line: 1,
+        });
+        let flip = FlipPolicy::Mirror(vec![Some(1), Some(0)]);
+        let o = opts(1);
+        let (mut flipped, mut kept) = (0, 0);
+        for seed in 0..40 {
+            let mut out = vec![0f32; 3 * 3 * 64];
+            let aug = Augment::Train { flip: flip.clone() };
+            let label = load_clip_into(&ds, 0, &o, &aug, seed, &mut out).unwrap();
+            let left_bright = out[0] > 100.0;
+            assert_eq!(label == 1, left_bright, "the label follows the pixels");
+            if label == 1 {
+                flipped += 1
+            } else {
+                kept += 1
+            }
+        }
+        assert!(flipped > 5 && kept > 5, "{flipped} {kept}");
+    }
+}

@@ -1,0 +1,67 @@
+//! One pass of a model over a labelled clip list with the evaluation preprocessing: loss,
+//! top-1/top-5 and the confusion matrix. Used for validation during training (on the trainable
+//! network) and by `gesture-app eval` (on the inference model).
+
+use crate::train::data::loader::{Augment, EpochLoader, LoaderOptions, Skipped};
+use crate::train::data::Dataset;
+use crate::train::error::Result;
+use crate::train::metrics::{top_k, ConfusionMatrix, Tally};
+use candle_core::{Device, Tensor};
+use std::sync::Arc;
+
+/// What an evaluation found.
+#[derive(Debug, Clone)]
+pub struct EvalResult {
+    pub tally: Tally,
+    pub confusion: ConfusionMatrix,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Runs `forward` (`[b, N, 3, S, S]` → `[b, C]` logits) over every clip of `ds`.
+/// `on_batch(clips_done, clips_total)` reports progress.
+pub fn evaluate(
+    ds: Arc<Dataset>,
+    opts: &LoaderOptions,
+    batch_size: usize,
+    device: &Device,
+    forward: &mut dyn FnMut(&Tensor) -> candle_core::Result<Tensor>,
+    on_batch: &mut dyn FnMut(usize, usize),
+) -> Result<EvalResult> {
+    let n = ds.len();
+    let num_classes = ds.labels.len();
+    let loader = EpochLoader::start(ds, opts, Augment::Eval, (0..n).collect(), batch_size, 0);
+    let mut tally = Tally::default();
+    let mut confusion = ConfusionMatrix::new(num_classes);
+    let mut skipped = Vec::new();
+    let mut done = 0;
+    let s = opts.input_size;
+    for batch in loader {
+        let batch = batch?;
+        done += batch.len() + batch.skipped.len();
+        skipped.extend(batch.skipped.iter().cloned());
+        if batch.is_empty() {
+            on_batch(done, n);
+            continue;
+        }
+        let b = batch.len();
+        let x = Tensor::from_vec(batch.data, (b, opts.num_segments, 3, s, s), device)?;
+        let y = Tensor::from_vec(batch.labels.clone(), b, device)?;
+        let logits = forward(&x)?; // [b, C]
+        let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;
+        let rows: Vec<Vec<f32>> = logits.to_vec2()?;
+        let (mut top1, mut top5) = (0, 0);
+        for (row, &label) in rows.iter().zip(&batch.labels) {
+            let top = top_k(row, 5);
+            confusion.add(label as usize, top[0]);
+            top1 += usize::from(top[0] == label as usize);
+            top5 += usize::from(top.contains(&(label as usize)));
+        }
+        tally.add(b, loss as f64, top1, top5);
+        on_batch(done, n);
+    }
+    Ok(EvalResult {
+        tally,
+        confusion,
+        skipped,
+    })
+}

@@ -133,7 +133,7 @@ fn a_failing_source_shows_an_error_in_the_window() {
     h.get_by_label("Synthetic").click();
     h.run_steps(2);
     assert!(h.state().error().is_none());
-    assert!(h.query_by_label_contains("generated swipes").is_some());
+    assert!(h.query_by_label_contains("generated gestures").is_some());
 }
 
 #[test]

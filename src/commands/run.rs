@@ -31,7 +31,7 @@ pub struct RunArgs {
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
     /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
-    /// `synthetic` (generated swipes). Default: the first camera, else the demo clips.
+    /// `synthetic` (generated gestures). Default: the first camera, else the demo clips.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 

@@ -45,10 +45,6 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                     ui.separator();
                     detection_ui(app, ui);
                     ui.separator();
-                    ui.strong("Model");
-                    weights_ui(app, ui);
-                    facts_grid(ui, "model_facts", &app.facts);
-                    ui.separator();
                     ui.strong("Performance");
                     let s = &app.stats;
                     let per_prediction = if s.predictions > 0 {
@@ -70,6 +66,10 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                         ("frames skipped".into(), s.frames_skipped.to_string()),
                     ];
                     facts_grid(ui, "perf", &rows);
+                    ui.separator();
+                    ui.strong("Model");
+                    weights_ui(app, ui);
+                    facts_grid(ui, "model_facts", &app.facts);
                 });
         });
 }
@@ -252,7 +252,7 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                 Some(t) => {
                     ui.add(
                         egui::Image::new(t)
-                            .max_size(egui::Vec2::new(preview_w, top_height))
+                            .fit_to_exact_size(egui::Vec2::new(preview_w, top_height))
                             .maintain_aspect_ratio(true)
                             .corner_radius(4.0),
                     );

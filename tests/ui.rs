@@ -30,7 +30,9 @@ fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
     let model = small_model();
     let facts = model_facts(model.config(), "cpu", None);
     let init = AppInit {
-        model,
+        model: Some(model),
+        loader: None,
+        weights_text: String::new(),
         model_facts: facts,
         source: Some(source),
         options: PipelineOptions {
@@ -131,5 +133,74 @@ fn a_failing_source_shows_an_error_in_the_window() {
     h.get_by_label("Synthetic").click();
     h.run_steps(2);
     assert!(h.state().error().is_none());
-    assert!(h.query_by_label_contains("generated swipes").is_some());
+    assert!(h.query_by_label_contains("generated gestures").is_some());
+}
+
+#[test]
+fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
+    use candle_core::DType;
+    use candle_nn::{VarBuilder, VarMap};
+    use gesture_app::model::tsn::{BuildOptions, Tsn};
+    use gesture_app::ui::ModelLoader;
+    use gesture_app::GestureModel;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good.safetensors");
+    let cfg = small_model().config().clone();
+    let vm = VarMap::new();
+    Tsn::new(
+        &cfg,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+        BuildOptions::training(false, 0),
+    )
+    .unwrap();
+    let tensors = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    gesture_app::weights::save(&good, &tensors, &cfg).unwrap();
+    let bad = tmp.path().join("bad.safetensors");
+    std::fs::write(&bad, b"not weights").unwrap();
+
+    let loader: ModelLoader = Box::new(|path: &std::path::Path| {
+        let m = GestureModel::load(path, &Device::Cpu).map_err(|e| e.to_string())?;
+        let facts = model_facts(m.config(), "cpu", Some(path));
+        Ok((Arc::new(m) as Arc<dyn FrameModel>, facts))
+    });
+    let startup_error = loader(&bad).err();
+    assert!(startup_error.is_some());
+    let init = AppInit {
+        model: None,
+        loader: Some(loader),
+        weights_text: bad.display().to_string(),
+        model_facts: Vec::new(),
+        source: Some(SourceSpec::Synthetic),
+        options: PipelineOptions::default(),
+        notice: None,
+        startup_error,
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1180.0, 760.0))
+        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx));
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("bad.safetensors").is_some());
+    assert!(h
+        .query_by_label_contains("Load another weights file")
+        .is_some());
+
+    h.state_mut()
+        .weights_text_mut()
+        .clone_from(&good.display().to_string());
+    h.get_by_label("Load").click();
+    h.run_steps(2);
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert!(h.query_by_label("good.safetensors").is_some());
+    // With a model, the source opens.
+    h.get_by_label("Synthetic").click();
+    assert!(step_until(&mut h, Duration::from_secs(60), |app| app
+        .current()
+        .is_some()));
 }

@@ -16,9 +16,13 @@ pub type Opener = Box<dyn FnOnce() -> Result<Box<dyn FrameSource>, CaptureError>
 /// How the capture thread treats frames.
 #[derive(Debug, Clone)]
 pub struct CaptureOptions {
-    /// Resize every frame so its shorter side is this many pixels (the model's `resize_size`),
-    /// which the model's preprocessing then finds already done. `None` keeps frames as delivered.
+    /// The model's `resize_size`: frames are resized so their shorter side is this many pixels,
+    /// which the model's preprocessing then finds already done — except that frames are kept at
+    /// least `preview_min` pixels (or their own size, if smaller) for the preview; the model
+    /// then does the rest. `None` keeps frames as delivered.
     pub resize_shorter_to: Option<u32>,
+    /// Smallest shorter side kept for the preview.
+    pub preview_min: u32,
     /// Frames the ring holds.
     pub ring_capacity: usize,
     /// How long to wait for the source to open (cameras can take a few seconds).
@@ -29,6 +33,7 @@ impl Default for CaptureOptions {
     fn default() -> Self {
         CaptureOptions {
             resize_shorter_to: None,
+            preview_min: 240,
             ring_capacity: 64,
             start_timeout: Duration::from_secs(10),
         }
@@ -59,7 +64,9 @@ impl Capture {
         let thread = {
             let ring = ring.clone();
             let stop = stop.clone();
-            let resize = options.resize_shorter_to;
+            let resize = options
+                .resize_shorter_to
+                .map(|model| (model, options.preview_min));
             std::thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
@@ -144,7 +151,7 @@ fn capture_loop(
     mut source: Box<dyn FrameSource>,
     ring: &FrameRing,
     stop: &AtomicBool,
-    resize: Option<u32>,
+    resize: Option<(u32, u32)>,
     waker: Option<&Waker>,
 ) {
     let start = Instant::now();
@@ -167,7 +174,10 @@ fn capture_loop(
             }
         };
         let image = match resize {
-            Some(side) => resize_shorter_side(frame.image, side),
+            Some((model, preview_min)) => {
+                let shorter = frame.image.width().min(frame.image.height());
+                resize_shorter_side(frame.image, stored_side(shorter, model, preview_min))
+            }
             None => frame.image,
         };
         ring.push(Arc::new(image), frame.pts, captured_at);
@@ -181,6 +191,14 @@ fn capture_loop(
     if let Some(w) = waker {
         w();
     }
+}
+
+/// Shorter side a frame is stored at: the model's size, but never below the preview's minimum
+/// unless the frame itself is smaller. Frames are never scaled beyond what the model needs, and
+/// whenever the stored size is the model's the model sees exactly the pixels it would have seen
+/// from the original.
+fn stored_side(shorter: u32, model: u32, preview_min: u32) -> u32 {
+    model.max(shorter.min(preview_min))
 }
 
 /// Sleeps until `deadline` in short slices so a stop request is seen quickly; false if stopped.
@@ -238,6 +256,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn stored_size_serves_model_and_preview() {
+        // Jester frames (100 px) for a 256 model: upscaled once, as the model would.
+        assert_eq!(stored_side(100, 256, 240), 256);
+        // A 480p camera: down to the model's 256.
+        assert_eq!(stored_side(480, 256, 240), 256);
+        // A 64 px model: the preview keeps 240 px, or a small frame's own size.
+        assert_eq!(stored_side(480, 64, 240), 240);
+        assert_eq!(stored_side(128, 64, 240), 128);
+    }
+
     struct Counting {
         n: u32,
         limit: u32,
@@ -272,6 +301,7 @@ mod tests {
     fn paces_resizes_and_reports_the_end() {
         let options = CaptureOptions {
             resize_shorter_to: Some(16),
+            preview_min: 2,
             ring_capacity: 4,
             ..Default::default()
         };

@@ -26,7 +26,7 @@ pub struct BenchPipelineArgs {
     #[arg(long, default_value_t = 8)]
     pub segments: usize,
     /// Frame folder (or folder of clip folders) to play, looping. Without it: 64 generated
-    /// 320×240 JPEG frames in a temporary folder.
+    /// 240×240 JPEG frames in a temporary folder.
     #[arg(long, value_name = "DIR")]
     pub source: Option<PathBuf>,
     /// Playback rate.

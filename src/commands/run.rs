@@ -4,14 +4,15 @@
 //! chosen device and starts the pipeline.
 
 use anyhow::{anyhow, bail, Context};
+use candle_core::Device;
 use gesture_app::capture::camera::query_cameras;
 use gesture_app::capture::{SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
-use gesture_app::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
-use gesture_app::ui::{model_facts, run_window, AppInit};
+use gesture_app::live::{bundled, headless, Pipeline, PipelineOptions, WorkerOptions};
+use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
 use gesture_app::GestureModel;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +31,7 @@ pub struct RunArgs {
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
     /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
-    /// `synthetic` (generated swipes). Default: the first camera, else the demo clips.
+    /// `synthetic` (generated gestures). Default: the first camera, else the demo clips.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 
@@ -213,19 +214,24 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     })
 }
 
+/// Loads weights onto `device` for the window: the model and the facts it lists.
+fn load_model(path: &Path, device: &Device, device_desc: &str) -> anyhow::Result<LoadedModel> {
+    let model = GestureModel::load(path, device)
+        .with_context(|| format!("cannot use weights {}", path.display()))?;
+    let facts = model_facts(model.config(), device_desc, Some(path));
+    Ok((Arc::new(model), facts))
+}
+
 /// Runs the live app.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let args = &args;
     let plan = plan(args)?;
     let (device, device_desc) = device::select(args.device)?;
-    let model = GestureModel::load(&plan.weights, &device)
-        .with_context(|| format!("cannot use weights {}", plan.weights.display()))?;
-    let facts = model_facts(model.config(), &device_desc, Some(&plan.weights));
-    let labels = model.config().labels.clone();
-    let model: Arc<dyn FrameModel> = Arc::new(model);
     let mut options = args.pipeline_options();
     options.source.looping = plan.looping;
     if args.headless {
+        let (model, _) = load_model(&plan.weights, &device, &device_desc)?;
+        let labels = model.config().labels.clone();
         let Some(source) = plan.source else {
             bail!(plan.no_source.unwrap_or_else(|| "no source".into()));
         };
@@ -246,13 +252,23 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+    // In the window a refused weights file is shown there, with a field to load another.
+    let (model, facts, weights_error) = match load_model(&plan.weights, &device, &device_desc) {
+        Ok((m, f)) => (Some(m), f, None),
+        Err(e) => (None, Vec::new(), Some(format!("{e:#}"))),
+    };
+    let loader: ModelLoader = Box::new(move |path: &Path| {
+        load_model(path, &device, &device_desc).map_err(|e| format!("{e:#}"))
+    });
     run_window(AppInit {
         model,
+        loader: Some(loader),
+        weights_text: plan.weights.display().to_string(),
         model_facts: facts,
         source: plan.source,
         options,
         notice: plan.notice,
-        startup_error: plan.no_source,
+        startup_error: weights_error.or(plan.no_source),
     })
     .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
     Ok(ExitCode::SUCCESS)

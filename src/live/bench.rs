@@ -3,9 +3,9 @@
 //! passes per prediction (≈ 1 thanks to the feature cache) and glass-to-label latency (frame
 //! capture → prediction sent). `gesture-app bench-pipeline` prints it.
 
-use crate::capture::synthetic::SyntheticSource;
-use crate::capture::{FrameSource, SourceOptions, SourceSpec};
+use crate::capture::{SourceOptions, SourceSpec};
 use crate::live::{FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg, WorkerOptions};
+use crate::synth::{render_clip, Motion};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,16 +99,19 @@ pub fn measure(
     })
 }
 
-/// Writes `count` generated 320×240 frames as JPEGs into `dir`.
+/// Writes `count` generated 240×240 frames (gestures from [`crate::synth`], 24-frame clips one
+/// after another) as JPEGs `00001.jpg`... into `dir`.
 pub fn write_generated_frames(dir: &Path, count: usize) -> crate::Result<()> {
-    let mut src = SyntheticSource::new(30.0, 1);
-    for i in 1..=count {
-        let Ok(Some(frame)) = src.next_frame() else {
-            break;
-        };
-        let path = dir.join(format!("{i:05}.jpg"));
+    let mut frames = Vec::new();
+    let mut clip = 0u64;
+    while frames.len() < count {
+        let motion = Motion::ALL[clip as usize % Motion::ALL.len()];
+        frames.extend(render_clip(motion, clip, 240, 24));
+        clip += 1;
+    }
+    for (i, frame) in frames.iter().take(count).enumerate() {
+        let path = dir.join(format!("{:05}.jpg", i + 1));
         frame
-            .image
             .save(&path)
             .map_err(|e| crate::Error::bad_file(&path, format!("cannot write: {e}")))?;
     }

@@ -198,9 +198,7 @@ impl Worker {
             if self.stop.load(Ordering::SeqCst) {
                 return None;
             }
-            if let Err(e) = self.apply_controls() {
-                return Some(e);
-            }
+            self.apply_controls();
             if interval.started.elapsed() >= self.options.stats_every {
                 self.send_stats(&mut interval);
             }
@@ -244,7 +242,7 @@ impl Worker {
         }
     }
 
-    fn apply_controls(&mut self) -> Result<(), String> {
+    fn apply_controls(&mut self) {
         while let Ok(c) = self.controls.try_recv() {
             match c {
                 Control::Pause(p) => {
@@ -263,7 +261,6 @@ impl Worker {
                 }
             }
         }
-        Ok(())
     }
 
     /// One prediction (and the event it fires) from the frames in the ring, or `None` while the

@@ -115,7 +115,10 @@ impl ConfusionMatrix {
             for c in row {
                 s.push_str(&format!("{c:>width$}"));
             }
-            s.push_str(&format!("   {}\n", labels.get(i).map_or("", String::as_str)));
+            s.push_str(&format!(
+                "   {}\n",
+                labels.get(i).map_or("", String::as_str)
+            ));
         }
         s
     }
@@ -288,7 +291,11 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 4);
         assert!(lines[0].starts_with("epoch,lr,"));
-        assert!(lines[1].starts_with("1,1e-3,1.500000,40.0000,90.0000,,,,100,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("1,1e-3,1.500000,40.0000,90.0000,,,,100,"),
+            "{}",
+            lines[1]
+        );
         // A resume from a checkpoint of epoch 2 drops what a killed run appended after it.
         files.rewrite(&[record(1), record(2)]).unwrap();
         assert_eq!(files.read().unwrap().len(), 2);

@@ -13,9 +13,21 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A model ready for the window and the facts it lists ([`model_facts`]).
+pub type LoadedModel = (Arc<dyn FrameModel>, Vec<(String, String)>);
+
+/// Loads a weights file for the window, or says why not.
+pub type ModelLoader = Box<dyn Fn(&Path) -> Result<LoadedModel, String>>;
+
 /// What the window starts with.
 pub struct AppInit {
-    pub model: Arc<dyn FrameModel>,
+    /// `None` when the weights given were refused: the window shows why and offers to load
+    /// another file (with `loader`).
+    pub model: Option<Arc<dyn FrameModel>>,
+    /// Loads weights picked in the window; `None` hides the weights field.
+    pub loader: Option<ModelLoader>,
+    /// The weights file field's initial text.
+    pub weights_text: String,
     /// (name, value) lines shown under "Model" ([`model_facts`]).
     pub model_facts: Vec<(String, String)>,
     /// The source to open at start; `None` starts without one (the user picks).
@@ -76,7 +88,10 @@ const DRAIN_BUDGET: Duration = Duration::from_millis(10);
 
 /// The live window.
 pub struct LiveApp {
-    pub(super) model: Arc<dyn FrameModel>,
+    pub(super) model: Option<Arc<dyn FrameModel>>,
+    pub(super) loader: Option<ModelLoader>,
+    /// The weights file field.
+    pub(super) weights_text: String,
     pub(super) facts: Vec<(String, String)>,
     pub(super) labels: Vec<String>,
     pub(super) options: PipelineOptions,
@@ -105,9 +120,15 @@ impl LiveApp {
     pub fn new(init: AppInit, ctx: &egui::Context) -> Self {
         let ctx = ctx.clone();
         let waker: Waker = Arc::new(move || ctx.request_repaint());
-        let labels = init.model.config().labels.clone();
+        let labels = init
+            .model
+            .as_ref()
+            .map(|m| m.config().labels.clone())
+            .unwrap_or_default();
         let mut app = LiveApp {
             model: init.model,
+            loader: init.loader,
+            weights_text: init.weights_text,
             facts: init.model_facts,
             labels,
             options: init.options,
@@ -133,9 +154,37 @@ impl LiveApp {
             waker,
         };
         if let Some(spec) = init.source {
-            app.open_source(spec);
+            if app.model.is_some() {
+                app.open_source(spec);
+            }
         }
         app
+    }
+
+    /// Loads the weights file named in the weights field; on success the current source (if
+    /// any) restarts with the new model, on failure the error is shown and the old model stays.
+    pub fn load_weights(&mut self) {
+        let Some(loader) = &self.loader else {
+            return;
+        };
+        let path = std::path::PathBuf::from(self.weights_text.trim());
+        match loader(&path) {
+            Ok((model, facts)) => {
+                self.labels = model.config().labels.clone();
+                self.model = Some(model);
+                self.facts = facts;
+                self.error = None;
+                self.events.clear();
+                let restart = self
+                    .pipeline
+                    .as_ref()
+                    .map(|_| self.source_text.trim().to_string());
+                if let Some(spec) = restart.and_then(|t| t.parse::<SourceSpec>().ok()) {
+                    self.open_source(spec);
+                }
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     /// Stops the current source (if any) and opens `spec`; errors end up in `self.error`.
@@ -150,12 +199,11 @@ impl LiveApp {
         self.ended = false;
         self.last_frame_seq = None;
         self.source_text = spec.to_string();
-        match Pipeline::start(
-            self.model.clone(),
-            &spec,
-            &self.options,
-            Some(self.waker.clone()),
-        ) {
+        let Some(model) = self.model.clone() else {
+            self.error = Some("no model loaded: load a weights file first".into());
+            return;
+        };
+        match Pipeline::start(model, &spec, &self.options, Some(self.waker.clone())) {
             Ok(p) => {
                 self.source_label = p.source_description().to_string();
                 if self.paused {
@@ -174,6 +222,11 @@ impl LiveApp {
     /// The error shown in the window, if any.
     pub fn error(&self) -> Option<&str> {
         self.error.as_deref()
+    }
+
+    /// The weights file field (what "Load" reads).
+    pub fn weights_text_mut(&mut self) -> &mut String {
+        &mut self.weights_text
     }
 
     /// The events received so far, newest first.

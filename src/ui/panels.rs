@@ -35,39 +35,42 @@ pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
 /// Source picker, detection settings, model facts, statistics.
 pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     egui::Panel::right("controls")
-        .resizable(false)
-        .exact_size(340.0)
+        .default_size(340.0)
+        .size_range(280.0..=480.0)
         .show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                source_ui(app, ui);
-                ui.separator();
-                detection_ui(app, ui);
-                ui.separator();
-                ui.strong("Model");
-                facts_grid(ui, "model_facts", &app.facts);
-                ui.separator();
-                ui.strong("Performance");
-                let s = &app.stats;
-                let per_prediction = if s.predictions > 0 {
-                    s.backbone_passes as f32 / s.predictions as f32
-                } else {
-                    0.0
-                };
-                let rows = vec![
-                    ("capture".into(), format!("{:.1} fps", s.capture_fps)),
-                    (
-                        "predictions".into(),
-                        format!("{:.1} /s", s.predictions_per_s),
-                    ),
-                    ("latency".into(), format!("{:.1} ms", s.latency_ms)),
-                    (
-                        "backbone passes".into(),
-                        format!("{per_prediction:.2} per prediction"),
-                    ),
-                    ("frames skipped".into(), s.frames_skipped.to_string()),
-                ];
-                facts_grid(ui, "perf", &rows);
-            });
+            egui::ScrollArea::vertical()
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    source_ui(app, ui);
+                    ui.separator();
+                    detection_ui(app, ui);
+                    ui.separator();
+                    ui.strong("Performance");
+                    let s = &app.stats;
+                    let per_prediction = if s.predictions > 0 {
+                        s.backbone_passes as f32 / s.predictions as f32
+                    } else {
+                        0.0
+                    };
+                    let rows = vec![
+                        ("capture".into(), format!("{:.1} fps", s.capture_fps)),
+                        (
+                            "predictions".into(),
+                            format!("{:.1} /s", s.predictions_per_s),
+                        ),
+                        ("latency".into(), format!("{:.1} ms", s.latency_ms)),
+                        (
+                            "backbone passes".into(),
+                            format!("{per_prediction:.2} per prediction"),
+                        ),
+                        ("frames skipped".into(), s.frames_skipped.to_string()),
+                    ];
+                    facts_grid(ui, "perf", &rows);
+                    ui.separator();
+                    ui.strong("Model");
+                    weights_ui(app, ui);
+                    facts_grid(ui, "model_facts", &app.facts);
+                });
         });
 }
 
@@ -125,6 +128,25 @@ fn source_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     }
 }
 
+fn weights_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    if app.loader.is_none() {
+        return;
+    }
+    let mut load = false;
+    ui.horizontal(|ui| {
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut app.weights_text)
+                .hint_text("weights .safetensors")
+                .desired_width(200.0),
+        );
+        load |= edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        load |= ui.button("Load").clicked();
+    });
+    if load {
+        app.load_weights();
+    }
+}
+
 fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     ui.strong("Detection");
     let ev = &mut app.options.worker.events;
@@ -163,7 +185,10 @@ fn facts_grid(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {
         .show(ui, |ui| {
             for (k, v) in rows {
                 ui.label(k);
-                ui.label(v);
+                // Long values (the device's explanation, provenance) are cut to the panel's
+                // width, whole on hover: an unbreakable line would widen the panel over the
+                // central view.
+                ui.add(egui::Label::new(v).truncate()).on_hover_text(v);
                 ui.end_row();
             }
         });
@@ -207,9 +232,12 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                         .color(Color32::WHITE)
                         .strong(),
                 );
-                ui.label(
-                    RichText::new("Pick another source on the right.").color(Color32::LIGHT_GRAY),
-                );
+                let hint = if app.model.is_some() {
+                    "Pick another source on the right."
+                } else {
+                    "Load another weights file on the right."
+                };
+                ui.label(RichText::new(hint).color(Color32::LIGHT_GRAY));
             });
     }
     if let Some(s) = &app.status {
@@ -224,7 +252,7 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                 Some(t) => {
                     ui.add(
                         egui::Image::new(t)
-                            .max_size(egui::Vec2::new(preview_w, top_height))
+                            .fit_to_exact_size(egui::Vec2::new(preview_w, top_height))
                             .maintain_aspect_ratio(true)
                             .corner_radius(4.0),
                     );

@@ -47,7 +47,10 @@ fn check_clip(ds: &Dataset, idx: usize, decode: bool) -> (usize, Vec<Problem>) {
         detail,
     };
     if !dir.is_dir() {
-        let p = problem(ProblemKind::MissingFolder, format!("{} not found", dir.display()));
+        let p = problem(
+            ProblemKind::MissingFolder,
+            format!("{} not found", dir.display()),
+        );
         return (0, vec![p]);
     }
     let files = match preprocess::list_clip_frames(&dir) {
@@ -128,8 +131,16 @@ mod tests {
         for id in ["good", "count", "broken", "gap"] {
             std::fs::create_dir_all(root.join("rgb").join(id)).unwrap();
         }
-        for (id, f) in [("good", 1), ("good", 2), ("count", 1), ("count", 2), ("broken", 1)] {
-            frame.save(root.join(format!("rgb/{id}/{f:05}.jpg"))).unwrap();
+        for (id, f) in [
+            ("good", 1),
+            ("good", 2),
+            ("count", 1),
+            ("count", 2),
+            ("broken", 1),
+        ] {
+            frame
+                .save(root.join(format!("rgb/{id}/{f:05}.jpg")))
+                .unwrap();
         }
         std::fs::write(root.join("rgb/broken/00002.jpg"), b"\xff\xd8 truncated").unwrap();
         frame.save(root.join("rgb/gap/00001.jpg")).unwrap();

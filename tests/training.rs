@@ -92,7 +92,10 @@ mod learning {
             .iter()
             .filter_map(|r| r.val_top1)
             .fold(0.0, f64::max);
-        assert!(best >= 90.0, "best validation top-1 {best:.1}% < 90%\n{log}");
+        assert!(
+            best >= 90.0,
+            "best validation top-1 {best:.1}% < 90%\n{log}"
+        );
 
         // The weights file carries its provenance and runs through `eval` (folded BatchNorm,
         // the inference model) to the same accuracy.
@@ -118,7 +121,10 @@ mod learning {
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let top1 = report["top1"].as_f64().unwrap();
         // One clip in 40 may flip on float rounding between the two forward paths.
-        assert!((top1 - best).abs() <= 100.0 / 40.0 + 1e-9, "eval {top1} vs training {best}");
+        assert!(
+            (top1 - best).abs() <= 100.0 / 40.0 + 1e-9,
+            "eval {top1} vs training {best}"
+        );
         assert_eq!(report["per_class"].as_array().unwrap().len(), 5);
         assert_eq!(report["clips"].as_u64(), Some(40));
         assert!(image::open(&png).is_ok());
@@ -204,17 +210,24 @@ mod resume {
                 break;
             }
             assert!(Instant::now() < deadline, "the first epoch never finished");
-            assert!(child.try_wait().unwrap().is_none(), "the run ended before it was killed");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run ended before it was killed"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         std::thread::sleep(Duration::from_millis(150));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
-        let killed_at = checkpoint::load(&b.join("checkpoint.safetensors"), &candle_core::Device::Cpu)
-            .expect("the checkpoint is whole after SIGKILL")
-            .state
-            .epoch;
-        assert!((1..4).contains(&killed_at), "killed after epoch {killed_at}");
+        let killed_at =
+            checkpoint::load(&b.join("checkpoint.safetensors"), &candle_core::Device::Cpu)
+                .expect("the checkpoint is whole after SIGKILL")
+                .state
+                .epoch;
+        assert!(
+            (1..4).contains(&killed_at),
+            "killed after epoch {killed_at}"
+        );
 
         let out = run_ok(&["train", "--resume", s(&b), "--no-progress"]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("resumed from"));
@@ -222,7 +235,10 @@ mod resume {
             MetricsFiles::in_dir(&a).read().unwrap(),
             MetricsFiles::in_dir(&b).read().unwrap(),
         );
-        assert_eq!(mb.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert_eq!(
+            mb.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4]
+        );
         assert_eq!(deterministic(&ma), deterministic(&mb));
         let csv = std::fs::read_to_string(b.join("metrics.csv")).unwrap();
         assert_eq!(csv.lines().count(), 5, "header + 4 epochs:\n{csv}");
@@ -256,7 +272,11 @@ mod resume {
         let data = tiny_data(dir.path());
         // Clip 1 (a training clip) cannot be read at all.
         for f in 1..=6 {
-            std::fs::write(data.join(format!("rgb/1/{f:05}.jpg")), b"\xff\xd8 not a jpeg").unwrap();
+            std::fs::write(
+                data.join(format!("rgb/1/{f:05}.jpg")),
+                b"\xff\xd8 not a jpeg",
+            )
+            .unwrap();
         }
         let run_dir = dir.path().join("run");
         let mut args = tiny_args(s(&data), s(&run_dir));
@@ -267,12 +287,28 @@ mod resume {
         let first = MetricsFiles::in_dir(&run_dir).read().unwrap();
         assert!(first[0].skipped_clips >= 1);
 
-        let out = run(&["train", "--resume", s(&run_dir), "--epochs", "3", "--lr", "1e12", "--no-progress"]);
+        let out = run(&[
+            "train",
+            "--resume",
+            s(&run_dir),
+            "--epochs",
+            "3",
+            "--lr",
+            "1e12",
+            "--no-progress",
+        ]);
         assert_eq!(out.status.code(), Some(3));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("diverged") && err.contains("last good checkpoint (epoch 1)"), "{err}");
+        assert!(
+            err.contains("diverged") && err.contains("last good checkpoint (epoch 1)"),
+            "{err}"
+        );
         assert!(!err.contains("panicked"));
-        let ckpt = checkpoint::load(&run_dir.join("checkpoint.safetensors"), &candle_core::Device::Cpu).unwrap();
+        let ckpt = checkpoint::load(
+            &run_dir.join("checkpoint.safetensors"),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
         assert_eq!(ckpt.state.epoch, 1);
         assert_eq!(MetricsFiles::in_dir(&run_dir).read().unwrap(), first);
     }
@@ -296,11 +332,21 @@ mod data_errors {
     fn data_check_lists_problems_by_line() {
         let dir = tempfile::tempdir().unwrap();
         layout(dir.path(), "a 3 0\nb 3 1\na 4 1\n");
-        let out = run(&["data", "check", "--root", s(dir.path()), "--list", "list.txt"]);
+        let out = run(&[
+            "data",
+            "check",
+            "--root",
+            s(dir.path()),
+            "--list",
+            "list.txt",
+        ]);
         assert_eq!(out.status.code(), Some(2));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("list.txt:2: clip b"), "{text}");
-        assert!(text.contains("list.txt:3: clip a: index says 4 frames, folder has 3"), "{text}");
+        assert!(
+            text.contains("list.txt:3: clip a: index says 4 frames, folder has 3"),
+            "{text}"
+        );
         assert!(text.contains("1 of 3 clips OK"), "{text}");
     }
 
@@ -323,7 +369,10 @@ mod data_errors {
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "{err}");
-        assert!(err.contains("list.txt:2: frame count 'three' is not a whole number"), "{err}");
+        assert!(
+            err.contains("list.txt:2: frame count 'three' is not a whole number"),
+            "{err}"
+        );
         let out = run(&["train", "--resume", s(&dir.path().join("nowhere"))]);
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).contains("not a run folder"));

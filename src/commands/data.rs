@@ -85,10 +85,19 @@ pub fn run(args: DataArgs) -> anyhow::Result<ExitCode> {
             ds.naming.file_name(0)
         );
         for p in report.problems.iter().take(a.max_listed) {
-            println!("{}:{}: clip {}: {}", ds.list.path.display(), p.line, p.id, p.detail);
+            println!(
+                "{}:{}: clip {}: {}",
+                ds.list.path.display(),
+                p.line,
+                p.id,
+                p.detail
+            );
         }
         if report.problems.len() > a.max_listed {
-            println!("... and {} more problems", report.problems.len() - a.max_listed);
+            println!(
+                "... and {} more problems",
+                report.problems.len() - a.max_listed
+            );
         }
         let decoded = if a.no_decode {
             "frames not decoded".to_string()

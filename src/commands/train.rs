@@ -261,7 +261,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             };
             args.apply(&mut cfg);
             cfg.validate()?;
-            let dir = args.run_dir.clone().unwrap_or_else(|| default_run_dir(&cfg));
+            let dir = args
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| default_run_dir(&cfg));
             Session::fresh(cfg, &dir, &device)?
         }
     };

@@ -8,10 +8,7 @@
 //! It is skipped for inputs that need no gradient (the frames). The kernel gradient is candle's
 //! own formula.
 
-use candle_core::{
-    bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage,
-    Tensor,
-};
+use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage, Tensor};
 
 /// Copies a contiguous CPU f32 storage region into a fresh tensor.
 pub(crate) fn tensor_from(s: &CpuStorage, l: &Layout) -> Result<Tensor> {
@@ -27,7 +24,9 @@ pub(crate) fn storage_of(t: &Tensor) -> Result<(CpuStorage, Shape)> {
     let t = t.contiguous()?;
     let (st, l) = t.storage_and_layout();
     match (&*st, l.contiguous_offsets()) {
-        (Storage::Cpu(c), Some((0, end))) if end == t.elem_count() => Ok((c.clone(), t.shape().clone())),
+        (Storage::Cpu(c), Some((0, end))) if end == t.elem_count() => {
+            Ok((c.clone(), t.shape().clone()))
+        }
         _ => bail!("fast-gradient op: expected a contiguous CPU tensor"),
     }
 }
@@ -51,7 +50,13 @@ fn dilate(g: &Tensor, s: usize) -> Result<Tensor> {
 }
 
 /// Gradient of `conv2d(x, w, padding p, stride s)` with respect to `x` of spatial size (h, w).
-fn input_grad(g: &Tensor, w: &Tensor, (h, wd): (usize, usize), p: usize, s: usize) -> Result<Tensor> {
+fn input_grad(
+    g: &Tensor,
+    w: &Tensor,
+    (h, wd): (usize, usize),
+    p: usize,
+    s: usize,
+) -> Result<Tensor> {
     let (_, _, kh, kw) = w.dims4()?;
     if p >= kh || p >= kw {
         bail!("fast conv backward: padding {p} must be smaller than the kernel {kh}x{kw}");
@@ -187,7 +192,11 @@ mod tests {
             let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
             for v in [x.as_tensor(), w.as_tensor()] {
                 let d = max_diff(g.get(v).unwrap(), g_ref.get(v).unwrap());
-                assert!(d < 1e-3, "case {:?}: grad differs by {d}", (c_in, c_out, k, p, s, h));
+                assert!(
+                    d < 1e-3,
+                    "case {:?}: grad differs by {d}",
+                    (c_in, c_out, k, p, s, h)
+                );
             }
         }
     }
@@ -197,7 +206,12 @@ mod tests {
         let dev = Device::Cpu;
         let x = Tensor::randn(0f32, 1.0, (1, 3, 9, 9), &dev).unwrap();
         let w = Var::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap();
-        let g = conv2d(&x, &w, 0, 2).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = conv2d(&x, &w, 0, 2)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
         assert!(g.get(&x).is_none() && g.get(w.as_tensor()).is_some());
         // Without any variable it is candle's plain op.
         let plain = w.as_tensor().detach();

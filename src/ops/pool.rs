@@ -235,11 +235,18 @@ mod tests {
     fn matches_candle_forward_and_numeric_gradients() {
         use crate::model::layers::{avg_pool_include_pad, max_pool_ceil};
         let dev = Device::Cpu;
-        for &(h, w, k, s, pad) in &[(9, 9, 3, 2, 0), (8, 7, 3, 2, 0), (7, 7, 3, 1, 1), (6, 5, 3, 1, 1)] {
+        for &(h, w, k, s, pad) in &[
+            (9, 9, 3, 2, 0),
+            (8, 7, 3, 2, 0),
+            (7, 7, 3, 1, 1),
+            (6, 5, 3, 1, 1),
+        ] {
             // Distinct values keep every window's maximum unique (finite differences need it).
             let n = 2 * 3 * h * w;
             let mut vals: Vec<f32> = (0..n).map(|i| ((i * 7919) % n) as f32 / n as f32).collect();
-            vals.iter_mut().enumerate().for_each(|(i, v)| *v += (i % 3) as f32);
+            vals.iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v += (i % 3) as f32);
             let x = Tensor::from_vec(vals.clone(), (2, 3, h, w), &dev).unwrap();
             for max in [true, false] {
                 if !max && s != 1 {
@@ -263,10 +270,21 @@ mod tests {
                 assert!(close(&y, &y_ref, 1e-6), "{:?}", (h, w, k, s, pad, max));
                 let r = Tensor::randn(0f32, 1.0, y.dims(), &dev).unwrap();
                 let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-                let g = g.get(&xv).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                let g = g
+                    .get(&xv)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
                 let loss = |v: &[f32]| -> f32 {
                     let t = Tensor::from_slice(v, (2, 3, h, w), &dev).unwrap();
-                    (f(&t).unwrap() * &r).unwrap().sum_all().unwrap().to_scalar().unwrap()
+                    (f(&t).unwrap() * &r)
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar()
+                        .unwrap()
                 };
                 let eps = 1e-3;
                 for i in (0..n).step_by(5) {
@@ -274,7 +292,12 @@ mod tests {
                     a[i] += eps;
                     b[i] -= eps;
                     let numeric = (loss(&a) - loss(&b)) / (2.0 * eps);
-                    assert!((numeric - g[i]).abs() < 2e-2, "{:?} at {i}: {numeric} vs {}", (h, w, k, s, pad, max), g[i]);
+                    assert!(
+                        (numeric - g[i]).abs() < 2e-2,
+                        "{:?} at {i}: {numeric} vs {}",
+                        (h, w, k, s, pad, max),
+                        g[i]
+                    );
                 }
             }
         }
@@ -296,11 +319,23 @@ mod tests {
 
     #[test]
     fn max_gradient_goes_to_the_first_maximum() {
-        let x = Var::from_tensor(&Tensor::new(&[[[[1f32, 5.0, 5.0], [0.0, 2.0, 1.0]]]], &Device::Cpu).unwrap()).unwrap();
+        let x = Var::from_tensor(
+            &Tensor::new(&[[[[1f32, 5.0, 5.0], [0.0, 2.0, 1.0]]]], &Device::Cpu).unwrap(),
+        )
+        .unwrap();
         let y = max_pool2d_ceil(&x, 2, 2, 0).unwrap(); // ceil: 2 windows across 3 columns
-        assert_eq!(y.flatten_all().unwrap().to_vec1::<f32>().unwrap(), vec![5.0, 5.0]);
+        assert_eq!(
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            vec![5.0, 5.0]
+        );
         let g = y.sum_all().unwrap().backward().unwrap();
-        let gx = g.get(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let gx = g
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert_eq!(gx, vec![0.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
     }
 }

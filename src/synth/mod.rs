@@ -75,7 +75,11 @@ pub fn render_clip(motion: Motion, seed: u64, size: u32, frames: usize) -> Vec<R
     if motion == Motion::NoGesture && rng.random_bool(0.25) {
         scene.hand_visible = false;
     }
-    let jitter = if motion == Motion::NoGesture { 1.0 } else { 0.0 };
+    let jitter = if motion == Motion::NoGesture {
+        1.0
+    } else {
+        0.0
+    };
     let last = (frames.max(2) - 1) as f32;
     (0..frames)
         .map(|f| {
@@ -84,7 +88,9 @@ pub fn render_clip(motion: Motion, seed: u64, size: u32, frames: usize) -> Vec<R
             // A still hand is never perfectly still.
             pose.x += frng.random_range(-jitter..=jitter);
             pose.y += frng.random_range(-jitter..=jitter);
-            let trail: Vec<_> = (1..=4).map(|k| path.at((f as f32 - k as f32) / last)).collect();
+            let trail: Vec<_> = (1..=4)
+                .map(|k| path.at((f as f32 - k as f32) / last))
+                .collect();
             render_frame(&scene, pose, &trail, &mut frng)
         })
         .collect()
@@ -153,9 +159,18 @@ pub fn generate(
     jobs.par_iter().try_for_each(|&(id, class, _)| {
         let dir = rgb.join(id.to_string());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let frames = render_clip(motions[class], mix_seed(opts.seed, id as u64), opts.size, opts.frames);
+        let frames = render_clip(
+            motions[class],
+            mix_seed(opts.seed, id as u64),
+            opts.size,
+            opts.frames,
+        );
         for (f, img) in frames.iter().enumerate() {
-            save_jpeg(img, &dir.join(format!("{:05}.jpg", f + 1)), opts.jpeg_quality)?;
+            save_jpeg(
+                img,
+                &dir.join(format!("{:05}.jpg", f + 1)),
+                opts.jpeg_quality,
+            )?;
         }
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         progress(d, jobs.len());

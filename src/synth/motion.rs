@@ -127,7 +127,10 @@ impl Path {
                 } else {
                     (half, -half)
                 };
-                (pose(cx, cy, scale, a + jitter), pose(cx, cy, scale, b + jitter))
+                (
+                    pose(cx, cy, scale, a + jitter),
+                    pose(cx, cy, scale, b + jitter),
+                )
             }
             Motion::NoGesture => {
                 let p = pose(cx, cy, scale, tilt);

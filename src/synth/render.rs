@@ -53,14 +53,18 @@ impl Scene {
         let mut background = Vec::with_capacity(n * n);
         for y in 0..n {
             for x in 0..n {
-                let t = 0.5 + 0.5 * ((x as f32 / n as f32 - 0.5) * dx + (y as f32 / n as f32 - 0.5) * dy);
+                let t = 0.5
+                    + 0.5 * ((x as f32 / n as f32 - 0.5) * dx + (y as f32 / n as f32 - 0.5) * dy);
                 background.push(std::array::from_fn(|c| c0[c] + (c1[c] - c0[c]) * t));
             }
         }
         // Static distractors: soft ellipses and boxes of moderate contrast.
         for _ in 0..rng.random_range(2..6) {
             let col = muted(rng);
-            let (bx, by) = (rng.random_range(0.0..n as f32), rng.random_range(0.0..n as f32));
+            let (bx, by) = (
+                rng.random_range(0.0..n as f32),
+                rng.random_range(0.0..n as f32),
+            );
             let (rx, ry) = (
                 rng.random_range(0.05..0.25) * n as f32,
                 rng.random_range(0.05..0.25) * n as f32,
@@ -133,8 +137,14 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
     let n = scene.size as i32;
     let reach = (pose.scale * 1.4) as i32 + 2;
     let (sin, cos) = pose.angle.sin_cos();
-    let (x0, x1) = ((pose.x as i32 - reach).max(0), (pose.x as i32 + reach).min(n - 1));
-    let (y0, y1) = ((pose.y as i32 - reach).max(0), (pose.y as i32 + reach).min(n - 1));
+    let (x0, x1) = (
+        (pose.x as i32 - reach).max(0),
+        (pose.x as i32 + reach).min(n - 1),
+    );
+    let (y0, y1) = (
+        (pose.y as i32 - reach).max(0),
+        (pose.y as i32 + reach).min(n - 1),
+    );
     for y in y0..=y1 {
         for x in x0..=x1 {
             let (dx, dy) = (x as f32 + 0.5 - pose.x, y as f32 + 0.5 - pose.y);
@@ -151,9 +161,9 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
             let shade = rim * (1.1 - 0.25 * (v + 1.0) / 2.0);
             let a = cover * alpha;
             let px = &mut buf[(y * n + x) as usize];
-            for c in 0..3 {
-                let col = (scene.hand_rgb[c] * shade).min(255.0);
-                px[c] += (col - px[c]) * a;
+            for (p, &h) in px.iter_mut().zip(&scene.hand_rgb) {
+                let col = (h * shade).min(255.0);
+                *p += (col - *p) * a;
             }
         }
     }
@@ -176,10 +186,10 @@ pub fn render_frame(scene: &Scene, pose: Pose, trail: &[Pose], rng: &mut impl Rn
     let n = scene.size;
     let mut img = RgbImage::new(n, n);
     for (px, out) in buf.iter().zip(img.pixels_mut()) {
-        for c in 0..3 {
+        for (o, &p) in out.0.iter_mut().zip(px) {
             // Sum of uniforms: a cheap, nearly Gaussian noise of the scene's sigma.
             let noise: f32 = (0..3).map(|_| rng.random_range(-1.0..1.0f32)).sum::<f32>();
-            out.0[c] = (px[c] * gain + noise * scene.noise_sigma).clamp(0.0, 255.0) as u8;
+            *o = (p * gain + noise * scene.noise_sigma).clamp(0.0, 255.0) as u8;
         }
     }
     img
@@ -213,7 +223,12 @@ mod tests {
         let with = render_frame(&scene, pose, &[], &mut rand::rngs::StdRng::seed_from_u64(1));
         let mut hidden = scene.clone();
         hidden.hand_visible = false;
-        let without = render_frame(&hidden, pose, &[], &mut rand::rngs::StdRng::seed_from_u64(1));
+        let without = render_frame(
+            &hidden,
+            pose,
+            &[],
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
         let diff = |x: u32, y: u32| {
             let (a, b) = (with.get_pixel(x, y).0, without.get_pixel(x, y).0);
             (0..3).map(|c| a[c].abs_diff(b[c]) as u32).sum::<u32>()

@@ -29,7 +29,9 @@ pub fn write_atomic_with(
         w.flush().map_err(|e| TrainError::io(path, e))?;
     }
     // fsync before the rename: otherwise a crash can leave the new name pointing at no data.
-    tmp.as_file().sync_all().map_err(|e| TrainError::io(path, e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| TrainError::io(path, e))?;
     tmp.persist(path)
         .map_err(|e| TrainError::io(path, e.error))?;
     Ok(())

@@ -150,7 +150,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let (b, s) = (opts.batch_size, opts.input_size);
     let x = Tensor::randn(0f32, 1.0, (b, opts.segments, 3, s, s), &device)?;
     let y = Tensor::from_vec(
-        (0..b as u32).map(|i| i % cfg.num_classes as u32).collect::<Vec<_>>(),
+        (0..b as u32)
+            .map(|i| i % cfg.num_classes as u32)
+            .collect::<Vec<_>>(),
         b,
         &device,
     )?;
@@ -185,124 +187,4 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         step_ms: 1e3 * stp / n,
         train_clips_per_s: b as f64 * n / (fwd + bwd + stp),
     })
-}
-
-#[cfg(test)]
-mod scratch {
-    use super::*;
-    use crate::model::layers::max_pool_ceil;
-    fn t<F: FnMut() -> candle_core::Result<()>>(name: &str, mut f: F) {
-        f().unwrap();
-        let s = Instant::now();
-        for _ in 0..3 { f().unwrap(); }
-        eprintln!("{name}: {:.1} ms", s.elapsed().as_secs_f64() * 1e3 / 3.0);
-    }
-    #[test]
-    #[ignore]
-    fn ops() {
-        let dev = Device::Cpu;
-        let n = 128;
-        let x = candle_core::Var::randn(0f32, 1.0, (n, 16, 15, 15), &dev).unwrap();
-        let w = candle_core::Var::randn(0f32, 0.1, (64, 16, 3, 3), &dev).unwrap();
-        t("conv3x3 16->64 @15 fwd", || { x.conv2d(&w, 1, 1, 1, 1)?; Ok(()) });
-        t("conv3x3 16->64 @15 fwd+bwd", || { let y = x.conv2d(&w, 1, 1, 1, 1)?; y.sum_all()?.backward()?; Ok(()) });
-        t("FAST conv3x3 16->64 @15 fwd+bwd", || { let y = crate::ops::conv2d(&x, &w, 1, 1)?; y.sum_all()?.backward()?; Ok(()) });
-        let x1 = candle_core::Var::randn(0f32, 1.0, (n, 64, 15, 15), &dev).unwrap();
-        let w1 = candle_core::Var::randn(0f32, 0.1, (16, 64, 1, 1), &dev).unwrap();
-        t("1x1 matmul 64->16 fwd+bwd", || { let (b,c,h,ww) = x1.dims4()?; let y = w1.reshape((16,64))?.broadcast_matmul(&x1.reshape((b,c,h*ww))?)?; y.sum_all()?.backward()?; Ok(()) });
-        t("relu+cat fwd+bwd", || { let y = Tensor::cat(&[&x1.relu()?, &x1.relu()?], 1)?; y.sum_all()?.backward()?; Ok(()) });
-        let g = Tensor::randn(0f32, 1.0, (n, 64, 15, 15), &dev).unwrap();
-        t("  conv_transpose (grad input)", || { g.conv_transpose2d(&w, 1, 0, 1, 1)?; Ok(()) });
-        t("  grad kernel conv", || { x.transpose(0,1)?.conv2d(&g.transpose(0,1)?, 1, 1, 1, 1)?; Ok(()) });
-        let x0 = candle_core::Var::randn(0f32, 1.0, (n, 3, 64, 64), &dev).unwrap();
-        let w0 = candle_core::Var::randn(0f32, 0.1, (64, 3, 3, 3), &dev).unwrap();
-        t("conv0 fwd+bwd", || { let y = x0.conv2d(&w0, 0, 2, 1, 1)?; y.sum_all()?.backward()?; Ok(()) });
-        let x0c = x0.as_tensor().detach();
-        t("FAST conv0 fwd+bwd (untracked input)", || { let y = crate::ops::conv2d(&x0c, &w0, 0, 2)?; y.sum_all()?.backward()?; Ok(()) });
-        let p = candle_core::Var::randn(0f32, 1.0, (n, 64, 31, 31), &dev).unwrap();
-        t("maxpool train fwd", || { max_pool_ceil(&p, 3, 2, 0, true)?; Ok(()) });
-        t("maxpool train fwd+bwd", || { max_pool_ceil(&p, 3, 2, 0, true)?.sum_all()?.backward()?; Ok(()) });
-        let cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, vec!["a".into(); 9]);
-        let vm = VarMap::new();
-        let m = Tsn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
-        let xin = Tensor::randn(0f32, 1.0, (128, 3, 64, 64), &dev).unwrap();
-        t("backbone fwd inference (no grad)", || { let xi = xin.clone(); let mm = &m; let _ = (mm, xi); Ok(()) });
-        t("backbone fwd", || { m.backbone_features_t(&xin, true)?; Ok(()) });
-        t("backbone fwd+bwd", || { m.backbone_features_t(&xin, true)?.sum_all()?.backward()?; Ok(()) });
-        let f = Tensor::randn(0f32, 1.0, (16, 8, 256), &dev).unwrap();
-        t("TRN head fwd+bwd", || { m.head_t(&f, true)?.sum_all()?.backward()?; Ok(()) });
-        let mut cfg2 = cfg.clone(); cfg2.trn_mode = crate::model::config::TrnMode::Random;
-        let m2 = Tsn::new(&cfg2, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
-        t("TRN random head fwd+bwd", || { m2.head_t(&f, true)?.sum_all()?.backward()?; Ok(()) });
-        let mut cfg3 = cfg.clone(); cfg3.consensus = Consensus::Mlp;
-        let vm3 = VarMap::new();
-        let m3 = Tsn::new(&cfg3, VarBuilder::from_varmap(&vm3, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
-        t("MLP head fwd+bwd", || { m3.head_t(&f, true)?.sum_all()?.backward()?; Ok(()) });
-    }
-}
-#[cfg(test)]
-mod scratch2 {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn overfit() {
-        let dev = Device::Cpu;
-        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 2, vec!["a".into(); 4]);
-        cfg.input_size = 48; cfg.resize_size = 48;
-        let vm = VarMap::new();
-        let m = Tsn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
-        let vars = vm.data().lock().unwrap().clone();
-        let (params, sum) = trainable_params(&vars, cfg.arch, true);
-        eprintln!("{sum}");
-        let mut opt = Optimizer::new(params, OptimConfig { kind: crate::train::optim::OptimizerKind::Adam, weight_decay: 0.0, ..OptimConfig::default() });
-        let x = Tensor::randn(0f32, 1.0, (8, 2, 3, 48, 48), &dev).unwrap();
-        let y = Tensor::new(&[0u32, 1, 2, 3, 0, 1, 2, 3], &dev).unwrap();
-        for i in 0..30 {
-            let logits = m.forward_t(&x, true).unwrap();
-            let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
-            let g = loss.backward().unwrap();
-            let with = opt.params().iter().filter(|p| g.get(p.var.as_tensor()).is_some()).count();
-            let r = opt.step(&g, 1e-3).unwrap();
-            eprintln!("{i}: loss {:.4} grad_norm {:.4} params with grads {with}/{}", loss.to_scalar::<f32>().unwrap(), r.grad_norm, opt.params().len());
-        }
-    }
-}
-#[cfg(test)]
-mod scratch3 {
-    use super::*;
-    use crate::train::data::DataSpec;
-    #[test]
-    #[ignore]
-    fn diag() {
-        let dev = Device::Cpu;
-        let ds = DataSpec::new("/tmp/syn64").open(Path::new("train_videofolder.txt")).unwrap();
-        let labels = ds.labels.clone();
-        let ds = Arc::new(ds);
-        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 4, labels);
-        cfg.input_size = 64; cfg.resize_size = 64;
-        let lo = LoaderOptions { num_segments: 4, input_size: 64, resize_size: 64, norm: cfg.input, workers: 1, prefetch: 2 };
-        let batches: Vec<_> = EpochLoader::start(ds.clone(), &lo, Augment::Eval, (0..64).collect(), 16, 0).map(|b| b.unwrap()).collect();
-        let vm = VarMap::new();
-        let m = Tsn::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev), BuildOptions::training(true, 0)).unwrap();
-        let vars = vm.data().lock().unwrap().clone();
-        let (params, _) = trainable_params(&vars, cfg.arch, true);
-        let mut opt = Optimizer::new(params, OptimConfig { kind: crate::train::optim::OptimizerKind::Adam, weight_decay: 0.0, ..OptimConfig::default() });
-        let stats = |t: &Tensor| { let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap(); let z = v.iter().filter(|x| **x == 0.0).count() as f32 / v.len() as f32; let mean = v.iter().sum::<f32>()/v.len() as f32; let var = v.iter().map(|x| (x-mean)*(x-mean)).sum::<f32>()/v.len() as f32; format!("zeros {:.2} mean {:.4} std {:.4}", z, mean, var.sqrt()) };
-        for step in 0..40 {
-            let b = &batches[step % batches.len()];
-            let x = Tensor::from_vec(b.data.clone(), (b.len(), 4, 3, 64, 64), &dev).unwrap();
-            let y = Tensor::from_vec(b.labels.clone(), b.len(), &dev).unwrap();
-            if step % 10 == 0 {
-                let f = m.backbone_features_t(&x.reshape((b.len()*4, 3, 64, 64)).unwrap(), false).unwrap();
-                // spread across samples per feature
-                let sd = f.var_keepdim(0).unwrap().sqrt().unwrap().mean_all().unwrap().to_scalar::<f32>().unwrap();
-                eprintln!("step {step}: input {} | backbone feats {} | per-feature std across frames {sd:.5}", stats(&x), stats(&f));
-            }
-            let logits = m.forward_t(&x, true).unwrap();
-            let loss = candle_nn::loss::cross_entropy(&logits, &y).unwrap();
-            let g = loss.backward().unwrap();
-            let r = opt.step(&g, 1e-3).unwrap();
-            eprintln!("  {step}: loss {:.4} grad {:.4}", loss.to_scalar::<f32>().unwrap(), r.grad_norm);
-        }
-    }
 }

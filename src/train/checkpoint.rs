@@ -87,8 +87,9 @@ pub fn save(
         META_KEY.to_string(),
         serde_json::to_string(state).expect("state serialises"),
     )]);
-    let bytes = safetensors::tensor::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(meta))
-        .map_err(|e| TrainError::bad_file(path, format!("cannot serialise checkpoint: {e}")))?;
+    let bytes =
+        safetensors::tensor::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(meta))
+            .map_err(|e| TrainError::bad_file(path, format!("cannot serialise checkpoint: {e}")))?;
     write_atomic(path, &bytes)
 }
 
@@ -116,7 +117,10 @@ pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
     let mut optim = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(bad(format!("tensor {name} is {:?}, expected F32", view.dtype())));
+            return Err(bad(format!(
+                "tensor {name} is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let values: Vec<f32> = view
             .data()
@@ -161,14 +165,23 @@ mod tests {
         let p = dir.path().join("checkpoint.safetensors");
         let w = Tensor::new(&[[1f32, 2.0], [3.0, -4.5]], &Device::Cpu).unwrap();
         let m = Tensor::new(&[0.25f32], &Device::Cpu).unwrap();
-        save(&p, &[("fc.weight".into(), w)], &[("momentum.fc.bias".into(), m)], &state(3)).unwrap();
+        save(
+            &p,
+            &[("fc.weight".into(), w)],
+            &[("momentum.fc.bias".into(), m)],
+            &state(3),
+        )
+        .unwrap();
         let c = load(&p, &Device::Cpu).unwrap();
         assert_eq!(c.state, state(3));
         assert_eq!(
             c.model["fc.weight"].to_vec2::<f32>().unwrap(),
             vec![vec![1.0, 2.0], vec![3.0, -4.5]]
         );
-        assert_eq!(c.optim["momentum.fc.bias"].to_vec1::<f32>().unwrap(), vec![0.25]);
+        assert_eq!(
+            c.optim["momentum.fc.bias"].to_vec1::<f32>().unwrap(),
+            vec![0.25]
+        );
     }
 
     #[test]

@@ -176,10 +176,16 @@ impl RunConfig {
             return bad("batch size must be at least 1".into());
         }
         if !(self.optim.lr > 0.0 && self.optim.lr.is_finite()) {
-            return bad(format!("lr must be a positive number, got {}", self.optim.lr));
+            return bad(format!(
+                "lr must be a positive number, got {}",
+                self.optim.lr
+            ));
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
-            return bad(format!("dropout must be in [0, 1), got {}", self.model.dropout));
+            return bad(format!(
+                "dropout must be in [0, 1), got {}",
+                self.model.dropout
+            ));
         }
         if self.run.eval_freq == 0 {
             return bad("eval_freq must be at least 1".into());
@@ -229,7 +235,11 @@ mod tests {
         assert_eq!((c.optim.momentum, c.optim.weight_decay), (0.9, 5e-4));
         assert_eq!((c.optim.epochs, c.optim.clip_gradient), (30, 20.0));
         assert!(c.model.partial_bn);
-        assert!(c.validate().unwrap_err().to_string().contains("no data root"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("no data root"));
     }
 
     #[test]
@@ -266,6 +276,9 @@ mod tests {
                 n += 1;
             }
         }
-        assert!(n >= 3, "expected the Jester, Something-Something and demo recipes");
+        assert!(
+            n >= 3,
+            "expected the Jester, Something-Something and demo recipes"
+        );
     }
 }

@@ -91,12 +91,20 @@ impl SimpleBackend for SeededVarMap {
     }
 
     fn contains_tensor(&self, name: &str) -> bool {
-        self.map.data().lock().expect("varmap lock").contains_key(name)
+        self.map
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .contains_key(name)
     }
 }
 
 /// A [`candle_nn::VarBuilder`] over `map` with seeded initialisation.
-pub fn seeded_var_builder(map: &VarMap, seed: u64, device: &Device) -> candle_nn::VarBuilder<'static> {
+pub fn seeded_var_builder(
+    map: &VarMap,
+    seed: u64,
+    device: &Device,
+) -> candle_nn::VarBuilder<'static> {
     candle_nn::VarBuilder::from_backend(
         Box::new(SeededVarMap::new(map.clone(), seed)),
         DType::F32,
@@ -136,6 +144,13 @@ mod tests {
         };
         let vals = init_values(k, &Shape::from((10, 25)), &mut StdRng::seed_from_u64(0));
         assert!(vals.iter().all(|x| x.abs() <= (3f32 / 25.0).sqrt()));
-        assert_eq!(init_values(Init::Const(1.0), &Shape::from(3), &mut StdRng::seed_from_u64(0)), vec![1.0; 3]);
+        assert_eq!(
+            init_values(
+                Init::Const(1.0),
+                &Shape::from(3),
+                &mut StdRng::seed_from_u64(0)
+            ),
+            vec![1.0; 3]
+        );
     }
 }

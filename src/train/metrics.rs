@@ -115,7 +115,10 @@ impl ConfusionMatrix {
             for c in row {
                 s.push_str(&format!("{c:>width$}"));
             }
-            s.push_str(&format!("   {}\n", labels.get(i).map_or("", String::as_str)));
+            s.push_str(&format!(
+                "   {}\n",
+                labels.get(i).map_or("", String::as_str)
+            ));
         }
         s
     }
@@ -241,9 +244,9 @@ mod tests {
             train_loss: 1.5,
             train_top1: 40.0,
             train_top5: 90.0,
-            val_loss: (epoch % 2 == 0).then_some(1.2),
-            val_top1: (epoch % 2 == 0).then_some(50.0),
-            val_top5: (epoch % 2 == 0).then_some(95.0),
+            val_loss: epoch.is_multiple_of(2).then_some(1.2),
+            val_top1: epoch.is_multiple_of(2).then_some(50.0),
+            val_top5: epoch.is_multiple_of(2).then_some(95.0),
             train_clips: 100,
             skipped_clips: 1,
             clips_per_s: 12.5,
@@ -288,7 +291,11 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 4);
         assert!(lines[0].starts_with("epoch,lr,"));
-        assert!(lines[1].starts_with("1,1e-3,1.500000,40.0000,90.0000,,,,100,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("1,1e-3,1.500000,40.0000,90.0000,,,,100,"),
+            "{}",
+            lines[1]
+        );
         // A resume from a checkpoint of epoch 2 drops what a killed run appended after it.
         files.rewrite(&[record(1), record(2)]).unwrap();
         assert_eq!(files.read().unwrap().len(), 2);

@@ -235,7 +235,10 @@ impl Optimizer {
             *slot = match self.cfg.kind {
                 OptimizerKind::Sgd => get(format!("momentum.{}", p.name), p)?.map(Slot::Momentum),
                 OptimizerKind::Adam => {
-                    match (get(format!("adam_m.{}", p.name), p)?, get(format!("adam_v.{}", p.name), p)?) {
+                    match (
+                        get(format!("adam_m.{}", p.name), p)?,
+                        get(format!("adam_v.{}", p.name), p)?,
+                    ) {
                         (Some(m), Some(v)) => Some(Slot::Adam { m, v }),
                         _ => None,
                     }
@@ -267,7 +270,12 @@ mod tests {
     /// Loss = sum(c ⊙ w), so the gradient of w is c whatever w is.
     fn linear_loss(w: &Var, c: &[f32]) -> GradStore {
         let c = Tensor::new(c, &Device::Cpu).unwrap();
-        (w.as_tensor() * c).unwrap().sum_all().unwrap().backward().unwrap()
+        (w.as_tensor() * c)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap()
     }
 
     #[test]
@@ -325,7 +333,8 @@ mod tests {
     fn clipping_scales_to_the_global_norm() {
         // Gradients (3, 0) and (4,): global norm 5, clip at 1 → coef 1/(5+1e-6).
         let (a, b) = (var(&[0.0, 0.0]), var(&[0.0]));
-        let loss = ((a.as_tensor() * Tensor::new(&[3f32, 0.0], &Device::Cpu).unwrap()).unwrap()
+        let loss = ((a.as_tensor() * Tensor::new(&[3f32, 0.0], &Device::Cpu).unwrap())
+            .unwrap()
             .sum_all()
             .unwrap()
             + (b.as_tensor() * 4.0).unwrap().sum_all().unwrap())
@@ -371,14 +380,18 @@ mod tests {
         let mut opt = Optimizer::new(vec![mk()], cfg.clone());
         opt.step(&linear_loss(&w, &[2.0, -0.5]), 0.01).unwrap();
         let e = 1e-8;
-        assert!(close(&values(&w), &[1.0 - 0.01 * 2.0 / (2.0 + e), 1.0 + 0.01 * 0.5 / (0.5 + e)]));
+        assert!(close(
+            &values(&w),
+            &[1.0 - 0.01 * 2.0 / (2.0 + e), 1.0 + 0.01 * 0.5 / (0.5 + e)]
+        ));
         // Step 2 from restored state equals step 2 of the original optimiser.
         let saved: HashMap<String, Tensor> = opt.state_tensors().into_iter().collect();
         assert_eq!(saved.len(), 2);
         let start = values(&w);
         opt.step(&linear_loss(&w, &[1.0, 1.0]), 0.01).unwrap();
         let expected = values(&w);
-        w.set(&Tensor::new(start.as_slice(), &Device::Cpu).unwrap()).unwrap();
+        w.set(&Tensor::new(start.as_slice(), &Device::Cpu).unwrap())
+            .unwrap();
         let mut restored = Optimizer::new(vec![mk()], cfg);
         restored.load_state(&saved, 1).unwrap();
         restored.step(&linear_loss(&w, &[1.0, 1.0]), 0.01).unwrap();

@@ -75,7 +75,11 @@ impl Console {
     fn append_log(&self, text: &str) {
         if let Some(log) = &self.log {
             // The log is a convenience copy of stdout: failing to append must not stop a run.
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+            {
                 let _ = writeln!(f, "{text}");
             }
         }

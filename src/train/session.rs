@@ -124,7 +124,9 @@ fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
 
 /// Deletes the temp files (`.tmp-*`) a killed run may have left while writing atomically.
 fn remove_stale_temps(dir: &Path) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in rd.flatten() {
         if entry.file_name().to_string_lossy().starts_with(".tmp-") {
             // A leftover that cannot be removed is harmless: it is never read.
@@ -213,7 +215,11 @@ impl Session {
 
     /// Continues the run in `dir` from its checkpoint; `adjust` may change the saved
     /// configuration (more epochs, another learning rate) before it is used.
-    pub fn resume(dir: &Path, device: &Device, adjust: impl FnOnce(&mut RunConfig)) -> Result<Self> {
+    pub fn resume(
+        dir: &Path,
+        device: &Device,
+        adjust: impl FnOnce(&mut RunConfig),
+    ) -> Result<Self> {
         let paths = RunPaths::new(dir);
         if !paths.config.exists() {
             return Err(TrainError::Config(format!(
@@ -235,7 +241,8 @@ impl Session {
         let ckpt = checkpoint::load(&paths.checkpoint, device)?;
         let mut s = Self::build(cfg, paths, device, ckpt.state)?;
         s.restore_tensors(&ckpt.model)?;
-        s.optimizer.load_state(&ckpt.optim, s.state.optimizer_steps)?;
+        s.optimizer
+            .load_state(&ckpt.optim, s.state.optimizer_steps)?;
         if s.cfg != before {
             write_atomic(&s.paths.config, s.cfg.to_toml().as_bytes())?;
         }
@@ -261,7 +268,11 @@ impl Session {
             if t.shape() != var.shape() {
                 return Err(TrainError::bad_file(
                     &self.paths.checkpoint,
-                    format!("tensor {name} has shape {:?}, the model {:?}", t.dims(), var.dims()),
+                    format!(
+                        "tensor {name} has shape {:?}, the model {:?}",
+                        t.dims(),
+                        var.dims()
+                    ),
                 ));
             }
             var.set(t)?;

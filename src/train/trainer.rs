@@ -61,16 +61,31 @@ fn report_skips(console: &Console, skipped: &[Skipped], seen: &mut usize) {
     }
 }
 
-fn train_epoch(s: &mut Session, console: &mut Console, epoch: usize, lr: f64) -> Result<EpochOutcome> {
+fn train_epoch(
+    s: &mut Session,
+    console: &mut Console,
+    epoch: usize,
+    lr: f64,
+) -> Result<EpochOutcome> {
     let n = s.train.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(mix_seed(s.state.seed, 2 * epoch as u64)));
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(mix_seed(
+        s.state.seed,
+        2 * epoch as u64,
+    )));
     let aug = Augment::Train {
         flip: s.flip.clone(),
     };
     let loader_seed = mix_seed(s.state.seed, 2 * epoch as u64 + 1);
     let batch_size = s.cfg.optim.batch_size;
-    let loader = EpochLoader::start(s.train.clone(), &s.loader, aug, order, batch_size, loader_seed);
+    let loader = EpochLoader::start(
+        s.train.clone(),
+        &s.loader,
+        aug,
+        order,
+        batch_size,
+        loader_seed,
+    );
     let epochs = s.cfg.optim.epochs;
     console.start(format!("epoch {}/{epochs}", epoch + 1), n);
     let (size, segs) = (s.loader.input_size, s.loader.num_segments);
@@ -169,7 +184,10 @@ fn save_best(s: &Session, record: &EpochRecord, prov: &Provenance) -> Result<()>
     p.insert("epochs_planned".into(), s.cfg.optim.epochs.to_string());
     let top1 = record.val_top1.unwrap_or_default();
     p.insert("val_top1".into(), format!("{top1:.2}"));
-    p.insert("val_top5".into(), format!("{:.2}", record.val_top5.unwrap_or_default()));
+    p.insert(
+        "val_top5".into(),
+        format!("{:.2}", record.val_top5.unwrap_or_default()),
+    );
     p.insert("train_clips".into(), s.train.len().to_string());
     p.insert("val_clips".into(), s.val.len().to_string());
     p.insert("seed".into(), s.cfg.run.seed.to_string());
@@ -189,7 +207,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
         let epoch = s.state.epoch;
         let lr = lr_at_epoch(s.cfg.optim.lr, &s.cfg.optim.lr_steps, epoch);
         let out = train_epoch(s, console, epoch, lr)?;
-        let evaluate_now = (epoch + 1) % s.cfg.run.eval_freq == 0 || epoch + 1 == epochs;
+        let evaluate_now = (epoch + 1).is_multiple_of(s.cfg.run.eval_freq) || epoch + 1 == epochs;
         let val = if evaluate_now {
             Some(validate(s, console)?)
         } else {

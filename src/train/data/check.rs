@@ -47,7 +47,10 @@ fn check_clip(ds: &Dataset, idx: usize, decode: bool) -> (usize, Vec<Problem>) {
         detail,
     };
     if !dir.is_dir() {
-        let p = problem(ProblemKind::MissingFolder, format!("{} not found", dir.display()));
+        let p = problem(
+            ProblemKind::MissingFolder,
+            format!("{} not found", dir.display()),
+        );
         return (0, vec![p]);
     }
     let files = match preprocess::list_clip_frames(&dir) {
@@ -90,7 +93,7 @@ pub fn check_dataset(ds: &Dataset, decode: bool, progress: &(dyn Fn(usize) + Syn
         .map(|i| {
             let r = check_clip(ds, i, decode);
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if d % 256 == 0 {
+            if d.is_multiple_of(256) {
                 progress(d);
             }
             r
@@ -128,8 +131,16 @@ mod tests {
         for id in ["good", "count", "broken", "gap"] {
             std::fs::create_dir_all(root.join("rgb").join(id)).unwrap();
         }
-        for (id, f) in [("good", 1), ("good", 2), ("count", 1), ("count", 2), ("broken", 1)] {
-            frame.save(root.join(format!("rgb/{id}/{f:05}.jpg"))).unwrap();
+        for (id, f) in [
+            ("good", 1),
+            ("good", 2),
+            ("count", 1),
+            ("count", 2),
+            ("broken", 1),
+        ] {
+            frame
+                .save(root.join(format!("rgb/{id}/{f:05}.jpg")))
+                .unwrap();
         }
         std::fs::write(root.join("rgb/broken/00002.jpg"), b"\xff\xd8 truncated").unwrap();
         frame.save(root.join("rgb/gap/00001.jpg")).unwrap();

@@ -113,7 +113,10 @@ impl FlipPolicy {
             "auto" => Ok(FlipPolicy::Mirror(auto_mirror_map(labels))),
             "off" | "none" => Ok(FlipPolicy::Off),
             "naive" | "original" => Ok(FlipPolicy::Naive),
-            path => Ok(FlipPolicy::Mirror(read_mirror_pairs(Path::new(path), labels)?)),
+            path => Ok(FlipPolicy::Mirror(read_mirror_pairs(
+                Path::new(path),
+                labels,
+            )?)),
         }
     }
 
@@ -206,9 +209,13 @@ mod tests {
 
     #[test]
     fn unpaired_direction_classes_are_never_flipped() {
-        let labels: Vec<String> = ["Pushing something from left to right", "Waving", "Turn left"]
-            .map(String::from)
-            .to_vec();
+        let labels: Vec<String> = [
+            "Pushing something from left to right",
+            "Waving",
+            "Turn left",
+        ]
+        .map(String::from)
+        .to_vec();
         let map = auto_mirror_map(&labels);
         assert_eq!(map, vec![None, Some(1), None]);
         let labels: Vec<String> = [

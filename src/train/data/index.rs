@@ -217,7 +217,11 @@ mod tests {
     }
 
     fn labels() -> Vec<String> {
-        vec!["Swiping Left".into(), "Swiping Right".into(), "No gesture".into()]
+        vec![
+            "Swiping Left".into(),
+            "Swiping Right".into(),
+            "No gesture".into(),
+        ]
     }
 
     #[test]
@@ -255,8 +259,15 @@ mod tests {
     fn csv_release_format_maps_label_names() {
         let f = file("34870;Swiping Right\n56557;no gesture\n99;\n");
         let list = read_list(f.path(), &labels()).unwrap();
-        let got: Vec<_> = list.entries.iter().map(|e| (e.id.as_str(), e.label)).collect();
-        assert_eq!(got, vec![("34870", Some(1)), ("56557", Some(2)), ("99", None)]);
+        let got: Vec<_> = list
+            .entries
+            .iter()
+            .map(|e| (e.id.as_str(), e.label))
+            .collect();
+        assert_eq!(
+            got,
+            vec![("34870", Some(1)), ("56557", Some(2)), ("99", None)]
+        );
         assert!(list.entries.iter().all(|e| e.num_frames.is_none()));
         let f = file("1;Swiping Left\n2;Thumb Up\n");
         let e = read_list(f.path(), &labels()).unwrap_err().to_string();
@@ -277,7 +288,10 @@ mod tests {
 
     #[test]
     fn real_jester_split_files_parse() {
-        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/jester"));
+        let root = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/data/jester"
+        ));
         if !root.exists() {
             assert!(
                 std::env::var("GESTURE_APP_REQUIRE_SHARED").as_deref() != Ok("1"),

@@ -140,7 +140,11 @@ pub fn load_clip_into(
         Augment::Eval => (None, false, label),
     };
     for (slot, &i) in indices.iter().enumerate() {
-        let img = &decoded.iter().find(|(j, _)| *j == i).expect("decoded above").1;
+        let img = &decoded
+            .iter()
+            .find(|(j, _)| *j == i)
+            .expect("decoded above")
+            .1;
         let mut frame = match crop {
             Some(c) => crop_resize(img, c, opts.input_size),
             None => preprocess::resize_center_crop(img, opts.resize_size, opts.input_size),
@@ -148,7 +152,11 @@ pub fn load_clip_into(
         if flip {
             image::imageops::flip_horizontal_in_place(&mut frame);
         }
-        preprocess::normalize_into(&frame, &opts.norm, &mut out[slot * plane..(slot + 1) * plane]);
+        preprocess::normalize_into(
+            &frame,
+            &opts.norm,
+            &mut out[slot * plane..(slot + 1) * plane],
+        );
     }
     Ok(label as u32)
 }
@@ -220,8 +228,13 @@ impl EpochLoader {
         for w in 0..workers {
             let (tx, rx) = bounded::<Batch>(per_worker);
             receivers.push(rx);
-            let (ds, order, aug, stop, opts) =
-                (ds.clone(), order.clone(), aug.clone(), stop.clone(), opts.clone());
+            let (ds, order, aug, stop, opts) = (
+                ds.clone(),
+                order.clone(),
+                aug.clone(),
+                stop.clone(),
+                opts.clone(),
+            );
             let handle = std::thread::Builder::new()
                 .name(format!("loader-{w}"))
                 .spawn(move || {
@@ -267,9 +280,10 @@ impl Iterator for EpochLoader {
         }
         let rx = &self.receivers[self.next % self.receivers.len()];
         self.next += 1;
-        Some(rx.recv().map_err(|_| {
-            TrainError::Data("a data loader thread stopped unexpectedly".into())
-        }))
+        Some(
+            rx.recv()
+                .map_err(|_| TrainError::Data("a data loader thread stopped unexpectedly".into())),
+        )
     }
 }
 
@@ -351,7 +365,10 @@ mod tests {
         let loader = EpochLoader::start(ds, &opts(2), Augment::Eval, vec![4, 3, 2, 1, 0], 2, 0);
         assert_eq!(loader.num_batches(), 3);
         let batches: Vec<Batch> = loader.map(Result::unwrap).collect();
-        assert_eq!(batches.iter().map(|b| b.index).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            batches.iter().map(|b| b.index).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
         assert_eq!(batches[0].entries, vec![4, 3]);
         assert_eq!(batches[0].labels, vec![0, 1]);
         // Clip 4, frames 1, 3, 5 (0-based centres of 3 segments of 6): red = 40 + f.
@@ -381,7 +398,11 @@ mod tests {
         assert_eq!(b.data.len(), 3 * 3 * 64);
         let ids: Vec<&str> = b.skipped.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, vec!["c1", "c2", "c3"]);
-        assert!(b.skipped[2].reason.contains("missing"), "{:?}", b.skipped[2]);
+        assert!(
+            b.skipped[2].reason.contains("missing"),
+            "{:?}",
+            b.skipped[2]
+        );
     }
 
     #[test]

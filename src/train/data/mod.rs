@@ -100,7 +100,10 @@ impl Dataset {
             Some(e) => Err(TrainError::Parse {
                 path: self.list.path.clone(),
                 line: e.line,
-                reason: format!("clip {} has no label; training and evaluation need one", e.id),
+                reason: format!(
+                    "clip {} has no label; training and evaluation need one",
+                    e.id
+                ),
             }),
         }
     }
@@ -215,7 +218,9 @@ mod tests {
         std::fs::write(dir.path().join("val.txt"), "c1 3 1\n").unwrap();
         std::fs::create_dir_all(dir.path().join("rgb/c1")).unwrap();
         std::fs::write(dir.path().join("rgb/c1/00001.png"), b"x").unwrap();
-        let ds = DataSpec::new(dir.path()).open(Path::new("val.txt")).unwrap();
+        let ds = DataSpec::new(dir.path())
+            .open(Path::new("val.txt"))
+            .unwrap();
         assert_eq!(ds.frames_dir, dir.path().join("rgb"));
         assert_eq!(ds.naming.ext, "png");
         assert_eq!(

@@ -157,7 +157,9 @@ mod tests {
             .map(|(x, y, _)| (x, y))
             .collect();
         assert!(!lit.is_empty());
-        assert!(lit.iter().all(|&(x, y)| (2..2 + 18).contains(&x) && (3..10).contains(&y)));
+        assert!(lit
+            .iter()
+            .all(|&(x, y)| (2..2 + 18).contains(&x) && (3..10).contains(&y)));
         // 'A' top row is .###. at scale 1.
         assert_eq!(img.get_pixel(3, 3).0[0], 255);
         assert_eq!(img.get_pixel(2, 3).0[0], 0);

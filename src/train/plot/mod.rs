@@ -18,8 +18,11 @@ const VAL: Rgb<u8> = Rgb([255, 127, 14]);
 
 fn encode_png(path: &Path, img: &RgbImage) -> Result<()> {
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| TrainError::bad_file(path, format!("cannot encode PNG: {e}")))?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| TrainError::bad_file(path, format!("cannot encode PNG: {e}")))?;
     write_atomic(path, &bytes)
 }
 
@@ -86,22 +89,30 @@ fn fmt_tick(v: f64, step: f64) -> String {
     }
 }
 
+/// A named, coloured line of (x, y) points.
+type Series<'a> = (&'a str, Rgb<u8>, Vec<(f64, f64)>);
+
 /// One panel: series of (x, y) points, drawn in a box at (x, y, w, h).
 struct Panel<'a> {
     title: &'a str,
-    series: Vec<(&'a str, Rgb<u8>, Vec<(f64, f64)>)>,
+    series: Vec<Series<'a>>,
     y_range: Option<(f64, f64)>,
 }
 
 fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64, x_max: f64) {
     let (left, top, right, bottom) = (bx + 44, by + 24, bx + bw - 10, by + bh - 30);
-    let all: Vec<f64> = p.series.iter().flat_map(|s| s.2.iter().map(|q| q.1)).collect();
+    let all: Vec<f64> = p
+        .series
+        .iter()
+        .flat_map(|s| s.2.iter().map(|q| q.1))
+        .collect();
     let (mut lo, mut hi) = p.y_range.unwrap_or_else(|| {
         let lo = all.iter().cloned().fold(f64::INFINITY, f64::min);
         let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         (lo.min(0.0), hi)
     });
-    if !(hi > lo) {
+    // Also catches NaN bounds (no finite point at all).
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         hi = lo + 1.0;
     }
     let ystep = nice_step(hi - lo, 5.0);
@@ -119,7 +130,14 @@ fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64,
             put(img, x, y, GRID);
         }
         let label = fmt_tick(v, ystep);
-        draw_text(img, left - 4 - text_width(&label, 1) as i64, y - 3, &label, 1, BLACK);
+        draw_text(
+            img,
+            left - 4 - text_width(&label, 1) as i64,
+            y - 3,
+            &label,
+            1,
+            BLACK,
+        );
         v += ystep;
     }
     // X ticks at whole epochs.
@@ -131,7 +149,14 @@ fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64,
             put(img, x, y, BLACK);
         }
         let label = format!("{e:.0}");
-        draw_text(img, x - text_width(&label, 1) as i64 / 2, bottom + 7, &label, 1, BLACK);
+        draw_text(
+            img,
+            x - text_width(&label, 1) as i64 / 2,
+            bottom + 7,
+            &label,
+            1,
+            BLACK,
+        );
         e += xstep;
     }
     for x in left..=right {
@@ -150,7 +175,12 @@ fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64,
         fill_rect(img, lx, by + 9, 10, 4, *color);
         draw_text(img, lx + 13, by + 8, name, 1, BLACK);
         for w in pts.windows(2) {
-            line(img, (px(w[0].0), py(w[0].1)), (px(w[1].0), py(w[1].1)), *color);
+            line(
+                img,
+                (px(w[0].0), py(w[0].1)),
+                (px(w[1].0), py(w[1].1)),
+                *color,
+            );
         }
         for &(x, y) in pts {
             fill_rect(img, px(x) - 2, py(y) - 2, 5, 5, *color);
@@ -212,7 +242,14 @@ pub fn confusion_image(m: &ConfusionMatrix, labels: &[String]) -> RgbImage {
     let w = left + n * cell + acc_w;
     let h = top + n * cell + 30;
     let mut img = RgbImage::from_pixel(w as u32, h as u32, WHITE);
-    draw_text(&mut img, 6, 6, "confusion (rows: true, columns: predicted)", 2, BLACK);
+    draw_text(
+        &mut img,
+        6,
+        6,
+        "confusion (rows: true, columns: predicted)",
+        2,
+        BLACK,
+    );
     let per_class = m.per_class();
     for (i, row) in m.counts.iter().enumerate() {
         let total: u64 = row.iter().sum();
@@ -220,7 +257,11 @@ pub fn confusion_image(m: &ConfusionMatrix, labels: &[String]) -> RgbImage {
         let name = format!("{i:>2} {}", labels.get(i).map_or("", String::as_str));
         draw_text(&mut img, 6, y + cell / 2 - 3, &name, 1, BLACK);
         for (j, &c) in row.iter().enumerate() {
-            let share = if total > 0 { c as f64 / total as f64 } else { 0.0 };
+            let share = if total > 0 {
+                c as f64 / total as f64
+            } else {
+                0.0
+            };
             let shade = |full: u8| (255.0 - (255.0 - full as f64) * share).round() as u8;
             let color = if i == j {
                 Rgb([shade(20), shade(110), shade(60)])
@@ -232,7 +273,14 @@ pub fn confusion_image(m: &ConfusionMatrix, labels: &[String]) -> RgbImage {
         }
         if let (_, Some(acc)) = per_class[i] {
             let s = format!("{acc:.0}%");
-            draw_text(&mut img, left + n * cell + 6, y + cell / 2 - 3, &s, 1, BLACK);
+            draw_text(
+                &mut img,
+                left + n * cell + 6,
+                y + cell / 2 - 3,
+                &s,
+                1,
+                BLACK,
+            );
         }
     }
     let every = if cell >= 14 { 1 } else { 5 };

@@ -1,27 +1,56 @@
-//! The command line: subcommands and their flags.
+//! The command line: subcommands and their flags. Each subcommand's flags live beside its code in
+//! `commands/`.
 
 use crate::commands;
 use clap::{Parser, Subcommand};
 
-/// Live dynamic hand-gesture recognition, and the tools that train and evaluate its models.
-#[derive(Parser, Debug)]
-#[command(name = "gesture-app", version, about)]
+/// Live hand-gesture recognition from a webcam, and the tools that convert, train and evaluate
+/// its models.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gesture-app",
+    version,
+    about = "Live hand-gesture recognition (TSN/TRN on squeezenet1_1 or BNInception)",
+    long_about = "Recognises dynamic hand gestures (swipes, zooms, rolls, thumbs...) live from a \
+                  webcam, and converts, trains, evaluates and benchmarks the models it runs.",
+    propagate_version = true,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// With no subcommand the live app runs: `gesture-app --weights W` (see `run --help`).
+    #[command(flatten)]
+    pub run: commands::run::RunArgs,
 }
 
 /// The subcommands.
-#[derive(Subcommand, Debug)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train a model (the original's recipe; flags, a TOML recipe, or --resume RUN_DIR).
+    /// Classify clips (folders of frames) and print the top-5 gestures
+    Classify(commands::classify::ClassifyArgs),
+    /// Convert an original PyTorch checkpoint (.pth.tar) or ImageNet state_dict to our weights file
+    Convert(commands::convert::ConvertArgs),
+    /// Show what a weights file holds: model, labels, preprocessing, provenance
+    Info(commands::info::InfoArgs),
+    /// Benchmark the model on this machine (CPU or CUDA)
+    Bench(commands::bench::BenchArgs),
+    /// Run the live app: camera, frame folder or generated clips → gestures, in a window or
+    /// --headless as JSON lines (the default when no subcommand is given)
+    Run(commands::run::RunArgs),
+    /// List the cameras and their modes
+    Cameras,
+    /// Benchmark the live pipeline on a frame folder at 30 fps: predictions/s, backbone passes
+    /// per prediction, glass-to-label latency p50/p95
+    BenchPipeline(commands::bench_pipeline::BenchPipelineArgs),
+    /// Train a model (the original's recipe; flags, a TOML recipe, or --resume RUN_DIR)
     Train(Box<commands::train::TrainArgs>),
-    /// Evaluate a weights file on a labelled clip list: top-1/top-5, per class, confusion.
+    /// Evaluate a weights file on a labelled clip list: top-1/top-5, per class, confusion
     Eval(commands::eval::EvalArgs),
-    /// Generate Jester-layout clips of a drawn hand doing Jester gestures.
+    /// Generate Jester-layout clips of a drawn hand doing Jester gestures
     Synth(commands::synth::SynthArgs),
-    /// Data set tools (`data check`).
+    /// Data set tools (`data check`)
     Data(commands::data::DataArgs),
-    /// Measure training and data-loading throughput.
+    /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
 }

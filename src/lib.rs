@@ -2,13 +2,17 @@
 //! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
 //! evaluate its models.
 
+pub mod bench;
+pub mod capture;
 pub mod device;
 pub mod error;
+pub mod live;
 pub mod model;
 pub mod ops;
 pub mod preprocess;
 pub mod synth;
 pub mod train;
+pub mod ui;
 pub mod weights;
 
 pub use error::{Error, Result};

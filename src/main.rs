@@ -1,5 +1,5 @@
-//! `gesture-app`: parses the command line and runs a subcommand; errors print as one line with
-//! their cause chain.
+//! `gesture-app`: thin entry point. Parses the command line, runs the command, and turns errors
+//! into one line on stderr and a non-zero exit code (never a panic backtrace for user mistakes).
 
 mod cli;
 mod commands;
@@ -7,22 +7,12 @@ mod commands;
 use clap::Parser;
 use std::process::ExitCode;
 
-fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        cli::Command::Train(a) => commands::train::run(*a),
-        cli::Command::Eval(a) => commands::eval::run(a),
-        cli::Command::Synth(a) => commands::synth::run(a),
-        cli::Command::Data(a) => commands::data::run(a),
-        cli::Command::BenchTrain(a) => commands::bench_train::run(a),
-    }
-}
-
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match run(cli) {
+    let args = cli::Cli::parse();
+    match commands::run(args) {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+        Err(err) => {
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -319,7 +319,7 @@ impl ModelConfig {
         if self.img_feature_dim == 0 {
             return Err("img_feature_dim must be at least 1".into());
         }
-        if self.consensus == Consensus::Blstm && self.rnn_hidden % 2 != 0 {
+        if self.consensus == Consensus::Blstm && !self.rnn_hidden.is_multiple_of(2) {
             return Err(format!(
                 "BLSTM needs an even rnn_hidden (split per direction), got {}",
                 self.rnn_hidden

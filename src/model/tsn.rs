@@ -130,3 +130,87 @@ pub fn frozen_by_partial_bn(cfg: &ModelConfig, name: &str) -> bool {
         && name.starts_with("base_model.")
         && !name.starts_with("base_model.conv1_7x7_s2_bn.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    fn build(cfg: &ModelConfig, opts: BuildOptions) -> (VarMap, Tsn) {
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+        let tsn = Tsn::new(cfg, vb, opts).unwrap();
+        (vm, tsn)
+    }
+
+    #[test]
+    fn every_head_for_3_8_16_segments_in_train_and_eval() {
+        for consensus in Consensus::ALL {
+            for n in [3, 8, 16] {
+                let mut cfg =
+                    ModelConfig::new(Arch::SqueezeNet11, consensus, n, vec!["c".into(); 5]);
+                cfg.input_size = 32;
+                cfg.resize_size = 32;
+                let (_, tsn) = build(&cfg, BuildOptions::training(true, 1));
+                let clips = Tensor::randn(0f32, 1., (2, n, 3, 32, 32), &Device::Cpu).unwrap();
+                for train in [false, true] {
+                    let y = tsn.forward_t(&clips, train).unwrap();
+                    assert_eq!(y.dims(), &[2, 5], "{consensus} N={n} train={train}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn backbone_feature_widths_at_224() {
+        for arch in Arch::ALL {
+            let cfg = ModelConfig::new(arch, Consensus::Avg, 1, vec!["c".into(); 3]);
+            let (_, tsn) = build(&cfg, BuildOptions::training(false, 0));
+            let x = Tensor::randn(0f32, 1., (1, 3, 224, 224), &Device::Cpu).unwrap();
+            let f = tsn.backbone_features_t(&x, false).unwrap();
+            assert_eq!(f.dims(), &[1, arch.feature_dim()]);
+            assert_eq!(tsn.frame_features_t(&x, false).unwrap().dims(), &[1, 3]);
+        }
+    }
+
+    #[test]
+    fn training_updates_batchnorm_statistics_unless_frozen() {
+        let cfg = ModelConfig::new(Arch::BnInception, Consensus::Mlp, 2, vec!["c".into(); 3]);
+        for partial in [false, true] {
+            let (vm, tsn) = build(&cfg, BuildOptions::training(partial, 0));
+            let x = Tensor::randn(0f32, 1., (1, 2, 3, 64, 64), &Device::Cpu).unwrap();
+            tsn.forward_t(&x, true).unwrap();
+            let data = vm.data().lock().unwrap();
+            let mean = |k: &str| {
+                data[k]
+                    .as_tensor()
+                    .abs()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            assert!(
+                mean("base_model.conv1_7x7_s2_bn.running_mean") > 0.0,
+                "first BN always trains"
+            );
+            let later = mean("base_model.inception_3a_1x1_bn.running_mean");
+            assert_eq!(
+                later == 0.0,
+                partial,
+                "partial BN freezes later BNs (partial={partial})"
+            );
+        }
+        assert!(frozen_by_partial_bn(
+            &cfg,
+            "base_model.inception_3a_1x1_bn.weight"
+        ));
+        assert!(!frozen_by_partial_bn(
+            &cfg,
+            "base_model.conv1_7x7_s2_bn.weight"
+        ));
+        assert!(!is_batchnorm_param(&cfg, "base_model.conv1_7x7_s2.weight"));
+    }
+}

@@ -11,18 +11,20 @@ use candle_nn::VarBuilder;
 /// One of the supported backbones.
 #[derive(Debug, Clone)]
 pub enum Backbone {
-    SqueezeNet11(squeezenet::SqueezeNet11),
-    BnInception(bninception::BnInception),
+    SqueezeNet11(Box<squeezenet::SqueezeNet11>),
+    BnInception(Box<bninception::BnInception>),
 }
 
 impl Backbone {
     /// Builds `arch` under `vb` (= `base_model`). `first_bn`/`rest_bn` matter for BN-Inception only.
     pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
         Ok(match arch {
-            Arch::SqueezeNet11 => Backbone::SqueezeNet11(squeezenet::SqueezeNet11::new(vb)?),
-            Arch::BnInception => {
-                Backbone::BnInception(bninception::BnInception::new(vb, first_bn, rest_bn)?)
+            Arch::SqueezeNet11 => {
+                Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(vb)?))
             }
+            Arch::BnInception => Backbone::BnInception(Box::new(bninception::BnInception::new(
+                vb, first_bn, rest_bn,
+            )?)),
         })
     }
 

@@ -16,7 +16,7 @@ use candle_nn::VarBuilder;
 #[derive(Debug)]
 pub enum ConsensusHead {
     Mlp(mlp::MlpHead),
-    Trn(trn::TrnHead),
+    Trn(Box<trn::TrnHead>),
     Rnn(rnn::RnnHead),
     Fcn(fcn::FcnHead),
     Avg,
@@ -31,9 +31,14 @@ impl ConsensusHead {
         };
         Ok(match cfg.consensus {
             Consensus::Mlp => ConsensusHead::Mlp(mlp::MlpHead::new(n, d, c, vb)?),
-            Consensus::TrnMultiscale => {
-                ConsensusHead::Trn(trn::TrnHead::new(n, d, c, cfg.trn_mode, seed, vb)?)
-            }
+            Consensus::TrnMultiscale => ConsensusHead::Trn(Box::new(trn::TrnHead::new(
+                n,
+                d,
+                c,
+                cfg.trn_mode,
+                seed,
+                vb,
+            )?)),
             Consensus::RnnTanh => ConsensusHead::Rnn(rnn(rnn::Cell::Tanh, false)?),
             Consensus::RnnRelu => ConsensusHead::Rnn(rnn(rnn::Cell::Relu, false)?),
             Consensus::Lstm => ConsensusHead::Rnn(rnn(rnn::Cell::Lstm, false)?),

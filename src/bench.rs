@@ -1,0 +1,99 @@
+//! Timing the model: median wall time of the backbone on one frame, of the head on N features,
+//! and of a whole clip, with random weights (speed does not depend on their values).
+
+use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::model::tsn::{BuildOptions, Tsn};
+use crate::{GestureModel, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// What to time.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchCase {
+    pub arch: Arch,
+    pub consensus: Consensus,
+    pub num_segments: usize,
+    pub input_size: usize,
+}
+
+/// Median milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct BenchResult {
+    /// Backbone + new_fc on one frame.
+    pub frame_ms: f64,
+    /// Consensus head on `[1, N, D]`.
+    pub head_ms: f64,
+    /// The whole model on one clip `[1, N, 3, S, S]`.
+    pub clip_ms: f64,
+}
+
+/// An inference model of `cfg` with random weights (through the real loading path: BN folding).
+pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> {
+    let vm = VarMap::new();
+    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    Tsn::new(cfg, vb, BuildOptions::training(false, 0))?;
+    let tensors: HashMap<String, Tensor> = vm
+        .data()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    GestureModel::from_tensors(cfg.clone(), tensors, device)
+}
+
+fn median_ms(
+    device: &Device,
+    warmup: usize,
+    iters: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<f64> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    device.synchronize()?;
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        f()?;
+        device.synchronize()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// Times `case` on `device`.
+pub fn bench_model(
+    case: &BenchCase,
+    device: &Device,
+    warmup: usize,
+    iters: usize,
+) -> Result<BenchResult> {
+    let labels = (0..27).map(|i| format!("class {i}")).collect();
+    let mut cfg = ModelConfig::new(case.arch, case.consensus, case.num_segments, labels);
+    cfg.input_size = case.input_size;
+    cfg.resize_size = case.input_size.max(cfg.resize_size);
+    let model = random_model(&cfg, device)?;
+    let s = case.input_size;
+    let frame = Tensor::randn(0f32, 1., (1, 3, s, s), device)?;
+    let clip = Tensor::randn(0f32, 1., (1, case.num_segments, 3, s, s), device)?;
+    let feats = Tensor::randn(
+        0f32,
+        1.,
+        (1, case.num_segments, cfg.frame_feature_dim()),
+        device,
+    )?;
+    let frame_ms = median_ms(device, warmup, iters, || {
+        model.frame_features(&frame).map(|_| ())
+    })?;
+    let head_ms = median_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
+    let clip_ms = median_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
+    Ok(BenchResult {
+        frame_ms,
+        head_ms,
+        clip_ms,
+    })
+}

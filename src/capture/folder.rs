@@ -1,0 +1,214 @@
+//! Frames from disk: one clip folder (`00001.jpg`, ...) or a folder of clip folders played one
+//! after another, at a fixed rate, optionally looping. Frames are decoded one at a time on the
+//! capture thread, just before they are due.
+
+use super::{CaptureError, FrameSource, SourceFrame};
+use crate::preprocess::{list_clip_frames, load_frame};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The clips under `path`: the folder itself if it holds numbered frames, else each
+/// subfolder (sorted by name) that does. Errors name the folder and say what was expected.
+pub fn find_clips(path: &Path) -> Result<Vec<Vec<PathBuf>>, CaptureError> {
+    let folder_err = |reason: String| CaptureError::Folder {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| folder_err(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(folder_err(
+            "is a file; --source takes a folder of frames (00001.jpg, ...) or a folder of such \
+             folders (video files are not supported)"
+                .into(),
+        ));
+    }
+    if let Ok(frames) = list_clip_frames(path) {
+        return Ok(vec![frames]);
+    }
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| folder_err(e.to_string()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    let mut clips = Vec::new();
+    let mut first_problem = None;
+    for dir in &subdirs {
+        match list_clip_frames(dir) {
+            Ok(frames) => clips.push(frames),
+            Err(e) => {
+                first_problem.get_or_insert(e.to_string());
+            }
+        }
+    }
+    if clips.is_empty() {
+        // A folder of frames with a gap, say, is reported as such rather than as "empty".
+        return Err(folder_err(match (list_clip_frames(path), first_problem) {
+            (Err(e), _) if !e.to_string().contains("no frames found") => e.to_string(),
+            (_, Some(p)) => format!("no usable clip in its subfolders ({p})"),
+            _ => "no frames found: expected numbered images (00001.jpg, ...) in it or in its \
+                  subfolders"
+                .into(),
+        }));
+    }
+    Ok(clips)
+}
+
+/// Plays clips at `fps`, frame after frame, clip after clip.
+pub struct FolderSource {
+    root: PathBuf,
+    clips: Vec<Vec<PathBuf>>,
+    fps: f32,
+    looping: bool,
+    clip: usize,
+    frame: usize,
+    /// Frames delivered so far: the presentation clock.
+    delivered: u64,
+}
+
+impl FolderSource {
+    /// A source over clips found by [`find_clips`].
+    pub fn new(root: PathBuf, clips: Vec<Vec<PathBuf>>, fps: f32, looping: bool) -> Self {
+        FolderSource {
+            root,
+            clips,
+            fps,
+            looping,
+            clip: 0,
+            frame: 0,
+            delivered: 0,
+        }
+    }
+
+    /// Opens a folder ([`find_clips`] + [`FolderSource::new`]).
+    pub fn open(path: &Path, fps: f32, looping: bool) -> Result<Self, CaptureError> {
+        Ok(Self::new(
+            path.to_path_buf(),
+            find_clips(path)?,
+            fps,
+            looping,
+        ))
+    }
+}
+
+impl FrameSource for FolderSource {
+    fn describe(&self) -> String {
+        let frames: usize = self.clips.iter().map(Vec::len).sum();
+        format!(
+            "folder {} ({} clip{}, {} frames) at {} fps{}",
+            self.root.display(),
+            self.clips.len(),
+            if self.clips.len() == 1 { "" } else { "s" },
+            frames,
+            self.fps,
+            if self.looping { ", looping" } else { "" }
+        )
+    }
+
+    fn nominal_fps(&self) -> Option<f32> {
+        Some(self.fps)
+    }
+
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError> {
+        if self.frame == self.clips[self.clip].len() {
+            self.frame = 0;
+            self.clip += 1;
+            if self.clip == self.clips.len() {
+                if !self.looping {
+                    return Ok(None);
+                }
+                self.clip = 0;
+            }
+        }
+        let path = &self.clips[self.clip][self.frame];
+        let image = load_frame(path).map_err(|e| CaptureError::Decode {
+            path: path.clone(),
+            reason: match e {
+                crate::Error::Clip { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        })?;
+        let pts = Duration::from_secs_f64(self.delivered as f64 / self.fps as f64);
+        self.frame += 1;
+        self.delivered += 1;
+        Ok(Some(SourceFrame {
+            image,
+            pts,
+            captured_at: None,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::RgbImage;
+
+    fn write_clip(dir: &Path, n: usize, shade: u8) {
+        std::fs::create_dir_all(dir).unwrap();
+        for i in 1..=n {
+            RgbImage::from_pixel(4, 4, image::Rgb([shade, i as u8, 0]))
+                .save(dir.join(format!("{i:05}.png")))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn plays_one_clip_then_ends_with_exact_timestamps() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_clip(tmp.path(), 3, 0);
+        let mut src = FolderSource::open(tmp.path(), 10.0, false).unwrap();
+        let mut got = Vec::new();
+        while let Some(f) = src.next_frame().unwrap() {
+            got.push((f.pts, f.image.get_pixel(0, 0).0[1]));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (Duration::ZERO, 1),
+                (Duration::from_millis(100), 2),
+                (Duration::from_millis(200), 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn plays_subfolders_in_order_and_loops() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_clip(&tmp.path().join("b"), 1, 2);
+        write_clip(&tmp.path().join("a"), 2, 1);
+        std::fs::create_dir(tmp.path().join("empty")).unwrap();
+        let mut src = FolderSource::open(tmp.path(), 12.0, true).unwrap();
+        assert!(src.describe().contains("2 clips"));
+        let shades: Vec<u8> = (0..7)
+            .map(|_| src.next_frame().unwrap().unwrap().image.get_pixel(0, 0).0[0])
+            .collect();
+        assert_eq!(shades, vec![1, 1, 2, 1, 1, 2, 1]);
+    }
+
+    #[test]
+    fn bad_folders_are_clear_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = find_clips(tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("no frames found"), "{err}");
+        let err = find_clips(&tmp.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing"), "{err}");
+        let file = tmp.path().join("clip.mp4");
+        std::fs::write(&file, b"x").unwrap();
+        let err = find_clips(&file).unwrap_err().to_string();
+        assert!(err.contains("is a file"), "{err}");
+
+        let broken = tmp.path().join("broken");
+        write_clip(&broken, 2, 0);
+        std::fs::write(broken.join("00002.png"), b"not a png").unwrap();
+        let mut src = FolderSource::open(&broken, 12.0, false).unwrap();
+        assert!(src.next_frame().is_ok());
+        let err = src.next_frame().err().unwrap().to_string();
+        assert!(
+            err.contains("00002.png") && err.contains("cannot decode"),
+            "{err}"
+        );
+    }
+}

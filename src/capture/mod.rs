@@ -1,0 +1,220 @@
+//! Frame sources and the capture thread (ARCHITECTURE §1, left half): every source (webcam,
+//! frame folder, generated clip) implements [`FrameSource`]; [`Capture`] runs one on its own
+//! thread, paces it, downscales and timestamps its frames and writes them into a [`FrameRing`]
+//! that overwrites the oldest frame, so capture never waits on inference.
+
+pub mod camera;
+pub mod folder;
+pub mod ring;
+pub mod synthetic;
+mod thread;
+
+pub use ring::{Frame, FrameRing, RingState};
+pub use thread::{resize_shorter_side, Capture, CaptureOptions, Opener};
+
+use image::RgbImage;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Called by producer threads after they publish something (the UI passes
+/// `egui::Context::request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Errors from opening or reading a frame source.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// No camera at the requested index / with the requested name.
+    #[error("no camera {wanted}; available: {available}")]
+    UnknownCamera { wanted: String, available: String },
+    /// The camera exists but could not be opened or read (busy, unplugged, unsupported format).
+    #[error("camera {camera}: {reason}")]
+    Camera { camera: String, reason: String },
+    /// A folder that holds no usable clip.
+    #[error("{path}: {reason}")]
+    Folder { path: PathBuf, reason: String },
+    /// A frame file that cannot be decoded.
+    #[error("{path}: cannot decode frame: {reason}")]
+    Decode { path: PathBuf, reason: String },
+    /// Invalid source options (frame rate, resolution...).
+    #[error("invalid source settings: {0}")]
+    Settings(String),
+    /// The capture thread did not report back in time.
+    #[error("the {0} source did not start within {1:?}")]
+    StartTimeout(String, Duration),
+}
+
+/// One frame as a source delivers it.
+pub struct SourceFrame {
+    pub image: RgbImage,
+    /// Presentation time on the source's own clock, from its first frame. Folder and generated
+    /// sources advance it by exactly 1/fps, so frame-rate regulation is exact for them; the camera
+    /// uses the arrival time.
+    pub pts: Duration,
+    /// When a live source (camera) received the frame. `None` for played-back sources: the
+    /// capture thread releases them at `pts` and stamps that moment.
+    pub captured_at: Option<Instant>,
+}
+
+/// A stream of frames. `next_frame` may block for about one frame interval (a camera waits for
+/// its next frame); the capture thread paces sources so frames are not delivered before `pts`.
+/// Sources are opened on the capture thread and stay there (no `Send` needed: camera handles
+/// are not always movable between threads).
+pub trait FrameSource {
+    /// A short description for the UI and logs ("camera 0: HD Webcam 640x480@30", "folder ...").
+    fn describe(&self) -> String;
+    /// The rate the source delivers frames at, if known.
+    fn nominal_fps(&self) -> Option<f32>;
+    /// The next frame, or `Ok(None)` at the end of a finite source.
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError>;
+}
+
+/// Which source to open, as given by `--source camera[:N|:NAME] | PATH | synthetic`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A webcam: `None` is the first camera.
+    Camera(Option<CameraSelector>),
+    /// A clip folder (numbered frames) or a folder of clip folders played one after another.
+    Folder(PathBuf),
+    /// Generated clips of a hand-like blob performing swipes ([`synthetic`]).
+    Synthetic,
+}
+
+/// A camera picked by index or by (part of) its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraSelector {
+    Index(u32),
+    Name(String),
+}
+
+impl FromStr for SourceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        if lower == "camera" || lower == "webcam" {
+            return Ok(SourceSpec::Camera(None));
+        }
+        if let Some(rest) = lower.strip_prefix("camera:") {
+            let original = &s["camera:".len()..];
+            if rest.is_empty() {
+                return Err("camera: expects an index or a name, e.g. camera:0".into());
+            }
+            return Ok(SourceSpec::Camera(Some(match rest.parse::<u32>() {
+                Ok(i) => CameraSelector::Index(i),
+                Err(_) => CameraSelector::Name(original.to_string()),
+            })));
+        }
+        if lower == "synthetic" || lower == "synth" {
+            return Ok(SourceSpec::Synthetic);
+        }
+        if s.is_empty() {
+            return Err("empty source".into());
+        }
+        Ok(SourceSpec::Folder(PathBuf::from(s)))
+    }
+}
+
+impl fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SourceSpec::Camera(None) => f.write_str("camera"),
+            SourceSpec::Camera(Some(CameraSelector::Index(i))) => write!(f, "camera:{i}"),
+            SourceSpec::Camera(Some(CameraSelector::Name(n))) => write!(f, "camera:{n}"),
+            SourceSpec::Folder(p) => write!(f, "{}", p.display()),
+            SourceSpec::Synthetic => f.write_str("synthetic"),
+        }
+    }
+}
+
+/// Settings shared by the sources; each uses what applies to it.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// Playback rate of folders and generated clips; requested rate for a camera.
+    pub fps: Option<f32>,
+    /// Start over at the end of a folder (generated clips never end).
+    pub looping: bool,
+    /// Requested camera resolution.
+    pub resolution: Option<(u32, u32)>,
+    /// Seed of the generated clips.
+    pub seed: u64,
+}
+
+/// Frame rate of played-back folders when `--fps` is not given: Jester's.
+pub const DEFAULT_FOLDER_FPS: f32 = 12.0;
+
+impl SourceSpec {
+    /// An [`Opener`] for this source, to run on the capture thread.
+    pub fn opener(&self, options: &SourceOptions) -> Result<Opener, CaptureError> {
+        if let Some(fps) = options.fps {
+            if !(fps.is_finite() && fps > 0.0 && fps <= 1000.0) {
+                return Err(CaptureError::Settings(format!(
+                    "frame rate must be in (0, 1000], got {fps}"
+                )));
+            }
+        }
+        let options = options.clone();
+        Ok(match self.clone() {
+            SourceSpec::Camera(selector) => Box::new(move || {
+                Ok(Box::new(camera::CameraSource::open(
+                    selector.as_ref(),
+                    options.resolution,
+                    options.fps,
+                )?) as Box<dyn FrameSource>)
+            }),
+            SourceSpec::Folder(path) => {
+                // Check the folder before starting a thread so the error comes back at once.
+                let clips = folder::find_clips(&path)?;
+                Box::new(move || {
+                    Ok(Box::new(folder::FolderSource::new(
+                        path,
+                        clips,
+                        options.fps.unwrap_or(DEFAULT_FOLDER_FPS),
+                        options.looping,
+                    )) as Box<dyn FrameSource>)
+                })
+            }
+            SourceSpec::Synthetic => Box::new(move || {
+                Ok(Box::new(synthetic::SyntheticSource::new(
+                    options.fps.unwrap_or(synthetic::DEFAULT_FPS),
+                    options.seed,
+                )) as Box<dyn FrameSource>)
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_specs_parse() {
+        assert_eq!(
+            "camera".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Camera(None)
+        );
+        assert_eq!(
+            "camera:2".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Camera(Some(CameraSelector::Index(2)))
+        );
+        assert_eq!(
+            "camera:HD Webcam".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Camera(Some(CameraSelector::Name("HD Webcam".into())))
+        );
+        assert_eq!(
+            "synthetic".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Synthetic
+        );
+        assert_eq!(
+            "clips/a".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Folder("clips/a".into())
+        );
+        assert!("camera:".parse::<SourceSpec>().is_err());
+        assert_eq!(
+            "camera:3".parse::<SourceSpec>().unwrap().to_string(),
+            "camera:3"
+        );
+    }
+}

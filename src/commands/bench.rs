@@ -1,0 +1,108 @@
+//! `gesture-app bench`: model speed on this machine — per-frame backbone time, head time and
+//! whole-clip time for the chosen backbones, heads and segment counts, beside the PyTorch
+//! original's CPU numbers (../shared/REFERENCE_BENCH.md). Weights are random: speed does not
+//! depend on their values.
+
+use clap::Args;
+use gesture_app::bench::{bench_model, BenchCase, BenchResult};
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::{Arch, Consensus};
+use std::process::ExitCode;
+
+/// Flags of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Backbones to measure
+    #[arg(long, value_delimiter = ',', default_values = ["squeezenet1_1", "BNInception"])]
+    pub arch: Vec<Arch>,
+    /// Heads to measure
+    #[arg(long, value_delimiter = ',', default_values = ["MLP", "TRNmultiscale"])]
+    pub consensus: Vec<Consensus>,
+    /// Segment counts N to measure
+    #[arg(long, value_delimiter = ',', default_values_t = [8usize, 16])]
+    pub segments: Vec<usize>,
+    /// Timed repetitions per measurement (the median is reported)
+    #[arg(long, default_value_t = 15)]
+    pub iters: usize,
+    /// Untimed warm-up runs before each measurement
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Where to run: auto, cpu, cuda
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// One JSON line per case instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The PyTorch original's median per-clip ms on 2 CPU cores (REFERENCE_BENCH.md).
+fn reference_clip_ms(arch: Arch, consensus: Consensus, n: usize) -> Option<f64> {
+    Some(match (arch, consensus, n) {
+        (Arch::SqueezeNet11, Consensus::Mlp, 8) => 138.1,
+        (Arch::SqueezeNet11, Consensus::Mlp, 16) => 300.7,
+        (Arch::SqueezeNet11, Consensus::TrnMultiscale, 8) => 144.9,
+        (Arch::SqueezeNet11, Consensus::TrnMultiscale, 16) => 311.4,
+        (Arch::BnInception, Consensus::Mlp, 8) => 470.2,
+        (Arch::BnInception, Consensus::Mlp, 16) => 965.7,
+        (Arch::BnInception, Consensus::TrnMultiscale, 8) => 508.4,
+        (Arch::BnInception, Consensus::TrnMultiscale, 16) => 925.2,
+        _ => return None,
+    })
+}
+
+fn reference_frame_ms(arch: Arch) -> f64 {
+    match arch {
+        Arch::SqueezeNet11 => 25.8,
+        Arch::BnInception => 79.4,
+    }
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let (dev, why) = device::select(args.device)?;
+    eprintln!(
+        "device: {why}; threads: {}; {} warm-up + median of {} runs; input 224x224, batch 1",
+        candle_core::utils::get_num_threads(),
+        args.warmup,
+        args.iters
+    );
+    let on_cpu = dev.is_cpu();
+    if !args.json {
+        println!("| backbone | head | N | backbone ms/frame | head ms | clip ms | PyTorch clip ms | ratio |");
+        println!("|---|---|---|---|---|---|---|---|");
+    }
+    for &arch in &args.arch {
+        for &consensus in &args.consensus {
+            for &n in &args.segments {
+                let case = BenchCase {
+                    arch,
+                    consensus,
+                    num_segments: n,
+                    input_size: 224,
+                };
+                let r: BenchResult = bench_model(&case, &dev, args.warmup, args.iters.max(1))?;
+                let reference = reference_clip_ms(arch, consensus, n).filter(|_| on_cpu);
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "arch": arch.name(), "consensus": consensus.name(), "segments": n,
+                            "device": why, "frame_ms": r.frame_ms, "head_ms": r.head_ms,
+                            "clip_ms": r.clip_ms, "pytorch_clip_ms": reference,
+                            "pytorch_frame_ms": on_cpu.then(|| reference_frame_ms(arch)),
+                        })
+                    );
+                } else {
+                    let (rs, ratio) = match reference {
+                        Some(p) => (format!("{p:.1}"), format!("{:.2}x", r.clip_ms / p)),
+                        None => ("-".into(), "-".into()),
+                    };
+                    println!(
+                        "| {arch} | {consensus} | {n} | {:.2} | {:.2} | {:.1} | {rs} | {ratio} |",
+                        r.frame_ms, r.head_ms, r.clip_ms
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

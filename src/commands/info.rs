@@ -1,0 +1,71 @@
+//! `gesture-app info`: what a weights file holds.
+
+use anyhow::Context;
+use clap::Args;
+use gesture_app::weights::{self, Contents};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Flags of `info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The weights file (.safetensors)
+    pub weights: PathBuf,
+    /// Print the stored config as JSON instead
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
+    let file = weights::load_file(&args.weights)
+        .with_context(|| format!("cannot read {}", args.weights.display()))?;
+    let c = &file.config;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(c)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let params: usize = file.tensors.values().map(|t| t.elem_count()).sum();
+    println!("file:            {}", args.weights.display());
+    match file.contents {
+        Contents::Backbone => {
+            println!(
+                "contents:        {} ImageNet backbone (initialises `train --pretrained`)",
+                c.arch
+            );
+        }
+        Contents::Model => {
+            println!("contents:        model");
+            println!("arch:            {}", c.arch);
+            println!("consensus:       {}", c.consensus);
+            println!("segments:        {}", c.num_segments);
+            println!("img_feature_dim: {}", c.img_feature_dim);
+            if c.consensus.is_recurrent() {
+                println!(
+                    "rnn:             hidden {}, {} layer(s)",
+                    c.rnn_hidden, c.rnn_layers
+                );
+            }
+            println!("classes:         {}", c.num_classes);
+            println!(
+                "input:           {}x{} centre crop after resizing the shorter side to {}; {:?}, x*{} - mean {:?} / std {:?}",
+                c.input_size, c.input_size, c.resize_size, c.input.channel_order, c.input.scale, c.input.mean, c.input.std
+            );
+            println!("clip fps:        {}", c.clip_fps);
+        }
+    }
+    println!(
+        "tensors:         {} ({:.2} M parameters)",
+        file.tensors.len(),
+        params as f64 / 1e6
+    );
+    for (k, v) in &c.provenance {
+        println!("provenance:      {k} = {v}");
+    }
+    if file.contents == Contents::Model {
+        println!("labels:");
+        for (i, l) in c.labels.iter().enumerate() {
+            println!("  {i:>3}  {l}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

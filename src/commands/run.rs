@@ -1,0 +1,276 @@
+//! `gesture-app run` (also the default with no subcommand): the live app, in a window or
+//! `--headless`. Picks the weights (`--weights`, else the bundled demo model), the source
+//! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
+//! chosen device and starts the pipeline.
+
+use anyhow::{anyhow, bail, Context};
+use gesture_app::capture::camera::query_cameras;
+use gesture_app::capture::{SourceOptions, SourceSpec};
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
+use gesture_app::live::{bundled, headless, FrameModel, Pipeline, PipelineOptions, WorkerOptions};
+use gesture_app::ui::{model_facts, run_window, AppInit};
+use gesture_app::GestureModel;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of the live app.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Weights file (.safetensors from `convert` or `train`). Without it: the bundled demo model.
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+
+    /// Run the built-in demo: the bundled model on the bundled clips (the default when there is
+    /// neither --weights nor a camera).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
+    /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
+    /// `synthetic` (generated swipes). Default: the first camera, else the demo clips.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<SourceSpec>,
+
+    /// Playback rate of a folder or generated source, or the rate asked of a camera
+    /// [default: 12 for folders, 30 for synthetic and cameras].
+    #[arg(long, value_name = "FPS")]
+    pub fps: Option<f32>,
+
+    /// Start a folder over when it ends (the window's demo always loops).
+    #[arg(long = "loop")]
+    pub looping: bool,
+
+    /// Camera resolution to ask for, e.g. 1280x720 [default: 640x480].
+    #[arg(long, value_name = "WxH", value_parser = parse_resolution)]
+    pub resolution: Option<(u32, u32)>,
+
+    /// Compute device: auto (CUDA when built with it and a GPU is present), cpu, or cuda.
+    #[arg(long, default_value = "auto", value_name = "DEVICE")]
+    pub device: DeviceChoice,
+
+    /// Smoothed probability a gesture must reach to fire an event.
+    #[arg(long, default_value_t = 0.6, value_name = "P")]
+    pub threshold: f32,
+
+    /// Threshold for one class, overriding --threshold: LABEL=P (repeatable).
+    #[arg(long = "class-threshold", value_name = "LABEL=P", value_parser = parse_class_threshold)]
+    pub class_thresholds: Vec<(String, f32)>,
+
+    /// Hysteresis: after an event, nothing fires until that class's probability falls below P.
+    #[arg(long, default_value_t = 0.4, value_name = "P")]
+    pub release: f32,
+
+    /// Half-life of the moving average of the probabilities, in milliseconds (0: off).
+    #[arg(long, default_value_t = 150.0, value_name = "MS")]
+    pub smoothing: f32,
+
+    /// A class that never fires (repeatable) [default: "No gesture", "Doing other things"].
+    #[arg(long = "background", value_name = "LABEL")]
+    pub background: Vec<String>,
+
+    /// Length of the window the N segments are sampled from, in milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub window_ms: u64,
+
+    /// Resample the window to this rate instead of the one stored in the weights.
+    #[arg(long, value_name = "FPS")]
+    pub clip_fps: Option<f32>,
+
+    /// No window: print one JSON line per gesture event on stdout
+    /// ({"t_ms","event":"gesture","label","prob"}); ends when a finite source ends.
+    #[arg(long)]
+    pub headless: bool,
+
+    /// With --headless, also print one JSON line per prediction ("top", "latency_ms").
+    #[arg(long, requires = "headless")]
+    pub verbose_json: bool,
+}
+
+fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, e.g. 640x480, got '{s}'"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad width in '{s}'"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad height in '{s}'"))?;
+    if w == 0 || h == 0 {
+        return Err(format!("resolution must be positive, got '{s}'"));
+    }
+    Ok((w, h))
+}
+
+fn parse_class_threshold(s: &str) -> Result<(String, f32), String> {
+    let (label, p) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected LABEL=P, e.g. \"Swiping Left=0.8\", got '{s}'"))?;
+    let p: f32 = p
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad probability in '{s}'"))?;
+    Ok((label.trim().to_string(), p))
+}
+
+impl RunArgs {
+    /// The pipeline settings these flags describe.
+    pub fn pipeline_options(&self) -> PipelineOptions {
+        PipelineOptions {
+            source: SourceOptions {
+                fps: self.fps,
+                looping: self.looping,
+                resolution: self.resolution,
+                seed: 0,
+            },
+            worker: WorkerOptions {
+                window: Duration::from_millis(self.window_ms),
+                clip_fps: self.clip_fps,
+                events: EventSettings {
+                    threshold: self.threshold,
+                    class_thresholds: self.class_thresholds.clone(),
+                    release: self.release,
+                    smoothing_ms: self.smoothing,
+                    background: if self.background.is_empty() {
+                        DEFAULT_BACKGROUND.iter().map(|s| s.to_string()).collect()
+                    } else {
+                        self.background.clone()
+                    },
+                },
+                ..WorkerOptions::default()
+            },
+            max_source_fps: None,
+        }
+    }
+}
+
+/// What to run, after defaults are applied.
+struct Plan {
+    weights: PathBuf,
+    source: Option<SourceSpec>,
+    /// Why there is no source, when there is none.
+    no_source: Option<String>,
+    looping: bool,
+    notice: Option<String>,
+}
+
+const DEMO_NOTICE: &str = "Demo: the bundled model was trained on generated clips and recognises \
+    the generated motions, not real hands. Run with --weights FILE for a real model.";
+
+fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
+    let mut camera_checked: Option<bool> = None;
+    let mut has_camera = || {
+        *camera_checked
+            .get_or_insert_with(|| query_cameras().map(|c| !c.is_empty()).unwrap_or(false))
+    };
+    let demo = args.demo || (args.weights.is_none() && args.source.is_none() && !has_camera());
+    let weights = match &args.weights {
+        Some(w) => w.clone(),
+        None => bundled::find(bundled::DEMO_WEIGHTS).map_err(|e| {
+            anyhow!(
+                "no --weights given and {e}; pass --weights FILE (see README for how to get one)"
+            )
+        })?,
+    };
+    let mut looping = args.looping;
+    let mut notice = None;
+    let mut no_source = None;
+    let source = if let Some(s) = &args.source {
+        Some(s.clone())
+    } else if demo {
+        let clips = bundled::find(bundled::DEMO_CLIPS)
+            .map_err(|e| anyhow!("--demo: {e}; pass --source PATH or --source synthetic"))?;
+        // The window keeps the demo running; headless ends with the clips unless --loop.
+        looping |= !args.headless;
+        Some(SourceSpec::Folder(clips))
+    } else if has_camera() {
+        Some(SourceSpec::Camera(None))
+    } else {
+        no_source = Some(
+            "no camera found: pass --source PATH (a frame folder) or --source synthetic, or run --demo"
+                .to_string(),
+        );
+        None
+    };
+    if args.weights.is_none() {
+        notice = Some(if demo {
+            DEMO_NOTICE.to_string()
+        } else {
+            format!("{DEMO_NOTICE} (No --weights given: the demo model is running on your source.)")
+        });
+    }
+    Ok(Plan {
+        weights,
+        source,
+        no_source,
+        looping,
+        notice,
+    })
+}
+
+/// Runs the live app.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let args = &args;
+    let plan = plan(args)?;
+    let (device, device_desc) = device::select(args.device)?;
+    let model = GestureModel::load(&plan.weights, &device)
+        .with_context(|| format!("cannot use weights {}", plan.weights.display()))?;
+    let facts = model_facts(model.config(), &device_desc, Some(&plan.weights));
+    let labels = model.config().labels.clone();
+    let model: Arc<dyn FrameModel> = Arc::new(model);
+    let mut options = args.pipeline_options();
+    options.source.looping = plan.looping;
+    if args.headless {
+        let Some(source) = plan.source else {
+            bail!(plan.no_source.unwrap_or_else(|| "no source".into()));
+        };
+        if let Some(n) = &plan.notice {
+            eprintln!("{n}");
+        }
+        let pipeline = Pipeline::start(model, &source, &options, None)?;
+        eprintln!(
+            "model {} on {device_desc}; source {}",
+            plan.weights.display(),
+            pipeline.source_description()
+        );
+        let mut stdout = std::io::stdout().lock();
+        let summary = headless::run(&pipeline, &labels, args.verbose_json, &mut stdout)?;
+        eprintln!(
+            "done: {} predictions, {} events",
+            summary.predictions, summary.events
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    run_window(AppInit {
+        model,
+        model_facts: facts,
+        source: plan.source,
+        options,
+        notice: plan.notice,
+        startup_error: plan.no_source,
+    })
+    .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_parsers() {
+        assert_eq!(parse_resolution("1280x720"), Ok((1280, 720)));
+        assert!(parse_resolution("1280").is_err());
+        assert!(parse_resolution("0x5").is_err());
+        assert_eq!(
+            parse_class_threshold("Swiping Left=0.8"),
+            Ok(("Swiping Left".into(), 0.8))
+        );
+        assert!(parse_class_threshold("Swiping Left").is_err());
+    }
+}

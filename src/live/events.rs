@@ -1,0 +1,285 @@
+//! From per-prediction probabilities to gesture events, with knobs a user can turn live:
+//! exponential smoothing over time (a half-life in milliseconds, so it behaves the same at any
+//! prediction rate), a confidence threshold (per class if wanted), hysteresis (after an event,
+//! nothing fires until that class falls below a lower release level), and background classes
+//! ("No gesture", "Doing other things") that never fire. A single swipe gives one event; a
+//! still hand gives none.
+
+use std::time::Duration;
+
+/// Labels treated as background when the user names none.
+pub const DEFAULT_BACKGROUND: [&str; 2] = ["No gesture", "Doing other things"];
+
+/// The user's settings, by label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSettings {
+    /// Smoothed probability a class must reach to fire.
+    pub threshold: f32,
+    /// Per-class thresholds overriding `threshold`: (label, probability).
+    pub class_thresholds: Vec<(String, f32)>,
+    /// After an event, its class must fall below this before anything fires again.
+    pub release: f32,
+    /// Half-life of the exponential moving average, in milliseconds (0: no smoothing).
+    pub smoothing_ms: f32,
+    /// Classes that never fire.
+    pub background: Vec<String>,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        EventSettings {
+            threshold: 0.6,
+            class_thresholds: Vec::new(),
+            release: 0.4,
+            smoothing_ms: 150.0,
+            background: DEFAULT_BACKGROUND.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// A gesture that fired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GestureEvent {
+    /// Source time of the newest frame of the window that fired it.
+    pub t: Duration,
+    pub class: usize,
+    pub label: String,
+    /// Smoothed probability when it fired.
+    pub prob: f32,
+}
+
+/// The settings resolved against a label list, plus the smoothing and hysteresis state.
+#[derive(Debug, Clone)]
+pub struct EventDetector {
+    labels: Vec<String>,
+    thresholds: Vec<f32>,
+    release: Vec<f32>,
+    background: Vec<bool>,
+    half_life: f64,
+    smoothed: Vec<f32>,
+    last_t: Option<Duration>,
+    /// The class of the last event, until it falls below its release level.
+    latched: Option<usize>,
+}
+
+impl EventDetector {
+    /// Resolves `settings` against `labels`; unknown labels and out-of-range levels are errors.
+    pub fn new(settings: &EventSettings, labels: &[String]) -> Result<Self, String> {
+        let mut d = EventDetector {
+            labels: labels.to_vec(),
+            thresholds: Vec::new(),
+            release: Vec::new(),
+            background: Vec::new(),
+            half_life: 0.0,
+            smoothed: Vec::new(),
+            last_t: None,
+            latched: None,
+        };
+        d.apply(settings)?;
+        Ok(d)
+    }
+
+    /// Changes the settings live, keeping the smoothed state.
+    pub fn apply(&mut self, s: &EventSettings) -> Result<(), String> {
+        let in_unit = |name: &str, v: f32| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} must be between 0 and 1, got {v}"))
+            }
+        };
+        in_unit("threshold", s.threshold)?;
+        in_unit("release level", s.release)?;
+        if !(s.smoothing_ms.is_finite() && s.smoothing_ms >= 0.0) {
+            return Err(format!(
+                "smoothing must be a half-life of 0 ms or more, got {}",
+                s.smoothing_ms
+            ));
+        }
+        let index_of = |label: &str| {
+            self.labels
+                .iter()
+                .position(|l| l.eq_ignore_ascii_case(label))
+                .ok_or_else(|| {
+                    format!(
+                        "unknown class '{label}' (the model's classes: {})",
+                        self.labels.join(", ")
+                    )
+                })
+        };
+        let mut thresholds = vec![s.threshold; self.labels.len()];
+        for (label, p) in &s.class_thresholds {
+            in_unit(&format!("threshold of '{label}'"), *p)?;
+            thresholds[index_of(label)?] = *p;
+        }
+        // Background labels the model does not have are fine: the defaults name Jester's.
+        let background = self
+            .labels
+            .iter()
+            .map(|l| s.background.iter().any(|b| b.eq_ignore_ascii_case(l)))
+            .collect();
+        self.release = thresholds.iter().map(|&t| s.release.min(t)).collect();
+        self.thresholds = thresholds;
+        self.background = background;
+        self.half_life = s.smoothing_ms as f64 / 1000.0;
+        Ok(())
+    }
+
+    /// Forgets the smoothed history (a new source starts).
+    pub fn reset(&mut self) {
+        self.smoothed.clear();
+        self.last_t = None;
+        self.latched = None;
+    }
+
+    /// The smoothed probabilities after the last update.
+    pub fn smoothed(&self) -> &[f32] {
+        &self.smoothed
+    }
+
+    /// Whether `class` never fires.
+    pub fn is_background(&self, class: usize) -> bool {
+        self.background.get(class).copied().unwrap_or(false)
+    }
+
+    /// Takes one prediction's probabilities at source time `t`; returns the event it fires.
+    pub fn update(&mut self, probs: &[f32], t: Duration) -> Option<GestureEvent> {
+        let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
+        self.last_t = Some(t);
+        match dt {
+            Some(dt) if self.smoothed.len() == probs.len() && self.half_life > 0.0 => {
+                // Weight of the past after dt: halves every half-life.
+                let keep = 0.5f64.powf(dt / self.half_life) as f32;
+                for (s, &p) in self.smoothed.iter_mut().zip(probs) {
+                    *s = keep * *s + (1.0 - keep) * p;
+                }
+            }
+            _ => self.smoothed = probs.to_vec(),
+        }
+        if let Some(c) = self.latched {
+            if self.smoothed[c] < self.release[c] {
+                self.latched = None;
+            } else {
+                return None;
+            }
+        }
+        let (class, &prob) = self
+            .smoothed
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        if self.background[class] || prob < self.thresholds[class] {
+            return None;
+        }
+        self.latched = Some(class);
+        Some(GestureEvent {
+            t,
+            class,
+            label: self.labels[class].clone(),
+            prob,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels() -> Vec<String> {
+        ["Swiping Left", "Swiping Right", "No gesture"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    /// Runs a sequence of (left, right, none) probabilities at 40 ms steps; returns the events.
+    fn run(d: &mut EventDetector, seq: &[[f32; 3]]) -> Vec<String> {
+        seq.iter()
+            .enumerate()
+            .filter_map(|(i, p)| d.update(p, ms(40 * i as u64)).map(|e| e.label))
+            .collect()
+    }
+
+    #[test]
+    fn one_swipe_fires_once_despite_wobble() {
+        let mut d = EventDetector::new(
+            &EventSettings {
+                smoothing_ms: 0.0,
+                ..Default::default()
+            },
+            &labels(),
+        )
+        .unwrap();
+        let swipe = [
+            [0.1, 0.1, 0.8],
+            [0.65, 0.1, 0.25],
+            [0.5, 0.1, 0.4], // dips below the threshold, not below release
+            [0.7, 0.1, 0.2],
+            [0.3, 0.1, 0.6], // released
+            [0.1, 0.1, 0.8],
+        ];
+        assert_eq!(run(&mut d, &swipe), vec!["Swiping Left"]);
+        // Once released, the next swipe fires again.
+        assert_eq!(run(&mut d, &swipe[1..2]), vec!["Swiping Left"]);
+    }
+
+    #[test]
+    fn still_hand_and_background_never_fire() {
+        let mut d = EventDetector::new(&EventSettings::default(), &labels()).unwrap();
+        let still = vec![[0.05, 0.05, 0.9]; 50];
+        assert!(run(&mut d, &still).is_empty());
+        let unsure = vec![[0.45, 0.4, 0.15]; 50];
+        assert!(run(&mut d, &unsure).is_empty());
+    }
+
+    #[test]
+    fn smoothing_suppresses_single_spikes_and_is_rate_independent() {
+        let settings = EventSettings {
+            smoothing_ms: 200.0,
+            ..Default::default()
+        };
+        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut spike = vec![[0.0, 0.0, 1.0]; 5];
+        spike.push([1.0, 0.0, 0.0]);
+        spike.extend(vec![[0.0, 0.0, 1.0]; 5]);
+        assert!(run(&mut d, &spike).is_empty());
+        // After one half-life of steady input the average is half way there, at any step size.
+        for step in [10u64, 50] {
+            let mut d = EventDetector::new(&settings, &labels()).unwrap();
+            d.update(&[0.0, 0.0, 1.0], ms(0));
+            let mut t = 0;
+            while t < 200 {
+                t += step;
+                d.update(&[1.0, 0.0, 0.0], ms(t));
+            }
+            assert!((d.smoothed()[0] - 0.5).abs() < 1e-4, "{:?}", d.smoothed());
+        }
+    }
+
+    #[test]
+    fn per_class_thresholds_and_validation() {
+        let settings = EventSettings {
+            smoothing_ms: 0.0,
+            class_thresholds: vec![("swiping right".into(), 0.9)],
+            ..Default::default()
+        };
+        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        assert!(run(&mut d, &[[0.1, 0.8, 0.1]]).is_empty());
+        assert_eq!(run(&mut d, &[[0.05, 0.95, 0.0]]), vec!["Swiping Right"]);
+        let bad = EventSettings {
+            class_thresholds: vec![("Waving".into(), 0.5)],
+            ..Default::default()
+        };
+        let err = EventDetector::new(&bad, &labels()).unwrap_err();
+        assert!(err.contains("unknown class 'Waving'"), "{err}");
+        let bad = EventSettings {
+            threshold: 1.5,
+            ..Default::default()
+        };
+        assert!(EventDetector::new(&bad, &labels()).is_err());
+    }
+}

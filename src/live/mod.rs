@@ -1,0 +1,175 @@
+//! The live pipeline (ARCHITECTURE §1): a [`Capture`] thread fills a frame ring, a
+//! [`worker::Worker`] thread turns the newest window into predictions and events, and a
+//! crossbeam channel carries them to the window or the headless printer. [`Pipeline`] starts
+//! and stops the two threads as one.
+
+pub mod bench;
+pub mod bundled;
+pub mod events;
+pub mod headless;
+pub mod rate;
+pub mod worker;
+
+pub use events::{EventSettings, GestureEvent};
+pub use worker::{Control, FrameModel, Prediction, Stats, WorkerMsg, WorkerOptions};
+
+use crate::capture::{
+    Capture, CaptureError, CaptureOptions, FrameRing, Opener, SourceOptions, SourceSpec, Waker,
+};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Errors starting the live pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Model(#[from] crate::Error),
+    /// Settings that do not fit the model (unknown class in a threshold, bad level...).
+    #[error("{0}")]
+    Settings(String),
+    #[error("cannot start the inference thread: {0}")]
+    Thread(std::io::Error),
+    /// The pipeline stopped with an error (source lost, inference failed).
+    #[error("{0}")]
+    Stopped(String),
+}
+
+/// Everything that shapes a pipeline.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOptions {
+    pub source: SourceOptions,
+    pub worker: WorkerOptions,
+    /// Highest source rate the window must hold at full length; sets the ring's capacity.
+    pub max_source_fps: Option<f32>,
+}
+
+/// Messages in flight before the worker starts dropping predictions (never events).
+const CHANNEL_CAPACITY: usize = 256;
+/// Source rate the ring is sized for when none is given: the fastest common webcam mode.
+const DEFAULT_MAX_SOURCE_FPS: f32 = 60.0;
+
+/// A running capture thread + inference worker.
+pub struct Pipeline {
+    capture: Capture,
+    worker: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    rx: Receiver<WorkerMsg>,
+    controls: Sender<Control>,
+}
+
+impl Pipeline {
+    /// Opens `spec` and starts both threads. `waker` is called whenever there is something new
+    /// to show (a frame, a message).
+    pub fn start(
+        model: Arc<dyn FrameModel>,
+        spec: &SourceSpec,
+        options: &PipelineOptions,
+        waker: Option<Waker>,
+    ) -> Result<Pipeline, LiveError> {
+        let opener = spec.opener(&options.source)?;
+        Self::start_with(model, opener, options, waker)
+    }
+
+    /// Like [`Pipeline::start`] with any source.
+    pub fn start_with(
+        model: Arc<dyn FrameModel>,
+        opener: Opener,
+        options: &PipelineOptions,
+        waker: Option<Waker>,
+    ) -> Result<Pipeline, LiveError> {
+        let cfg = model.config();
+        let max_fps = options.max_source_fps.unwrap_or(DEFAULT_MAX_SOURCE_FPS);
+        let capture_options = CaptureOptions {
+            resize_shorter_to: Some(cfg.resize_size as u32),
+            // The whole window at the fastest rate, plus slack for the frame arriving while
+            // the worker reads.
+            ring_capacity: (options.worker.window.as_secs_f32() * max_fps).ceil() as usize + 8,
+            ..CaptureOptions::default()
+        };
+        let (tx, rx) = bounded(CHANNEL_CAPACITY);
+        let (controls, controls_rx) = unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        // Check the settings before opening a camera.
+        let probe = worker::Worker::new(
+            model.clone(),
+            Arc::new(FrameRing::new(1)),
+            tx.clone(),
+            controls_rx.clone(),
+            stop.clone(),
+            None,
+            options.worker.clone(),
+        )
+        .map_err(LiveError::Settings)?;
+        drop(probe);
+        let capture = Capture::start(opener, &capture_options, waker.clone())?;
+        let worker = worker::Worker::new(
+            model,
+            capture.ring().clone(),
+            tx,
+            controls_rx,
+            stop.clone(),
+            waker,
+            options.worker.clone(),
+        )
+        .map_err(LiveError::Settings)?;
+        let handle = std::thread::Builder::new()
+            .name("inference".into())
+            .spawn(move || worker.run())
+            .map_err(LiveError::Thread)?;
+        Ok(Pipeline {
+            capture,
+            worker: Some(handle),
+            stop,
+            rx,
+            controls,
+        })
+    }
+
+    /// The worker's messages; the last one is always `Quit`.
+    pub fn messages(&self) -> &Receiver<WorkerMsg> {
+        &self.rx
+    }
+
+    /// The frame ring (the UI's preview reads the newest frame from it).
+    pub fn ring(&self) -> &Arc<FrameRing> {
+        self.capture.ring()
+    }
+
+    /// What the source said it is.
+    pub fn source_description(&self) -> &str {
+        self.capture.description()
+    }
+
+    /// Sends a live change to the worker.
+    pub fn control(&self, c: Control) {
+        let _ = self.controls.send(c);
+    }
+
+    /// Stops both threads and waits for them; returns how long that took.
+    pub fn stop(&mut self) -> Duration {
+        let start = Instant::now();
+        self.stop.store(true, Ordering::SeqCst);
+        self.capture.request_stop();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+        self.capture.stop();
+        start.elapsed()
+    }
+
+    /// True once both threads have ended.
+    pub fn is_finished(&self) -> bool {
+        self.worker.as_ref().is_none_or(|w| w.is_finished())
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

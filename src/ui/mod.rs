@@ -1,0 +1,26 @@
+//! The window (eframe/egui, glow renderer): live preview, the current gesture in large type,
+//! top-5 bars, a confidence-over-time plot, the event history, capture/inference statistics,
+//! the model's facts, and controls (source, threshold, release, smoothing, pause). Every
+//! failure (source lost, bad path, inference error) is shown in the window, never a crash.
+
+mod app;
+mod panels;
+mod plot;
+
+pub use app::{model_facts, AppInit, LiveApp};
+
+/// Opens the window and runs until it is closed.
+pub fn run_window(init: AppInit) -> Result<(), eframe::Error> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("gesture-app")
+            .with_inner_size([1180.0, 760.0])
+            .with_min_inner_size([800.0, 520.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "gesture-app",
+        options,
+        Box::new(move |cc| Ok(Box::new(LiveApp::new(init, &cc.egui_ctx)))),
+    )
+}

@@ -1,0 +1,275 @@
+//! The window's panels, in the order they are laid out: top bar, controls on the right, event
+//! history at the bottom, and the central preview / prediction / plot.
+
+use super::app::LiveApp;
+use super::plot::{class_color, confidence_plot_ui};
+use crate::capture::camera::query_cameras;
+use crate::capture::SourceSpec;
+use egui::{Color32, RichText};
+
+/// Title, source, pause, and the headline numbers.
+pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.heading("gesture-app");
+            ui.separator();
+            ui.label(&app.source_label);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let text = if app.paused { "Resume" } else { "Pause" };
+                if ui.button(text).clicked() {
+                    app.set_paused(!app.paused);
+                }
+                let s = &app.stats;
+                ui.label(format!(
+                    "capture {:.1} fps · {:.1} predictions/s · latency {:.0} ms",
+                    s.capture_fps, s.predictions_per_s, s.latency_ms
+                ));
+            });
+        });
+        if let Some(n) = &app.notice {
+            ui.label(RichText::new(n).color(ui.visuals().warn_fg_color));
+        }
+    });
+}
+
+/// Source picker, detection settings, model facts, statistics.
+pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    egui::Panel::right("controls")
+        .resizable(false)
+        .exact_size(340.0)
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                source_ui(app, ui);
+                ui.separator();
+                detection_ui(app, ui);
+                ui.separator();
+                ui.strong("Model");
+                facts_grid(ui, "model_facts", &app.facts);
+                ui.separator();
+                ui.strong("Performance");
+                let s = &app.stats;
+                let per_prediction = if s.predictions > 0 {
+                    s.backbone_passes as f32 / s.predictions as f32
+                } else {
+                    0.0
+                };
+                let rows = vec![
+                    ("capture".into(), format!("{:.1} fps", s.capture_fps)),
+                    (
+                        "predictions".into(),
+                        format!("{:.1} /s", s.predictions_per_s),
+                    ),
+                    ("latency".into(), format!("{:.1} ms", s.latency_ms)),
+                    (
+                        "backbone passes".into(),
+                        format!("{per_prediction:.2} per prediction"),
+                    ),
+                    ("frames skipped".into(), s.frames_skipped.to_string()),
+                ];
+                facts_grid(ui, "perf", &rows);
+            });
+        });
+}
+
+fn source_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    ui.strong("Source");
+    let mut open = None;
+    ui.horizontal(|ui| {
+        let edit = ui.add(
+            egui::TextEdit::singleline(&mut app.source_text)
+                .hint_text("camera:0, a frame folder, synthetic")
+                .desired_width(200.0),
+        );
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Open").clicked() || enter {
+            open = Some(app.source_text.trim().to_string());
+        }
+    });
+    ui.horizontal(|ui| {
+        if ui.button("Synthetic").clicked() {
+            open = Some("synthetic".into());
+        }
+        if ui.button("Find cameras").clicked() {
+            app.cameras = Some(
+                query_cameras()
+                    .map(|cams| {
+                        cams.iter()
+                            .map(|c| (c.index().to_string(), c.human_name()))
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string()),
+            );
+        }
+    });
+    match &app.cameras {
+        Some(Ok(cams)) if cams.is_empty() => {
+            ui.label("no camera found");
+        }
+        Some(Ok(cams)) => {
+            for (index, name) in cams {
+                if ui.button(format!("camera {index}: {name}")).clicked() {
+                    open = Some(format!("camera:{index}"));
+                }
+            }
+        }
+        Some(Err(e)) => {
+            ui.colored_label(ui.visuals().error_fg_color, e);
+        }
+        None => {}
+    }
+    if let Some(text) = open {
+        match text.parse::<SourceSpec>() {
+            Ok(spec) => app.open_source(spec),
+            Err(e) => app.error = Some(format!("source '{text}': {e}")),
+        }
+    }
+}
+
+fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    ui.strong("Detection");
+    let ev = &mut app.options.worker.events;
+    let mut changed = false;
+    changed |= ui
+        .add(egui::Slider::new(&mut ev.threshold, 0.05..=1.0).text("threshold"))
+        .changed();
+    changed |= ui
+        .add(egui::Slider::new(&mut ev.release, 0.0..=1.0).text("release"))
+        .on_hover_text("after an event, its class must fall below this before anything fires")
+        .changed();
+    changed |= ui
+        .add(
+            egui::Slider::new(&mut ev.smoothing_ms, 0.0..=1000.0)
+                .text("smoothing (ms)")
+                .integer(),
+        )
+        .on_hover_text("half-life of the moving average of the probabilities")
+        .changed();
+    if ev.release > ev.threshold {
+        ev.release = ev.threshold;
+    }
+    if changed {
+        app.push_event_settings();
+    }
+    let mut paused = app.paused;
+    if ui.checkbox(&mut paused, "pause inference").changed() {
+        app.set_paused(paused);
+    }
+}
+
+fn facts_grid(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {
+    egui::Grid::new(id)
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for (k, v) in rows {
+                ui.label(k);
+                ui.label(v);
+                ui.end_row();
+            }
+        });
+}
+
+/// The event history, newest first.
+pub fn events_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    egui::Panel::bottom("events")
+        .default_size(150.0)
+        .show(ui, |ui| {
+            ui.strong(format!("Events ({})", app.events.len()));
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                if app.events.is_empty() {
+                    ui.weak("no gesture yet");
+                }
+                for e in &app.events {
+                    ui.colored_label(
+                        class_color(e.class),
+                        format!(
+                            "{:>8.2} s · {} · {:.0}%",
+                            e.t.as_secs_f64(),
+                            e.label,
+                            e.prob * 100.0
+                        ),
+                    );
+                }
+            });
+        });
+}
+
+/// Errors, the preview, the current gesture with its top-5, and the plot.
+pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    if let Some(e) = &app.error {
+        egui::Frame::new()
+            .fill(Color32::from_rgb(90, 20, 20))
+            .inner_margin(8.0)
+            .corner_radius(4.0)
+            .show(ui, |ui| {
+                ui.label(
+                    RichText::new(format!("Error: {e}"))
+                        .color(Color32::WHITE)
+                        .strong(),
+                );
+                ui.label(
+                    RichText::new("Pick another source on the right.").color(Color32::LIGHT_GRAY),
+                );
+            });
+    }
+    if let Some(s) = &app.status {
+        ui.weak(s);
+    }
+    let plot_height = 140.0;
+    let top_height = (ui.available_height() - plot_height - 16.0).max(160.0);
+    ui.horizontal(|ui| {
+        let preview_w = (ui.available_width() * 0.6).max(200.0);
+        ui.allocate_ui(egui::Vec2::new(preview_w, top_height), |ui| {
+            match &app.texture {
+                Some(t) => {
+                    ui.add(
+                        egui::Image::new(t)
+                            .max_size(egui::Vec2::new(preview_w, top_height))
+                            .maintain_aspect_ratio(true)
+                            .corner_radius(4.0),
+                    );
+                }
+                None => {
+                    ui.weak("no frame yet");
+                }
+            }
+        });
+        ui.vertical(|ui| prediction_ui(app, ui));
+    });
+    ui.add_space(8.0);
+    let ev = &app.options.worker.events;
+    confidence_plot_ui(
+        ui,
+        &app.history,
+        &app.events,
+        ev.threshold,
+        ev.release,
+        plot_height,
+    );
+}
+
+fn prediction_ui(app: &LiveApp, ui: &mut egui::Ui) {
+    let Some(p) = &app.current else {
+        ui.label(RichText::new("waiting for frames…").size(28.0).weak());
+        return;
+    };
+    let Some(&(class, prob)) = p.top.first() else {
+        return;
+    };
+    ui.label(
+        RichText::new(&app.labels[class])
+            .size(40.0)
+            .strong()
+            .color(class_color(class)),
+    );
+    ui.label(RichText::new(format!("confidence {:.0}%", prob * 100.0)).size(22.0));
+    ui.add_space(8.0);
+    for &(c, p) in &p.top {
+        ui.add(
+            egui::ProgressBar::new(p)
+                .desired_width(ui.available_width().min(360.0))
+                .fill(class_color(c).gamma_multiply(0.8))
+                .text(format!("{} {:.0}%", app.labels[c], p * 100.0)),
+        );
+    }
+}

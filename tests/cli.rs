@@ -1,0 +1,274 @@
+//! The command line end to end: `convert` + `classify --json` reproduce the PyTorch reference's
+//! logits for every fixture in ../shared, and user mistakes (truncated or foreign files, wrong
+//! arch, bad clip folders) end with one clear line on stderr, a non-zero exit code and no panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn app() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_gesture-app"))
+}
+
+fn run(args: &[&str]) -> Output {
+    app().args(args).output().expect("run gesture-app")
+}
+
+/// A failed run: exit code 1, one line on stderr starting with "error:", no panic.
+fn assert_clean_failure(out: &Output, must_mention: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "panic: {err}"
+    );
+    // `device: ...` is the informational line classify prints before it starts.
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("device: "))
+        .collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for m in must_mention {
+        assert!(err.contains(m), "'{m}' not in: {err}");
+    }
+}
+
+fn convert_fixture(shared: &Path, case: &str, out: &Path) -> serde_json::Value {
+    let exp = common::expected(shared, case);
+    let fx = shared.join("fixtures");
+    let status = run(&[
+        "convert",
+        fx.join(format!("{case}.pth.tar")).to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--arch",
+        exp["arch"].as_str().unwrap(),
+        "--consensus",
+        exp["consensus"].as_str().unwrap(),
+        "--segments",
+        &exp["num_segments"].to_string(),
+        "--labels",
+        shared.join("data/jester/category.txt").to_str().unwrap(),
+    ]);
+    assert!(
+        status.status.success(),
+        "convert {case}: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    exp
+}
+
+#[test]
+fn convert_then_classify_json_reproduces_every_fixture() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases: Vec<String> = common::CASES.iter().map(|s| s.to_string()).collect();
+    cases.push("squeezenet1_1_TRNmultiscale_3seg_legacy".into());
+    for case in &cases {
+        // The legacy (pre-1.6 pickle) checkpoint holds the TRN 3seg weights.
+        let reference = case.trim_end_matches("_legacy");
+        let weights = dir.path().join(format!("{case}.safetensors"));
+        let exp = if case.ends_with("_legacy") {
+            let exp = common::expected(&shared, reference);
+            let out = run(&[
+                "convert",
+                shared
+                    .join(format!("fixtures/{case}.pth.tar"))
+                    .to_str()
+                    .unwrap(),
+                weights.to_str().unwrap(),
+                "--arch=squeezenet1_1",
+                "--consensus=TRNmultiscale",
+                "--segments=3",
+                "--labels",
+                shared.join("data/jester/category.txt").to_str().unwrap(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            exp
+        } else {
+            convert_fixture(&shared, case, &weights)
+        };
+        let frames = shared.join(format!("fixtures/{reference}_frames"));
+        let out = run(&[
+            "classify",
+            "--json",
+            "--weights",
+            weights.to_str().unwrap(),
+            frames.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "classify {case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+        let got = common::floats(&line["logits"]);
+        let want = common::floats(&exp["logits"]);
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            diff <= 1e-4 * scale,
+            "{case}: max |Δlogit| {diff} > 1e-4 × {scale}"
+        );
+        assert_eq!(line["top"][0]["index"], exp["argmax"], "{case}: top-1");
+        assert_eq!(line["top"].as_array().unwrap().len(), 5);
+        assert_eq!(line["clip"].as_str().unwrap(), frames.to_str().unwrap());
+    }
+}
+
+#[test]
+fn bad_inputs_fail_with_one_clear_line() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| -> PathBuf { dir.path().join(name) };
+    let labels = shared.join("data/jester/category.txt");
+    let labels = labels.to_str().unwrap();
+    let fixture = shared.join("fixtures/squeezenet1_1_MLP_8seg.pth.tar");
+
+    // A truncated checkpoint.
+    let bytes = std::fs::read(&fixture).unwrap();
+    std::fs::write(d("cut.pth.tar"), &bytes[..bytes.len() / 3]).unwrap();
+    let out = run(&[
+        "convert",
+        d("cut.pth.tar").to_str().unwrap(),
+        d("o.safetensors").to_str().unwrap(),
+        "--arch=squeezenet1_1",
+        "--consensus=MLP",
+        "--labels",
+        labels,
+    ]);
+    assert_clean_failure(&out, &["cut.pth.tar"]);
+    assert!(!d("o.safetensors").exists(), "nothing is written on error");
+
+    // Not a checkpoint at all.
+    std::fs::write(d("notes.txt"), "just some text\n").unwrap();
+    let out = run(&[
+        "convert",
+        d("notes.txt").to_str().unwrap(),
+        d("o.safetensors").to_str().unwrap(),
+        "--arch=squeezenet1_1",
+        "--consensus=MLP",
+        "--labels",
+        labels,
+    ]);
+    assert_clean_failure(&out, &["notes.txt"]);
+
+    // The wrong arch for the tensors.
+    let out = run(&[
+        "convert",
+        fixture.to_str().unwrap(),
+        d("o.safetensors").to_str().unwrap(),
+        "--arch=BNInception",
+        "--consensus=MLP",
+        "--labels",
+        labels,
+    ]);
+    assert_clean_failure(&out, &["squeezenet1_1", "BNInception"]);
+    assert!(!d("o.safetensors").exists());
+
+    // The wrong head for the tensors lists the offending names.
+    let out = run(&[
+        "convert",
+        fixture.to_str().unwrap(),
+        d("o.safetensors").to_str().unwrap(),
+        "--arch=squeezenet1_1",
+        "--consensus=LSTM",
+        "--labels",
+        labels,
+    ]);
+    assert_clean_failure(
+        &out,
+        &[
+            "missing",
+            "consensus.rnn.weight_ih_l0",
+            "unexpected",
+            "consensus.classifier.1.weight",
+        ],
+    );
+
+    // A good model, then bad clips.
+    let good = d("good.safetensors");
+    convert_fixture(&shared, "squeezenet1_1_MLP_8seg", &good);
+    let good = good.to_str().unwrap();
+    std::fs::create_dir(d("empty")).unwrap();
+    let out = run(&["classify", "--weights", good, d("empty").to_str().unwrap()]);
+    assert_clean_failure(&out, &["empty", "no frames"]);
+
+    std::fs::create_dir(d("short")).unwrap();
+    for i in 1..=3 {
+        std::fs::copy(
+            shared.join("fixtures/squeezenet1_1_MLP_8seg_frames/00001.png"),
+            d("short").join(format!("{i:05}.png")),
+        )
+        .unwrap();
+    }
+    let out = run(&["classify", "--weights", good, d("short").to_str().unwrap()]);
+    assert_clean_failure(&out, &["short", "3 frame(s)", "8 segments"]);
+
+    std::fs::create_dir(d("corrupt")).unwrap();
+    for i in 1..=8 {
+        std::fs::write(
+            d("corrupt").join(format!("{i:05}.jpg")),
+            b"\xff\xd8 definitely not a jpeg",
+        )
+        .unwrap();
+    }
+    let out = run(&[
+        "classify",
+        "--weights",
+        good,
+        d("corrupt").to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, &["corrupt", "cannot decode frame"]);
+
+    let out = run(&[
+        "classify",
+        "--weights",
+        d("missing.safetensors").to_str().unwrap(),
+        d("short").to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, &["missing.safetensors"]);
+
+    let out = run(&[
+        "classify",
+        "--weights",
+        fixture.to_str().unwrap(),
+        d("short").to_str().unwrap(),
+    ]);
+    assert_clean_failure(&out, &["not a gesture-app weights file"]);
+}
+
+#[test]
+fn info_describes_a_converted_model() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("m.safetensors");
+    convert_fixture(&shared, "squeezenet1_1_BLSTM_8seg", &w);
+    let out = run(&["info", w.to_str().unwrap()]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "squeezenet1_1",
+        "BLSTM",
+        "segments:        8",
+        "Swiping Left",
+        "converted_from",
+    ] {
+        assert!(text.contains(needle), "'{needle}' not in:\n{text}");
+    }
+}

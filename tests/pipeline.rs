@@ -1,0 +1,491 @@
+//! The live pipeline end to end (source → capture thread → ring → worker → channel) on real
+//! models: the label for a fixture clip equals what `classify` computes, the worker's feature
+//! cache never outgrows the ring, stopping joins every thread within a second, a model slower
+//! than the source drops frames instead of queueing them, headless JSON, and bad input.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use gesture_app::bench::random_model;
+use gesture_app::capture::{CameraSelector, SourceOptions, SourceSpec};
+use gesture_app::live::bench::write_generated_frames;
+use gesture_app::live::events::EventSettings;
+use gesture_app::live::{
+    headless, FrameModel, GestureEvent, Pipeline, PipelineOptions, Prediction, WorkerMsg,
+    WorkerOptions,
+};
+use gesture_app::model::config::ModelConfig;
+use gesture_app::model::tsn::{BuildOptions, Tsn};
+use gesture_app::weights::convert::{convert_checkpoint, ConvertOptions};
+use gesture_app::{Arch, Consensus, GestureModel};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// squeezenet1_1 + TRNmultiscale N=8 with random weights at a 64-pixel input: the real model
+/// code, small enough for debug-build tests on two cores.
+fn small_config(classes: usize) -> ModelConfig {
+    let labels = (0..classes).map(|i| format!("gesture {i}")).collect();
+    let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
+    cfg.input_size = 64;
+    cfg.resize_size = 73;
+    cfg
+}
+
+fn small_model() -> Arc<GestureModel> {
+    Arc::new(random_model(&small_config(5), &Device::Cpu).unwrap())
+}
+
+/// Random weights for `cfg`, as a trained file would hold them (unfolded).
+fn random_tensors(cfg: &ModelConfig) -> HashMap<String, Tensor> {
+    let vm = VarMap::new();
+    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
+    Tsn::new(cfg, vb, BuildOptions::training(false, 0)).unwrap();
+    let data = vm.data().lock().unwrap();
+    data.iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect()
+}
+
+fn options(fps: f32, looping: bool) -> PipelineOptions {
+    PipelineOptions {
+        source: SourceOptions {
+            fps: Some(fps),
+            looping,
+            ..SourceOptions::default()
+        },
+        worker: WorkerOptions {
+            events: EventSettings {
+                smoothing_ms: 0.0,
+                ..EventSettings::default()
+            },
+            ..WorkerOptions::default()
+        },
+        max_source_fps: None,
+    }
+}
+
+/// Everything a pipeline sends until it quits (or `timeout`).
+struct Run {
+    predictions: Vec<Prediction>,
+    events: Vec<GestureEvent>,
+    quit: Option<Option<String>>,
+}
+
+fn collect(pipeline: &Pipeline, timeout: Duration) -> Run {
+    let mut run = Run {
+        predictions: Vec::new(),
+        events: Vec::new(),
+        quit: None,
+    };
+    let end = Instant::now() + timeout;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        match pipeline.messages().recv_timeout(left) {
+            Ok(WorkerMsg::Prediction(p)) => run.predictions.push(p),
+            Ok(WorkerMsg::Event(e)) => run.events.push(e),
+            Ok(WorkerMsg::Quit(q)) => {
+                run.quit = Some(q);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    run
+}
+
+/// `gesture-app classify --json` on a clip folder: its label and softmax of its logits.
+fn classify(weights: &Path, clip: &Path) -> (String, Vec<f32>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
+        .args(["classify", "--json", "--device", "cpu", "--weights"])
+        .arg(weights)
+        .arg(clip)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "classify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let logits: Vec<f32> = common::floats(&line["logits"]);
+    let label = line["top"][0]["label"].as_str().unwrap().to_string();
+    (label, gesture_app::live::worker::softmax(&logits))
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap()
+}
+
+#[test]
+fn fixture_clip_gets_the_label_classify_gives() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let labels: Vec<String> = std::fs::read_to_string(shared.join("data/jester/category.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    for (case, consensus, n) in [
+        ("squeezenet1_1_MLP_8seg", Consensus::Mlp, 8),
+        (
+            "squeezenet1_1_TRNmultiscale_3seg",
+            Consensus::TrnMultiscale,
+            3,
+        ),
+    ] {
+        let weights = tmp.path().join(format!("{case}.safetensors"));
+        convert_checkpoint(
+            &shared.join("fixtures").join(format!("{case}.pth.tar")),
+            &weights,
+            &ConvertOptions {
+                arch: Arch::SqueezeNet11,
+                consensus,
+                num_segments: n,
+                labels: labels.clone(),
+                img_feature_dim: None,
+                clip_fps: 12.0,
+            },
+        )
+        .unwrap();
+        let model = Arc::new(GestureModel::load(&weights, &Device::Cpu).unwrap());
+        let clip = shared.join("fixtures").join(format!("{case}_frames"));
+        let (want_label, want) = classify(&weights, &clip);
+
+        // The clip played at the model's own rate, as a camera would deliver it.
+        let mut pipeline = Pipeline::start(
+            model.clone(),
+            &SourceSpec::Folder(clip.clone()),
+            &options(12.0, false),
+            None,
+        )
+        .unwrap();
+        let run = collect(&pipeline, Duration::from_secs(60));
+        pipeline.stop();
+        assert_eq!(
+            run.quit,
+            Some(None),
+            "{case}: the pipeline must end cleanly"
+        );
+        let last = run.predictions.last().expect("a prediction");
+        // The whole clip, every frame once: exactly what classify samples from an N-frame clip.
+        assert_eq!(last.frames, (0..n as u64).collect::<Vec<_>>(), "{case}");
+        let got = argmax(&last.probs);
+        assert_eq!(
+            labels[got], want_label,
+            "{case}: pipeline and classify disagree"
+        );
+        let max_diff = last
+            .probs
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(
+            max_diff < 1e-4,
+            "{case}: probabilities differ by {max_diff}"
+        );
+    }
+}
+
+#[test]
+fn worker_never_holds_more_than_the_ring_and_needs_one_pass_per_prediction() {
+    let model = small_model();
+    let tmp = tempfile::tempdir().unwrap();
+    write_generated_frames(tmp.path(), 40).unwrap();
+    // A short window makes the ring small, so the cache would overflow it within a second.
+    let mut opts = options(30.0, true);
+    opts.worker.window = Duration::from_millis(700);
+    let mut pipeline =
+        Pipeline::start(model, &SourceSpec::Folder(tmp.path().into()), &opts, None).unwrap();
+    let capacity = pipeline.ring().capacity();
+    let run = collect(&pipeline, Duration::from_secs(4));
+    pipeline.stop();
+    assert!(
+        run.predictions.len() > 5,
+        "{} predictions",
+        run.predictions.len()
+    );
+    for p in &run.predictions {
+        assert!(
+            p.cached_features <= capacity,
+            "cache {} > ring {capacity}",
+            p.cached_features
+        );
+    }
+    // After the first window, a prediction costs about one backbone pass, never N.
+    let later = &run.predictions[1..];
+    let passes: usize = later.iter().map(|p| p.backbone_passes).sum();
+    assert!(
+        later.iter().all(|p| p.backbone_passes <= 2),
+        "{:?}",
+        later.iter().map(|p| p.backbone_passes).collect::<Vec<_>>()
+    );
+    assert!(passes as f64 / later.len() as f64 <= 2.0);
+}
+
+#[test]
+fn stopping_joins_every_thread_within_a_second() {
+    let model = small_model();
+    let tmp = tempfile::tempdir().unwrap();
+    write_generated_frames(tmp.path(), 20).unwrap();
+    for spec in [SourceSpec::Synthetic, SourceSpec::Folder(tmp.path().into())] {
+        let mut pipeline =
+            Pipeline::start(model.clone(), &spec, &options(30.0, true), None).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let took = pipeline.stop();
+        assert!(took < Duration::from_secs(1), "stop took {took:?}");
+        assert!(pipeline.is_finished());
+        // The worker said goodbye, and nothing follows it.
+        let msgs: Vec<WorkerMsg> = pipeline.messages().try_iter().collect();
+        assert!(matches!(msgs.last(), Some(WorkerMsg::Quit(None))));
+    }
+}
+
+/// A real model made slower than the source.
+struct Slow<M> {
+    inner: Arc<M>,
+    delay: Duration,
+}
+
+impl<M: FrameModel> FrameModel for Slow<M> {
+    fn config(&self) -> &ModelConfig {
+        self.inner.config()
+    }
+    fn device(&self) -> &Device {
+        self.inner.device()
+    }
+    fn frame_features(&self, frames: &Tensor) -> gesture_app::Result<Tensor> {
+        std::thread::sleep(self.delay * frames.dim(0)? as u32);
+        self.inner.frame_features(frames)
+    }
+    fn head(&self, features: &Tensor) -> gesture_app::Result<Tensor> {
+        self.inner.head(features)
+    }
+}
+
+#[test]
+fn a_model_slower_than_the_source_drops_frames_instead_of_queueing() {
+    // 30 fps in, 100 ms per frame through the backbone: the worker cannot keep up.
+    let delay = Duration::from_millis(100);
+    let model = Arc::new(Slow {
+        inner: small_model(),
+        delay,
+    });
+    let mut pipeline =
+        Pipeline::start(model, &SourceSpec::Synthetic, &options(30.0, true), None).unwrap();
+    let run = collect(&pipeline, Duration::from_secs(6));
+    let captured = pipeline.ring().pushed();
+    pipeline.stop();
+    let preds = &run.predictions;
+    assert!(preds.len() >= 8, "{} predictions", preds.len());
+    // Frames were dropped: far fewer predictions than frames.
+    assert!(
+        (preds.len() as u64) < captured / 2,
+        "{} of {captured}",
+        preds.len()
+    );
+    // Bounded: after the first window, no prediction waits behind older work. A prediction
+    // costs at most 2 passes, so its latency stays near 2 × delay + one frame, not growing. A
+    // queue would push it past several seconds within the 6 s run; the margin absorbs a loaded
+    // machine's scheduling hiccups (this is not a speed test).
+    let later: Vec<f64> = preds[2..].iter().map(|p| p.latency.as_secs_f64()).collect();
+    let bound = 2.0 * delay.as_secs_f64() + 0.8;
+    assert!(
+        later.iter().all(|&l| l < bound),
+        "latencies {later:?} exceed {bound} s"
+    );
+    let third = later.len() / 3;
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    assert!(mean(&later[later.len() - third..]) <= mean(&later[..third]) + 0.05);
+    // And each prediction used the newest frame there was.
+    for p in &preds[2..] {
+        assert_eq!(*p.frames.last().unwrap(), p.seq);
+    }
+}
+
+#[test]
+fn headless_prints_json_lines_for_events_and_predictions() {
+    let model = small_model();
+    let labels = model.config().labels.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    write_generated_frames(tmp.path(), 30).unwrap();
+    let mut opts = options(30.0, false);
+    // A random model is unsure; a low threshold makes it fire.
+    opts.worker.events.threshold = 0.05;
+    opts.worker.events.release = 0.0;
+    let pipeline =
+        Pipeline::start(model, &SourceSpec::Folder(tmp.path().into()), &opts, None).unwrap();
+    let mut out = Vec::new();
+    let summary = headless::run(&pipeline, &labels, true, &mut out).unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        summary.predictions > 0 && summary.events >= 1,
+        "{summary:?}"
+    );
+    assert_eq!(lines.len() as u64, summary.predictions + summary.events);
+    let event = lines.iter().find(|l| l["event"] == "gesture").unwrap();
+    assert!(event["t_ms"].is_u64() && event["prob"].is_f64());
+    assert!(labels.iter().any(|l| event["label"] == l.as_str()));
+    let pred = lines.iter().find(|l| l["event"] == "prediction").unwrap();
+    assert_eq!(pred["top"].as_array().unwrap().len(), 5);
+    assert!(pred["latency_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_sources_are_clear_errors() {
+    let model = small_model();
+    let tmp = tempfile::tempdir().unwrap();
+    let start = |spec: SourceSpec| {
+        Pipeline::start(model.clone(), &spec, &options(30.0, false), None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    };
+    let err = start(SourceSpec::Folder(tmp.path().into()));
+    assert!(err.contains("no frames found"), "{err}");
+    let err = start(SourceSpec::Camera(Some(CameraSelector::Index(97))));
+    // "no camera with index 97; available: ..." (or the system's camera listing error).
+    assert!(
+        err.contains("camera") && err.contains("97") || err.contains("(listing)"),
+        "{err}"
+    );
+
+    // A frame that cannot be decoded ends the stream with an error naming it.
+    write_generated_frames(tmp.path(), 12).unwrap();
+    std::fs::write(tmp.path().join("00011.jpg"), b"not a jpeg").unwrap();
+    let pipeline = Pipeline::start(
+        model.clone(),
+        &SourceSpec::Folder(tmp.path().into()),
+        &options(60.0, false),
+        None,
+    )
+    .unwrap();
+    match collect(&pipeline, Duration::from_secs(30)).quit {
+        Some(Some(e)) => assert!(e.contains("00011.jpg"), "{e}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+
+    // Settings that do not fit the model are refused before anything opens.
+    let mut opts = options(30.0, false);
+    opts.worker.events.class_thresholds = vec![("Waving".into(), 0.5)];
+    let err = Pipeline::start(model, &SourceSpec::Synthetic, &opts, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("unknown class 'Waving'"), "{err}");
+}
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn cli_headless_runs_and_reports_bad_input_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = small_config(5);
+    let weights = tmp.path().join("small.safetensors");
+    gesture_app::weights::save(&weights, &random_tensors(&cfg), &cfg).unwrap();
+    let frames = tmp.path().join("clip");
+    std::fs::create_dir(&frames).unwrap();
+    write_generated_frames(&frames, 20).unwrap();
+    let w = weights.to_str().unwrap();
+
+    let (code, stdout, stderr) = cli(&[
+        "--weights",
+        w,
+        "--headless",
+        "--verbose-json",
+        "--fps",
+        "30",
+        "--source",
+        frames.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.lines().count() > 0, "{stderr}");
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["t_ms"].is_u64());
+    }
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let bad_weights = tmp.path().join("bad.safetensors");
+    std::fs::write(&bad_weights, b"not weights").unwrap();
+    for (args, needle) in [
+        (
+            vec![
+                "--weights",
+                w,
+                "--headless",
+                "--source",
+                empty.to_str().unwrap(),
+            ],
+            "no frames found",
+        ),
+        (
+            vec!["--weights", w, "--headless", "--source", "camera:97"],
+            "camera",
+        ),
+        (
+            vec![
+                "--weights",
+                bad_weights.to_str().unwrap(),
+                "--headless",
+                "--source",
+                "synthetic",
+            ],
+            "bad.safetensors",
+        ),
+        (
+            vec![
+                "--weights",
+                "/no/such.safetensors",
+                "--headless",
+                "--source",
+                "synthetic",
+            ],
+            "such.safetensors",
+        ),
+        (
+            vec![
+                "--weights",
+                w,
+                "--headless",
+                "--source",
+                "synthetic",
+                "--class-threshold",
+                "Waving=0.5",
+            ],
+            "unknown class",
+        ),
+    ] {
+        let (code, _, stderr) = cli(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}

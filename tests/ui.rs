@@ -1,0 +1,135 @@
+//! The window's App driven by egui_kittest with a real pipeline and a real model: the current
+//! label, its confidence and the event history appear once predictions arrive; the pause button
+//! reaches the worker; an error (a source that fails) is shown in the window, not a crash.
+
+use candle_core::Device;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use gesture_app::bench::random_model;
+use gesture_app::capture::SourceSpec;
+use gesture_app::live::bench::write_generated_frames;
+use gesture_app::live::events::EventSettings;
+use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
+use gesture_app::ui::{model_facts, AppInit, LiveApp};
+use gesture_app::{Arch, Consensus, ModelConfig};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn small_model() -> Arc<dyn FrameModel> {
+    let labels = ["Swiping Left", "Swiping Right", "No gesture"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
+    cfg.input_size = 64;
+    cfg.resize_size = 73;
+    Arc::new(random_model(&cfg, &Device::Cpu).unwrap())
+}
+
+fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
+    let model = small_model();
+    let facts = model_facts(model.config(), "cpu", None);
+    let init = AppInit {
+        model,
+        model_facts: facts,
+        source: Some(source),
+        options: PipelineOptions {
+            worker: WorkerOptions {
+                events: EventSettings {
+                    threshold,
+                    release: 0.0,
+                    // Random weights are unsure: let any class fire.
+                    background: Vec::new(),
+                    ..EventSettings::default()
+                },
+                ..WorkerOptions::default()
+            },
+            ..PipelineOptions::default()
+        },
+        notice: Some("test notice".into()),
+        startup_error: None,
+    };
+    Harness::builder()
+        .with_size(egui::Vec2::new(1180.0, 760.0))
+        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx))
+}
+
+/// Steps the UI (with real time passing) until `done` holds or `timeout` passes.
+fn step_until(
+    h: &mut Harness<'static, LiveApp>,
+    timeout: Duration,
+    done: impl Fn(&LiveApp) -> bool,
+) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        h.step();
+        if done(h.state()) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+#[test]
+fn label_confidence_and_history_appear_after_predictions() {
+    let mut h = harness(SourceSpec::Synthetic, 0.0);
+    assert!(h.query_by_label_contains("waiting for frames").is_some());
+    assert!(h.query_by_label("test notice").is_some());
+    assert!(
+        step_until(&mut h, Duration::from_secs(60), |app| {
+            app.current().is_some() && app.events().count() > 0
+        }),
+        "no prediction or event within a minute; error: {:?}",
+        h.state().error()
+    );
+    // Freeze the display: pause, then let in-flight messages land.
+    h.get_by_label("Pause").click();
+    h.step();
+    std::thread::sleep(Duration::from_millis(300));
+    h.run_steps(3);
+    assert!(h.query_by_label("Resume").is_some());
+
+    let app = h.state();
+    let (class, prob) = app.current().unwrap().top[0];
+    let labels = ["Swiping Left", "Swiping Right", "No gesture"];
+    let label = labels[class];
+    let confidence = format!("confidence {:.0}%", prob * 100.0);
+    let event = app.events().next().unwrap().clone();
+    let history_row = format!(" s · {} · {:.0}%", event.label, event.prob * 100.0);
+    h.get_by_label(label);
+    h.get_by_label(&confidence);
+    assert!(h.query_all_by_label_contains(&history_row).count() >= 1);
+    assert!(h.query_by_label_contains("Events (").is_some());
+    // Model facts and performance figures are listed.
+    h.get_by_label("TRNmultiscale");
+    assert!(h.query_by_label_contains("per prediction").is_some());
+}
+
+#[test]
+fn a_failing_source_shows_an_error_in_the_window() {
+    // A source that cannot be opened at all.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut h = harness(SourceSpec::Folder(tmp.path().join("missing")), 0.5);
+    h.run_steps(2);
+    let err = h.state().error().expect("an error").to_string();
+    assert!(err.contains("missing"), "{err}");
+    assert!(h.query_by_label_contains("Error: cannot open").is_some());
+    assert!(h.query_by_label_contains("Pick another source").is_some());
+
+    // A source that fails mid-stream (an undecodable frame).
+    write_generated_frames(tmp.path(), 12).unwrap();
+    std::fs::write(tmp.path().join("00004.jpg"), b"broken").unwrap();
+    let mut h = harness(SourceSpec::Folder(tmp.path().into()), 0.5);
+    assert!(step_until(&mut h, Duration::from_secs(30), |app| app
+        .error()
+        .is_some()));
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("00004.jpg").is_some());
+
+    // Picking another source from the window clears the error.
+    h.get_by_label("Synthetic").click();
+    h.run_steps(2);
+    assert!(h.state().error().is_none());
+    assert!(h.query_by_label_contains("generated swipes").is_some());
+}

@@ -161,9 +161,9 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
             let shade = rim * (1.1 - 0.25 * (v + 1.0) / 2.0);
             let a = cover * alpha;
             let px = &mut buf[(y * n + x) as usize];
-            for c in 0..3 {
-                let col = (scene.hand_rgb[c] * shade).min(255.0);
-                px[c] += (col - px[c]) * a;
+            for (p, &h) in px.iter_mut().zip(&scene.hand_rgb) {
+                let col = (h * shade).min(255.0);
+                *p += (col - *p) * a;
             }
         }
     }
@@ -186,10 +186,10 @@ pub fn render_frame(scene: &Scene, pose: Pose, trail: &[Pose], rng: &mut impl Rn
     let n = scene.size;
     let mut img = RgbImage::new(n, n);
     for (px, out) in buf.iter().zip(img.pixels_mut()) {
-        for c in 0..3 {
+        for (o, &p) in out.0.iter_mut().zip(px) {
             // Sum of uniforms: a cheap, nearly Gaussian noise of the scene's sigma.
             let noise: f32 = (0..3).map(|_| rng.random_range(-1.0..1.0f32)).sum::<f32>();
-            out.0[c] = (px[c] * gain + noise * scene.noise_sigma).clamp(0.0, 255.0) as u8;
+            *o = (p * gain + noise * scene.noise_sigma).clamp(0.0, 255.0) as u8;
         }
     }
     img

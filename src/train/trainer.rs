@@ -207,7 +207,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
         let epoch = s.state.epoch;
         let lr = lr_at_epoch(s.cfg.optim.lr, &s.cfg.optim.lr_steps, epoch);
         let out = train_epoch(s, console, epoch, lr)?;
-        let evaluate_now = (epoch + 1) % s.cfg.run.eval_freq == 0 || epoch + 1 == epochs;
+        let evaluate_now = (epoch + 1).is_multiple_of(s.cfg.run.eval_freq) || epoch + 1 == epochs;
         let val = if evaluate_now {
             Some(validate(s, console)?)
         } else {

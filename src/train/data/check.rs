@@ -93,7 +93,7 @@ pub fn check_dataset(ds: &Dataset, decode: bool, progress: &(dyn Fn(usize) + Syn
         .map(|i| {
             let r = check_clip(ds, i, decode);
             let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if d % 256 == 0 {
+            if d.is_multiple_of(256) {
                 progress(d);
             }
             r

@@ -89,10 +89,13 @@ fn fmt_tick(v: f64, step: f64) -> String {
     }
 }
 
+/// A named, coloured line of (x, y) points.
+type Series<'a> = (&'a str, Rgb<u8>, Vec<(f64, f64)>);
+
 /// One panel: series of (x, y) points, drawn in a box at (x, y, w, h).
 struct Panel<'a> {
     title: &'a str,
-    series: Vec<(&'a str, Rgb<u8>, Vec<(f64, f64)>)>,
+    series: Vec<Series<'a>>,
     y_range: Option<(f64, f64)>,
 }
 
@@ -108,7 +111,8 @@ fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64,
         let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         (lo.min(0.0), hi)
     });
-    if !(hi > lo) {
+    // Also catches NaN bounds (no finite point at all).
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         hi = lo + 1.0;
     }
     let ystep = nice_step(hi - lo, 5.0);

@@ -1,6 +1,5 @@
 //! `gesture-app info`: what a weights file holds.
 
-use anyhow::Context;
 use clap::Args;
 use gesture_app::weights::{self, Contents};
 use std::path::PathBuf;
@@ -17,8 +16,7 @@ pub struct InfoArgs {
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let file = weights::load_file(&args.weights)
-        .with_context(|| format!("cannot read {}", args.weights.display()))?;
+    let file = weights::load_file(&args.weights)?;
     let c = &file.config;
     if args.json {
         println!("{}", serde_json::to_string_pretty(c)?);

@@ -237,7 +237,7 @@ impl Worker {
                     self.wake();
                 }
                 Ok(None) => {}
-                Err(e) => return Some(format!("inference failed: {e}")),
+                Err(e) => return Some(format!("inference failed: {}", crate::error::report(&e))),
             }
         }
     }

@@ -21,13 +21,13 @@ use std::path::{Path as FsPath, PathBuf};
 /// Errors of the generator.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot encode frame: {source}")]
+    #[error("{path}: cannot encode frame")]
     Encode {
         path: PathBuf,
         #[source]

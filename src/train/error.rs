@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Errors from reading data sets, training, evaluating and checkpointing.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

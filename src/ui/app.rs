@@ -214,7 +214,7 @@ impl LiveApp {
             }
             Err(e) => {
                 self.source_label = "no source".into();
-                self.error = Some(format!("cannot open {spec}: {e}"));
+                self.error = Some(format!("cannot open {spec}: {}", crate::error::report(&e)));
             }
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 /// Why a PyTorch checkpoint could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("{path}: {source}", path = path.display())]
+    #[error("{path}", path = path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -31,7 +31,7 @@ pub enum ImportError {
     #[error("{path}: unsupported checkpoint: {reason}", path = path.display())]
     Unsupported { path: PathBuf, reason: String },
     /// The zip container itself is damaged (bad directory, checksum mismatch, ...).
-    #[error("{path}: damaged or truncated zip archive: {source}", path = path.display())]
+    #[error("{path}: damaged or truncated zip archive", path = path.display())]
     Zip {
         path: PathBuf,
         #[source]

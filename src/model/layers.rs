@@ -61,6 +61,18 @@ impl Conv {
             pointwise: k == 1 && stride == 1 && padding == 0,
         })
     }
+
+    /// The same convolution (+ ReLU if `relu`) as an NHWC CPU inference kernel.
+    pub fn cpu_plan(&self, relu: bool) -> Result<crate::model::cpu::conv::ConvPlan> {
+        let cfg = self.inner.config();
+        crate::model::cpu::conv::ConvPlan::new(
+            self.inner.weight(),
+            self.inner.bias(),
+            cfg.stride,
+            cfg.padding,
+            relu,
+        )
+    }
 }
 
 impl Module for Conv {
@@ -116,6 +128,14 @@ impl ConvBnRelu {
             bn,
             frozen: mode == BnMode::Frozen,
         })
+    }
+
+    /// The unit as an NHWC CPU inference kernel; only for folded BatchNorm (None otherwise).
+    pub fn cpu_plan(&self) -> Result<Option<crate::model::cpu::conv::ConvPlan>> {
+        match self.bn {
+            Some(_) => Ok(None),
+            None => self.conv.cpu_plan(true).map(Some),
+        }
     }
 
     /// Without the final ReLU (the FCN head's conv+BN when it is followed by other ops).

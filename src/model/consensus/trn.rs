@@ -15,7 +15,8 @@
 //! than one naive relation per frame pair.
 
 use crate::model::config::TrnMode;
-use crate::model::cpu::{host_vec, relations::relu_sum};
+use crate::model::cpu::gemm::matmul_strided;
+use crate::model::cpu::{host_vec, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -210,9 +211,16 @@ impl TrnHead {
     ) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         let k = s.k;
-        // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j.
-        let w = s.fc1.weight().reshape((BOTTLENECK * k, d))?;
-        let q = host_vec(&x.reshape((b * n, d))?.matmul(&w.t()?)?)?; // [b·N, 256·k]
+        let hk = BOTTLENECK * k;
+        let xs = host_vec(x)?; // [b·N, D]
+        // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
+        // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
+        let mut q = vec![0f32; b * n * hk];
+        with_slice(&s.fc1.weight().contiguous()?, |w| {
+            assert_eq!(w.len(), hk * d);
+            // SAFETY: xs is [b·N, D], w is [256·k, D] read transposed, q is [b·N, 256·k].
+            unsafe { matmul_strided(b * n, hk, d, xs.as_ptr(), d, w.as_ptr(), 1, d, q.as_mut_ptr(), hk, 1) }
+        })?;
         let bias = host_vec(s.fc1.bias().expect("fc1 has a bias"))?;
         let fc2_w = host_vec(s.fc2.weight())?; // [C, 256]
         let fc2_b = host_vec(s.fc2.bias().expect("fc2 has a bias"))?;
@@ -223,7 +231,7 @@ impl TrnHead {
         let mut proj = vec![0f32; k * n * BOTTLENECK]; // [k, N, 256]
         for (bi, out) in out.chunks_exact_mut(c).enumerate() {
             for i in 0..n {
-                let qrow = &q[(bi * n + i) * BOTTLENECK * k..][..BOTTLENECK * k];
+                let qrow = &q[(bi * n + i) * hk..][..hk];
                 for (o, per_slot) in qrow.chunks_exact(k).enumerate() {
                     for (j, v) in per_slot.iter().enumerate() {
                         proj[(j * n + i) * BOTTLENECK + o] = *v;

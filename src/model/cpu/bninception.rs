@@ -136,7 +136,12 @@ pub struct BnInceptionPlan {
 impl BnInceptionPlan {
     /// `[n, 3, S, S]` → `[n, 1024]`.
     pub fn forward(&self, frames: &Tensor) -> Result<Tensor> {
-        let input = Act::from_nchw(frames)?;
+        let x = self.forward_act(Act::from_nchw(frames)?);
+        Tensor::from_vec(x, (frames.dim(0)?, 1024), frames.device())
+    }
+
+    /// `[n, S, S, 3]` → `[n, 1024]` flattened.
+    fn forward_act(&self, input: Act) -> Vec<f32> {
         let x = self.conv1.forward(input.view()); // [n, 112, 112, 64]
         let x = max_pool(x.view(), 3, 2, 0); // [n, 56, 56, 64]
         let x = self.conv2_reduce.forward(x.view());
@@ -145,7 +150,7 @@ impl BnInceptionPlan {
         for b in &self.blocks {
             x = b.forward(x.view());
         } // [n, 7, 7, 1024]
-        x.global_avg_pool(frames.device())
+        x.global_avg_pool()
     }
 }
 

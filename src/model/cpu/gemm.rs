@@ -11,6 +11,7 @@ use ::gemm::Parallelism;
 /// # Safety
 /// `lhs` must be readable for `(m−1)·lda + k` floats and `dst` writable for `(m−1)·ldc + n`
 /// floats, with no other thread touching those `dst` rows meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub unsafe fn matmul(
     m: usize,
     n: usize,
@@ -23,6 +24,28 @@ pub unsafe fn matmul(
     threads: usize,
 ) {
     debug_assert!(rhs.len() >= k * n);
+    matmul_strided(m, n, k, lhs, lda, rhs.as_ptr(), n, 1, dst, ldc, threads);
+}
+
+/// [`matmul`] with any `rhs` layout: element `[p, j]` at `rhs + p·rhs_rs + j·rhs_cs` (a
+/// transposed weight matrix needs no copy).
+///
+/// # Safety
+/// As [`matmul`], and `rhs` readable at every such offset for `p < k`, `j < n`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn matmul_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: *const f32,
+    lda: usize,
+    rhs: *const f32,
+    rhs_rs: usize,
+    rhs_cs: usize,
+    dst: *mut f32,
+    ldc: usize,
+    threads: usize,
+) {
     if m == 0 || n == 0 {
         return;
     }
@@ -42,9 +65,9 @@ pub unsafe fn matmul(
         lhs,
         1,
         lda as isize,
-        rhs.as_ptr(),
-        1,
-        n as isize,
+        rhs,
+        rhs_cs as isize,
+        rhs_rs as isize,
         0.0,
         1.0,
         false,

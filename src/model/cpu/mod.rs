@@ -16,8 +16,10 @@ pub mod pool;
 pub mod relations;
 pub mod squeezenet;
 
-use candle_core::{DType, Device, Result, Tensor};
+use candle_core::{DType, Result, Storage, Tensor};
+use std::cell::RefCell;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 /// Activations of `n` frames in NHWC layout: pixel row `(img·h + y)·w + x` holds `c` channels,
 /// which sit at columns `off..off + c` of a row of `ld` floats (a slice of a concatenation).
@@ -47,7 +49,7 @@ impl View<'_> {
 }
 
 /// Owned NHWC activations with `ld == c`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Act {
     /// `[n, h, w, c]`
     pub data: Vec<f32>,
@@ -57,16 +59,36 @@ pub struct Act {
     pub c: usize,
 }
 
+thread_local! {
+    /// Buffers of dropped activations of this thread, reused by [`Act::zeros`]: a clip's layers
+    /// allocate tens of MB, and fresh pages fault in on every call otherwise.
+    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spare buffers kept per thread.
+const MAX_SPARE: usize = 12;
+/// Buffers below this many floats are left to the allocator.
+const MIN_SPARE_LEN: usize = 1 << 14;
+
 impl Act {
     /// Zero-filled `[n, h, w, c]`.
     pub fn zeros(n: usize, h: usize, w: usize, c: usize) -> Self {
-        Act {
-            data: vec![0.0; n * h * w * c],
-            n,
-            h,
-            w,
-            c,
-        }
+        let len = n * h * w * c;
+        let mut data = if len >= MIN_SPARE_LEN {
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                // The smallest spare buffer that fits.
+                let best = (0..spare.len())
+                    .filter(|&i| spare[i].capacity() >= len)
+                    .min_by_key(|&i| spare[i].capacity());
+                best.map(|i| spare.swap_remove(i)).unwrap_or_default()
+            })
+        } else {
+            Vec::new()
+        };
+        data.clear();
+        data.resize(len, 0.0);
+        Act { data, n, h, w, c }
     }
 
     /// Number of pixel rows (`n·h·w`).
@@ -123,8 +145,8 @@ impl Act {
         Ok(act)
     }
 
-    /// Global average pooling to a `[n, c]` tensor on `device`.
-    pub fn global_avg_pool(&self, device: &Device) -> Result<Tensor> {
+    /// Global average pooling: `[n, c]` flattened.
+    pub fn global_avg_pool(&self) -> Vec<f32> {
         let hw = self.h * self.w;
         let mut out = vec![0f32; self.n * self.c];
         for (img, acc) in out.chunks_exact_mut(self.c).enumerate() {
@@ -136,7 +158,27 @@ impl Act {
             let inv = 1.0 / hw as f32;
             acc.iter_mut().for_each(|a| *a *= inv);
         }
-        Tensor::from_vec(out, (self.n, self.c), device)
+        out
+    }
+}
+
+impl Drop for Act {
+    fn drop(&mut self) {
+        if self.data.capacity() < MIN_SPARE_LEN {
+            return;
+        }
+        let data = std::mem::take(&mut self.data);
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            spare.push(data);
+            if spare.len() > MAX_SPARE {
+                // Keep the largest buffers: they are the expensive ones to fault in.
+                let smallest = (0..spare.len()).min_by_key(|&i| spare[i].capacity());
+                if let Some(i) = smallest {
+                    spare.swap_remove(i);
+                }
+            }
+        });
     }
 }
 
@@ -181,9 +223,11 @@ impl Out<'_> {
     }
 }
 
-/// Threads the kernels may use (candle's setting: `RAYON_NUM_THREADS` or the core count).
+/// Threads the kernels may use (candle's setting: `RAYON_NUM_THREADS` or the core count), read
+/// once: candle's lookup parses /proc/cpuinfo on every call.
 pub fn num_threads() -> usize {
-    candle_core::utils::get_num_threads().max(1)
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| candle_core::utils::get_num_threads().max(1))
 }
 
 /// Runs `f(start, end)` over `0..total` split in chunks of about `chunk` items, in parallel when
@@ -199,6 +243,18 @@ pub fn par_ranges(total: usize, chunk: usize, f: impl Fn(usize, usize) + Sync + 
     (0..count)
         .into_par_iter()
         .for_each(|i| f(i * chunk, ((i + 1) * chunk).min(total)));
+}
+
+/// Runs `f` on the elements of a contiguous f32 CPU tensor, without copying them.
+pub fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("a contiguous tensor is needed here");
+    };
+    match &*storage {
+        Storage::Cpu(cpu) => Ok(f(&cpu.as_slice::<f32>()?[start..end])),
+        _ => candle_core::bail!("a CPU tensor is needed here"),
+    }
 }
 
 /// Flattens a tensor to a host `Vec<f32>`.

@@ -61,7 +61,12 @@ impl SqueezeNetPlan {
 
     /// `[n, 3, S, S]` → `[n, 512]`.
     pub fn forward(&self, frames: &Tensor) -> Result<Tensor> {
-        let input = Act::from_nchw(frames)?;
+        let x = self.forward_act(Act::from_nchw(frames)?);
+        Tensor::from_vec(x, (frames.dim(0)?, 512), frames.device())
+    }
+
+    /// `[n, S, S, 3]` → `[n, 512]` flattened.
+    fn forward_act(&self, input: Act) -> Vec<f32> {
         let mut x = self.conv0.forward(input.view()); // [n, 111, 111, 64]
         for group in &self.groups {
             x = max_pool(x.view(), 3, 2, 0);
@@ -69,7 +74,7 @@ impl SqueezeNetPlan {
                 x = fire.forward(x.view());
             }
         } // [n, 13, 13, 512]
-        x.global_avg_pool(frames.device())
+        x.global_avg_pool()
     }
 }
 

@@ -290,7 +290,11 @@ impl BnInception {
                 conv1: plan(&net.conv1)?,
                 conv2_reduce: plan(&net.conv2_reduce)?,
                 conv2: plan(&net.conv2)?,
-                blocks: net.blocks.iter().map(Block::cpu_plan).collect::<Result<_>>()?,
+                blocks: net
+                    .blocks
+                    .iter()
+                    .map(Block::cpu_plan)
+                    .collect::<Result<_>>()?,
             }));
         }
         Ok(net)

@@ -22,9 +22,9 @@ impl Backbone {
     pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
         let cpu_inference = first_bn == BnMode::Folded && vb.device().is_cpu();
         Ok(match arch {
-            Arch::SqueezeNet11 => Backbone::SqueezeNet11(Box::new(
-                squeezenet::SqueezeNet11::new(vb, cpu_inference)?,
-            )),
+            Arch::SqueezeNet11 => {
+                Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(vb, cpu_inference)?))
+            }
             Arch::BnInception => Backbone::BnInception(Box::new(bninception::BnInception::new(
                 vb,
                 first_bn,

@@ -213,13 +213,27 @@ impl TrnHead {
         let k = s.k;
         let hk = BOTTLENECK * k;
         let xs = host_vec(x)?; // [b·N, D]
-        // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
-        // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
+                               // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
+                               // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
         let mut q = vec![0f32; b * n * hk];
         with_slice(&s.fc1.weight().contiguous()?, |w| {
             assert_eq!(w.len(), hk * d);
             // SAFETY: xs is [b·N, D], w is [256·k, D] read transposed, q is [b·N, 256·k].
-            unsafe { matmul_strided(b * n, hk, d, xs.as_ptr(), d, w.as_ptr(), 1, d, q.as_mut_ptr(), hk, 1) }
+            unsafe {
+                matmul_strided(
+                    b * n,
+                    hk,
+                    d,
+                    xs.as_ptr(),
+                    d,
+                    w.as_ptr(),
+                    1,
+                    d,
+                    q.as_mut_ptr(),
+                    hk,
+                    1,
+                )
+            }
         })?;
         let bias = host_vec(s.fc1.bias().expect("fc1 has a bias"))?;
         let fc2_w = host_vec(s.fc2.weight())?; // [C, 256]
@@ -239,8 +253,12 @@ impl TrnHead {
                 }
             }
             let hidden = relu_sum(&proj, n, k, &bias, relations); // [256]
-            // fc2 is affine: Σ_r w·fc2(h_r) = w·(W2·Σ_r h_r + R·b2).
-            for ((o, row), b2) in out.iter_mut().zip(fc2_w.chunks_exact(BOTTLENECK)).zip(&fc2_b) {
+                                                                  // fc2 is affine: Σ_r w·fc2(h_r) = w·(W2·Σ_r h_r + R·b2).
+            for ((o, row), b2) in out
+                .iter_mut()
+                .zip(fc2_w.chunks_exact(BOTTLENECK))
+                .zip(&fc2_b)
+            {
                 let dot: f32 = row.iter().zip(&hidden).map(|(a, h)| a * h).sum();
                 *o = weight * (dot + r * b2);
             }

@@ -94,7 +94,7 @@ impl BlockPlan {
             Proj::AfterPool(p) => p.c_out,
             Proj::None => x.c,
         };
-        let mut y = Act::zeros(x.n, oh, ow, c1 + c3 + cd + cp);
+        let mut y = Act::for_overwrite(x.n, oh, ow, c1 + c3 + cd + cp);
         let t = self.fused.forward(x); // [n, h, w, c1 + c3r + cdr (+ cp)]
         if c1 > 0 {
             for (dst, src) in y.data.chunks_exact_mut(y.c).zip(t.data.chunks_exact(t.c)) {
@@ -175,7 +175,10 @@ mod tests {
         assert_eq!(a.dims(), &[2, 1024]);
         let scale = b.abs()?.max_all()?.to_scalar::<f32>()?;
         let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(scale > 0.0 && d <= 1e-5 * scale.max(1.0), "diff {d}, scale {scale}");
+        assert!(
+            scale > 0.0 && d <= 1e-5 * scale.max(1.0),
+            "diff {d}, scale {scale}"
+        );
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ use std::cell::RefCell;
 /// Output pixels per task: large enough for an efficient gemm, small enough that the im2col block
 /// stays in L2 and the tasks balance over the threads.
 const MAX_ROWS_PER_TASK: usize = 256;
-const MIN_ROWS_PER_TASK: usize = 48;
+const MIN_ROWS_PER_TASK: usize = 32;
 
 thread_local! {
     /// Reused im2col block of the current thread.
@@ -100,8 +100,10 @@ impl ConvPlan {
         let mut relu_cols = 0;
         let mut col = 0;
         for p in parts {
-            let same = (p.c_in, p.k, p.stride, p.pad) == (first.c_in, first.k, first.stride, first.pad);
-            if !same || (p.relu_cols > 0 && relu_cols < col) || (p.relu_cols % p.c_out.max(1)) != 0 {
+            let same =
+                (p.c_in, p.k, p.stride, p.pad) == (first.c_in, first.k, first.stride, first.pad);
+            if !same || (p.relu_cols > 0 && relu_cols < col) || (p.relu_cols % p.c_out.max(1)) != 0
+            {
                 candle_core::bail!("convolutions cannot be concatenated");
             }
             for r in 0..kk {
@@ -132,7 +134,7 @@ impl ConvPlan {
     /// Into a new buffer: `x` `[n, h, w, c_in]` → `[n, oh, ow, c_out]`.
     pub fn forward(&self, x: View) -> Act {
         let (oh, ow) = self.out_hw(x.h, x.w);
-        let mut y = Act::zeros(x.n, oh, ow, self.c_out);
+        let mut y = Act::for_overwrite(x.n, oh, ow, self.c_out);
         self.forward_into(x, y.out(0, self.c_out));
         y
     }
@@ -145,13 +147,14 @@ impl ConvPlan {
         assert_eq!(y.rows, x.n * oh * ow, "conv output rows");
         let threads = num_threads();
         let rows = y.rows;
-        let chunk = rows
-            .div_ceil(threads * 4)
-            .clamp(MIN_ROWS_PER_TASK, MAX_ROWS_PER_TASK);
-        if rows.div_ceil(chunk) >= 2 * threads {
+        if threads > 1 && rows >= threads * MIN_ROWS_PER_TASK {
+            // The fewest tasks (a multiple of the thread count, so they balance) of at most
+            // MAX_ROWS_PER_TASK rows, rounded to gemm's 16-row register tiles.
+            let tasks = threads * rows.div_ceil(threads * MAX_ROWS_PER_TASK);
+            let chunk = rows.div_ceil(tasks).next_multiple_of(16);
             par_ranges(rows, chunk, |r0, r1| self.rows_range(x, y, r0, r1, 1));
         } else {
-            // Too few pixels to share out (a single small frame): let gemm split the columns.
+            // Too few pixels to share out: let gemm split the columns.
             self.rows_range(x, y, 0, rows, threads);
         }
     }
@@ -282,7 +285,10 @@ mod tests {
             let plan = ConvPlan::new(&w, Some(&b), s, p, true)?;
             let got = plan.forward(Act::from_nchw(&x)?.view());
             let want = Act::from_nchw(&want)?;
-            assert_eq!((got.n, got.h, got.w, got.c), (want.n, want.h, want.w, want.c));
+            assert_eq!(
+                (got.n, got.h, got.w, got.c),
+                (want.n, want.h, want.w, want.c)
+            );
             let d = got
                 .data
                 .iter()

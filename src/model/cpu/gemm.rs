@@ -87,7 +87,19 @@ mod tests {
         let lhs: Vec<f32> = (0..m * lda).map(|v| (v % 11) as f32 - 5.0).collect();
         let rhs: Vec<f32> = (0..k * n).map(|v| (v % 7) as f32 * 0.5).collect();
         let mut dst = vec![-1f32; m * ldc];
-        unsafe { matmul(m, n, k, lhs.as_ptr(), lda, &rhs, dst.as_mut_ptr().add(2), ldc, 2) };
+        unsafe {
+            matmul(
+                m,
+                n,
+                k,
+                lhs.as_ptr(),
+                lda,
+                &rhs,
+                dst.as_mut_ptr().add(2),
+                ldc,
+                2,
+            )
+        };
         for i in 0..m {
             for j in 0..ldc {
                 let got = dst[i * ldc + j];

@@ -60,7 +60,7 @@ pub struct Act {
 }
 
 thread_local! {
-    /// Buffers of dropped activations of this thread, reused by [`Act::zeros`]: a clip's layers
+    /// Buffers of dropped activations of this thread, reused by [`Act::for_overwrite`]: a clip's layers
     /// allocate tens of MB, and fresh pages fault in on every call otherwise.
     static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
@@ -71,8 +71,9 @@ const MAX_SPARE: usize = 12;
 const MIN_SPARE_LEN: usize = 1 << 14;
 
 impl Act {
-    /// Zero-filled `[n, h, w, c]`.
-    pub fn zeros(n: usize, h: usize, w: usize, c: usize) -> Self {
+    /// `[n, h, w, c]` holding arbitrary (stale) values, for outputs every element of which the
+    /// caller writes: skips zeroing tens of MB per clip.
+    pub fn for_overwrite(n: usize, h: usize, w: usize, c: usize) -> Self {
         let len = n * h * w * c;
         let mut data = if len >= MIN_SPARE_LEN {
             SPARE.with(|spare| {
@@ -86,7 +87,7 @@ impl Act {
         } else {
             Vec::new()
         };
-        data.clear();
+        data.truncate(len);
         data.resize(len, 0.0);
         Act { data, n, h, w, c }
     }
@@ -131,7 +132,7 @@ impl Act {
     pub fn from_nchw(t: &Tensor) -> Result<Self> {
         let (n, c, h, w) = t.dims4()?;
         let src = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
-        let mut act = Act::zeros(n, h, w, c);
+        let mut act = Act::for_overwrite(n, h, w, c);
         let hw = h * w;
         for img in 0..n {
             let plane = &src[img * c * hw..(img + 1) * c * hw];

@@ -26,7 +26,7 @@ enum Kind {
 /// `MaxPool2d(k, s, pad, ceil_mode=True)` into a new buffer.
 pub fn max_pool(x: View, k: usize, s: usize, pad: usize) -> Act {
     let (oh, ow) = out_hw(&x, k, s, pad);
-    let mut y = Act::zeros(x.n, oh, ow, x.c);
+    let mut y = Act::for_overwrite(x.n, oh, ow, x.c);
     pool_into(x, k, s, pad, Kind::Max, None, y.out(0, x.c));
     y
 }
@@ -40,7 +40,7 @@ pub fn max_pool_into(x: View, k: usize, s: usize, pad: usize, y: Out) {
 /// that never hang past the padded input (the only case the backbones have).
 pub fn avg_pool_include_pad(x: View, k: usize, s: usize, pad: usize) -> Act {
     let (oh, ow) = out_hw(&x, k, s, pad);
-    let mut y = Act::zeros(x.n, oh, ow, x.c);
+    let mut y = Act::for_overwrite(x.n, oh, ow, x.c);
     pool_into(x, k, s, pad, Kind::AvgInclPad, None, y.out(0, x.c));
     y
 }

@@ -21,7 +21,7 @@ impl FirePlan {
     fn forward(&self, x: View) -> Act {
         let s = self.squeeze.forward(x);
         let (e1, e3) = (self.expand1x1.c_out, self.expand3x3.c_out);
-        let mut y = Act::zeros(s.n, s.h, s.w, e1 + e3);
+        let mut y = Act::for_overwrite(s.n, s.h, s.w, e1 + e3);
         self.expand1x1.forward_into(s.view(), y.out(0, e1));
         self.expand3x3.forward_into(s.view(), y.out(e1, e3));
         y
@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(a.dims(), &[2, 512]);
         let scale = b.abs()?.max_all()?.to_scalar::<f32>()?;
         let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(scale > 0.0 && d <= 1e-5 * scale.max(1.0), "diff {d}, scale {scale}");
+        assert!(
+            scale > 0.0 && d <= 1e-5 * scale.max(1.0),
+            "diff {d}, scale {scale}"
+        );
         Ok(())
     }
 }

@@ -156,7 +156,8 @@ pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
 
 /// Output length of a PyTorch pooling window with `ceil_mode`.
 pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
-    let span = len + 2 * pad - k;
+    // A window may be larger than the (padded) input: PyTorch then still gives one output.
+    let span = (len + 2 * pad).saturating_sub(k);
     let mut out = span.div_ceil(s) + 1;
     // PyTorch: the last window must start inside the input or the left padding.
     if (out - 1) * s >= len + pad {
@@ -324,6 +325,8 @@ mod tests {
         assert_eq!(pooled_len_ceil(7, 3, 1, 1), 7);
         // ceil actually matters: 6 -> floor gives 2, ceil gives 3.
         assert_eq!(pooled_len_ceil(6, 3, 2, 0), 3);
+        // BNInception at the smallest input (32): 4e pools a 2x2 map.
+        assert_eq!(pooled_len_ceil(2, 3, 2, 0), 1);
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use crate::model::config::TrnMode;
 use crate::model::cpu::gemm::matmul_strided;
-use crate::model::cpu::{host_vec, relations::relu_sum, with_slice};
+use crate::model::cpu::{host_vec, num_threads, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -212,9 +212,9 @@ impl TrnHead {
         let (b, n, d) = x.dims3()?;
         let k = s.k;
         let hk = BOTTLENECK * k;
+        // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
+        // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
         let xs = host_vec(x)?; // [b·N, D]
-                               // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
-                               // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
         let mut q = vec![0f32; b * n * hk];
         with_slice(&s.fc1.weight().contiguous()?, |w| {
             assert_eq!(w.len(), hk * d);
@@ -231,7 +231,7 @@ impl TrnHead {
                     d,
                     q.as_mut_ptr(),
                     hk,
-                    1,
+                    num_threads(),
                 )
             }
         })?;

@@ -1,5 +1,7 @@
 //! Timing the model: median wall time of the backbone on one frame, of the head on N features,
-//! and of a whole clip, with random weights (speed does not depend on their values).
+//! and of a whole clip, with random weights (speed does not depend on their values). Beside the
+//! wall time, the CPU time all threads of the process spent per clip (Linux only): on a machine
+//! shared with other work it shows what a change costs even when the wall time is noise.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
 use crate::model::tsn::{BuildOptions, Tsn};
@@ -27,6 +29,19 @@ pub struct BenchResult {
     pub head_ms: f64,
     /// The whole model on one clip `[1, N, 3, S, S]`.
     pub clip_ms: f64,
+    /// Mean CPU time of all threads per clip (None where the OS does not tell).
+    pub clip_cpu_ms: Option<f64>,
+}
+
+/// CPU time all threads of this process have run, in ns, from `/proc/self/task/*/schedstat`.
+/// Threads that exited are not counted: compare only spans over which the pool lives.
+pub fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// An inference model of `cfg` with random weights (through the real loading path: BN folding).
@@ -90,10 +105,18 @@ pub fn bench_model(
         model.frame_features(&frame).map(|_| ())
     })?;
     let head_ms = median_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
+    let cpu_before = process_cpu_ns();
     let clip_ms = median_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
+    let clip_cpu_ms = match (cpu_before, process_cpu_ns()) {
+        (Some(a), Some(b)) if device.is_cpu() => {
+            Some(b.saturating_sub(a) as f64 / 1e6 / (warmup + iters) as f64)
+        }
+        _ => None,
+    };
     Ok(BenchResult {
         frame_ms,
         head_ms,
         clip_ms,
+        clip_cpu_ms,
     })
 }

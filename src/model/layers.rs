@@ -61,6 +61,18 @@ impl Conv {
             pointwise: k == 1 && stride == 1 && padding == 0,
         })
     }
+
+    /// The same convolution (+ ReLU if `relu`) as an NHWC CPU inference kernel.
+    pub fn cpu_plan(&self, relu: bool) -> Result<crate::model::cpu::conv::ConvPlan> {
+        let cfg = self.inner.config();
+        crate::model::cpu::conv::ConvPlan::new(
+            self.inner.weight(),
+            self.inner.bias(),
+            cfg.stride,
+            cfg.padding,
+            relu,
+        )
+    }
 }
 
 impl Module for Conv {
@@ -128,6 +140,14 @@ impl ConvBnRelu {
         })
     }
 
+    /// The unit as an NHWC CPU inference kernel; only for folded BatchNorm (None otherwise).
+    pub fn cpu_plan(&self) -> Result<Option<crate::model::cpu::conv::ConvPlan>> {
+        match self.bn {
+            Some(_) => Ok(None),
+            None => self.conv.cpu_plan(true).map(Some),
+        }
+    }
+
     /// Without the final ReLU (the FCN head's conv+BN when it is followed by other ops).
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let y = self.conv.forward(x)?;
@@ -146,7 +166,8 @@ pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
 
 /// Output length of a PyTorch pooling window with `ceil_mode`.
 pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
-    let span = len + 2 * pad - k;
+    // A window may be larger than the (padded) input: PyTorch then still gives one output.
+    let span = (len + 2 * pad).saturating_sub(k);
     let mut out = span.div_ceil(s) + 1;
     // PyTorch: the last window must start inside the input or the left padding.
     if (out - 1) * s >= len + pad {
@@ -320,6 +341,8 @@ mod tests {
         assert_eq!(pooled_len_ceil(7, 3, 1, 1), 7);
         // ceil actually matters: 6 -> floor gives 2, ceil gives 3.
         assert_eq!(pooled_len_ceil(6, 3, 2, 0), 3);
+        // BNInception at the smallest input (32): 4e pools a 2x2 map.
+        assert_eq!(pooled_len_ceil(2, 3, 2, 0), 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod backbone;
 pub mod config;
 pub mod consensus;
+pub mod cpu;
 pub mod layers;
 pub mod tsn;
 

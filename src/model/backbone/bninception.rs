@@ -2,11 +2,14 @@
 //! prefix `base_model.`), without `last_linear`: `[n, 3, S, S]` (BGR, 0..255 minus mean) →
 //! `[n, 1024]` after global average pooling.
 
+use crate::model::cpu::bninception::{BlockPlan, BnInceptionPlan, Pool};
+use crate::model::cpu::conv::ConvPlan;
 use crate::model::layers::{
     avg_pool_include_pad, global_avg_pool, max_pool_ceil, BnMode, ConvBnRelu,
 };
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
+use std::sync::Arc;
 
 /// Channel plan of one inception block.
 struct BlockSpec {
@@ -226,6 +229,28 @@ impl Block {
         });
         Tensor::cat(&outs, 1)
     }
+
+    /// The block on the NHWC CPU kernels (folded BatchNorm only).
+    fn cpu_plan(&self) -> Result<BlockPlan> {
+        let opt = |u: &Option<ConvBnRelu>| u.as_ref().map(plan).transpose();
+        BlockPlan::new(
+            opt(&self.b1)?,
+            [plan(&self.b3[0])?, plan(&self.b3[1])?],
+            [plan(&self.bd[0])?, plan(&self.bd[1])?, plan(&self.bd[2])?],
+            match self.pool {
+                PoolKind::Avg => Pool::Avg,
+                PoolKind::MaxSame => Pool::MaxSame,
+                PoolKind::MaxReduce => Pool::MaxReduce,
+            },
+            opt(&self.proj)?,
+        )
+    }
+}
+
+/// A unit as a CPU kernel; fails unless its BatchNorm is folded.
+fn plan(u: &ConvBnRelu) -> Result<ConvPlan> {
+    u.cpu_plan()?
+        .ok_or_else(|| candle_core::Error::msg("CPU inference kernels need folded BatchNorm"))
 }
 
 /// BN-Inception features.
@@ -235,13 +260,22 @@ pub struct BnInception {
     conv2_reduce: ConvBnRelu,
     conv2: ConvBnRelu,
     blocks: Vec<Block>,
+    /// NHWC CPU kernels for inference, when built for it.
+    fast: Option<Arc<BnInceptionPlan>>,
 }
 
 impl BnInception {
     /// `vb` points at `base_model`. With partial BN (`first_bn` Trainable, `rest_bn` Frozen) only
-    /// the first BatchNorm trains, as in the original.
-    pub fn new(vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
-        Ok(BnInception {
+    /// the first BatchNorm trains, as in the original. `cpu_inference` (folded BatchNorm only) also
+    /// prepares the NHWC CPU kernels that [`BnInception::forward_t`] uses when not training on
+    /// the CPU (the weights are then copied: they must not change afterwards).
+    pub fn new(
+        vb: VarBuilder,
+        first_bn: BnMode,
+        rest_bn: BnMode,
+        cpu_inference: bool,
+    ) -> Result<Self> {
+        let mut net = BnInception {
             conv1: unit(3, 64, 7, 2, "conv1_7x7_s2", first_bn, &vb)?,
             conv2_reduce: unit(64, 64, 1, 1, "conv2_3x3_reduce", rest_bn, &vb)?,
             conv2: unit(64, 192, 3, 1, "conv2_3x3", rest_bn, &vb)?,
@@ -249,11 +283,28 @@ impl BnInception {
                 .iter()
                 .map(|s| Block::new(s, rest_bn, &vb))
                 .collect::<Result<_>>()?,
-        })
+            fast: None,
+        };
+        if cpu_inference {
+            net.fast = Some(Arc::new(BnInceptionPlan {
+                conv1: plan(&net.conv1)?,
+                conv2_reduce: plan(&net.conv2_reduce)?,
+                conv2: plan(&net.conv2)?,
+                blocks: net
+                    .blocks
+                    .iter()
+                    .map(Block::cpu_plan)
+                    .collect::<Result<_>>()?,
+            }));
+        }
+        Ok(net)
     }
 
     /// `[n, 3, S, S]` → `[n, 1024]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if let Some(fast) = self.fast.as_ref().filter(|_| !train && x.device().is_cpu()) {
+            return fast.forward(x);
+        }
         let x = self.conv1.forward_t(x, train)?; // [n, 64, 112, 112]
         let x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 64, 56, 56]
         let x = self.conv2_reduce.forward_t(&x, train)?;

@@ -17,13 +17,19 @@ pub enum Backbone {
 
 impl Backbone {
     /// Builds `arch` under `vb` (= `base_model`). `first_bn`/`rest_bn` matter for BN-Inception only.
+    /// Folded BatchNorm means inference weights: on the CPU the NHWC kernels of
+    /// [`crate::model::cpu`] are then prepared and used whenever `train` is false.
     pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
+        let cpu_inference = first_bn == BnMode::Folded && vb.device().is_cpu();
         Ok(match arch {
             Arch::SqueezeNet11 => {
-                Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(vb)?))
+                Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(vb, cpu_inference)?))
             }
             Arch::BnInception => Backbone::BnInception(Box::new(bninception::BnInception::new(
-                vb, first_bn, rest_bn,
+                vb,
+                first_bn,
+                rest_bn,
+                cpu_inference,
             )?)),
         })
     }

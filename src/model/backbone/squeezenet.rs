@@ -1,9 +1,11 @@
 //! torchvision's squeezenet1_1 `features` (state_dict prefix `base_model.`), without its
 //! classifier: `[n, 3, S, S]` → `[n, 512]` after global average pooling.
 
+use crate::model::cpu::squeezenet::SqueezeNetPlan;
 use crate::model::layers::{conv_relu, global_avg_pool, max_pool_ceil, Conv};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
+use std::sync::Arc;
 
 /// Fire(in → squeeze → expand1x1 + expand3x3), outputs concatenated in that order.
 #[derive(Debug, Clone)]
@@ -35,6 +37,14 @@ impl Fire {
     }
 }
 
+/// The (squeeze, expand1x1, expand3x3) convolutions of each Fire module.
+fn fire_convs(fires: &[Fire]) -> Vec<[&Conv; 3]> {
+    fires
+        .iter()
+        .map(|f| [&f.squeeze, &f.expand1x1, &f.expand3x3])
+        .collect()
+}
+
 /// squeezenet1_1 features. Layer indices follow torchvision's `features` Sequential.
 #[derive(Debug, Clone)]
 pub struct SqueezeNet11 {
@@ -42,12 +52,16 @@ pub struct SqueezeNet11 {
     fires_a: [Fire; 2],
     fires_b: [Fire; 2],
     fires_c: [Fire; 4],
+    /// NHWC CPU kernels for inference, when built for it.
+    fast: Option<Arc<SqueezeNetPlan>>,
 }
 
 impl SqueezeNet11 {
-    /// `vb` points at `base_model`.
-    pub fn new(vb: VarBuilder) -> Result<Self> {
-        Ok(SqueezeNet11 {
+    /// `vb` points at `base_model`. `cpu_inference` also prepares the NHWC CPU kernels that
+    /// [`SqueezeNet11::forward_t`] uses when not training on the CPU (the weights are then
+    /// copied: they must not change afterwards).
+    pub fn new(vb: VarBuilder, cpu_inference: bool) -> Result<Self> {
+        let mut net = SqueezeNet11 {
             conv0: Conv::new(3, 64, 3, 2, 0, true, vb.pp("0"))?,
             fires_a: [
                 Fire::new(64, 16, 64, 64, vb.pp("3"))?,
@@ -63,12 +77,25 @@ impl SqueezeNet11 {
                 Fire::new(384, 64, 256, 256, vb.pp("11"))?,
                 Fire::new(512, 64, 256, 256, vb.pp("12"))?,
             ],
-        })
+            fast: None,
+        };
+        if cpu_inference {
+            let groups = [
+                fire_convs(&net.fires_a),
+                fire_convs(&net.fires_b),
+                fire_convs(&net.fires_c),
+            ];
+            net.fast = Some(Arc::new(SqueezeNetPlan::new(&net.conv0, &groups)?));
+        }
+        Ok(net)
     }
 
     /// `[n, 3, S, S]` → `[n, 512]`. Squeezenet has no BatchNorm, so `train` only selects the
     /// differentiable pooling.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if let Some(fast) = self.fast.as_ref().filter(|_| !train && x.device().is_cpu()) {
+            return fast.forward(x);
+        }
         let x = conv_relu(&self.conv0, x)?; // [n, 64, 111, 111]
         let mut x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 64, 55, 55]
         for f in &self.fires_a {

@@ -15,6 +15,8 @@
 //! than one naive relation per frame pair.
 
 use crate::model::config::TrnMode;
+use crate::model::cpu::gemm::matmul_strided;
+use crate::model::cpu::{host_vec, num_threads, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -37,6 +39,8 @@ struct Scale {
     draws: usize,
     /// Per slot j: `[R]` indices into the `[k·N]` flattened projections (`j·N + frame`).
     gather: Vec<Tensor>,
+    /// `relations` flattened to `[R, k]`, for the CPU inference loop.
+    flat: Vec<u32>,
 }
 
 /// The TRNmultiscale head.
@@ -115,6 +119,10 @@ fn gather_indices(
         .collect()
 }
 
+fn flatten(relations: &[Vec<usize>]) -> Vec<u32> {
+    relations.iter().flatten().map(|&i| i as u32).collect()
+}
+
 impl TrnHead {
     /// `vb` points at `consensus`. `seed` seeds the random mode's draws.
     pub fn new(
@@ -138,6 +146,7 @@ impl TrnHead {
                     fc1: linear(k * d, BOTTLENECK, vbi.pp("1"))?,
                     fc2: linear(BOTTLENECK, classes, vbi.pp("3"))?,
                     gather: gather_indices(&relations, k, n, &dev)?,
+                    flat: flatten(&relations),
                     relations,
                     draws,
                 })
@@ -190,8 +199,76 @@ impl TrnHead {
         out.broadcast_add(&(fc2_bias * (weight * r as f64))?)
     }
 
+    /// [`TrnHead::relation_sum`] for inference on the CPU, with `relations` flattened to
+    /// `[R, k]`: the projections go to the host and the relations are summed in a loop that
+    /// reuses shared prefixes ([`relu_sum`]) instead of materialising `[b, R, 256]`.
+    fn relation_sum_cpu(
+        &self,
+        s: &Scale,
+        x: &Tensor,
+        relations: &[u32],
+        weight: f64,
+    ) -> Result<Tensor> {
+        let (b, n, d) = x.dims3()?;
+        let k = s.k;
+        let hk = BOTTLENECK * k;
+        // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
+        // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
+        let xs = host_vec(x)?; // [b·N, D]
+        let mut q = vec![0f32; b * n * hk];
+        with_slice(&s.fc1.weight().contiguous()?, |w| {
+            assert_eq!(w.len(), hk * d);
+            // SAFETY: xs is [b·N, D], w is [256·k, D] read transposed, q is [b·N, 256·k].
+            unsafe {
+                matmul_strided(
+                    b * n,
+                    hk,
+                    d,
+                    xs.as_ptr(),
+                    d,
+                    w.as_ptr(),
+                    1,
+                    d,
+                    q.as_mut_ptr(),
+                    hk,
+                    num_threads(),
+                )
+            }
+        })?;
+        let bias = host_vec(s.fc1.bias().expect("fc1 has a bias"))?;
+        let fc2_w = host_vec(s.fc2.weight())?; // [C, 256]
+        let fc2_b = host_vec(s.fc2.bias().expect("fc2 has a bias"))?;
+        let c = fc2_b.len();
+        let r = (relations.len() / k) as f32;
+        let weight = weight as f32;
+        let mut out = vec![0f32; b * c];
+        let mut proj = vec![0f32; k * n * BOTTLENECK]; // [k, N, 256]
+        for (bi, out) in out.chunks_exact_mut(c).enumerate() {
+            for i in 0..n {
+                let qrow = &q[(bi * n + i) * hk..][..hk];
+                for (o, per_slot) in qrow.chunks_exact(k).enumerate() {
+                    for (j, v) in per_slot.iter().enumerate() {
+                        proj[(j * n + i) * BOTTLENECK + o] = *v;
+                    }
+                }
+            }
+            let hidden = relu_sum(&proj, n, k, &bias, relations); // [256]
+                                                                  // fc2 is affine: Σ_r w·fc2(h_r) = w·(W2·Σ_r h_r + R·b2).
+            for ((o, row), b2) in out
+                .iter_mut()
+                .zip(fc2_w.chunks_exact(BOTTLENECK))
+                .zip(&fc2_b)
+            {
+                let dot: f32 = row.iter().zip(&hidden).map(|(a, h)| a * h).sum();
+                *o = weight * (dot + r * b2);
+            }
+        }
+        Tensor::from_vec(out, (b, c), x.device())
+    }
+
     /// `[b, N, D]` → `[b, C]`. Training follows the configured mode; the original draws at random.
-    pub fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+    /// Without training on the CPU, the relation sums run in [`TrnHead::relation_sum_cpu`].
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         if n != self.n || d != self.d {
             candle_core::bail!(
@@ -207,16 +284,25 @@ impl TrnHead {
         let mut acc = top
             .fc2
             .forward(&top.fc1.forward(&x.reshape((b, n * d))?)?.relu()?)?;
+        let fast = !train && x.device().is_cpu();
         for s in &self.scales[1..] {
             let scores = match self.mode {
                 TrnMode::Expectation => {
                     let weight = s.draws as f64 / s.relations.len() as f64;
-                    self.relation_sum(s, &x, &s.gather, weight)?
+                    if fast {
+                        self.relation_sum_cpu(s, &x, &s.flat, weight)?
+                    } else {
+                        self.relation_sum(s, &x, &s.gather, weight)?
+                    }
                 }
                 TrnMode::Random => {
                     let picked = self.draw(s);
-                    let gather = gather_indices(&picked, s.k, n, x.device())?;
-                    self.relation_sum(s, &x, &gather, 1.0)?
+                    if fast {
+                        self.relation_sum_cpu(s, &x, &flatten(&picked), 1.0)?
+                    } else {
+                        let gather = gather_indices(&picked, s.k, n, x.device())?;
+                        self.relation_sum(s, &x, &gather, 1.0)?
+                    }
                 }
             };
             acc = (acc + scores)?;
@@ -259,7 +345,8 @@ mod tests {
         assert_eq!(relations_for(32, 16).len(), MAX_RELATIONS_PER_SCALE);
     }
 
-    /// The decomposed relation sum equals scoring each relation with the plain layers.
+    /// The decomposed relation sum (candle ops when training, the CPU loop otherwise) equals
+    /// scoring each relation with the plain layers.
     #[test]
     fn expectation_equals_naive_mean_over_relations() -> Result<()> {
         let dev = Device::Cpu;
@@ -268,7 +355,6 @@ mod tests {
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
         let head = TrnHead::new(n, d, c, TrnMode::Expectation, 0, vb.pp("consensus"))?;
         let x = Tensor::randn(0f32, 1., (2, n, d), &dev)?;
-        let got = head.forward_t(&x, false)?;
         let xr = x.relu()?;
         let mut want = Tensor::zeros((2, c), DType::F32, &dev)?;
         for s in &head.scales {
@@ -286,8 +372,11 @@ mod tests {
                 want = (want + (score * weight)?)?;
             }
         }
-        let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(diff < 1e-4, "diff {diff}");
+        for train in [false, true] {
+            let got = head.forward_t(&x, train)?;
+            let diff = (got - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-4, "train={train}: diff {diff}");
+        }
         Ok(())
     }
 

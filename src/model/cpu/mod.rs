@@ -1,0 +1,264 @@
+//! Hand-written CPU inference kernels (no autograd): the backbones run in NHWC layout, where a
+//! 1×1 convolution is one `[rows, c_in] × [c_in, c_out]` product over all frames at once and a
+//! k×k convolution is an im2col of contiguous channel vectors followed by the same product. The
+//! products go through the `gemm` crate (candle's own CPU matmul engine) so that branch outputs
+//! can be written straight into their slice of a concatenated buffer, with bias and ReLU fused
+//! into the same pass. The TRN relation sums have their own loop ([`relations`]).
+//!
+//! These paths are used only for inference (`train == false`) on `Device::Cpu`; training and
+//! CUDA keep candle's differentiable ops. Both paths compute the same function up to float
+//! rounding (unit tests in each backbone compare them).
+
+pub mod bninception;
+pub mod conv;
+pub mod gemm;
+pub mod pool;
+pub mod relations;
+pub mod squeezenet;
+
+use candle_core::{DType, Result, Storage, Tensor};
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+/// Activations of `n` frames in NHWC layout: pixel row `(img·h + y)·w + x` holds `c` channels,
+/// which sit at columns `off..off + c` of a row of `ld` floats (a slice of a concatenation).
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub data: &'a [f32],
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub ld: usize,
+    pub off: usize,
+}
+
+impl View<'_> {
+    /// Number of pixel rows (`n·h·w`).
+    pub fn rows(&self) -> usize {
+        self.n * self.h * self.w
+    }
+
+    /// Channels of pixel row `r`.
+    #[inline]
+    pub fn pixel(&self, r: usize) -> &[f32] {
+        let s = r * self.ld + self.off;
+        &self.data[s..s + self.c]
+    }
+}
+
+/// Owned NHWC activations with `ld == c`.
+#[derive(Debug)]
+pub struct Act {
+    /// `[n, h, w, c]`
+    pub data: Vec<f32>,
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+thread_local! {
+    /// Buffers of dropped activations of this thread, reused by [`Act::for_overwrite`]: a clip's layers
+    /// allocate tens of MB, and fresh pages fault in on every call otherwise.
+    static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Spare buffers kept per thread.
+const MAX_SPARE: usize = 12;
+/// Buffers below this many floats are left to the allocator.
+const MIN_SPARE_LEN: usize = 1 << 14;
+
+impl Act {
+    /// `[n, h, w, c]` holding arbitrary (stale) values, for outputs every element of which the
+    /// caller writes: skips zeroing tens of MB per clip.
+    pub fn for_overwrite(n: usize, h: usize, w: usize, c: usize) -> Self {
+        let len = n * h * w * c;
+        let mut data = if len >= MIN_SPARE_LEN {
+            SPARE.with(|spare| {
+                let mut spare = spare.borrow_mut();
+                // The smallest spare buffer that fits.
+                let best = (0..spare.len())
+                    .filter(|&i| spare[i].capacity() >= len)
+                    .min_by_key(|&i| spare[i].capacity());
+                best.map(|i| spare.swap_remove(i)).unwrap_or_default()
+            })
+        } else {
+            Vec::new()
+        };
+        data.truncate(len);
+        data.resize(len, 0.0);
+        Act { data, n, h, w, c }
+    }
+
+    /// Number of pixel rows (`n·h·w`).
+    pub fn rows(&self) -> usize {
+        self.n * self.h * self.w
+    }
+
+    /// The whole buffer as a view.
+    pub fn view(&self) -> View<'_> {
+        self.channels(0, self.c)
+    }
+
+    /// Channels `off..off + c` of every pixel.
+    pub fn channels(&self, off: usize, c: usize) -> View<'_> {
+        View {
+            data: &self.data,
+            n: self.n,
+            h: self.h,
+            w: self.w,
+            c,
+            ld: self.c,
+            off,
+        }
+    }
+
+    /// A writable window: channels `off..off + c` of every pixel.
+    pub fn out(&mut self, off: usize, c: usize) -> Out<'_> {
+        Out {
+            ptr: SendPtr(self.data.as_mut_ptr()),
+            len: self.data.len(),
+            rows: self.n * self.h * self.w,
+            c,
+            ld: self.c,
+            off,
+            _buf: PhantomData,
+        }
+    }
+
+    /// `[n, c, h, w]` f32 CPU tensor → NHWC.
+    pub fn from_nchw(t: &Tensor) -> Result<Self> {
+        let (n, c, h, w) = t.dims4()?;
+        let src = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+        let mut act = Act::for_overwrite(n, h, w, c);
+        let hw = h * w;
+        for img in 0..n {
+            let plane = &src[img * c * hw..(img + 1) * c * hw];
+            let dst = &mut act.data[img * hw * c..(img + 1) * hw * c];
+            for (p, px) in dst.chunks_exact_mut(c).enumerate() {
+                for (ch, v) in px.iter_mut().enumerate() {
+                    *v = plane[ch * hw + p];
+                }
+            }
+        }
+        Ok(act)
+    }
+
+    /// Global average pooling: `[n, c]` flattened.
+    pub fn global_avg_pool(&self) -> Vec<f32> {
+        let hw = self.h * self.w;
+        let mut out = vec![0f32; self.n * self.c];
+        for (img, acc) in out.chunks_exact_mut(self.c).enumerate() {
+            for px in self.data[img * hw * self.c..(img + 1) * hw * self.c].chunks_exact(self.c) {
+                for (a, v) in acc.iter_mut().zip(px) {
+                    *a += v;
+                }
+            }
+            let inv = 1.0 / hw as f32;
+            acc.iter_mut().for_each(|a| *a *= inv);
+        }
+        out
+    }
+}
+
+impl Drop for Act {
+    fn drop(&mut self) {
+        if self.data.capacity() < MIN_SPARE_LEN {
+            return;
+        }
+        let data = std::mem::take(&mut self.data);
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            spare.push(data);
+            if spare.len() > MAX_SPARE {
+                // Keep the largest buffers: they are the expensive ones to fault in.
+                let smallest = (0..spare.len()).min_by_key(|&i| spare[i].capacity());
+                if let Some(i) = smallest {
+                    spare.swap_remove(i);
+                }
+            }
+        });
+    }
+}
+
+/// A raw pointer that may cross threads: kernels split their output into disjoint row ranges.
+#[derive(Debug, Clone, Copy)]
+pub struct SendPtr(pub *mut f32);
+// SAFETY: every user writes disjoint regions from each thread (documented at each use).
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+/// A writable channel window `off..off + c` of a `[rows, ld]` buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Out<'a> {
+    ptr: SendPtr,
+    len: usize,
+    pub rows: usize,
+    pub c: usize,
+    pub ld: usize,
+    pub off: usize,
+    _buf: PhantomData<&'a mut [f32]>,
+}
+
+impl Out<'_> {
+    /// Pointer to channel 0 of row `r`.
+    ///
+    /// # Safety
+    /// The caller must be the only writer of the row range it touches.
+    #[inline]
+    pub unsafe fn row_ptr(&self, r: usize) -> *mut f32 {
+        debug_assert!(r * self.ld + self.off + self.c <= self.len);
+        self.ptr.0.add(r * self.ld + self.off)
+    }
+
+    /// Mutable channels of row `r`.
+    ///
+    /// # Safety
+    /// As [`Out::row_ptr`]: no other thread may touch row `r` meanwhile.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn row_mut(&self, r: usize) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.row_ptr(r), self.c)
+    }
+}
+
+/// Threads the kernels may use (candle's setting: `RAYON_NUM_THREADS` or the core count), read
+/// once: candle's lookup parses /proc/cpuinfo on every call.
+pub fn num_threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| candle_core::utils::get_num_threads().max(1))
+}
+
+/// Runs `f(start, end)` over `0..total` split in chunks of about `chunk` items, in parallel when
+/// there is more than one chunk.
+pub fn par_ranges(total: usize, chunk: usize, f: impl Fn(usize, usize) + Sync + Send) {
+    use rayon::prelude::*;
+    let chunk = chunk.max(1);
+    let count = total.div_ceil(chunk);
+    if count <= 1 || num_threads() == 1 {
+        f(0, total);
+        return;
+    }
+    (0..count)
+        .into_par_iter()
+        .for_each(|i| f(i * chunk, ((i + 1) * chunk).min(total)));
+}
+
+/// Runs `f` on the elements of a contiguous f32 CPU tensor, without copying them.
+pub fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("a contiguous tensor is needed here");
+    };
+    match &*storage {
+        Storage::Cpu(cpu) => Ok(f(&cpu.as_slice::<f32>()?[start..end])),
+        _ => candle_core::bail!("a CPU tensor is needed here"),
+    }
+}
+
+/// Flattens a tensor to a host `Vec<f32>`.
+pub fn host_vec(t: &Tensor) -> Result<Vec<f32>> {
+    t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+}

@@ -1,7 +1,7 @@
 //! A training session: the run folder, the data sets, the trainable network with its
 //! optimiser, set up fresh or restored from the run's checkpoint.
 
-use crate::model::config::ModelConfig;
+use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::tsn::{BuildOptions, Tsn};
 use crate::train::atomic::write_atomic;
 use crate::train::checkpoint::{self, CheckpointState};
@@ -50,7 +50,11 @@ pub struct Session {
     pub paths: RunPaths,
     pub device: Device,
     pub varmap: VarMap,
+    /// The network in its training form (TRN draws its relations at random, as the original).
     pub model: Tsn,
+    /// The same variables in the inference form (TRN's deterministic expectation), for
+    /// validation that agrees with `gesture-app eval`.
+    pub eval_model: Tsn,
     pub optimizer: Optimizer,
     pub groups: GroupSummary,
     pub train: Arc<Dataset>,
@@ -153,7 +157,10 @@ impl Session {
         let varmap = VarMap::new();
         let vb = crate::train::init::seeded_var_builder(&varmap, cfg.run.seed, device);
         let build = BuildOptions::training(cfg.model.partial_bn, cfg.run.seed);
-        let model = Tsn::new(&model_cfg, vb, build)?;
+        let mut train_cfg = model_cfg.clone();
+        train_cfg.trn_mode = TrnMode::Random;
+        let model = Tsn::new(&train_cfg, vb.clone(), build)?;
+        let eval_model = Tsn::new(&model_cfg, vb, build)?;
         let vars = varmap.data().lock().expect("varmap lock").clone();
         let (params, groups) = trainable_params(&vars, model_cfg.arch, cfg.model.partial_bn);
         let optimizer = Optimizer::new(params, cfg.optim_config());
@@ -173,6 +180,7 @@ impl Session {
             device: device.clone(),
             varmap,
             model,
+            eval_model,
             optimizer,
             groups,
             train: Arc::new(train),

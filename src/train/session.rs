@@ -309,3 +309,70 @@ impl Session {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::{Arch, Consensus};
+    use crate::weights::{save_with, Contents};
+
+    fn build(seed: u64) -> (VarMap, ModelConfig) {
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Avg, 2, vec!["a".into(); 3]);
+        cfg.input_size = 32;
+        cfg.resize_size = 32;
+        let map = VarMap::new();
+        let vb = crate::train::init::seeded_var_builder(&map, seed, &Device::Cpu);
+        Tsn::new(&cfg, vb, BuildOptions::training(true, 0)).unwrap();
+        (map, cfg)
+    }
+
+    fn values(map: &VarMap, name: &str) -> Vec<f32> {
+        let data = map.data().lock().unwrap();
+        data[name]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn pretrained_backbone_initialises_only_matching_tensors() {
+        let (src, cfg) = build(1);
+        let backbone: HashMap<String, Tensor> = src
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("base_model."))
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagenet.safetensors");
+        save_with(&file, &backbone, &cfg, Contents::Backbone).unwrap();
+
+        let (dst, _) = build(2);
+        assert_ne!(
+            values(&src, "base_model.0.weight"),
+            values(&dst, "base_model.0.weight")
+        );
+        let note = load_pretrained(&dst, &file).unwrap();
+        assert!(
+            note.contains(&format!("initialised {} tensors", backbone.len())),
+            "{note}"
+        );
+        for name in backbone.keys() {
+            assert_eq!(values(&src, name), values(&dst, name), "{name}");
+        }
+        assert_ne!(values(&src, "new_fc.weight"), values(&dst, "new_fc.weight"));
+
+        // A file for another backbone fits nothing: a clear error.
+        let other: HashMap<String, Tensor> = HashMap::from([(
+            "base_model.conv1_7x7_s2.weight".to_string(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        )]);
+        save_with(&file, &other, &cfg, Contents::Backbone).unwrap();
+        let e = load_pretrained(&dst, &file).unwrap_err().to_string();
+        assert!(e.contains("none of its 1 tensors fits this model"), "{e}");
+    }
+}

@@ -1,7 +1,7 @@
 //! A training session: the run folder, the data sets, the trainable network with its
 //! optimiser, set up fresh or restored from the run's checkpoint.
 
-use crate::model::config::ModelConfig;
+use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::tsn::{BuildOptions, Tsn};
 use crate::train::atomic::write_atomic;
 use crate::train::checkpoint::{self, CheckpointState};
@@ -50,7 +50,11 @@ pub struct Session {
     pub paths: RunPaths,
     pub device: Device,
     pub varmap: VarMap,
+    /// The network in its training form (TRN draws its relations at random, as the original).
     pub model: Tsn,
+    /// The same variables in the inference form (TRN's deterministic expectation), for
+    /// validation that agrees with `gesture-app eval`.
+    pub eval_model: Tsn,
     pub optimizer: Optimizer,
     pub groups: GroupSummary,
     pub train: Arc<Dataset>,
@@ -153,7 +157,10 @@ impl Session {
         let varmap = VarMap::new();
         let vb = crate::train::init::seeded_var_builder(&varmap, cfg.run.seed, device);
         let build = BuildOptions::training(cfg.model.partial_bn, cfg.run.seed);
-        let model = Tsn::new(&model_cfg, vb, build)?;
+        let mut train_cfg = model_cfg.clone();
+        train_cfg.trn_mode = TrnMode::Random;
+        let model = Tsn::new(&train_cfg, vb.clone(), build)?;
+        let eval_model = Tsn::new(&model_cfg, vb, build)?;
         let vars = varmap.data().lock().expect("varmap lock").clone();
         let (params, groups) = trainable_params(&vars, model_cfg.arch, cfg.model.partial_bn);
         let optimizer = Optimizer::new(params, cfg.optim_config());
@@ -173,6 +180,7 @@ impl Session {
             device: device.clone(),
             varmap,
             model,
+            eval_model,
             optimizer,
             groups,
             train: Arc::new(train),
@@ -299,5 +307,72 @@ impl Session {
             &self.optimizer.state_tensors(),
             &self.state,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::{Arch, Consensus};
+    use crate::weights::{save_with, Contents};
+
+    fn build(seed: u64) -> (VarMap, ModelConfig) {
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Avg, 2, vec!["a".into(); 3]);
+        cfg.input_size = 32;
+        cfg.resize_size = 32;
+        let map = VarMap::new();
+        let vb = crate::train::init::seeded_var_builder(&map, seed, &Device::Cpu);
+        Tsn::new(&cfg, vb, BuildOptions::training(true, 0)).unwrap();
+        (map, cfg)
+    }
+
+    fn values(map: &VarMap, name: &str) -> Vec<f32> {
+        let data = map.data().lock().unwrap();
+        data[name]
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
+    #[test]
+    fn pretrained_backbone_initialises_only_matching_tensors() {
+        let (src, cfg) = build(1);
+        let backbone: HashMap<String, Tensor> = src
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.starts_with("base_model."))
+            .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("imagenet.safetensors");
+        save_with(&file, &backbone, &cfg, Contents::Backbone).unwrap();
+
+        let (dst, _) = build(2);
+        assert_ne!(
+            values(&src, "base_model.0.weight"),
+            values(&dst, "base_model.0.weight")
+        );
+        let note = load_pretrained(&dst, &file).unwrap();
+        assert!(
+            note.contains(&format!("initialised {} tensors", backbone.len())),
+            "{note}"
+        );
+        for name in backbone.keys() {
+            assert_eq!(values(&src, name), values(&dst, name), "{name}");
+        }
+        assert_ne!(values(&src, "new_fc.weight"), values(&dst, "new_fc.weight"));
+
+        // A file for another backbone fits nothing: a clear error.
+        let other: HashMap<String, Tensor> = HashMap::from([(
+            "base_model.conv1_7x7_s2.weight".to_string(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        )]);
+        save_with(&file, &other, &cfg, Contents::Backbone).unwrap();
+        let e = load_pretrained(&dst, &file).unwrap_err().to_string();
+        assert!(e.contains("none of its 1 tensors fits this model"), "{e}");
     }
 }

@@ -156,7 +156,7 @@ fn train_epoch(
 fn validate(s: &Session, console: &mut Console) -> Result<EvalResult> {
     let n = s.val.len();
     console.start("  validate".into(), n);
-    let model = &s.model;
+    let model = &s.eval_model;
     let mut forward = |x: &Tensor| model.forward_t(x, false);
     let r = evaluate(
         s.val.clone(),

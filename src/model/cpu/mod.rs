@@ -171,18 +171,20 @@ impl Act {
     /// `[n, c, h, w]` f32 CPU tensor → NHWC.
     pub fn from_nchw(t: &Tensor) -> Result<Self> {
         let (n, c, h, w) = t.dims4()?;
-        let src = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         let mut act = Act::for_overwrite(n, h, w, c);
         let hw = h * w;
-        for img in 0..n {
-            let plane = &src[img * c * hw..(img + 1) * c * hw];
-            let dst = &mut act.data[img * hw * c..(img + 1) * hw * c];
-            for (p, px) in dst.chunks_exact_mut(c).enumerate() {
-                for (ch, v) in px.iter_mut().enumerate() {
-                    *v = plane[ch * hw + p];
+        // Read in place (no host copy of the whole clip) unless a cast or re-layout is needed.
+        with_slice(&t.to_dtype(DType::F32)?.contiguous()?, |src| {
+            for img in 0..n {
+                let plane = &src[img * c * hw..(img + 1) * c * hw];
+                let dst = &mut act.data[img * hw * c..(img + 1) * hw * c];
+                for (p, px) in dst.chunks_exact_mut(c).enumerate() {
+                    for (ch, v) in px.iter_mut().enumerate() {
+                        *v = plane[ch * hw + p];
+                    }
                 }
             }
-        }
+        })?;
         Ok(act)
     }
 

@@ -27,9 +27,13 @@ pub struct BenchResult {
     pub frame_ms: f64,
     /// Consensus head on `[1, N, D]`.
     pub head_ms: f64,
+    /// Mean CPU time of all threads per head call (None where the OS does not tell or the calls
+    /// were too short to measure).
+    pub head_cpu_ms: Option<f64>,
     /// The whole model on one clip `[1, N, 3, S, S]`.
     pub clip_ms: f64,
-    /// Mean CPU time of all threads per clip (None where the OS does not tell).
+    /// Mean CPU time of all threads per clip (None where the OS does not tell or the calls were
+    /// too short to measure).
     pub clip_cpu_ms: Option<f64>,
 }
 
@@ -59,12 +63,17 @@ pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> 
     GestureModel::from_tensors(cfg.clone(), tensors, device)
 }
 
+/// Median wall ms of `f`, and its mean CPU ms (all threads) when measured on the CPU over a span
+/// long enough for the kernel's per-thread accounting (updated at scheduler ticks) to be exact.
 fn median_ms(
     device: &Device,
     warmup: usize,
     iters: usize,
     mut f: impl FnMut() -> Result<()>,
-) -> Result<f64> {
+) -> Result<(f64, Option<f64>)> {
+    const MIN_CPU_SPAN_MS: f64 = 250.0;
+    let cpu_before = process_cpu_ns();
+    let start = Instant::now();
     for _ in 0..warmup {
         f()?;
     }
@@ -76,8 +85,15 @@ fn median_ms(
         device.synchronize()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let span_ms = start.elapsed().as_secs_f64() * 1e3;
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let cpu_ms = match (cpu_before, process_cpu_ns()) {
+        (Some(a), Some(b)) if device.is_cpu() && span_ms >= MIN_CPU_SPAN_MS => {
+            Some(b.saturating_sub(a) as f64 / 1e6 / (warmup + iters) as f64)
+        }
+        _ => None,
+    };
+    Ok((times[times.len() / 2], cpu_ms))
 }
 
 /// Times `case` on `device`.
@@ -101,21 +117,17 @@ pub fn bench_model(
         (1, case.num_segments, cfg.frame_feature_dim()),
         device,
     )?;
-    let frame_ms = median_ms(device, warmup, iters, || {
+    let (frame_ms, _) = median_ms(device, warmup, iters, || {
         model.frame_features(&frame).map(|_| ())
     })?;
-    let head_ms = median_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
-    let cpu_before = process_cpu_ns();
-    let clip_ms = median_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
-    let clip_cpu_ms = match (cpu_before, process_cpu_ns()) {
-        (Some(a), Some(b)) if device.is_cpu() => {
-            Some(b.saturating_sub(a) as f64 / 1e6 / (warmup + iters) as f64)
-        }
-        _ => None,
-    };
+    let (head_ms, head_cpu_ms) =
+        median_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
+    let (clip_ms, clip_cpu_ms) =
+        median_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
     Ok(BenchResult {
         frame_ms,
         head_ms,
+        head_cpu_ms,
         clip_ms,
         clip_cpu_ms,
     })

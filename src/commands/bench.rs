@@ -67,8 +67,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let on_cpu = dev.is_cpu();
     if !args.json {
-        println!("| backbone | head | N | backbone ms/frame | head ms | clip ms | PyTorch clip ms | ratio | clip CPU ms |");
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("| backbone | head | N | backbone ms/frame | head ms | clip ms | PyTorch clip ms | ratio | head CPU ms | clip CPU ms |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
     }
     for &arch in &args.arch {
         for &consensus in &args.consensus {
@@ -87,7 +87,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         serde_json::json!({
                             "arch": arch.name(), "consensus": consensus.name(), "segments": n,
                             "device": why, "frame_ms": r.frame_ms, "head_ms": r.head_ms,
-                            "clip_ms": r.clip_ms, "clip_cpu_ms": r.clip_cpu_ms,
+                            "head_cpu_ms": r.head_cpu_ms, "clip_ms": r.clip_ms,
+                            "clip_cpu_ms": r.clip_cpu_ms,
                             "pytorch_clip_ms": reference,
                             "pytorch_frame_ms": on_cpu.then(|| reference_frame_ms(arch)),
                         })
@@ -97,10 +98,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         Some(p) => (format!("{p:.1}"), format!("{:.2}x", r.clip_ms / p)),
                         None => ("-".into(), "-".into()),
                     };
-                    let cpu = r.clip_cpu_ms.map_or("-".into(), |c| format!("{c:.1}"));
+                    let cpu =
+                        |c: Option<f64>, p: usize| c.map_or("-".into(), |c| format!("{c:.p$}"));
                     println!(
-                        "| {arch} | {consensus} | {n} | {:.2} | {:.2} | {:.1} | {rs} | {ratio} | {cpu} |",
-                        r.frame_ms, r.head_ms, r.clip_ms
+                        "| {arch} | {consensus} | {n} | {:.2} | {:.2} | {:.1} | {rs} | {ratio} | {} | {} |",
+                        r.frame_ms,
+                        r.head_ms,
+                        r.clip_ms,
+                        cpu(r.head_cpu_ms, 2),
+                        cpu(r.clip_cpu_ms, 1)
                     );
                 }
             }

@@ -16,11 +16,13 @@
 
 use crate::model::config::TrnMode;
 use crate::model::cpu::gemm::matmul_strided;
-use crate::model::cpu::{host_vec, num_threads, relations::relu_sum, with_slice};
+use crate::model::cpu::{host_vec, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::Mutex;
 
 const BOTTLENECK: usize = 256;
@@ -199,25 +201,25 @@ impl TrnHead {
         out.broadcast_add(&(fc2_bias * (weight * r as f64))?)
     }
 
-    /// [`TrnHead::relation_sum`] for inference on the CPU, with `relations` flattened to
-    /// `[R, k]`: the projections go to the host and the relations are summed in a loop that
-    /// reuses shared prefixes ([`relu_sum`]) instead of materialising `[b, R, 256]`.
+    /// [`TrnHead::relation_sum`] for inference on the CPU, single-threaded (the scales run in
+    /// parallel), with `xs` the ReLU'd features `[b, N, D]` on the host and `relations`
+    /// flattened to `[R, k]`: the relations are summed in a loop that reuses shared prefixes
+    /// ([`relu_sum`]) instead of materialising `[b, R, 256]`. Returns `[b, C]` flattened.
     fn relation_sum_cpu(
         &self,
         s: &Scale,
-        x: &Tensor,
+        xs: &[f32],
+        b: usize,
         relations: &[u32],
         weight: f64,
-    ) -> Result<Tensor> {
-        let (b, n, d) = x.dims3()?;
-        let k = s.k;
+    ) -> Result<Vec<f32>> {
+        let (n, d, k) = (self.n, self.d, s.k);
         let hk = BOTTLENECK * k;
         // fc1.weight [256, k·D] read as [256·k, D]: row o·k + j is row o of slot j's W_j, so
         // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
-        let xs = host_vec(x)?; // [b·N, D]
         let mut q = vec![0f32; b * n * hk];
         with_slice(&s.fc1.weight().contiguous()?, |w| {
-            assert_eq!(w.len(), hk * d);
+            assert_eq!((w.len(), xs.len()), (hk * d, b * n * d));
             // SAFETY: xs is [b·N, D], w is [256·k, D] read transposed, q is [b·N, 256·k].
             unsafe {
                 matmul_strided(
@@ -231,7 +233,7 @@ impl TrnHead {
                     d,
                     q.as_mut_ptr(),
                     hk,
-                    num_threads(),
+                    1,
                 )
             }
         })?;
@@ -263,11 +265,38 @@ impl TrnHead {
                 *o = weight * (dot + r * b2);
             }
         }
-        Tensor::from_vec(out, (b, c), x.device())
+        Ok(out)
+    }
+
+    /// Every scale but the full-length one on the CPU, the scales in parallel: `[b, N, D]`
+    /// (ReLU'd) → `[b, C]`.
+    fn smaller_scales_cpu(&self, x: &Tensor) -> Result<Tensor> {
+        let b = x.dim(0)?;
+        let xs = host_vec(x)?;
+        let jobs: Vec<(&Scale, Cow<[u32]>, f64)> = self.scales[1..]
+            .iter()
+            .map(|s| match self.mode {
+                TrnMode::Expectation => {
+                    let weight = s.draws as f64 / s.relations.len() as f64;
+                    (s, Cow::Borrowed(s.flat.as_slice()), weight)
+                }
+                TrnMode::Random => (s, Cow::Owned(flatten(&self.draw(s))), 1.0),
+            })
+            .collect();
+        let parts = jobs
+            .par_iter()
+            .map(|(s, rels, w)| self.relation_sum_cpu(s, &xs, b, rels, *w))
+            .collect::<Result<Vec<_>>>()?;
+        let c = parts.first().map_or(0, |p| p.len() / b.max(1));
+        let mut total = vec![0f32; b * c];
+        for p in parts {
+            total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+        }
+        Tensor::from_vec(total, (b, c), x.device())
     }
 
     /// `[b, N, D]` → `[b, C]`. Training follows the configured mode; the original draws at random.
-    /// Without training on the CPU, the relation sums run in [`TrnHead::relation_sum_cpu`].
+    /// Without training on the CPU, the relation sums run in [`TrnHead::smaller_scales_cpu`].
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         if n != self.n || d != self.d {
@@ -284,25 +313,19 @@ impl TrnHead {
         let mut acc = top
             .fc2
             .forward(&top.fc1.forward(&x.reshape((b, n * d))?)?.relu()?)?;
-        let fast = !train && x.device().is_cpu();
+        if !train && x.device().is_cpu() {
+            return acc + self.smaller_scales_cpu(&x)?;
+        }
         for s in &self.scales[1..] {
             let scores = match self.mode {
                 TrnMode::Expectation => {
                     let weight = s.draws as f64 / s.relations.len() as f64;
-                    if fast {
-                        self.relation_sum_cpu(s, &x, &s.flat, weight)?
-                    } else {
-                        self.relation_sum(s, &x, &s.gather, weight)?
-                    }
+                    self.relation_sum(s, &x, &s.gather, weight)?
                 }
                 TrnMode::Random => {
                     let picked = self.draw(s);
-                    if fast {
-                        self.relation_sum_cpu(s, &x, &flatten(&picked), 1.0)?
-                    } else {
-                        let gather = gather_indices(&picked, s.k, n, x.device())?;
-                        self.relation_sum(s, &x, &gather, 1.0)?
-                    }
+                    let gather = gather_indices(&picked, s.k, n, x.device())?;
+                    self.relation_sum(s, &x, &gather, 1.0)?
                 }
             };
             acc = (acc + scores)?;

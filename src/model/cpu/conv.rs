@@ -203,18 +203,7 @@ impl ConvPlan {
                 }
             });
         }
-        for r in r0..r1 {
-            // SAFETY: as above, rows r0..r1 of y belong to this call.
-            let row = unsafe { y.row_mut(r) };
-            let (with_relu, plain) = row.split_at_mut(self.relu_cols);
-            let (b_relu, b_plain) = self.bias.split_at(self.relu_cols);
-            for (v, b) in with_relu.iter_mut().zip(b_relu) {
-                *v = (*v + b).max(0.0);
-            }
-            for (v, b) in plain.iter_mut().zip(b_plain) {
-                *v += b;
-            }
-        }
+        bias_relu_rows(y, r0, r1, &self.bias, self.relu_cols);
     }
 
     /// Fills `cols` (`[r1 − r0, k·k·c_in]`) with the receptive fields of output rows `r0..r1`,
@@ -249,6 +238,25 @@ impl ConvPlan {
                         seg[kx * c..(kx + 1) * c].copy_from_slice(x.pixel(first + i));
                     }
                 }
+            }
+        }
+    }
+}
+
+multiversion! {
+    /// Adds `bias` to rows `r0..r1` of `y`, with ReLU on channels `0..relu_cols`; the caller
+    /// must be the only writer of those rows.
+    fn bias_relu_rows(y: Out, r0: usize, r1: usize, bias: &[f32], relu_cols: usize) {
+        let (b_relu, b_plain) = bias.split_at(relu_cols);
+        for r in r0..r1 {
+            // SAFETY: rows r0..r1 of y belong to the caller (see above).
+            let row = unsafe { y.row_mut(r) };
+            let (with_relu, plain) = row.split_at_mut(relu_cols);
+            for (v, b) in with_relu.iter_mut().zip(b_relu) {
+                *v = (*v + b).max(0.0);
+            }
+            for (v, b) in plain.iter_mut().zip(b_plain) {
+                *v += b;
             }
         }
     }

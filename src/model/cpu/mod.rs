@@ -9,6 +9,46 @@
 //! CUDA keep candle's differentiable ops. Both paths compute the same function up to float
 //! rounding (unit tests in each backbone compare them).
 
+/// Defines `fn $name` that runs its body compiled for AVX-512 or AVX2+FMA when the CPU has them
+/// (checked at run time, cached by std). The crate is built for baseline x86-64, where the
+/// compiler may only vectorise our loops with SSE2; gemm does its own dispatch.
+macro_rules! multiversion {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            $(#[$m])*
+            fn imp($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                $(#[$m])*
+                fn v4($($arg: $ty),*) $(-> $ret)? {
+                    imp($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                $(#[$m])*
+                fn v3($($arg: $ty),*) $(-> $ret)? {
+                    imp($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the features v4 is compiled for are present.
+                    return unsafe { v4($($arg),*) };
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the features v3 is compiled for are present.
+                    return unsafe { v3($($arg),*) };
+                }
+            }
+            imp($($arg),*)
+        }
+    };
+}
+
 pub mod bninception;
 pub mod conv;
 pub mod gemm;
@@ -131,18 +171,20 @@ impl Act {
     /// `[n, c, h, w]` f32 CPU tensor → NHWC.
     pub fn from_nchw(t: &Tensor) -> Result<Self> {
         let (n, c, h, w) = t.dims4()?;
-        let src = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
         let mut act = Act::for_overwrite(n, h, w, c);
         let hw = h * w;
-        for img in 0..n {
-            let plane = &src[img * c * hw..(img + 1) * c * hw];
-            let dst = &mut act.data[img * hw * c..(img + 1) * hw * c];
-            for (p, px) in dst.chunks_exact_mut(c).enumerate() {
-                for (ch, v) in px.iter_mut().enumerate() {
-                    *v = plane[ch * hw + p];
+        // Read in place (no host copy of the whole clip) unless a cast or re-layout is needed.
+        with_slice(&t.to_dtype(DType::F32)?.contiguous()?, |src| {
+            for img in 0..n {
+                let plane = &src[img * c * hw..(img + 1) * c * hw];
+                let dst = &mut act.data[img * hw * c..(img + 1) * hw * c];
+                for (p, px) in dst.chunks_exact_mut(c).enumerate() {
+                    for (ch, v) in px.iter_mut().enumerate() {
+                        *v = plane[ch * hw + p];
+                    }
                 }
             }
-        }
+        })?;
         Ok(act)
     }
 

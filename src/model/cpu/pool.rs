@@ -65,8 +65,27 @@ fn pool_into(
     let (oh, ow) = out_hw(&x, k, s, pad);
     assert_eq!(y.rows, x.n * oh * ow, "pool output rows");
     assert_eq!(y.c, x.c, "pool output channels");
-    let inv = 1.0 / (k * k) as f32;
     par_ranges(y.rows, ROWS_PER_TASK, |r0, r1| {
+        pool_rows(x, k, s, pad, kind, bias_relu, y, r0, r1)
+    });
+}
+
+multiversion! {
+    /// Output rows `r0..r1` of [`pool_into`].
+    #[allow(clippy::too_many_arguments)]
+    fn pool_rows(
+        x: View,
+        k: usize,
+        s: usize,
+        pad: usize,
+        kind: Kind,
+        bias_relu: Option<&[f32]>,
+        y: Out,
+        r0: usize,
+        r1: usize,
+    ) {
+        let (oh, ow) = out_hw(&x, k, s, pad);
+        let inv = 1.0 / (k * k) as f32;
         for r in r0..r1 {
             let img = r / (oh * ow);
             let oy = (r / ow) % oh;
@@ -105,7 +124,7 @@ fn pool_into(
                 (Kind::Max, None) => {}
             }
         }
-    });
+    }
 }
 
 #[cfg(test)]

@@ -4,64 +4,40 @@
 //! the running prefix sums are kept per slot and only the slots after the first changed index
 //! are recomputed (about one 256-wide vector add per relation instead of k).
 
-use super::num_threads;
-use rayon::prelude::*;
-
-/// Relations per parallel task.
-const RELATIONS_PER_TASK: usize = 512;
-
-/// `Σ_r relu(bias + Σ_j proj[(j·n + r_j)·h ..][..h])`, a vector of `h = bias.len()` floats.
-/// `proj` is `[k, n, h]`; `relations` is `[R, k]` flattened, each row ascending frame indices.
-pub fn relu_sum(proj: &[f32], n: usize, k: usize, bias: &[f32], relations: &[u32]) -> Vec<f32> {
-    let h = bias.len();
-    assert_eq!(proj.len(), k * n * h, "projections are [k, n, h]");
-    assert_eq!(relations.len() % k, 0, "relations are [R, k]");
-    let count = relations.len() / k;
-    let tasks = count.div_ceil(RELATIONS_PER_TASK);
-    let partial = |t: usize| {
-        let lo = t * RELATIONS_PER_TASK;
-        let hi = (lo + RELATIONS_PER_TASK).min(count);
-        relu_sum_serial(proj, n, k, bias, &relations[lo * k..hi * k])
-    };
-    let parts: Vec<Vec<f32>> = if tasks > 1 && num_threads() > 1 {
-        (0..tasks).into_par_iter().map(partial).collect()
-    } else {
-        (0..tasks).map(partial).collect()
-    };
-    let mut acc = vec![0f32; h];
-    for p in parts {
-        acc.iter_mut().zip(p).for_each(|(a, v)| *a += v);
-    }
-    acc
-}
-
-fn relu_sum_serial(proj: &[f32], n: usize, k: usize, bias: &[f32], relations: &[u32]) -> Vec<f32> {
-    let h = bias.len();
-    let mut acc = vec![0f32; h];
-    // prefix[j] = bias + Σ_{j' < j} P[j', r_j'] for the current relation; prefix[0] = bias.
-    let mut prefix = vec![0f32; (k + 1) * h];
-    prefix[..h].copy_from_slice(bias);
-    let mut prev: Option<&[u32]> = None;
-    for rel in relations.chunks_exact(k) {
-        let first_changed = match prev {
-            Some(p) => p.iter().zip(rel).position(|(a, b)| a != b).unwrap_or(k),
-            None => 0,
-        };
-        for j in first_changed..k {
-            let (done, rest) = prefix.split_at_mut((j + 1) * h);
-            let src = &done[j * h..];
-            let row = (j * n + rel[j] as usize) * h;
-            let p = &proj[row..row + h];
-            for ((d, s), v) in rest[..h].iter_mut().zip(src).zip(p) {
-                *d = s + v;
+multiversion! {
+    /// `Σ_r relu(bias + Σ_j proj[(j·n + r_j)·h ..][..h])`, a vector of `h = bias.len()` floats,
+    /// on the calling thread. `proj` is `[k, n, h]`; `relations` is `[R, k]` flattened, each row
+    /// ascending frame indices.
+    pub fn relu_sum(proj: &[f32], n: usize, k: usize, bias: &[f32], relations: &[u32]) -> Vec<f32> {
+        let h = bias.len();
+        assert_eq!(proj.len(), k * n * h, "projections are [k, n, h]");
+        assert_eq!(relations.len() % k, 0, "relations are [R, k]");
+        let mut acc = vec![0f32; h];
+        // prefix[j] = bias + Σ_{j' < j} P[j', r_j'] for the current relation; prefix[0] = bias.
+        let mut prefix = vec![0f32; (k + 1) * h];
+        prefix[..h].copy_from_slice(bias);
+        let mut prev: Option<&[u32]> = None;
+        for rel in relations.chunks_exact(k) {
+            let first_changed = match prev {
+                Some(p) => p.iter().zip(rel).position(|(a, b)| a != b).unwrap_or(k),
+                None => 0,
+            };
+            for j in first_changed..k {
+                let (done, rest) = prefix.split_at_mut((j + 1) * h);
+                let src = &done[j * h..];
+                let row = (j * n + rel[j] as usize) * h;
+                let p = &proj[row..row + h];
+                for ((d, s), v) in rest[..h].iter_mut().zip(src).zip(p) {
+                    *d = s + v;
+                }
             }
+            for (a, v) in acc.iter_mut().zip(&prefix[k * h..]) {
+                *a += v.max(0.0);
+            }
+            prev = Some(rel);
         }
-        for (a, v) in acc.iter_mut().zip(&prefix[k * h..]) {
-            *a += v.max(0.0);
-        }
-        prev = Some(rel);
+        acc
     }
-    acc
 }
 
 #[cfg(test)]

@@ -2,11 +2,13 @@
 //! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
 //! evaluate its models.
 
+pub mod atomic;
 pub mod bench;
 pub mod capture;
 pub mod device;
 pub mod error;
 pub mod live;
+pub mod malloc;
 pub mod model;
 pub mod ops;
 pub mod preprocess;

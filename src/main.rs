@@ -8,6 +8,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    gesture_app::malloc::keep_freed_memory();
     let args = cli::Cli::parse();
     match commands::run(args) {
         Ok(code) => code,

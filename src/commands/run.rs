@@ -222,8 +222,32 @@ fn load_model(path: &Path, device: &Device, device_desc: &str) -> anyhow::Result
     Ok((Arc::new(model), facts))
 }
 
+/// Whether a window can be opened at all: on Linux and the BSDs a display server must be named
+/// in the environment. Without one the app runs headless instead of failing.
+fn display_available() -> bool {
+    if cfg!(any(
+        target_os = "linux",
+        target_os = "freebsd",
+        target_os = "openbsd",
+        target_os = "netbsd"
+    )) {
+        ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+    } else {
+        true
+    }
+}
+
 /// Runs the live app.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
+    if !args.headless && !display_available() {
+        eprintln!(
+            "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): running headless, one JSON \
+             line per gesture on stdout"
+        );
+        args.headless = true;
+    }
     let args = &args;
     let plan = plan(args)?;
     let (device, device_desc) = device::select(args.device)?;

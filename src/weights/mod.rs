@@ -15,7 +15,6 @@ use crate::model::config::ModelConfig;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::Path;
 
 /// Value of the `format` metadata key.
@@ -100,18 +99,7 @@ pub fn save_with(
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
 /// never leaves a half-written file under the final name.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+    crate::atomic::write_atomic(path, bytes).map_err(|e| Error::io(e.path, e.source))
 }
 
 /// Reads a weights file: its config, what it holds, and its tensors (on the CPU).

@@ -283,7 +283,9 @@ mod tests {
         assert!(e.contains(":3: label 'a' already given on line 1"), "{e}");
         assert!(read_labels(file("\n\n").path()).is_err());
         let e = read_labels(Path::new("/nonexistent/category.txt")).unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/category.txt: "));
+        let e = crate::error::report(&e);
+        assert!(e.starts_with("/nonexistent/category.txt: "), "{e}");
+        assert!(e.contains("No such file"), "{e}");
     }
 
     #[test]

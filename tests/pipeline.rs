@@ -321,7 +321,9 @@ fn headless_prints_json_lines_for_events_and_predictions() {
     let tmp = tempfile::tempdir().unwrap();
     write_generated_frames(tmp.path(), 30).unwrap();
     let mut opts = options(30.0, false);
-    // A random model is unsure; a low threshold makes it fire.
+    // A random model is unsure; a low threshold makes it fire. Events need a full window:
+    // shorter than the 1 s clip.
+    opts.worker.window = Duration::from_millis(500);
     opts.worker.events.threshold = 0.05;
     opts.worker.events.release = 0.0;
     let pipeline =

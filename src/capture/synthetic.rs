@@ -1,10 +1,11 @@
-//! Generated gestures as a live source: clips from the clip generator ([`crate::synth`], the
-//! one the bundled demo model was trained on) — a drawn hand swiping, zooming, turning or
-//! holding still — one after another, forever, as a camera at `fps` would film them. Lets the
-//! live pipeline run where there is no camera.
+//! Generated gestures as a live source: a drawn hand swiping, zooming, turning or holding still
+//! — the motions of the clip generator ([`crate::synth`]) the bundled demo model was trained on
+//! — performed one after another in one continuous scene, with the hand out of the picture
+//! between two gestures, forever, as a camera at `fps` would film them. Lets the live pipeline
+//! run where there is no camera.
 
 use super::{CaptureError, FrameSource, SourceFrame};
-use crate::synth::{render_clip, Motion};
+use crate::synth::{Motion, Session};
 use crate::train::data::loader::mix_seed;
 use image::RgbImage;
 use std::time::Duration;
@@ -13,24 +14,31 @@ use std::time::Duration;
 pub const DEFAULT_FPS: f32 = 30.0;
 /// Frame side in pixels: the generator's default, what the demo model was trained on.
 pub const SIZE: u32 = 128;
-/// The generated clips' own rate and length (the generator's defaults: 24 frames at 12 fps).
+/// The generated gestures' own rate and length (the generator's defaults: 24 frames at 12 fps).
 const CLIP_FPS: f32 = 12.0;
 const CLIP_FRAMES: usize = 24;
+/// Frames without a hand after each gesture (1 s).
+const GAP_FRAMES: usize = 12;
 
-/// An endless stream of generated gestures. Each clip is rendered at its own rate (12 fps)
-/// and delivered at `fps` by showing, at each delivery time, the clip frame of that moment —
-/// as a faster camera films a slower scene — so the motion takes the same time at any `fps`.
+/// An endless stream of generated gestures. Frames are rendered at their own rate (12 fps) and
+/// delivered at `fps` by showing, at each delivery time, the frame of that moment — as a faster
+/// camera films a slower scene — so a motion takes the same time at any `fps`.
 pub struct SyntheticSource {
     fps: f32,
     seed: u64,
     /// Frames delivered so far (the presentation clock).
     delivered: u64,
-    /// Clips started so far; the current one is `clips - 1`.
-    clips: u64,
-    clip: Vec<RgbImage>,
-    motion: Motion,
-    /// Delivery index of the current clip's first frame.
-    clip_start: u64,
+    /// Rounds started: each is every motion once, in its own order, in a scene of its own.
+    rounds: u64,
+    session: Session,
+    order: Vec<Motion>,
+    /// Segments of the round started so far: gesture, gap, gesture, gap...
+    segments: usize,
+    segment: Vec<RgbImage>,
+    /// What the current segment shows: a motion, or `None` for the hand out of the picture.
+    showing: Option<Motion>,
+    /// Delivery index of the current segment's first frame.
+    segment_start: u64,
 }
 
 impl SyntheticSource {
@@ -40,41 +48,53 @@ impl SyntheticSource {
             fps,
             seed,
             delivered: 0,
-            clips: 0,
-            clip: Vec::new(),
-            motion: Motion::ALL[0],
-            clip_start: 0,
+            rounds: 0,
+            session: Session::new(seed, SIZE),
+            order: Vec::new(),
+            segments: 0,
+            segment: Vec::new(),
+            showing: None,
+            segment_start: 0,
         };
-        s.next_clip();
+        s.next_segment();
         s
     }
 
-    /// The motion being performed now.
+    /// The motion being performed now; "No gesture" while the hand is out of the picture.
     pub fn current_motion(&self) -> Motion {
-        self.motion
+        self.showing.unwrap_or(Motion::NoGesture)
     }
 
-    fn next_clip(&mut self) {
-        // Every motion once per round, in an order that changes from round to round.
-        let round = self.clips / Motion::ALL.len() as u64;
-        let shift = (mix_seed(self.seed, round) % Motion::ALL.len() as u64) as usize;
-        let index = (self.clips as usize + shift) % Motion::ALL.len();
-        self.motion = Motion::ALL[index];
-        self.clip = render_clip(
-            self.motion,
-            mix_seed(self.seed, 1_000_000 + self.clips),
-            SIZE,
-            CLIP_FRAMES,
-        );
-        self.clip_start = self.delivered;
-        self.clips += 1;
+    fn next_segment(&mut self) {
+        if self.segments == 2 * self.order.len() {
+            // Every motion once per round, in an order that changes from round to round.
+            let round = self.rounds;
+            let shift = (mix_seed(self.seed, round) % Motion::ALL.len() as u64) as usize;
+            self.order = (0..Motion::ALL.len())
+                .map(|i| Motion::ALL[(i + shift) % Motion::ALL.len()])
+                .collect();
+            self.session = Session::new(mix_seed(self.seed, 1_000_000 + round), SIZE);
+            self.segments = 0;
+            self.rounds += 1;
+        }
+        if self.segments.is_multiple_of(2) {
+            let motion = self.order[self.segments / 2];
+            self.segment = self.session.gesture(motion, CLIP_FRAMES);
+            self.showing = Some(motion);
+        } else {
+            self.segment = self.session.gap(GAP_FRAMES);
+            self.showing = None;
+        }
+        self.segments += 1;
+        self.segment_start = self.delivered;
     }
 }
 
 impl FrameSource for SyntheticSource {
     fn describe(&self) -> String {
         format!(
-            "generated gestures ({SIZE}x{SIZE}, {CLIP_FRAMES} frames at {CLIP_FPS} fps each) at {} fps",
+            "generated gestures ({SIZE}x{SIZE}, {CLIP_FRAMES} frames at {CLIP_FPS} fps each, \
+             {GAP_FRAMES} without a hand between) at {} fps",
             self.fps
         )
     }
@@ -84,13 +104,13 @@ impl FrameSource for SyntheticSource {
     }
 
     fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError> {
-        let since = (self.delivered - self.clip_start) as f64 / self.fps as f64;
+        let since = (self.delivered - self.segment_start) as f64 / self.fps as f64;
         let mut frame = (since * CLIP_FPS as f64).floor() as usize;
-        if frame >= self.clip.len() {
-            self.next_clip();
+        if frame >= self.segment.len() {
+            self.next_segment();
             frame = 0;
         }
-        let image = self.clip[frame].clone();
+        let image = self.segment[frame].clone();
         let pts = Duration::from_secs_f64(self.delivered as f64 / self.fps as f64);
         self.delivered += 1;
         Ok(Some(SourceFrame {
@@ -104,39 +124,56 @@ impl FrameSource for SyntheticSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::synth::render_session;
 
     #[test]
-    fn clips_take_their_own_time_at_any_rate_and_cycle_through_every_motion() {
+    fn gestures_take_their_own_time_at_any_rate_in_one_continuous_scene() {
         for fps in [12.0f32, 30.0] {
             let mut src = SyntheticSource::new(fps, 7);
             let first = src.current_motion();
-            // One clip lasts 2 s whatever the delivery rate.
-            let per_clip = (2.0 * fps).round() as usize;
-            let frames: Vec<SourceFrame> = (0..per_clip)
+            // A gesture lasts 2 s whatever the delivery rate, then 1 s without a hand.
+            let per_gesture = (2.0 * fps).round() as usize;
+            let frames: Vec<SourceFrame> = (0..per_gesture)
                 .map(|_| src.next_frame().unwrap().unwrap())
                 .collect();
             assert_eq!(src.current_motion(), first, "{fps}");
             assert_eq!(frames[0].image.dimensions(), (SIZE, SIZE));
             assert_eq!(
-                frames[per_clip - 1].pts,
-                Duration::from_secs_f64((per_clip - 1) as f64 / fps as f64)
+                frames[per_gesture - 1].pts,
+                Duration::from_secs_f64((per_gesture - 1) as f64 / fps as f64)
             );
-            // The clip's frames in order, each shown for 1/12 s.
-            let clip = render_clip(first, mix_seed(7, 1_000_000), SIZE, CLIP_FRAMES);
-            assert!(frames[per_clip - 1].image == clip[CLIP_FRAMES - 1]);
             src.next_frame().unwrap();
-            assert_ne!(src.current_motion(), first);
+            assert_eq!(
+                src.current_motion(),
+                Motion::NoGesture,
+                "gap after a gesture"
+            );
+            // The frames are those of the same recording rendered whole.
+            let (recording, parts) = render_session(
+                &[first, Motion::SwipingUp],
+                mix_seed(7, 1_000_000),
+                SIZE,
+                CLIP_FRAMES,
+                GAP_FRAMES,
+            );
+            assert_eq!(parts[0].end, CLIP_FRAMES);
+            assert!(frames[per_gesture - 1].image == recording[CLIP_FRAMES - 1]);
         }
+    }
+
+    #[test]
+    fn a_round_shows_every_motion_once() {
         let mut src = SyntheticSource::new(12.0, 3);
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = Vec::new();
         for _ in 0..Motion::ALL.len() {
-            // The first frame of a clip switches to it.
+            // The first frame of a segment switches to it.
             src.next_frame().unwrap();
-            seen.insert(src.current_motion());
-            for _ in 1..CLIP_FRAMES {
+            seen.push(src.current_motion());
+            for _ in 1..CLIP_FRAMES + GAP_FRAMES {
                 src.next_frame().unwrap();
             }
         }
-        assert_eq!(seen.len(), Motion::ALL.len());
+        let distinct: std::collections::HashSet<_> = seen.iter().collect();
+        assert_eq!(distinct.len(), Motion::ALL.len(), "{seen:?}");
     }
 }

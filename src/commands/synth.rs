@@ -31,6 +31,20 @@ pub struct SynthArgs {
     /// JPEG quality.
     #[arg(long, default_value_t = 90)]
     pub quality: u8,
+    /// Fraction of "No gesture" clips that show the cut-off start or end of another gesture
+    /// (the hand just coming in or leaving), as a live window sees between gestures. Teaches a
+    /// live model to wait until a gesture fills its window.
+    #[arg(long, default_value_t = 0.0, value_name = "P")]
+    pub partial_no_gesture: f32,
+    /// Write one continuous recording instead of a data set: the classes in the order given,
+    /// one after another in a single scene, the hand leaving the picture between them. OUT_DIR
+    /// becomes one clip folder (00001.jpg...) with script.txt (FIRST LAST LABEL per gesture);
+    /// play it with `--source OUT_DIR`.
+    #[arg(long)]
+    pub session: bool,
+    /// With --session: frames without a hand between two gestures.
+    #[arg(long, default_value_t = 12, value_name = "F", requires = "session")]
+    pub gap: usize,
 }
 
 /// Runs `gesture-app synth`.
@@ -58,7 +72,19 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         frames: args.frames,
         val_every: args.val_every,
         jpeg_quality: args.quality.clamp(1, 100),
+        partial_no_gesture: args.partial_no_gesture.clamp(0.0, 1.0),
     };
+    if args.session {
+        let parts = synth::write_session(&args.out_dir, &opts.motions, &opts, args.gap)?;
+        let frames = parts.last().map_or(0, |p| p.end);
+        println!(
+            "{}: one recording of {} gestures, {frames} frames of {}px (script.txt lists them)",
+            args.out_dir.display(),
+            parts.len(),
+            args.size
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = indicatif::ProgressBar::new(0);
     let s = synth::generate(&args.out_dir, &opts, &|done, total| {
         bar.set_length(total as u64);

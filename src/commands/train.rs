@@ -60,6 +60,7 @@ pub struct TrainArgs {
     /// Number of segments N.
     #[arg(long, alias = "num_segments", value_name = "N")]
     pub segments: Option<usize>,
+    /// Width of the per-frame feature new_fc projects to [default: 256].
     #[arg(long, alias = "img_feature_dim", value_name = "D")]
     pub img_feature_dim: Option<usize>,
     /// Dropout before new_fc.
@@ -81,17 +82,22 @@ pub struct TrainArgs {
     /// sgd (the original) or adam.
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
+    /// Epochs to train [default: 30].
     #[arg(long, value_name = "N")]
     pub epochs: Option<usize>,
+    /// Clips per batch [default: 16].
     #[arg(long, short = 'b', value_name = "N")]
     pub batch_size: Option<usize>,
+    /// Initial learning rate [default: 0.001].
     #[arg(long)]
     pub lr: Option<f64>,
     /// Epochs at which the learning rate is divided by 10.
     #[arg(long, alias = "lr_steps", num_args = 1.., value_name = "EPOCH")]
     pub lr_steps: Option<Vec<usize>>,
+    /// SGD momentum [default: 0.9].
     #[arg(long)]
     pub momentum: Option<f64>,
+    /// L2 weight decay (not on biases or BatchNorm) [default: 5e-4].
     #[arg(long, alias = "wd")]
     pub weight_decay: Option<f64>,
     /// Gradient-norm clipping limit (0: off).
@@ -102,6 +108,7 @@ pub struct TrainArgs {
     /// flipped clips keep their label), or a file of `Label A;Label B` pairs.
     #[arg(long, value_name = "auto|off|naive|FILE")]
     pub flip_map: Option<String>,
+    /// Seed of every random choice (initial weights, order, sampling, augmentation) [default: 1].
     #[arg(long)]
     pub seed: Option<u64>,
     /// Data-loading threads (default: a quarter of the cores, at least 1).

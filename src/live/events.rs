@@ -144,6 +144,17 @@ impl EventDetector {
 
     /// Takes one prediction's probabilities at source time `t`; returns the event it fires.
     pub fn update(&mut self, probs: &[f32], t: Duration) -> Option<GestureEvent> {
+        self.update_with(probs, t, true)
+    }
+
+    /// [`update`](Self::update), where `may_fire == false` only smooths: for predictions that
+    /// cannot be trusted to start an event (a window not yet filled).
+    pub fn update_with(
+        &mut self,
+        probs: &[f32],
+        t: Duration,
+        may_fire: bool,
+    ) -> Option<GestureEvent> {
         let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
         self.last_t = Some(t);
         match dt {
@@ -168,7 +179,7 @@ impl EventDetector {
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))?;
-        if self.background[class] || prob < self.thresholds[class] {
+        if !may_fire || self.background[class] || prob < self.thresholds[class] {
             return None;
         }
         self.latched = Some(class);
@@ -192,6 +203,14 @@ mod tests {
             .collect()
     }
 
+    fn unsmoothed() -> EventDetector {
+        let settings = EventSettings {
+            smoothing_ms: 0.0,
+            ..Default::default()
+        };
+        EventDetector::new(&settings, &labels()).unwrap()
+    }
+
     fn ms(v: u64) -> Duration {
         Duration::from_millis(v)
     }
@@ -206,14 +225,7 @@ mod tests {
 
     #[test]
     fn one_swipe_fires_once_despite_wobble() {
-        let mut d = EventDetector::new(
-            &EventSettings {
-                smoothing_ms: 0.0,
-                ..Default::default()
-            },
-            &labels(),
-        )
-        .unwrap();
+        let mut d = unsmoothed();
         let swipe = [
             [0.1, 0.1, 0.8],
             [0.65, 0.1, 0.25],
@@ -225,6 +237,17 @@ mod tests {
         assert_eq!(run(&mut d, &swipe), vec!["Swiping Left"]);
         // Once released, the next swipe fires again.
         assert_eq!(run(&mut d, &swipe[1..2]), vec!["Swiping Left"]);
+    }
+
+    #[test]
+    fn an_untrusted_window_smooths_but_never_fires() {
+        let mut d = unsmoothed();
+        let sure = [0.95, 0.0, 0.05];
+        assert!(d.update_with(&sure, ms(0), false).is_none());
+        assert_eq!(d.smoothed(), &sure);
+        // Nothing was latched, so the first full window fires.
+        let e = d.update_with(&sure, ms(40), true).expect("an event");
+        assert_eq!(e.label, "Swiping Left");
     }
 
     #[test]

@@ -309,7 +309,11 @@ impl Worker {
         self.stats.predictions += 1;
         self.stats.backbone_passes += missing.len() as u64;
         // Smoothing runs here (not in the consumer) so headless and window agree.
-        let event = self.detector.update(&raw, newest.pts);
+        // A window shorter than its full length (just after the start, a switch of source or a
+        // pause) is stretched over the N segments: the model sees a gesture's first moments as
+        // a whole gesture. Its predictions are shown, but only a full window starts an event.
+        let full = rate::resample(&pts, fps, steps).len() >= steps;
+        let event = self.detector.update_with(&raw, newest.pts, full);
         let probs = self.detector.smoothed().to_vec();
         let prediction = Prediction {
             seq: newest.seq,

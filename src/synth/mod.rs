@@ -51,6 +51,8 @@ pub struct SynthOptions {
     /// Every `val_every`-th clip of a class goes to the validation list (0: none).
     pub val_every: usize,
     pub jpeg_quality: u8,
+    /// Fraction of "No gesture" clips that show a cut-off gesture ([`render_clip_with`]).
+    pub partial_no_gesture: f32,
 }
 
 impl Default for SynthOptions {
@@ -63,37 +65,223 @@ impl Default for SynthOptions {
             frames: 24,
             val_every: 5,
             jpeg_quality: 90,
+            partial_no_gesture: 0.0,
         }
     }
 }
 
 /// Renders one clip of `motion`: `frames` square frames of `size` pixels.
 pub fn render_clip(motion: Motion, seed: u64, size: u32, frames: usize) -> Vec<RgbImage> {
+    render_clip_with(motion, seed, size, frames, 0.0)
+}
+
+/// [`render_clip`], where a "No gesture" clip is, with probability `partial`, a cut-off
+/// motion instead of a still hand: the start of a motion after an empty picture (the hand comes
+/// in and has just begun, or comes in and holds still), or the end of one before it leaves. A live window
+/// slides over such moments between gestures; a model that saw them in training learns to wait
+/// until a gesture fills its window instead of guessing from its first frames.
+pub fn render_clip_with(
+    motion: Motion,
+    seed: u64,
+    size: u32,
+    frames: usize,
+    partial: f32,
+) -> Vec<RgbImage> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut scene = Scene::random(size, &mut rng);
-    let path = Path::random(motion, size as f32, &mut rng);
+    let mut path = Path::random(motion, size as f32, &mut rng);
     if motion == Motion::NoGesture && rng.random_bool(0.25) {
         scene.hand_visible = false;
+    }
+    let last = (frames.max(2) - 1) as f32;
+    // Clip time → the motion's own time, or `None` where the hand is out of the picture.
+    let mut timing: Box<dyn Fn(f32) -> Option<f32>> = Box::new(Some);
+    if motion == Motion::NoGesture && partial > 0.0 && rng.random_bool(partial.min(1.0) as f64) {
+        // A still hand coming in or leaving is no gesture either.
+        let other = Motion::ALL[rng.random_range(0..Motion::ALL.len())];
+        path = Path::random(other, size as f32, &mut rng);
+        scene.hand_visible = true;
+        // The part of the other motion shown, as a fraction of its length: at most about half
+        // of the movement itself (which takes the middle 55–95 % of a clip).
+        let shown = rng.random_range(0.2..0.6f32);
+        timing = if rng.random_bool(0.5) {
+            Box::new(move |t| (t >= 1.0 - shown).then_some(t - (1.0 - shown)))
+        } else {
+            Box::new(move |t| (t <= shown).then_some(t + (1.0 - shown)))
+        };
     }
     let jitter = if motion == Motion::NoGesture {
         1.0
     } else {
         0.0
     };
-    let last = (frames.max(2) - 1) as f32;
+    let mut empty = scene.clone();
+    empty.hand_visible = false;
     (0..frames)
         .map(|f| {
             let mut frng = StdRng::seed_from_u64(mix_seed(seed, f as u64 + 1));
-            let mut pose = path.at(f as f32 / last);
+            let t = f as f32 / last;
+            let Some(tm) = timing(t) else {
+                return render_frame(&empty, OUT_OF_PICTURE, &[], &mut frng);
+            };
+            let mut pose = path.at(tm);
             // A still hand is never perfectly still.
             pose.x += frng.random_range(-jitter..=jitter);
             pose.y += frng.random_range(-jitter..=jitter);
             let trail: Vec<_> = (1..=4)
-                .map(|k| path.at((f as f32 - k as f32) / last))
+                .filter_map(|k| timing(t - k as f32 / last).map(|tk| path.at(tk)))
                 .collect();
             render_frame(&scene, pose, &trail, &mut frng)
         })
         .collect()
+}
+
+/// The pose of a hand that is not drawn.
+const OUT_OF_PICTURE: motion::Pose = motion::Pose {
+    x: -1.0,
+    y: -1.0,
+    scale: 1.0,
+    angle: 0.0,
+};
+
+/// One gesture of a [`render_session`]: its frames are `start..end` (0-based) of the recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPart {
+    pub motion: Motion,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// A continuous recording being rendered piece by piece, as a camera would film one person: one
+/// scene (background, hand, noise) throughout, gestures performed one after another, and gaps
+/// in which the hand is out of the picture. Unlike clips cut one after another, nothing but the
+/// hand changes from frame to frame, so a model run over a sliding window (the live app) sees
+/// what it would see live.
+pub struct Session {
+    scene: Scene,
+    empty: Scene,
+    seed: u64,
+    rng: StdRng,
+    size: u32,
+    /// Frames rendered so far: each frame's noise derives from (seed, its index).
+    rendered: usize,
+}
+
+impl Session {
+    /// A new recording with a scene drawn from `seed`.
+    pub fn new(seed: u64, size: u32) -> Session {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut scene = Scene::random(size, &mut rng);
+        scene.hand_visible = true;
+        let mut empty = scene.clone();
+        empty.hand_visible = false;
+        Session {
+            scene,
+            empty,
+            seed,
+            rng,
+            size,
+            rendered: 0,
+        }
+    }
+
+    fn frame_rng(&mut self) -> StdRng {
+        self.rendered += 1;
+        StdRng::seed_from_u64(mix_seed(self.seed, self.rendered as u64))
+    }
+
+    /// `frames` frames of `motion` (a still hand for "No gesture").
+    pub fn gesture(&mut self, motion: Motion, frames: usize) -> Vec<RgbImage> {
+        let path = Path::random(motion, self.size as f32, &mut self.rng);
+        let jitter = if motion == Motion::NoGesture {
+            1.0
+        } else {
+            0.0
+        };
+        let last = (frames.max(2) - 1) as f32;
+        (0..frames)
+            .map(|f| {
+                let mut frng = self.frame_rng();
+                let mut pose = path.at(f as f32 / last);
+                pose.x += frng.random_range(-jitter..=jitter);
+                pose.y += frng.random_range(-jitter..=jitter);
+                let trail: Vec<_> = (1..=4)
+                    .map(|k| path.at((f as f32 - k as f32) / last))
+                    .collect();
+                render_frame(&self.scene, pose, &trail, &mut frng)
+            })
+            .collect()
+    }
+
+    /// `frames` frames with the hand out of the picture.
+    pub fn gap(&mut self, frames: usize) -> Vec<RgbImage> {
+        (0..frames)
+            .map(|_| {
+                let mut frng = self.frame_rng();
+                render_frame(&self.empty, OUT_OF_PICTURE, &[], &mut frng)
+            })
+            .collect()
+    }
+}
+
+/// Renders a whole [`Session`]: each of `motions` for `frames` frames, `gap` frames without a
+/// hand between two of them. Returns the frames and where each gesture lies among them.
+pub fn render_session(
+    motions: &[Motion],
+    seed: u64,
+    size: u32,
+    frames: usize,
+    gap: usize,
+) -> (Vec<RgbImage>, Vec<SessionPart>) {
+    let mut session = Session::new(seed, size);
+    let mut images = Vec::new();
+    let mut parts = Vec::new();
+    for (k, &motion) in motions.iter().enumerate() {
+        if k > 0 {
+            images.extend(session.gap(gap));
+        }
+        let start = images.len();
+        images.extend(session.gesture(motion, frames));
+        parts.push(SessionPart {
+            motion,
+            start,
+            end: images.len(),
+        });
+    }
+    (images, parts)
+}
+
+/// Writes a [`render_session`] as one clip folder: `out/00001.jpg...` and `out/script.txt`, one
+/// line per gesture: `FIRST_FRAME LAST_FRAME LABEL` (1-based, inclusive). Returns the parts.
+pub fn write_session(
+    out: &FsPath,
+    motions: &[Motion],
+    opts: &SynthOptions,
+    gap: usize,
+) -> Result<Vec<SessionPart>, SynthError> {
+    if motions.is_empty() || opts.frames < 2 || opts.size < 16 {
+        return Err(SynthError::Options(
+            "a session needs at least one class, 2 frames per gesture and 16 px frames".into(),
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|source| SynthError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let (images, parts) = render_session(motions, opts.seed, opts.size, opts.frames, gap);
+    for (i, img) in images.iter().enumerate() {
+        save_jpeg(
+            img,
+            &out.join(format!("{:05}.jpg", i + 1)),
+            opts.jpeg_quality,
+        )?;
+    }
+    let script: String = parts
+        .iter()
+        .map(|p| format!("{} {} {}\n", p.start + 1, p.end, p.motion.label()))
+        .collect();
+    write_atomic(&out.join("script.txt"), script.as_bytes())?;
+    Ok(parts)
 }
 
 /// What [`generate`] wrote.
@@ -159,11 +347,12 @@ pub fn generate(
     jobs.par_iter().try_for_each(|&(id, class, _)| {
         let dir = rgb.join(id.to_string());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let frames = render_clip(
+        let frames = render_clip_with(
             motions[class],
             mix_seed(opts.seed, id as u64),
             opts.size,
             opts.frames,
+            opts.partial_no_gesture,
         );
         for (f, img) in frames.iter().enumerate() {
             save_jpeg(
@@ -215,6 +404,95 @@ mod tests {
         assert_ne!(a, c);
         assert_eq!(a.len(), 4);
         assert_eq!(a[0].dimensions(), (48, 48));
+    }
+
+    /// Mean absolute difference of the 8×8-pixel block averages: what changed in the picture,
+    /// with the sensor noise averaged out.
+    fn mean_abs_diff(a: &RgbImage, b: &RgbImage) -> f64 {
+        let blocks = |img: &RgbImage| -> Vec<f64> {
+            let (w, h) = img.dimensions();
+            let mut out = Vec::new();
+            for by in (0..h).step_by(8) {
+                for bx in (0..w).step_by(8) {
+                    for c in 0..3 {
+                        let mut sum = 0.0;
+                        for y in by..(by + 8).min(h) {
+                            for x in bx..(bx + 8).min(w) {
+                                sum += img.get_pixel(x, y).0[c] as f64;
+                            }
+                        }
+                        out.push(sum / 64.0);
+                    }
+                }
+            }
+            out
+        };
+        let (a, b) = (blocks(a), blocks(b));
+        a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>() / a.len() as f64
+    }
+
+    #[test]
+    fn partial_no_gesture_clips_show_a_hand_at_one_end_only() {
+        // A still hand's first and last frames differ by noise; a cut-off gesture's differ by
+        // a whole hand (present at one end, gone at the other) or by its motion.
+        let ends = |partial: f32| -> f64 {
+            (0..12u64)
+                .map(|seed| {
+                    let c = render_clip_with(Motion::NoGesture, seed, 64, 12, partial);
+                    mean_abs_diff(&c[0], &c[11])
+                })
+                .sum::<f64>()
+                / 12.0
+        };
+        let (still, partial) = (ends(0.0), ends(1.0));
+        assert!(
+            partial > 3.0 * still,
+            "still {still:.2}, partial {partial:.2}"
+        );
+        // Other classes are untouched by the option.
+        assert_eq!(
+            render_clip_with(Motion::SwipingUp, 3, 32, 5, 1.0),
+            render_clip(Motion::SwipingUp, 3, 32, 5)
+        );
+    }
+
+    #[test]
+    fn a_session_is_one_scene_with_gaps_between_gestures() {
+        let motions = [
+            Motion::SwipingLeft,
+            Motion::ZoomingIn,
+            Motion::TurningClockwise,
+        ];
+        let (frames, parts) = render_session(&motions, 4, 48, 10, 5);
+        assert_eq!(frames.len(), 3 * 10 + 2 * 5);
+        let spans: Vec<_> = parts.iter().map(|p| (p.motion, p.start, p.end)).collect();
+        assert_eq!(
+            spans,
+            vec![
+                (Motion::SwipingLeft, 0, 10),
+                (Motion::ZoomingIn, 15, 25),
+                (Motion::TurningClockwise, 30, 40)
+            ]
+        );
+        // Gap frames are the same empty picture up to noise: one background throughout.
+        let gap = mean_abs_diff(&frames[10], &frames[14]);
+        let with_hand = mean_abs_diff(&frames[10], &frames[9]);
+        assert!(gap * 3.0 < with_hand, "gap {gap:.2}, hand {with_hand:.2}");
+        assert_eq!(render_session(&motions, 4, 48, 10, 5).0, frames);
+
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("session");
+        let opts = SynthOptions {
+            size: 32,
+            frames: 4,
+            ..Default::default()
+        };
+        write_session(&out, &motions[..2], &opts, 2).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("script.txt")).unwrap(),
+            "1 4 Swiping Left\n7 10 Zooming In With Full Hand\n"
+        );
+        assert_eq!(crate::preprocess::list_clip_frames(&out).unwrap().len(), 10);
     }
 
     #[test]

@@ -313,6 +313,10 @@ impl TrnHead {
         let mut acc = top
             .fc2
             .forward(&top.fc1.forward(&x.reshape((b, n * d))?)?.relu()?)?;
+        if self.scales.len() == 1 {
+            // N = 2: the full-length relation is the only one.
+            return Ok(acc);
+        }
         if !train && x.device().is_cpu() {
             return acc + self.smaller_scales_cpu(&x)?;
         }

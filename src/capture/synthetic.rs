@@ -17,7 +17,7 @@ pub const SIZE: u32 = 128;
 /// The generated gestures' own rate and length (the generator's defaults: 24 frames at 12 fps).
 const CLIP_FPS: f32 = 12.0;
 const CLIP_FRAMES: usize = 24;
-/// Frames without a hand after each gesture (1 s).
+/// Frames without a hand before each gesture (1 s).
 const GAP_FRAMES: usize = 12;
 
 /// An endless stream of generated gestures. Frames are rendered at their own rate (12 fps) and
@@ -32,7 +32,7 @@ pub struct SyntheticSource {
     rounds: u64,
     session: Session,
     order: Vec<Motion>,
-    /// Segments of the round started so far: gesture, gap, gesture, gap...
+    /// Segments of the round started so far: gap, gesture, gap, gesture...
     segments: usize,
     segment: Vec<RgbImage>,
     /// What the current segment shows: a motion, or `None` for the hand out of the picture.
@@ -78,12 +78,12 @@ impl SyntheticSource {
             self.rounds += 1;
         }
         if self.segments.is_multiple_of(2) {
+            self.segment = self.session.gap(GAP_FRAMES);
+            self.showing = None;
+        } else {
             let motion = self.order[self.segments / 2];
             self.segment = self.session.gesture(motion, CLIP_FRAMES);
             self.showing = Some(motion);
-        } else {
-            self.segment = self.session.gap(GAP_FRAMES);
-            self.showing = None;
         }
         self.segments += 1;
         self.segment_start = self.delivered;
@@ -94,7 +94,7 @@ impl FrameSource for SyntheticSource {
     fn describe(&self) -> String {
         format!(
             "generated gestures ({SIZE}x{SIZE}, {CLIP_FRAMES} frames at {CLIP_FPS} fps each, \
-             {GAP_FRAMES} without a hand between) at {} fps",
+             {GAP_FRAMES} without a hand before each) at {} fps",
             self.fps
         )
     }
@@ -130,23 +130,25 @@ mod tests {
     fn gestures_take_their_own_time_at_any_rate_in_one_continuous_scene() {
         for fps in [12.0f32, 30.0] {
             let mut src = SyntheticSource::new(fps, 7);
-            let first = src.current_motion();
-            // A gesture lasts 2 s whatever the delivery rate, then 1 s without a hand.
+            // 1 s without a hand, then a gesture of 2 s, whatever the delivery rate.
+            let per_gap = fps.round() as usize;
             let per_gesture = (2.0 * fps).round() as usize;
-            let frames: Vec<SourceFrame> = (0..per_gesture)
+            let frames: Vec<SourceFrame> = (0..per_gap + per_gesture)
                 .map(|_| src.next_frame().unwrap().unwrap())
                 .collect();
-            assert_eq!(src.current_motion(), first, "{fps}");
+            let first = src.current_motion();
+            assert_ne!(first, Motion::NoGesture, "{fps}");
             assert_eq!(frames[0].image.dimensions(), (SIZE, SIZE));
+            let last = per_gap + per_gesture - 1;
             assert_eq!(
-                frames[per_gesture - 1].pts,
-                Duration::from_secs_f64((per_gesture - 1) as f64 / fps as f64)
+                frames[last].pts,
+                Duration::from_secs_f64(last as f64 / fps as f64)
             );
             src.next_frame().unwrap();
             assert_eq!(
                 src.current_motion(),
                 Motion::NoGesture,
-                "gap after a gesture"
+                "gap before the next"
             );
             // The frames are those of the same recording rendered whole.
             let (recording, parts) = render_session(
@@ -156,8 +158,9 @@ mod tests {
                 CLIP_FRAMES,
                 GAP_FRAMES,
             );
-            assert_eq!(parts[0].end, CLIP_FRAMES);
-            assert!(frames[per_gesture - 1].image == recording[CLIP_FRAMES - 1]);
+            assert_eq!(parts[0].end, GAP_FRAMES + CLIP_FRAMES);
+            assert!(frames[0].image == recording[0]);
+            assert!(frames[last].image == recording[GAP_FRAMES + CLIP_FRAMES - 1]);
         }
     }
 
@@ -166,10 +169,13 @@ mod tests {
         let mut src = SyntheticSource::new(12.0, 3);
         let mut seen = Vec::new();
         for _ in 0..Motion::ALL.len() {
+            for _ in 0..GAP_FRAMES {
+                src.next_frame().unwrap();
+            }
             // The first frame of a segment switches to it.
             src.next_frame().unwrap();
             seen.push(src.current_motion());
-            for _ in 1..CLIP_FRAMES + GAP_FRAMES {
+            for _ in 1..CLIP_FRAMES {
                 src.next_frame().unwrap();
             }
         }

@@ -53,7 +53,7 @@ pub struct RunArgs {
     pub device: DeviceChoice,
 
     /// Smoothed probability a gesture must reach to fire an event.
-    #[arg(long, default_value_t = 0.6, value_name = "P")]
+    #[arg(long, default_value_t = 0.8, value_name = "P")]
     pub threshold: f32,
 
     /// Threshold for one class, overriding --threshold: LABEL=P (repeatable).

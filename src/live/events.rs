@@ -28,7 +28,7 @@ pub struct EventSettings {
 impl Default for EventSettings {
     fn default() -> Self {
         EventSettings {
-            threshold: 0.6,
+            threshold: 0.8,
             class_thresholds: Vec::new(),
             release: 0.4,
             smoothing_ms: 150.0,
@@ -228,9 +228,9 @@ mod tests {
         let mut d = unsmoothed();
         let swipe = [
             [0.1, 0.1, 0.8],
-            [0.65, 0.1, 0.25],
-            [0.5, 0.1, 0.4], // dips below the threshold, not below release
-            [0.7, 0.1, 0.2],
+            [0.85, 0.1, 0.05],
+            [0.6, 0.1, 0.3], // dips below the threshold, not below release
+            [0.9, 0.05, 0.05],
             [0.3, 0.1, 0.6], // released
             [0.1, 0.1, 0.8],
         ];

@@ -2,7 +2,7 @@
 //! classifier: `[n, 3, S, S]` → `[n, 512]` after global average pooling.
 
 use crate::model::cpu::squeezenet::SqueezeNetPlan;
-use crate::model::layers::{conv_relu, global_avg_pool, max_pool_ceil, Conv};
+use crate::model::layers::{conv_relu, conv_relu_cat, global_avg_pool, max_pool_ceil, Conv};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use std::sync::Arc;
@@ -27,13 +27,7 @@ impl Fire {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let s = conv_relu(&self.squeeze, x)?;
         // [n, e1 + e3, h, w]
-        Tensor::cat(
-            &[
-                conv_relu(&self.expand1x1, &s)?,
-                conv_relu(&self.expand3x3, &s)?,
-            ],
-            1,
-        )
+        conv_relu_cat(&[&self.expand1x1, &self.expand3x3], &s)
     }
 }
 

@@ -167,30 +167,8 @@ pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
 /// `cat([relu(conv(x)) for conv in convs], dim 1)` (squeezenet's Fire expand). Training on the
 /// CPU, one fused op with a fast backward ([`crate::ops::fused`]); candle's ops otherwise.
 pub fn conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
-    let tracked = x.track_op() || convs.iter().any(|c| c.inner.weight().track_op());
-    if tracked && x.device().is_cpu() && x.dtype() == DType::F32 {
-        // Convs without a bias get a constant zero one.
-        let zeros: Vec<Option<Tensor>> = convs
-            .iter()
-            .map(|c| match c.inner.bias() {
-                Some(_) => Ok(None),
-                None => Tensor::zeros(c.inner.weight().dim(0)?, DType::F32, x.device()).map(Some),
-            })
-            .collect::<Result<_>>()?;
-        let fused: Vec<crate::ops::FusedConv> = convs
-            .iter()
-            .zip(&zeros)
-            .filter_map(|(c, z)| {
-                let cfg = c.inner.config();
-                Some(crate::ops::FusedConv {
-                    weight: c.inner.weight(),
-                    bias: c.inner.bias().or(z.as_ref())?,
-                    stride: cfg.stride,
-                    padding: cfg.padding,
-                })
-            })
-            .collect();
-        return crate::ops::conv_bias_relu_cat(x, &fused);
+    if let Some(y) = fused_conv_relu(convs, x, None)? {
+        return Ok(y);
     }
     let ys = convs
         .iter()
@@ -200,6 +178,54 @@ pub fn conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
         [y] => Ok(y.clone()),
         _ => Tensor::cat(&ys, 1),
     }
+}
+
+/// [`conv_relu_cat`] then `MaxPool2d(k, s, ceil_mode=True)` (`pool = (k, s)`), as
+/// [`max_pool_ceil`] with `train`; one fused op when training on the CPU.
+pub fn conv_relu_cat_max_pool(
+    convs: &[&Conv],
+    x: &Tensor,
+    (k, s): (usize, usize),
+    train: bool,
+) -> Result<Tensor> {
+    if let Some(y) = fused_conv_relu(convs, x, Some((k, s)))? {
+        return Ok(y);
+    }
+    max_pool_ceil(&conv_relu_cat(convs, x)?, k, s, 0, train)
+}
+
+/// The fused op when gradients are tracked on the CPU (f32); `None` otherwise.
+fn fused_conv_relu(
+    convs: &[&Conv],
+    x: &Tensor,
+    pool: Option<(usize, usize)>,
+) -> Result<Option<Tensor>> {
+    let tracked = x.track_op() || convs.iter().any(|c| c.inner.weight().track_op());
+    if !tracked || !x.device().is_cpu() || x.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    // Convs without a bias get a constant zero one.
+    let zeros: Vec<Option<Tensor>> = convs
+        .iter()
+        .map(|c| match c.inner.bias() {
+            Some(_) => Ok(None),
+            None => Tensor::zeros(c.inner.weight().dim(0)?, DType::F32, x.device()).map(Some),
+        })
+        .collect::<Result<_>>()?;
+    let fused: Vec<crate::ops::FusedConv> = convs
+        .iter()
+        .zip(&zeros)
+        .filter_map(|(c, z)| {
+            let cfg = c.inner.config();
+            Some(crate::ops::FusedConv {
+                weight: c.inner.weight(),
+                bias: c.inner.bias().or(z.as_ref())?,
+                stride: cfg.stride,
+                padding: cfg.padding,
+            })
+        })
+        .collect();
+    crate::ops::conv_bias_relu_cat_pool(x, &fused, pool).map(Some)
 }
 
 /// Output length of a PyTorch pooling window with `ceil_mode`.

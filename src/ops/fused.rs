@@ -9,9 +9,16 @@
 //! and the backward one pass per frame: mask the gradient by `y > 0` (PyTorch's ReLU backward),
 //! bias gradient as row sums, kernel gradient as one GEMM against the frame's im2col, input
 //! gradient as one GEMM and a col2im. Frames run in parallel, each GEMM single-threaded.
+//!
+//! A following ceil-mode max pool can be part of the op: the un-pooled activations then never
+//! exist as a tensor (squeezenet's first one is 200 MB per batch), the forward keeps each window's
+//! argmax, and the backward scatters the gradient straight into the frame's masked gradient (the
+//! ReLU mask at a window's maximum is the pooled value's sign).
 
+use crate::ops::pool::{max_plane_argmax, Geometry};
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// One convolution of a fused block: square `k`×`k` kernel, `c_out` filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +182,10 @@ fn col2im_add(col: &[f32], g: &Geom, sp: &ConvSpec, x: &mut [f32]) {
 
 struct FusedConvRelu {
     specs: Vec<ConvSpec>,
+    /// A trailing `MaxPool2d(k, s, ceil_mode=True)`: (k, s).
+    pool: Option<(usize, usize)>,
+    /// With `pool`: the forward pass's argmax (plane index) per pooled output.
+    argmax: Mutex<Option<Vec<u32>>>,
 }
 
 /// Per conv: (first output channel, first weight element, weight elements per filter).
@@ -208,6 +219,53 @@ impl FusedConvRelu {
         }
         let g = Geom { c_in, h, w, oh, ow };
         Ok((n, g, ch, offsets))
+    }
+
+    /// The trailing pool's window grid over the convolutions' `oh`×`ow` output.
+    fn pool_geometry(&self, g: &Geom) -> Result<Option<Geometry>> {
+        self.pool
+            .map(|(k, s)| Geometry::new(g.oh, g.ow, k, s, 0))
+            .transpose()
+    }
+
+    /// One frame's convolutions + bias + ReLU: `xf` `[c_in, h, w]` → `o` `[ch, oh·ow]`.
+    fn conv_frame(
+        &self,
+        g: &Geom,
+        offsets: &Offsets,
+        (wt, bias): (&[f32], &[f32]),
+        xf: &[f32],
+        col: &mut [f32],
+        o: &mut [f32],
+    ) {
+        let px = g.out_px();
+        for (sp, &(c0, w0, kk)) in self.specs.iter().zip(offsets) {
+            let src: &[f32] = if sp.pointwise() {
+                xf
+            } else {
+                im2col(xf, g, sp, col);
+                col
+            };
+            let dst = &mut o[c0 * px..(c0 + sp.c_out) * px];
+            // SAFETY: [c_out, kk] · [kk, px] → [c_out, px], all in bounds.
+            unsafe {
+                gemm(
+                    (sp.c_out, px, kk),
+                    dst.as_mut_ptr(),
+                    (px, 1),
+                    false,
+                    wt[w0..].as_ptr(),
+                    (kk, 1),
+                    src.as_ptr(),
+                    (px, 1),
+                )
+            };
+            for (row, &b) in dst.chunks_mut(px).zip(&bias[c0..c0 + sp.c_out]) {
+                for v in row {
+                    *v = (*v + b).max(0.0);
+                }
+            }
+        }
     }
 
     /// The largest im2col buffer any conv needs.
@@ -249,43 +307,40 @@ impl CustomOp3 for FusedConvRelu {
         let (n, g, ch, offsets) = self.plan(l1.shape(), wt.len(), bias.len())?;
         let px = g.out_px();
         let col_len = self.col_len(&g, &offsets);
-        let mut out = vec![0f32; n * ch * px];
-        out.par_chunks_mut(ch * px)
+        let params = (wt, bias);
+        let Some(pg) = self.pool_geometry(&g)? else {
+            let mut out = vec![0f32; n * ch * px];
+            out.par_chunks_mut(ch * px)
+                .zip(x.par_chunks(g.in_len()))
+                .for_each_init(
+                    || vec![0f32; col_len],
+                    |col, (o, xf)| self.conv_frame(&g, &offsets, params, xf, col, o),
+                );
+            return Ok((CpuStorage::F32(out), Shape::from((n, ch, g.oh, g.ow))));
+        };
+        if px > u32::MAX as usize {
+            bail!("fused conv: {}x{} output too large to pool", g.oh, g.ow);
+        }
+        let opx = pg.oh * pg.ow;
+        let mut out = vec![0f32; n * ch * opx];
+        let mut arg = vec![0u32; n * ch * opx];
+        out.par_chunks_mut(ch * opx)
+            .zip(arg.par_chunks_mut(ch * opx))
             .zip(x.par_chunks(g.in_len()))
             .for_each_init(
-                || vec![0f32; col_len],
-                |col, (o, xf)| {
-                    for (sp, &(c0, w0, kk)) in self.specs.iter().zip(&offsets) {
-                        let src: &[f32] = if sp.pointwise() {
-                            xf
-                        } else {
-                            im2col(xf, &g, sp, col);
-                            col
-                        };
-                        let dst = &mut o[c0 * px..(c0 + sp.c_out) * px];
-                        // SAFETY: [c_out, kk] · [kk, px] → [c_out, px], all in bounds.
-                        unsafe {
-                            gemm(
-                                (sp.c_out, px, kk),
-                                dst.as_mut_ptr(),
-                                (px, 1),
-                                false,
-                                wt[w0..].as_ptr(),
-                                (kk, 1),
-                                src.as_ptr(),
-                                (px, 1),
-                            )
-                        };
-                        for (row, &b) in dst.chunks_mut(px).zip(&bias[c0..c0 + sp.c_out]) {
-                            for v in row {
-                                *v = (*v + b).max(0.0);
-                            }
-                        }
+                || (vec![0f32; col_len], vec![0f32; ch * px]),
+                |(col, y), ((o, a), xf)| {
+                    self.conv_frame(&g, &offsets, params, xf, col, y);
+                    for ((yp, op), ap) in y.chunks(px).zip(o.chunks_mut(opx)).zip(a.chunks_mut(opx))
+                    {
+                        max_plane_argmax(&pg, yp, op, ap);
                     }
                 },
             );
-        let (n, _, _, _) = l1.shape().dims4()?;
-        Ok((CpuStorage::F32(out), Shape::from((n, ch, g.oh, g.ow))))
+        if let Ok(mut slot) = self.argmax.lock() {
+            *slot = Some(arg);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((n, ch, pg.oh, pg.ow))))
     }
 
     fn bwd(
@@ -311,6 +366,15 @@ impl CustomOp3 for FusedConvRelu {
         let (n, g, ch, offsets) = self.plan(x.shape(), ws.len(), bias.elem_count())?;
         let px = g.out_px();
         let col_len = self.col_len(&g, &offsets);
+        let pool = self.pool_geometry(&g)?;
+        let argmax = self.argmax.lock().ok();
+        let argmax = match (&pool, argmax.as_ref().and_then(|a| a.as_ref())) {
+            (None, _) => None,
+            (Some(pg), Some(a)) if a.len() == n * ch * pg.oh * pg.ow => Some(a.as_slice()),
+            _ => bail!("fused conv: the pooling argmax of the forward pass is missing"),
+        };
+        // Output elements per frame and channel.
+        let opx = pool.map_or(px, |pg| pg.oh * pg.ow);
         let mut dx = if need_x {
             vec![0f32; n * g.in_len()]
         } else {
@@ -320,11 +384,30 @@ impl CustomOp3 for FusedConvRelu {
         // `dxf`.
         let frame = |acc: &mut Acc, i: usize, dxf: Option<&mut [f32]>| {
             let xf = &xs[i * g.in_len()..][..g.in_len()];
-            let yf = &ys[i * ch * px..][..ch * px];
-            let gf = &gs[i * ch * px..][..ch * px];
+            let yf = &ys[i * ch * opx..][..ch * opx];
+            let gf = &gs[i * ch * opx..][..ch * opx];
             // [ch, px]: PyTorch's ReLU backward passes the gradient where the output is > 0.
-            for ((m, &gv), &yv) in acc.gm.iter_mut().zip(gf).zip(yf) {
-                *m = if yv > 0.0 { gv } else { 0.0 };
+            if let Some(arg) = argmax {
+                // Each pooled gradient goes to its window's maximum, kept if that is > 0.
+                acc.gm.fill(0.0);
+                let af = &arg[i * ch * opx..][..ch * opx];
+                for (((plane, yp), gp), ap) in acc
+                    .gm
+                    .chunks_mut(px)
+                    .zip(yf.chunks(opx))
+                    .zip(gf.chunks(opx))
+                    .zip(af.chunks(opx))
+                {
+                    for ((&yv, &gv), &a) in yp.iter().zip(gp).zip(ap) {
+                        if yv > 0.0 {
+                            plane[a as usize] += gv;
+                        }
+                    }
+                }
+            } else {
+                for ((m, &gv), &yv) in acc.gm.iter_mut().zip(gf).zip(yf) {
+                    *m = if yv > 0.0 { gv } else { 0.0 };
+                }
             }
             if need_w {
                 for (db, row) in acc.db.iter_mut().zip(acc.gm.chunks(px)) {
@@ -460,6 +543,16 @@ pub struct FusedConv<'a> {
 /// f32 CPU tensor, differentiable, with the fast backward. All convolutions must give the same
 /// output size.
 pub fn conv_bias_relu_cat(x: &Tensor, convs: &[FusedConv]) -> Result<Tensor> {
+    conv_bias_relu_cat_pool(x, convs, None)
+}
+
+/// [`conv_bias_relu_cat`] followed by `MaxPool2d(k, s, ceil_mode=True)` when `pool` is
+/// `Some((k, s))`, as one op.
+pub fn conv_bias_relu_cat_pool(
+    x: &Tensor,
+    convs: &[FusedConv],
+    pool: Option<(usize, usize)>,
+) -> Result<Tensor> {
     if !x.device().is_cpu() || x.dtype() != DType::F32 {
         bail!("fused conv runs on f32 CPU tensors");
     }
@@ -489,8 +582,15 @@ pub fn conv_bias_relu_cat(x: &Tensor, convs: &[FusedConv]) -> Result<Tensor> {
     } else {
         (Tensor::cat(&ws, 0)?, Tensor::cat(&bs, 0)?)
     };
-    x.contiguous()?
-        .apply_op3(&w.contiguous()?, &b.contiguous()?, FusedConvRelu { specs })
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        FusedConvRelu {
+            specs,
+            pool,
+            argmax: Mutex::new(None),
+        },
+    )
 }
 
 #[cfg(test)]
@@ -528,7 +628,8 @@ mod tests {
     }
 
     /// Values and all gradients equal candle's for single convs (strides 1 and 2, padding,
-    /// stride remainders, 1×1) and Fire-style pairs (1×1 + 3×3/p1).
+    /// stride remainders, 1×1) and Fire-style pairs (1×1 + 3×3/p1), alone and followed by a
+    /// ceil-mode max pool (against the pooling op, itself checked by finite differences).
     #[test]
     fn matches_candle_values_and_gradients() {
         let dev = Device::Cpu;
@@ -565,21 +666,31 @@ mod tests {
                     padding: p,
                 })
                 .collect();
-            let y_ref = reference(&x, &convs);
-            let y = conv_bias_relu_cat(&x, &convs).unwrap();
-            assert_eq!(y.dims(), y_ref.dims());
-            assert!(max_diff(&y, &y_ref) < 1e-4, "{specs:?}");
-            let r = Tensor::randn(0f32, 1.0, y.dims(), &dev).unwrap();
-            let g_ref = (y_ref * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
-            let mut vars = vec![x.as_tensor()];
-            for (w, b) in &params {
-                vars.push(w.as_tensor());
-                vars.push(b.as_tensor());
-            }
-            for (i, v) in vars.into_iter().enumerate() {
-                let d = max_diff(g.get(v).unwrap(), g_ref.get(v).unwrap());
-                assert!(d < 1e-3, "{specs:?} operand {i}: grad differs by {d}");
+            // Without and with a trailing ceil-mode max pool (3/2, 2/2).
+            for pool in [None, Some((3, 2)), Some((2, 2))] {
+                let y_ref = reference(&x, &convs);
+                let y_ref = match pool {
+                    Some((k, s)) => crate::ops::max_pool2d_ceil(&y_ref, k, s, 0).unwrap(),
+                    None => y_ref,
+                };
+                let y = conv_bias_relu_cat_pool(&x, &convs, pool).unwrap();
+                assert_eq!(y.dims(), y_ref.dims());
+                assert!(max_diff(&y, &y_ref) < 1e-4, "{specs:?} {pool:?}");
+                let r = Tensor::randn(0f32, 1.0, y.dims(), &dev).unwrap();
+                let g_ref = (y_ref * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let g = (y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+                let mut vars = vec![x.as_tensor()];
+                for (w, b) in &params {
+                    vars.push(w.as_tensor());
+                    vars.push(b.as_tensor());
+                }
+                for (i, v) in vars.into_iter().enumerate() {
+                    let d = max_diff(g.get(v).unwrap(), g_ref.get(v).unwrap());
+                    assert!(
+                        d < 1e-3,
+                        "{specs:?} {pool:?} operand {i}: grad differs by {d}"
+                    );
+                }
             }
         }
     }

@@ -129,12 +129,12 @@ pub(crate) fn max_plane_argmax(g: &Geometry, x: &[f32], out: &mut [f32], arg: &m
             let mut best = y0 * g.w + x0;
             let mut m = x.get(best).copied().unwrap_or(f32::NEG_INFINITY);
             for y in y0..y1 {
-                let row = &x[y * g.w..][..g.w];
-                for (xx, &v) in row.iter().enumerate().take(x1).skip(x0) {
-                    if v > m {
-                        m = v;
-                        best = y * g.w + xx;
-                    }
+                let base = y * g.w + x0;
+                // Branch-free selects: which element wins is data-dependent, unpredictable.
+                for (j, &v) in x[base..y * g.w + x1].iter().enumerate() {
+                    let gt = v > m;
+                    best = if gt { base + j } else { best };
+                    m = if gt { v } else { m };
                 }
             }
             *o = m;

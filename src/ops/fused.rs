@@ -104,6 +104,19 @@ unsafe fn gemm(
     );
 }
 
+/// Sum of `v` over 16 independent lanes (vectorises; a single running sum is a chain of
+/// dependent adds, which made the bias gradient a noticeable part of the backward pass).
+fn sum(v: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let mut chunks = v.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
 /// Columns `[ox0, ox1)` of an output row whose input column `ox·s + kx − pad` lies inside `w`.
 fn valid_cols(sp: &ConvSpec, kx: usize, w: usize, ow: usize) -> (usize, usize) {
     let (s, pad) = (sp.stride, sp.padding);
@@ -411,7 +424,7 @@ impl CustomOp3 for FusedConvRelu {
             }
             if need_w {
                 for (db, row) in acc.db.iter_mut().zip(acc.gm.chunks(px)) {
-                    *db += row.iter().sum::<f32>();
+                    *db += sum(row);
                 }
             }
             let mut dxf = dxf;

@@ -375,6 +375,34 @@ mod tests {
         }
     }
 
+    /// The argmax kernel equals a plain scan of each window (clipped edges, padding), ties
+    /// included (values on a coarse grid repeat often).
+    #[test]
+    fn argmax_kernel_matches_a_plain_scan() {
+        for &(h, w, k, s, pad) in &[(23, 31, 3, 2, 0), (12, 17, 3, 1, 1), (9, 26, 2, 2, 0)] {
+            let g = Geometry::new(h, w, k, s, pad).unwrap();
+            let x: Vec<f32> = (0..h * w).map(|i| ((i * 37) % 11) as f32).collect();
+            let (mut out, mut arg) = (vec![0f32; g.oh * g.ow], vec![0u32; g.oh * g.ow]);
+            max_plane_argmax(&g, &x, &mut out, &mut arg);
+            for oy in 0..g.oh {
+                let (y0, y1, _) = g.window(oy, h);
+                for ox in 0..g.ow {
+                    let (x0, x1, _) = g.window(ox, w);
+                    let mut best = y0 * w + x0;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            if x[y * w + xx] > x[best] {
+                                best = y * w + xx;
+                            }
+                        }
+                    }
+                    let o = oy * g.ow + ox;
+                    assert_eq!((arg[o] as usize, out[o]), (best, x[best]), "{oy},{ox}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn avg_divides_ceil_edge_windows_as_pytorch() {
         // torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True)(torch.ones(1, 1, 1, 5)) →

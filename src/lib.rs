@@ -5,6 +5,7 @@
 pub mod atomic;
 pub mod bench;
 pub mod capture;
+pub mod cpu_threads;
 pub mod device;
 pub mod error;
 pub mod live;

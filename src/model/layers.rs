@@ -161,7 +161,71 @@ impl ConvBnRelu {
 
 /// Plain ReLU'd convolution (squeezenet).
 pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
-    conv.forward(x)?.relu()
+    conv_relu_cat(&[conv], x)
+}
+
+/// `cat([relu(conv(x)) for conv in convs], dim 1)` (squeezenet's Fire expand). Training on the
+/// CPU, one fused op with a fast backward ([`crate::ops::fused`]); candle's ops otherwise.
+pub fn conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
+    if let Some(y) = fused_conv_relu(convs, x, None)? {
+        return Ok(y);
+    }
+    let ys = convs
+        .iter()
+        .map(|c| c.forward(x)?.relu())
+        .collect::<Result<Vec<_>>>()?;
+    match ys.as_slice() {
+        [y] => Ok(y.clone()),
+        _ => Tensor::cat(&ys, 1),
+    }
+}
+
+/// [`conv_relu_cat`] then `MaxPool2d(k, s, ceil_mode=True)` (`pool = (k, s)`), as
+/// [`max_pool_ceil`] with `train`; one fused op when training on the CPU.
+pub fn conv_relu_cat_max_pool(
+    convs: &[&Conv],
+    x: &Tensor,
+    (k, s): (usize, usize),
+    train: bool,
+) -> Result<Tensor> {
+    if let Some(y) = fused_conv_relu(convs, x, Some((k, s)))? {
+        return Ok(y);
+    }
+    max_pool_ceil(&conv_relu_cat(convs, x)?, k, s, 0, train)
+}
+
+/// The fused op when gradients are tracked on the CPU (f32); `None` otherwise.
+fn fused_conv_relu(
+    convs: &[&Conv],
+    x: &Tensor,
+    pool: Option<(usize, usize)>,
+) -> Result<Option<Tensor>> {
+    let tracked = x.track_op() || convs.iter().any(|c| c.inner.weight().track_op());
+    if !tracked || !x.device().is_cpu() || x.dtype() != DType::F32 {
+        return Ok(None);
+    }
+    // Convs without a bias get a constant zero one.
+    let zeros: Vec<Option<Tensor>> = convs
+        .iter()
+        .map(|c| match c.inner.bias() {
+            Some(_) => Ok(None),
+            None => Tensor::zeros(c.inner.weight().dim(0)?, DType::F32, x.device()).map(Some),
+        })
+        .collect::<Result<_>>()?;
+    let fused: Vec<crate::ops::FusedConv> = convs
+        .iter()
+        .zip(&zeros)
+        .filter_map(|(c, z)| {
+            let cfg = c.inner.config();
+            Some(crate::ops::FusedConv {
+                weight: c.inner.weight(),
+                bias: c.inner.bias().or(z.as_ref())?,
+                stride: cfg.stride,
+                padding: cfg.padding,
+            })
+        })
+        .collect();
+    crate::ops::conv_bias_relu_cat_pool(x, &fused, pool).map(Some)
 }
 
 /// Output length of a PyTorch pooling window with `ceil_mode`.
@@ -390,6 +454,26 @@ mod tests {
         let g = grads.get(x.as_tensor()).expect("gradient for the input");
         assert_eq!(g.dims(), &[1, 2, 7, 7]);
         assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
+        Ok(())
+    }
+
+    /// Training on the CPU (tracked weights) takes the fused op; it equals candle's ops.
+    #[test]
+    fn fused_conv_relu_cat_equals_candle_ops() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let e1 = Conv::new(6, 5, 1, 1, 0, true, vb.pp("e1"))?;
+        let e3 = Conv::new(6, 4, 3, 1, 1, true, vb.pp("e3"))?;
+        let x = Tensor::randn(0f32, 1., (2, 6, 7, 9), &dev)?;
+        let fused = conv_relu_cat(&[&e1, &e3], &x)?;
+        let plain = Tensor::cat(
+            &[e1.inner.forward(&x)?.relu()?, e3.inner.forward(&x)?.relu()?],
+            1,
+        )?;
+        assert_eq!(fused.dims(), &[2, 9, 7, 9]);
+        let d = (fused - plain)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(d < 1e-5, "{d}");
         Ok(())
     }
 

@@ -19,19 +19,21 @@ pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
     out
 }
 
+/// A pooling window grid over one `h`×`w` plane.
 #[derive(Debug, Clone, Copy)]
-struct Geometry {
+pub(crate) struct Geometry {
     k: usize,
     s: usize,
     pad: usize,
     h: usize,
     w: usize,
-    oh: usize,
-    ow: usize,
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Geometry {
-    fn new(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Result<Self> {
+    /// The grid of a `k`/`s`/`pad` ceil-mode window over `h`×`w`.
+    pub(crate) fn new(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Result<Self> {
         if k == 0 || s == 0 || h + 2 * pad < k || w + 2 * pad < k {
             bail!("pooling: window {k} stride {s} padding {pad} does not fit {h}x{w}");
         }
@@ -69,6 +71,8 @@ struct Pool {
     k: usize,
     s: usize,
     pad: usize,
+    /// Max pooling: the forward pass's argmax per output, for the backward pass.
+    argmax: std::sync::Mutex<Option<Vec<u32>>>,
 }
 
 impl Pool {
@@ -104,6 +108,37 @@ fn forward_plane(kind: Kind, g: &Geometry, x: &[f32], out: &mut [f32]) {
                 }
             };
             out[oy * g.ow + ox] = v;
+        }
+    }
+}
+
+/// Max pooling of one plane that also records, per output, the plane index of the window's
+/// first maximum (what the backward pass routes the gradient to).
+pub(crate) fn max_plane_argmax(g: &Geometry, x: &[f32], out: &mut [f32], arg: &mut [u32]) {
+    // Column windows are the same for every row.
+    let cols: Vec<(usize, usize)> = (0..g.ow)
+        .map(|ox| {
+            let (x0, x1, _) = g.window(ox, g.w);
+            (x0, x1)
+        })
+        .collect();
+    for oy in 0..g.oh {
+        let (y0, y1, _) = g.window(oy, g.h);
+        let (orow, arow) = (&mut out[oy * g.ow..][..g.ow], &mut arg[oy * g.ow..][..g.ow]);
+        for ((o, a), &(x0, x1)) in orow.iter_mut().zip(arow.iter_mut()).zip(&cols) {
+            let mut best = y0 * g.w + x0;
+            let mut m = x.get(best).copied().unwrap_or(f32::NEG_INFINITY);
+            for y in y0..y1 {
+                let base = y * g.w + x0;
+                // Branch-free selects: which element wins is data-dependent, unpredictable.
+                for (j, &v) in x[base..y * g.w + x1].iter().enumerate() {
+                    let gt = v > m;
+                    best = if gt { base + j } else { best };
+                    m = if gt { v } else { m };
+                }
+            }
+            *o = m;
+            *a = best as u32;
         }
     }
 }
@@ -156,9 +191,20 @@ impl CustomOp1 for Pool {
         let (planes, g) = self.geometry(l.shape())?;
         let xs = contiguous_slice(s, l)?;
         let mut out = vec![0f32; planes * g.oh * g.ow];
-        out.par_chunks_mut(g.oh * g.ow)
-            .zip(xs.par_chunks(g.h * g.w))
-            .for_each(|(o, xp)| forward_plane(self.kind, &g, xp, o));
+        if self.kind == Kind::Max && g.h * g.w <= u32::MAX as usize {
+            let mut arg = vec![0u32; out.len()];
+            out.par_chunks_mut(g.oh * g.ow)
+                .zip(arg.par_chunks_mut(g.oh * g.ow))
+                .zip(xs.par_chunks(g.h * g.w))
+                .for_each(|((o, a), xp)| max_plane_argmax(&g, xp, o, a));
+            if let Ok(mut slot) = self.argmax.lock() {
+                *slot = Some(arg);
+            }
+        } else {
+            out.par_chunks_mut(g.oh * g.ow)
+                .zip(xs.par_chunks(g.h * g.w))
+                .for_each(|(o, xp)| forward_plane(self.kind, &g, xp, o));
+        }
         let (n, c, _, _) = l.shape().dims4()?;
         Ok((CpuStorage::F32(out), Shape::from((n, c, g.oh, g.ow))))
     }
@@ -166,6 +212,26 @@ impl CustomOp1 for Pool {
     fn bwd(&self, arg: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let (planes, g) = self.geometry(arg.shape())?;
         let grad = grad.contiguous()?;
+        let saved = self.argmax.lock().ok().and_then(|mut s| s.take());
+        if let Some(idx) = saved.filter(|i| i.len() == planes * g.oh * g.ow) {
+            // Scatter each output's gradient to its window's first maximum.
+            let (gs_guard, gl) = grad.storage_and_layout();
+            let Storage::Cpu(gs) = &*gs_guard else {
+                bail!("fast pooling runs on CPU tensors");
+            };
+            let gs = contiguous_slice(gs, gl)?;
+            let mut gx = vec![0f32; planes * g.h * g.w];
+            gx.par_chunks_mut(g.h * g.w)
+                .zip(idx.par_chunks(g.oh * g.ow))
+                .zip(gs.par_chunks(g.oh * g.ow))
+                .for_each(|((gxp, ip), gp)| {
+                    for (&i, &v) in ip.iter().zip(gp) {
+                        gxp[i as usize] += v;
+                    }
+                });
+            drop(gs_guard);
+            return Ok(Some(Tensor::from_vec(gx, arg.shape(), arg.device())?));
+        }
         let (xs_guard, xl) = arg.storage_and_layout();
         let (gs_guard, gl) = grad.storage_and_layout();
         let (Storage::Cpu(xs), Storage::Cpu(gs)) = (&*xs_guard, &*gs_guard) else {
@@ -195,7 +261,13 @@ fn apply(x: &Tensor, kind: Kind, k: usize, s: usize, pad: usize) -> Result<Tenso
     if !x.device().is_cpu() || x.dtype() != DType::F32 {
         bail!("fast pooling runs on f32 CPU tensors");
     }
-    x.contiguous()?.apply_op1(Pool { kind, k, s, pad })
+    x.contiguous()?.apply_op1(Pool {
+        kind,
+        k,
+        s,
+        pad,
+        argmax: std::sync::Mutex::new(None),
+    })
 }
 
 /// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)` on a `[n, c, h, w]` f32 CPU tensor,
@@ -298,6 +370,34 @@ mod tests {
                         (h, w, k, s, pad, max),
                         g[i]
                     );
+                }
+            }
+        }
+    }
+
+    /// The argmax kernel equals a plain scan of each window (clipped edges, padding), ties
+    /// included (values on a coarse grid repeat often).
+    #[test]
+    fn argmax_kernel_matches_a_plain_scan() {
+        for &(h, w, k, s, pad) in &[(23, 31, 3, 2, 0), (12, 17, 3, 1, 1), (9, 26, 2, 2, 0)] {
+            let g = Geometry::new(h, w, k, s, pad).unwrap();
+            let x: Vec<f32> = (0..h * w).map(|i| ((i * 37) % 11) as f32).collect();
+            let (mut out, mut arg) = (vec![0f32; g.oh * g.ow], vec![0u32; g.oh * g.ow]);
+            max_plane_argmax(&g, &x, &mut out, &mut arg);
+            for oy in 0..g.oh {
+                let (y0, y1, _) = g.window(oy, h);
+                for ox in 0..g.ow {
+                    let (x0, x1, _) = g.window(ox, w);
+                    let mut best = y0 * w + x0;
+                    for y in y0..y1 {
+                        for xx in x0..x1 {
+                            if x[y * w + xx] > x[best] {
+                                best = y * w + xx;
+                            }
+                        }
+                    }
+                    let o = oy * g.ow + ox;
+                    assert_eq!((arg[o] as usize, out[o]), (best, x[best]), "{oy},{ox}");
                 }
             }
         }

@@ -2,7 +2,9 @@
 //! classifier: `[n, 3, S, S]` → `[n, 512]` after global average pooling.
 
 use crate::model::cpu::squeezenet::SqueezeNetPlan;
-use crate::model::layers::{conv_relu, global_avg_pool, max_pool_ceil, Conv};
+use crate::model::layers::{
+    conv_relu, conv_relu_cat, conv_relu_cat_max_pool, global_avg_pool, Conv,
+};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use std::sync::Arc;
@@ -24,16 +26,16 @@ impl Fire {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `[n, c_in, h, w]` → `[n, e1 + e3, h, w]`, then the `MaxPool2d(3, 2, ceil_mode=True)`
+    /// that follows the module if `pool` (fused with the expand convolutions when training).
+    fn forward(&self, x: &Tensor, pool: bool, train: bool) -> Result<Tensor> {
         let s = conv_relu(&self.squeeze, x)?;
-        // [n, e1 + e3, h, w]
-        Tensor::cat(
-            &[
-                conv_relu(&self.expand1x1, &s)?,
-                conv_relu(&self.expand3x3, &s)?,
-            ],
-            1,
-        )
+        let expand = [&self.expand1x1, &self.expand3x3];
+        if pool {
+            conv_relu_cat_max_pool(&expand, &s, (3, 2), train)
+        } else {
+            conv_relu_cat(&expand, &s)
+        }
     }
 }
 
@@ -96,19 +98,49 @@ impl SqueezeNet11 {
         if let Some(fast) = self.fast.as_ref().filter(|_| !train && x.device().is_cpu()) {
             return fast.forward(x);
         }
-        let x = conv_relu(&self.conv0, x)?; // [n, 64, 111, 111]
-        let mut x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 64, 55, 55]
-        for f in &self.fires_a {
-            x = f.forward(&x)?;
-        } // [n, 128, 55, 55]
-        x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 128, 27, 27]
-        for f in &self.fires_b {
-            x = f.forward(&x)?;
-        } // [n, 256, 27, 27]
-        x = max_pool_ceil(&x, 3, 2, 0, train)?; // [n, 256, 13, 13]
-        for f in &self.fires_c {
-            x = f.forward(&x)?;
-        } // [n, 512, 13, 13]
+        // conv0 [n, 64, 111, 111] → pool [n, 64, 55, 55]
+        let mut x = conv_relu_cat_max_pool(&[&self.conv0], x, (3, 2), train)?;
+        // Each group's last module is followed by a pool.
+        for (group, pool) in [
+            (&self.fires_a[..], true),  // [n, 128, 55, 55] → [n, 128, 27, 27]
+            (&self.fires_b[..], true),  // [n, 256, 27, 27] → [n, 256, 13, 13]
+            (&self.fires_c[..], false), // [n, 512, 13, 13]
+        ] {
+            for (i, f) in group.iter().enumerate() {
+                x = f.forward(&x, pool && i + 1 == group.len(), train)?;
+            }
+        }
         global_avg_pool(&x) // [n, 512]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use candle_nn::VarMap;
+
+    /// The training forward (fused conv + ReLU + pool ops on tracked weights) equals the NHWC
+    /// inference kernels, and yields a gradient for every weight.
+    #[test]
+    fn training_forward_matches_inference_kernels() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let net = SqueezeNet11::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), true)?;
+        let x = Tensor::randn(0f32, 1., (2, 3, 67, 64), &dev)?;
+        let eval = net.forward_t(&x, false)?;
+        let train = net.forward_t(&x, true)?;
+        assert_eq!(train.dims(), &[2, 512]);
+        let d = (&eval - &train)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        let scale = eval.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(d <= 1e-4 * scale.max(1.0), "{d} (scale {scale})");
+        let grads = train.sum_all()?.backward()?;
+        for v in vm.all_vars() {
+            assert!(
+                grads.get(v.as_tensor()).is_some(),
+                "a weight has no gradient"
+            );
+        }
+        Ok(())
     }
 }

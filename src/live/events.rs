@@ -147,14 +147,20 @@ impl EventDetector {
         self.update_with(probs, t, true)
     }
 
-    /// [`update`](Self::update), where `may_fire == false` only smooths: for predictions that
-    /// cannot be trusted to start an event (a window not yet filled).
+    /// [`update`](Self::update), where `may_fire == false` marks a prediction that cannot be
+    /// trusted (a window not yet filled): it is shown as it is, fires nothing, and leaves nothing
+    /// in the average, which starts afresh with the first trusted prediction.
     pub fn update_with(
         &mut self,
         probs: &[f32],
         t: Duration,
         may_fire: bool,
     ) -> Option<GestureEvent> {
+        if !may_fire {
+            self.smoothed = probs.to_vec();
+            self.last_t = None;
+            return None;
+        }
         let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
         self.last_t = Some(t);
         match dt {
@@ -240,7 +246,7 @@ mod tests {
     }
 
     #[test]
-    fn an_untrusted_window_smooths_but_never_fires() {
+    fn an_untrusted_window_never_fires_nor_stays_in_the_average() {
         let mut d = unsmoothed();
         let sure = [0.95, 0.0, 0.05];
         assert!(d.update_with(&sure, ms(0), false).is_none());
@@ -248,6 +254,20 @@ mod tests {
         // Nothing was latched, so the first full window fires.
         let e = d.update_with(&sure, ms(40), true).expect("an event");
         assert_eq!(e.label, "Swiping Left");
+
+        let settings = EventSettings {
+            smoothing_ms: 500.0,
+            ..Default::default()
+        };
+        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        for i in 0..10 {
+            d.update_with(&[0.0, 1.0, 0.0], ms(40 * i), false);
+        }
+        let e = d.update_with(&sure, ms(400), true).expect("an event");
+        assert_eq!(
+            (e.label.as_str(), d.smoothed()),
+            ("Swiping Left", &sure[..])
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! `gesture-app data check`: audits a data set (missing folders, frame counts, unreadable
 //! frames) before training on it.
 
+use super::dataset_args::DataSetArgs;
 use gesture_app::train::data::check::check_dataset;
-use gesture_app::train::data::{DataSpec, FrameNaming};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,21 +24,11 @@ pub enum DataCommand {
 /// `data check` flags.
 #[derive(clap::Args, Debug)]
 pub struct CheckArgs {
-    /// Data set root.
-    #[arg(long, value_name = "DIR")]
-    pub root: PathBuf,
+    #[command(flatten)]
+    pub data: DataSetArgs,
     /// Index file (TRN `ID NUM_FRAMES LABEL` or the release CSV `ID;Label`).
     #[arg(long, value_name = "FILE")]
     pub list: PathBuf,
-    /// Label file (default ROOT/category.txt or ROOT/jester-v1-labels.csv).
-    #[arg(long, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-    /// Frames folder (default ROOT/rgb if present, else ROOT).
-    #[arg(long, value_name = "DIR")]
-    pub frames_dir: Option<PathBuf>,
-    /// Digits of frame file numbers (default detected).
-    #[arg(long, value_name = "N")]
-    pub frame_digits: Option<usize>,
     /// Check folders and counts only; do not decode frames.
     #[arg(long)]
     pub no_decode: bool,
@@ -53,16 +43,7 @@ pub struct CheckArgs {
 /// Runs `gesture-app data ...`.
 pub fn run(args: DataArgs) -> anyhow::Result<ExitCode> {
     let DataCommand::Check(a) = args.command;
-    let spec = DataSpec {
-        root: a.root.clone(),
-        labels: a.labels.clone(),
-        frames_dir: a.frames_dir.clone(),
-        naming: a.frame_digits.map(|digits| FrameNaming {
-            digits,
-            ext: "jpg".into(),
-        }),
-    };
-    let ds = spec.open(&a.list)?;
+    let ds = a.data.spec().open(&a.list)?;
     let bar = (!a.json && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(ds.len() as u64));
     let report = check_dataset(&ds, !a.no_decode, &|done| {

@@ -1,10 +1,10 @@
 //! `gesture-app eval`: a weights file over a labelled clip list — top-1, top-5, per-class
 //! accuracy and the confusion matrix (text and PNG), or all of it as JSON.
 
+use super::dataset_args::DataSetArgs;
 use anyhow::{bail, Context};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::train::data::loader::{default_workers, LoaderOptions};
-use gesture_app::train::data::{DataSpec, FrameNaming};
 use gesture_app::train::evaluate::evaluate;
 use gesture_app::train::plot;
 use gesture_app::GestureModel;
@@ -19,21 +19,11 @@ pub struct EvalArgs {
     /// Weights file (ours, `.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub weights: PathBuf,
-    /// Data set root (category.txt, index files, rgb/ID/00001.jpg...).
-    #[arg(long, value_name = "DIR")]
-    pub root: PathBuf,
+    #[command(flatten)]
+    pub data: DataSetArgs,
     /// Index file (relative to the root unless it exists as given).
     #[arg(long, value_name = "FILE", default_value = "val_videofolder.txt")]
     pub list: PathBuf,
-    /// Label file (default ROOT/category.txt).
-    #[arg(long, value_name = "FILE")]
-    pub labels: Option<PathBuf>,
-    /// Frames folder (default ROOT/rgb if present, else ROOT).
-    #[arg(long, value_name = "DIR")]
-    pub frames_dir: Option<PathBuf>,
-    /// Digits of frame file numbers (default detected).
-    #[arg(long, value_name = "N")]
-    pub frame_digits: Option<usize>,
     #[arg(long, short = 'b', default_value_t = 8, value_name = "N")]
     pub batch_size: usize,
     /// Data-loading threads.
@@ -55,15 +45,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (device, why) = device::select(args.device)?;
     let model = GestureModel::load(&args.weights, &device)?;
     let cfg = model.config().clone();
-    let spec = DataSpec {
-        root: args.root.clone(),
-        labels: args.labels.clone(),
-        frames_dir: args.frames_dir.clone(),
-        naming: args.frame_digits.map(|digits| FrameNaming {
-            digits,
-            ext: "jpg".into(),
-        }),
-    };
+    let spec = args.data.spec();
     let ds = spec.open(&args.list)?;
     ds.require_labels()?;
     if ds.labels != cfg.labels {

@@ -8,6 +8,7 @@ pub mod cameras;
 pub mod classify;
 pub mod convert;
 pub mod data;
+pub mod dataset_args;
 pub mod eval;
 pub mod info;
 pub mod run;

@@ -152,18 +152,7 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
+    use crate::ops::max_abs_diff as max_diff;
 
     /// Values and both gradients equal candle's conv2d for every stride/padding/size mix the
     /// backbones use, including stride remainders (odd sizes with stride 2). Widths keep the

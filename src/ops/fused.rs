@@ -611,18 +611,7 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    }
+    use crate::ops::max_abs_diff as max_diff;
 
     /// Candle's plain ops: conv2d, bias broadcast, ReLU, cat.
     fn reference(x: &Tensor, convs: &[FusedConv]) -> Tensor {

@@ -288,17 +288,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn close(a: &Tensor, b: &Tensor, tol: f32) -> bool {
-        let d: f32 = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        d <= tol
+        crate::ops::max_abs_diff(a, b) <= tol
     }
 
     /// Forward values equal candle's pooling kernels (the model's inference path, checked

@@ -22,11 +22,7 @@ fn library_matches_pytorch_on_every_fixture() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let labels: Vec<String> = std::fs::read_to_string(shared.join("data/jester/category.txt"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let labels = common::jester_labels(&shared);
     for case in common::CASES {
         let exp = common::expected(&shared, case);
         let arch: Arch = exp["arch"].as_str().unwrap().parse().unwrap();

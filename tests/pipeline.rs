@@ -130,11 +130,7 @@ fn fixture_clip_gets_the_label_classify_gives() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let labels: Vec<String> = std::fs::read_to_string(shared.join("data/jester/category.txt"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let labels = common::jester_labels(&shared);
     let tmp = tempfile::tempdir().unwrap();
     for (case, consensus, n) in [
         ("squeezenet1_1_MLP_8seg", Consensus::Mlp, 8),

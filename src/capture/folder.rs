@@ -5,7 +5,6 @@
 use super::{CaptureError, FrameSource, SourceFrame};
 use crate::preprocess::{list_clip_frames, load_frame};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The clips under `path`: the folder itself if it holds numbered frames, else each
 /// subfolder (sorted by name) that does. Errors name the folder and say what was expected.
@@ -128,14 +127,10 @@ impl FrameSource for FolderSource {
                 other => other.to_string(),
             },
         })?;
-        let pts = Duration::from_secs_f64(self.delivered as f64 / self.fps as f64);
+        let frame = SourceFrame::played(image, self.delivered, self.fps);
         self.frame += 1;
         self.delivered += 1;
-        Ok(Some(SourceFrame {
-            image,
-            pts,
-            captured_at: None,
-        }))
+        Ok(Some(frame))
     }
 }
 
@@ -143,6 +138,7 @@ impl FrameSource for FolderSource {
 mod tests {
     use super::*;
     use image::RgbImage;
+    use std::time::Duration;
 
     fn write_clip(dir: &Path, n: usize, shade: u8) {
         std::fs::create_dir_all(dir).unwrap();

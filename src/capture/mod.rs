@@ -58,6 +58,18 @@ pub struct SourceFrame {
     pub captured_at: Option<Instant>,
 }
 
+impl SourceFrame {
+    /// The `index`-th frame of a played-back source delivering `fps` frames a second: its
+    /// presentation time is exactly `index / fps`.
+    pub fn played(image: RgbImage, index: u64, fps: f32) -> SourceFrame {
+        SourceFrame {
+            image,
+            pts: Duration::from_secs_f64(index as f64 / fps as f64),
+            captured_at: None,
+        }
+    }
+}
+
 /// A stream of frames. `next_frame` may block for about one frame interval (a camera waits for
 /// its next frame); the capture thread paces sources so frames are not delivered before `pts`.
 /// Sources are opened on the capture thread and stay there (no `Send` needed: camera handles

@@ -8,7 +8,6 @@ use super::{CaptureError, FrameSource, SourceFrame};
 use crate::synth::{Motion, Session};
 use crate::train::data::loader::mix_seed;
 use image::RgbImage;
-use std::time::Duration;
 
 /// Default delivery rate: a typical webcam's.
 pub const DEFAULT_FPS: f32 = 30.0;
@@ -110,14 +109,9 @@ impl FrameSource for SyntheticSource {
             self.next_segment();
             frame = 0;
         }
-        let image = self.segment[frame].clone();
-        let pts = Duration::from_secs_f64(self.delivered as f64 / self.fps as f64);
+        let played = SourceFrame::played(self.segment[frame].clone(), self.delivered, self.fps);
         self.delivered += 1;
-        Ok(Some(SourceFrame {
-            image,
-            pts,
-            captured_at: None,
-        }))
+        Ok(Some(played))
     }
 }
 
@@ -125,6 +119,7 @@ impl FrameSource for SyntheticSource {
 mod tests {
     use super::*;
     use crate::synth::render_session;
+    use std::time::Duration;
 
     #[test]
     fn gestures_take_their_own_time_at_any_rate_in_one_continuous_scene() {

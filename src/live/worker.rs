@@ -274,8 +274,10 @@ impl Worker {
         let fps = self.options.clip_fps.unwrap_or(cfg.clip_fps);
         let steps = rate::window_steps(self.options.window, fps, n);
         let pts: Vec<Duration> = frames.iter().map(|f| f.pts).collect();
+        // Resampling steps the ring covers: fewer than N, no prediction; fewer than the whole
+        // window, a prediction that may not start an event (below).
+        let have = rate::resample(&pts, fps, steps).len();
         let Some(times) = rate::segment_times(&pts, fps, steps, n) else {
-            let have = rate::resample(&pts, fps, steps).len();
             self.send_status(format!("warming up: {have}/{n} frames at {fps} fps"));
             return Ok(None);
         };
@@ -312,8 +314,7 @@ impl Worker {
         // A window shorter than its full length (just after the start, a switch of source or a
         // pause) is stretched over the N segments: the model sees a gesture's first moments as
         // a whole gesture. Its predictions are shown, but only a full window starts an event.
-        let full = rate::resample(&pts, fps, steps).len() >= steps;
-        let event = self.detector.update_with(&raw, newest.pts, full);
+        let event = self.detector.update_with(&raw, newest.pts, have >= steps);
         let probs = self.detector.smoothed().to_vec();
         let prediction = Prediction {
             seq: newest.seq,

@@ -51,3 +51,12 @@ pub fn floats(v: &serde_json::Value) -> Vec<f32> {
         .map(|x| x.as_f64().expect("number") as f32)
         .collect()
 }
+
+/// The real Jester label list in `shared/data/jester/category.txt`, one label per line.
+pub fn jester_labels(shared: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(shared.join("data/jester/category.txt"))
+        .expect("shared/data/jester/category.txt")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -114,23 +114,11 @@ fn legacy_equals_zip_bitwise() {
         assert_eq!(na, nb);
         assert_eq!(a.dims(), b.dims(), "{na}");
         assert_eq!(a.dtype(), b.dtype(), "{na}");
-        let a: Vec<u32> = a
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .iter()
-            .map(|x| x.to_bits())
-            .collect();
-        let b: Vec<u32> = b
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-            .iter()
-            .map(|x| x.to_bits())
-            .collect();
-        assert!(a == b, "{na} differs");
+        let bits = |t: &candle_core::Tensor| -> Vec<u32> {
+            let v = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            v.iter().map(|x| x.to_bits()).collect()
+        };
+        assert!(bits(a) == bits(b), "{na} differs");
     }
 }
 

@@ -2,7 +2,7 @@
 //! original format, frames, and the logits the reference computed; see its README) converts and
 //! classifies to max |Δlogit| ≤ 1e-4 · max|logit|.
 
-mod common;
+use crate::common;
 
 use candle_core::Device;
 use gesture_app::weights::convert::{convert_state_dict, ConvertOptions};

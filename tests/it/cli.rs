@@ -2,7 +2,7 @@
 //! logits for every fixture in ../shared, and user mistakes (truncated or foreign files, wrong
 //! arch, bad clip folders) end with one clear line on stderr, a non-zero exit code and no panic.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! cache never outgrows the ring, stopping joins every thread within a second, a model slower
 //! than the source drops frames instead of queueing them, headless JSON, and bad input.
 
-mod common;
+use crate::common;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};

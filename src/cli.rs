@@ -1,8 +1,9 @@
-//! The command line: subcommands and their flags. Each subcommand's flags live beside its code in
-//! `commands/`.
+//! The command line: subcommands and their flags, and the dispatch to each command. Each
+//! subcommand's flags live beside its code in `commands/`.
 
 use crate::commands;
 use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 /// Live hand-gesture recognition from a webcam, and the tools that convert, train and evaluate
 /// its models.
@@ -53,4 +54,24 @@ pub enum Command {
     Data(commands::data::DataArgs),
     /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
+}
+
+/// Dispatches the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Classify(a)) => commands::classify::run(a),
+        Some(Command::Convert(a)) => commands::convert::run(a),
+        Some(Command::Info(a)) => commands::info::run(a),
+        Some(Command::Bench(a)) => commands::bench::run(a),
+        Some(Command::Run(a)) => commands::run::run(a),
+        Some(Command::Cameras) => commands::cameras::run(),
+        Some(Command::BenchPipeline(a)) => commands::bench_pipeline::run(a),
+        Some(Command::Train(a)) => commands::train::run(*a),
+        Some(Command::Eval(a)) => commands::eval::run(a),
+        Some(Command::Synth(a)) => commands::synth::run(a),
+        Some(Command::Data(a)) => commands::data::run(a),
+        Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
+        // No subcommand: the live app (README's first command is `gesture-app`).
+        None => commands::run::run(cli.run),
+    }
 }

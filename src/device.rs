@@ -13,13 +13,17 @@ pub enum DeviceChoice {
 }
 
 impl FromStr for DeviceChoice {
-    type Err = String;
+    type Err = crate::util::UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(DeviceChoice::Auto),
             "cpu" => Ok(DeviceChoice::Cpu),
             "cuda" | "gpu" => Ok(DeviceChoice::Cuda),
-            _ => Err(format!("unknown device '{s}' (expected auto, cpu or cuda)")),
+            _ => Err(crate::util::UnknownName {
+                what: "device",
+                got: s.to_string(),
+                expected: "auto, cpu or cuda",
+            }),
         }
     }
 }

@@ -1,9 +1,11 @@
-//! The library's error type. Every variant that concerns a file names it, so the binary can
-//! print one clear line.
+//! The library's error type, shared by the model, weights, preprocessing and training sides.
+//! Every variant that concerns a file names it (and the line, for index files), so the binary
+//! can print one clear line. Modules with failures of their own (capture, the live pipeline, the
+//! checkpoint importer, the clip generator) have their own error types beside their code.
 
 use std::path::PathBuf;
 
-/// Errors from loading, converting and running models.
+/// Errors from loading, converting, running and training models, and from reading data sets.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{path}")]
@@ -15,12 +17,25 @@ pub enum Error {
     /// A file that is not (or no longer) what it claims to be: truncated, wrong format, bad metadata.
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
+    /// A malformed line in an index or label file.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// Tensors that do not fit the model they are meant for.
     #[error("weights do not match {model}: {details}")]
     Mismatch { model: String, details: String },
-    /// An invalid model or run configuration.
+    /// An invalid model or run configuration (flags or recipe).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A data set that cannot be trained or evaluated on as given.
+    #[error("{0}")]
+    Data(String),
+    /// The loss or the gradients stopped being finite or exploded.
+    #[error("{0}")]
+    Diverged(String),
     /// A clip (frame folder) that cannot be used.
     #[error("{path}: {reason}")]
     Clip { path: PathBuf, reason: String },
@@ -51,6 +66,12 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+impl From<crate::util::WriteError> for Error {
+    fn from(e: crate::util::WriteError) -> Self {
+        Error::io(e.path, e.source)
     }
 }
 

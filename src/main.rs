@@ -3,21 +3,22 @@
 
 mod cli;
 mod commands;
+mod process;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    gesture_app::malloc::keep_freed_memory();
+    process::keep_freed_memory();
     let args = cli::Cli::parse();
     // Training: candle's element-wise thread pool would compete with rayon's (no thread yet).
     if matches!(
         args.command,
         Some(cli::Command::Train(_) | cli::Command::BenchTrain(_))
     ) {
-        gesture_app::cpu_threads::candle_elementwise_on_caller();
+        process::candle_elementwise_on_caller();
     }
-    match commands::run(args) {
+    match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -1,6 +1,6 @@
 //! From frames on disk or from a camera to the network's input: TSN segment sampling
-//! (ARCHITECTURE §3), the evaluation resize + centre crop, and normalisation per the weights'
-//! [`InputNorm`].
+//! (docs/ARCHITECTURE.md §5), the evaluation resize + centre crop, and normalisation per the
+//! weights' [`InputNorm`].
 
 use crate::model::config::{ChannelOrder, InputNorm, ModelConfig};
 use crate::{Error, Result};

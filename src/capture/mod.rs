@@ -1,7 +1,7 @@
-//! Frame sources and the capture thread (ARCHITECTURE §1, left half): every source (webcam,
-//! frame folder, generated clip) implements [`FrameSource`]; [`Capture`] runs one on its own
-//! thread, paces it, downscales and timestamps its frames and writes them into a [`FrameRing`]
-//! that overwrites the oldest frame, so capture never waits on inference.
+//! Frame sources and the capture thread (docs/ARCHITECTURE.md §1, left half): every source
+//! (webcam, frame folder, generated clip) implements [`FrameSource`]; [`Capture`] runs one on its
+//! own thread, paces it, downscales and timestamps its frames and writes them into a
+//! [`FrameRing`] that overwrites the oldest frame, so capture never waits on inference.
 
 pub mod camera;
 pub mod folder;
@@ -101,8 +101,17 @@ pub enum CameraSelector {
     Name(String),
 }
 
+/// A `--source` that names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceSpecError {
+    #[error("camera: expects an index or a name, e.g. camera:0")]
+    NoCamera,
+    #[error("empty source")]
+    Empty,
+}
+
 impl FromStr for SourceSpec {
-    type Err = String;
+    type Err = SourceSpecError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.to_ascii_lowercase();
         if lower == "camera" || lower == "webcam" {
@@ -111,7 +120,7 @@ impl FromStr for SourceSpec {
         if let Some(rest) = lower.strip_prefix("camera:") {
             let original = &s["camera:".len()..];
             if rest.is_empty() {
-                return Err("camera: expects an index or a name, e.g. camera:0".into());
+                return Err(SourceSpecError::NoCamera);
             }
             return Ok(SourceSpec::Camera(Some(match rest.parse::<u32>() {
                 Ok(i) => CameraSelector::Index(i),
@@ -122,7 +131,7 @@ impl FromStr for SourceSpec {
             return Ok(SourceSpec::Synthetic);
         }
         if s.is_empty() {
-            return Err("empty source".into());
+            return Err(SourceSpecError::Empty);
         }
         Ok(SourceSpec::Folder(PathBuf::from(s)))
     }

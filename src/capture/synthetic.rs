@@ -6,7 +6,7 @@
 
 use super::{CaptureError, FrameSource, SourceFrame};
 use crate::synth::{Motion, Session};
-use crate::train::data::loader::mix_seed;
+use crate::util::mix_seed;
 use image::RgbImage;
 
 /// Default delivery rate: a typical webcam's.

@@ -4,7 +4,7 @@
 //! depend on their values.
 
 use clap::Args;
-use gesture_app::bench::{bench_model, BenchCase, BenchResult};
+use gesture_app::bench::model::{bench_model, BenchCase, BenchResult};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::{Arch, Consensus};
 use std::process::ExitCode;

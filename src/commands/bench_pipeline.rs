@@ -3,10 +3,10 @@
 //! prediction and glass-to-label latency p50/p95, as a Markdown table for README.
 
 use anyhow::{bail, Context};
-use gesture_app::bench::random_model;
+use gesture_app::bench::pipeline::measure;
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::live::bench::{measure, write_generated_frames};
-use gesture_app::{Arch, Consensus, GestureModel, ModelConfig};
+use gesture_app::testing::{random_model, write_generated_frames};
+use gesture_app::{Arch, Consensus, ModelConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub struct BenchPipelineArgs {
 pub fn run(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
     let (device, device_desc) = device::select(args.device)?;
     let model = match &args.weights {
-        Some(w) => GestureModel::load(w, &device)
+        Some(w) => gesture_app::weights::load_model(w, &device)
             .with_context(|| format!("cannot use weights {}", w.display()))?,
         None => {
             let labels = (0..27).map(|i| format!("class {i}")).collect();

@@ -1,7 +1,7 @@
 //! `gesture-app bench-train`: training and data-loading throughput on this machine.
 
+use gesture_app::bench::train::{self as bench, BenchOptions};
 use gesture_app::model::config::{Arch, Consensus};
-use gesture_app::train::bench::{self, BenchOptions};
 use std::process::ExitCode;
 
 /// Measure training-step and data-loading throughput (CPU).

@@ -5,7 +5,6 @@ use candle_core::{Tensor, D};
 use clap::Args;
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::preprocess::load_clip;
-use gesture_app::GestureModel;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,7 +60,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
         eprintln!("device: {why}");
     }
-    let model = GestureModel::load(&args.weights, &dev)?;
+    let model = gesture_app::weights::load_model(&args.weights, &dev)?;
     let cfg = model.config().clone();
     for clip in &args.clips {
         let frames = load_clip(clip, &cfg, &dev)?; // [N, 3, S, S]

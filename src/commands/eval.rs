@@ -7,7 +7,6 @@ use gesture_app::device::{self, DeviceChoice};
 use gesture_app::train::data::loader::{default_workers, LoaderOptions};
 use gesture_app::train::evaluate::evaluate;
 use gesture_app::train::plot;
-use gesture_app::GestureModel;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,7 +42,7 @@ pub struct EvalArgs {
 /// Runs `gesture-app eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (device, why) = device::select(args.device)?;
-    let model = GestureModel::load(&args.weights, &device)?;
+    let model = gesture_app::weights::load_model(&args.weights, &device)?;
     let cfg = model.config().clone();
     let spec = args.data.spec();
     let ds = spec.open(&args.list)?;

@@ -3,15 +3,15 @@
 //! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
 //! chosen device and starts the pipeline.
 
+use super::bundled;
 use anyhow::{anyhow, bail, Context};
 use candle_core::Device;
 use gesture_app::capture::camera::query_cameras;
 use gesture_app::capture::{SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
-use gesture_app::live::{bundled, headless, Pipeline, PipelineOptions, WorkerOptions};
+use gesture_app::live::{headless, Pipeline, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
-use gesture_app::GestureModel;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -216,7 +216,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
 
 /// Loads weights onto `device` for the window: the model and the facts it lists.
 fn load_model(path: &Path, device: &Device, device_desc: &str) -> anyhow::Result<LoadedModel> {
-    let model = GestureModel::load(path, device)
+    let model = gesture_app::weights::load_model(path, device)
         .with_context(|| format!("cannot use weights {}", path.display()))?;
     let facts = model_facts(model.config(), device_desc, Some(path));
     Ok((Arc::new(model), facts))
@@ -281,9 +281,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok((m, f)) => (Some(m), f, None),
         Err(e) => (None, Vec::new(), Some(format!("{e:#}"))),
     };
-    let loader: ModelLoader = Box::new(move |path: &Path| {
-        load_model(path, &device, &device_desc).map_err(|e| format!("{e:#}"))
-    });
+    let loader: ModelLoader =
+        Box::new(move |path: &Path| load_model(path, &device, &device_desc).map_err(Into::into));
     run_window(AppInit {
         model,
         loader: Some(loader),

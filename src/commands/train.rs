@@ -9,7 +9,6 @@ use gesture_app::train::optim::OptimizerKind;
 use gesture_app::train::progress::Console;
 use gesture_app::train::session::Session;
 use gesture_app::train::trainer::{self, Provenance};
-use gesture_app::train::TrainError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -328,7 +327,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(TrainError::Diverged(msg)) => {
+        Err(gesture_app::Error::Diverged(msg)) => {
             let kept = if session.paths.checkpoint.exists() {
                 format!(
                     "the last good checkpoint (epoch {}) is kept: continue with \

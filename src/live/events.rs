@@ -37,6 +37,21 @@ impl Default for EventSettings {
     }
 }
 
+/// Settings that do not fit the model or make no sense.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SettingsError {
+    /// A threshold or release level outside 0..=1; `name` says which.
+    #[error("{name} must be between 0 and 1, got {value}")]
+    NotAProbability { name: String, value: f32 },
+    #[error("smoothing must be a half-life of 0 ms or more, got {0}")]
+    Smoothing(f32),
+    /// A per-class threshold for a class the model does not have.
+    #[error("unknown class '{label}' (the model's classes: {classes})")]
+    UnknownClass { label: String, classes: String },
+    #[error("clip rate must be positive, got {0}")]
+    ClipRate(f32),
+}
+
 /// A gesture that fired.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GestureEvent {
@@ -64,7 +79,7 @@ pub struct EventDetector {
 
 impl EventDetector {
     /// Resolves `settings` against `labels`; unknown labels and out-of-range levels are errors.
-    pub fn new(settings: &EventSettings, labels: &[String]) -> Result<Self, String> {
+    pub fn new(settings: &EventSettings, labels: &[String]) -> Result<Self, SettingsError> {
         let mut d = EventDetector {
             labels: labels.to_vec(),
             thresholds: Vec::new(),
@@ -80,31 +95,29 @@ impl EventDetector {
     }
 
     /// Changes the settings live, keeping the smoothed state.
-    pub fn apply(&mut self, s: &EventSettings) -> Result<(), String> {
-        let in_unit = |name: &str, v: f32| {
-            if (0.0..=1.0).contains(&v) {
+    pub fn apply(&mut self, s: &EventSettings) -> Result<(), SettingsError> {
+        let in_unit = |name: &str, value: f32| {
+            if (0.0..=1.0).contains(&value) {
                 Ok(())
             } else {
-                Err(format!("{name} must be between 0 and 1, got {v}"))
+                Err(SettingsError::NotAProbability {
+                    name: name.to_string(),
+                    value,
+                })
             }
         };
         in_unit("threshold", s.threshold)?;
         in_unit("release level", s.release)?;
         if !(s.smoothing_ms.is_finite() && s.smoothing_ms >= 0.0) {
-            return Err(format!(
-                "smoothing must be a half-life of 0 ms or more, got {}",
-                s.smoothing_ms
-            ));
+            return Err(SettingsError::Smoothing(s.smoothing_ms));
         }
         let index_of = |label: &str| {
             self.labels
                 .iter()
                 .position(|l| l.eq_ignore_ascii_case(label))
-                .ok_or_else(|| {
-                    format!(
-                        "unknown class '{label}' (the model's classes: {})",
-                        self.labels.join(", ")
-                    )
+                .ok_or_else(|| SettingsError::UnknownClass {
+                    label: label.to_string(),
+                    classes: self.labels.join(", "),
                 })
         };
         let mut thresholds = vec![s.threshold; self.labels.len()];
@@ -318,7 +331,7 @@ mod tests {
             ..Default::default()
         };
         let err = EventDetector::new(&bad, &labels()).unwrap_err();
-        assert!(err.contains("unknown class 'Waving'"), "{err}");
+        assert!(err.to_string().contains("unknown class 'Waving'"), "{err}");
         let bad = EventSettings {
             threshold: 1.5,
             ..Default::default()

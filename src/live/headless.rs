@@ -23,7 +23,6 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<HeadlessSummary, LiveError> {
     let mut summary = HeadlessSummary::default();
-    let write_err = |e: std::io::Error| LiveError::Stopped(format!("cannot write output: {e}"));
     for msg in pipeline.messages().iter() {
         match msg {
             WorkerMsg::Prediction(p) => {
@@ -40,8 +39,8 @@ pub fn run(
                         "top": top,
                         "latency_ms": (p.latency.as_secs_f64() * 1e4).round() / 10.0,
                     });
-                    writeln!(out, "{line}").map_err(write_err)?;
-                    out.flush().map_err(write_err)?;
+                    writeln!(out, "{line}").map_err(LiveError::Output)?;
+                    out.flush().map_err(LiveError::Output)?;
                 }
             }
             WorkerMsg::Event(e) => {
@@ -52,8 +51,8 @@ pub fn run(
                     "label": e.label,
                     "prob": e.prob,
                 });
-                writeln!(out, "{line}").map_err(write_err)?;
-                out.flush().map_err(write_err)?;
+                writeln!(out, "{line}").map_err(LiveError::Output)?;
+                out.flush().map_err(LiveError::Output)?;
             }
             WorkerMsg::Stats(_) | WorkerMsg::Status(_) => {}
             WorkerMsg::Quit(None) => return Ok(summary),

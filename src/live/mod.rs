@@ -1,16 +1,14 @@
-//! The live pipeline (ARCHITECTURE §1): a [`Capture`] thread fills a frame ring, a
+//! The live pipeline (docs/ARCHITECTURE.md §1): a [`Capture`] thread fills a frame ring, a
 //! [`worker::Worker`] thread turns the newest window into predictions and events, and a
 //! crossbeam channel carries them to the window or the headless printer. [`Pipeline`] starts
 //! and stops the two threads as one.
 
-pub mod bench;
-pub mod bundled;
 pub mod events;
 pub mod headless;
 pub mod rate;
 pub mod worker;
 
-pub use events::{EventSettings, GestureEvent};
+pub use events::{EventSettings, GestureEvent, SettingsError};
 pub use worker::{Control, FrameModel, Prediction, Stats, WorkerMsg, WorkerOptions};
 
 use crate::capture::{
@@ -30,10 +28,13 @@ pub enum LiveError {
     #[error(transparent)]
     Model(#[from] crate::Error),
     /// Settings that do not fit the model (unknown class in a threshold, bad level...).
-    #[error("{0}")]
-    Settings(String),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("cannot start the inference thread: {0}")]
     Thread(std::io::Error),
+    /// The headless printer could not write its output.
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
     /// The pipeline stopped with an error (source lost, inference failed).
     #[error("{0}")]
     Stopped(String),
@@ -103,8 +104,7 @@ impl Pipeline {
             stop.clone(),
             None,
             options.worker.clone(),
-        )
-        .map_err(LiveError::Settings)?;
+        )?;
         drop(probe);
         let capture = Capture::start(opener, &capture_options, waker.clone())?;
         let worker = worker::Worker::new(
@@ -115,8 +115,7 @@ impl Pipeline {
             stop.clone(),
             waker,
             options.worker.clone(),
-        )
-        .map_err(LiveError::Settings)?;
+        )?;
         let handle = std::thread::Builder::new()
             .name("inference".into())
             .spawn(move || worker.run())

@@ -4,7 +4,7 @@
 //! the ring), runs the consensus head and sends the prediction. It never queues work: frames
 //! that arrive while it computes are simply not the newest any more.
 
-use super::events::{EventDetector, EventSettings, GestureEvent};
+use super::events::{EventDetector, EventSettings, GestureEvent, SettingsError};
 use super::rate;
 use crate::capture::{Frame, FrameRing, RingState, Waker};
 use crate::model::config::ModelConfig;
@@ -161,11 +161,11 @@ impl Worker {
         stop: Arc<AtomicBool>,
         waker: Option<Waker>,
         options: WorkerOptions,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, SettingsError> {
         let detector = EventDetector::new(&options.events, &model.config().labels)?;
         if let Some(fps) = options.clip_fps {
             if !(fps.is_finite() && fps > 0.0) {
-                return Err(format!("clip rate must be positive, got {fps}"));
+                return Err(SettingsError::ClipRate(fps));
             }
         }
         Ok(Worker {

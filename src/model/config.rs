@@ -1,7 +1,8 @@
 //! The model's configuration: which backbone, which consensus head, how many segments, and how
-//! frames must be preprocessed. It travels inside every weights file (ARCHITECTURE §7), so
-//! `--weights FILE` alone is enough to run a model.
+//! frames must be preprocessed. It travels inside every weights file (docs/ARCHITECTURE.md §8),
+//! so `--weights FILE` alone is enough to run a model.
 
+use crate::util::UnknownName;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -37,7 +38,7 @@ impl Arch {
         }
     }
 
-    /// The input normalisation the backbone was pretrained with (ARCHITECTURE §2).
+    /// The input normalisation the backbone was pretrained with (docs/ARCHITECTURE.md §4).
     pub fn default_input(self) -> InputNorm {
         match self {
             // torchvision ImageNet statistics.
@@ -65,14 +66,16 @@ impl fmt::Display for Arch {
 }
 
 impl FromStr for Arch {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "squeezenet1_1" | "squeezenet" => Ok(Arch::SqueezeNet11),
             "bninception" | "bn-inception" => Ok(Arch::BnInception),
-            _ => Err(format!(
-                "unknown arch '{s}' (expected one of: squeezenet1_1, BNInception)"
-            )),
+            _ => Err(UnknownName {
+                what: "arch",
+                got: s.to_string(),
+                expected: "one of: squeezenet1_1, BNInception",
+            }),
         }
     }
 }
@@ -159,7 +162,7 @@ impl fmt::Display for Consensus {
 }
 
 impl FromStr for Consensus {
-    type Err = String;
+    type Err = UnknownName;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s.to_ascii_uppercase().as_str() {
             "MLP" => Consensus::Mlp,
@@ -172,10 +175,12 @@ impl FromStr for Consensus {
             "FCN" | "FCN2D" => Consensus::Fcn,
             "AVG" | "TSN" => Consensus::Avg,
             _ => {
-                return Err(format!(
-                    "unknown consensus '{s}' (expected one of: MLP, TRNmultiscale, RNN_TANH, \
-                     RNN_RELU, LSTM, GRU, BLSTM, FCN, avg)"
-                ))
+                return Err(UnknownName {
+                    what: "consensus",
+                    got: s.to_string(),
+                    expected: "one of: MLP, TRNmultiscale, RNN_TANH, RNN_RELU, LSTM, GRU, BLSTM, \
+                               FCN, avg",
+                })
             }
         })
     }
@@ -291,47 +296,71 @@ impl ModelConfig {
     }
 
     /// Checks the combination is one the heads are defined for.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.num_segments == 0 || self.num_segments > 32 {
-            return Err(format!(
-                "num_segments must be in 1..=32, got {}",
-                self.num_segments
-            ));
+            return Err(ConfigError::Segments(self.num_segments));
         }
         if self.num_segments < self.consensus.min_segments() {
-            return Err(format!(
-                "{} needs at least {} segments, got {}",
-                self.consensus,
-                self.consensus.min_segments(),
-                self.num_segments
-            ));
+            return Err(ConfigError::TooFewSegments {
+                consensus: self.consensus,
+                min: self.consensus.min_segments(),
+                got: self.num_segments,
+            });
         }
         if self.num_classes == 0 {
-            return Err("num_classes must be at least 1".into());
+            return Err(ConfigError::NoClasses);
         }
         if self.labels.len() != self.num_classes {
-            return Err(format!(
-                "{} labels given for {} classes",
-                self.labels.len(),
-                self.num_classes
-            ));
+            return Err(ConfigError::LabelCount {
+                labels: self.labels.len(),
+                classes: self.num_classes,
+            });
         }
         if self.img_feature_dim == 0 {
-            return Err("img_feature_dim must be at least 1".into());
+            return Err(ConfigError::NoFeatures);
         }
         if self.consensus == Consensus::Blstm && !self.rnn_hidden.is_multiple_of(2) {
-            return Err(format!(
-                "BLSTM needs an even rnn_hidden (split per direction), got {}",
-                self.rnn_hidden
-            ));
+            return Err(ConfigError::OddBlstmHidden(self.rnn_hidden));
         }
         if self.input_size < 32 || self.resize_size < self.input_size {
-            return Err(format!(
-                "input_size {} / resize_size {} are not usable (need 32 <= input_size <= resize_size)",
-                self.input_size, self.resize_size
-            ));
+            return Err(ConfigError::InputSize {
+                input: self.input_size,
+                resize: self.resize_size,
+            });
         }
         Ok(())
+    }
+}
+
+/// A model configuration the heads are not defined for ([`ModelConfig::validate`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("num_segments must be in 1..=32, got {0}")]
+    Segments(usize),
+    #[error("{consensus} needs at least {min} segments, got {got}")]
+    TooFewSegments {
+        consensus: Consensus,
+        min: usize,
+        got: usize,
+    },
+    #[error("num_classes must be at least 1")]
+    NoClasses,
+    #[error("{labels} labels given for {classes} classes")]
+    LabelCount { labels: usize, classes: usize },
+    #[error("img_feature_dim must be at least 1")]
+    NoFeatures,
+    #[error("BLSTM needs an even rnn_hidden (split per direction), got {0}")]
+    OddBlstmHidden(usize),
+    #[error(
+        "input_size {input} / resize_size {resize} are not usable \
+         (need 32 <= input_size <= resize_size)"
+    )]
+    InputSize { input: usize, resize: usize },
+}
+
+impl From<ConfigError> for crate::Error {
+    fn from(e: ConfigError) -> Self {
+        crate::Error::Config(e.to_string())
     }
 }
 
@@ -371,7 +400,11 @@ mod tests {
     fn validate_rejects_bad_combinations() {
         let labels = vec!["x".to_string(); 3];
         let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 1, labels);
-        assert!(cfg.validate().unwrap_err().contains("at least 2"));
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("at least 2"));
         cfg.num_segments = 33;
         assert!(cfg.validate().is_err());
         cfg.num_segments = 8;

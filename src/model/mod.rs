@@ -1,21 +1,22 @@
 //! The TSN model: a 2D CNN backbone per frame, `new_fc`, and a consensus head over the N frames
-//! (ARCHITECTURE §2). [`tsn::Tsn`] is the trainable network; [`GestureModel`] is the
-//! inference-ready model loaded from a weights file (BatchNorm folded, eval mode).
+//! (docs/ARCHITECTURE.md §4). [`tsn::Tsn`] is the trainable network; [`GestureModel`] is the
+//! inference-ready model (BatchNorm folded, eval mode), built from tensors — `weights::load_model`
+//! reads one from a file.
 
 pub mod backbone;
 pub mod config;
 pub mod consensus;
-pub mod kernels;
+pub(crate) mod kernels;
+pub mod fold;
 pub mod layers;
+pub mod spec;
 pub mod tsn;
 
-use crate::weights::{fold::fold_batchnorm, spec};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use config::{ModelConfig, TrnMode};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use tsn::{BuildOptions, Tsn};
 
 /// An inference-ready model: weights loaded, BatchNorm folded into the convolutions, TRN in its
@@ -27,24 +28,13 @@ pub struct GestureModel {
 }
 
 impl GestureModel {
-    /// Loads one of our `.safetensors` weights files onto `device`.
-    pub fn load(path: &Path, device: &Device) -> Result<Self> {
-        let (config, tensors) = crate::weights::load(path)?;
-        Self::from_tensors(config, tensors, device).map_err(|e| match e {
-            Error::Mismatch { model, details } => {
-                Error::bad_file(path, format!("weights do not match {model}: {details}"))
-            }
-            other => other,
-        })
-    }
-
     /// Builds the model from unfolded (training-layout) or folded tensors.
     pub fn from_tensors(
         mut config: ModelConfig,
         mut tensors: HashMap<String, Tensor>,
         device: &Device,
     ) -> Result<Self> {
-        config.validate().map_err(Error::Config)?;
+        config.validate()?;
         config.trn_mode = TrnMode::Expectation;
         for t in tensors.values_mut() {
             if t.dtype() != DType::F32 {
@@ -52,7 +42,7 @@ impl GestureModel {
             }
         }
         tensors.retain(|k, _| !k.ends_with("num_batches_tracked"));
-        fold_batchnorm(&config, &mut tensors)?;
+        fold::fold_batchnorm(&config, &mut tensors)?;
         let opts = BuildOptions::inference();
         let expected = spec::expected_tensors(&config, opts)?;
         let actual: BTreeMap<String, Vec<usize>> = tensors

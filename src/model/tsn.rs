@@ -1,5 +1,5 @@
-//! The TSN wrapper (ARCHITECTURE §2): backbone per frame → dropout (training only) → `new_fc` →
-//! consensus over the N frames. Train/eval is explicit in every call (`forward_t`).
+//! The TSN wrapper (docs/ARCHITECTURE.md §4): backbone per frame → dropout (training only) →
+//! `new_fc` → consensus over the N frames. Train/eval is explicit in every call (`forward_t`).
 
 use crate::model::backbone::Backbone;
 use crate::model::config::{Arch, Consensus, ModelConfig};

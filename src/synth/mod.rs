@@ -8,8 +8,7 @@
 pub mod motion;
 pub mod render;
 
-use crate::train::atomic::write_atomic;
-use crate::train::data::loader::mix_seed;
+use crate::util::{mix_seed, write_atomic, WriteError};
 use image::RgbImage;
 pub use motion::Motion;
 use motion::Path;
@@ -35,8 +34,15 @@ pub enum SynthError {
     },
     #[error("{0}")]
     Options(String),
-    #[error(transparent)]
-    Train(#[from] crate::train::TrainError),
+}
+
+impl From<WriteError> for SynthError {
+    fn from(e: WriteError) -> Self {
+        SynthError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 /// What to generate.
@@ -373,9 +379,8 @@ pub fn generate(
             train.push(line);
         }
     }
-    let write_list = |name: &str, lines: &[(String, usize, usize)]| {
-        crate::train::data::index::write_trn_list(&out.join(name), lines)
-    };
+    let write_list =
+        |name: &str, lines: &[(String, usize, usize)]| write_trn_list(&out.join(name), lines);
     write_list("train_videofolder.txt", &train)?;
     write_list("val_videofolder.txt", &val)?;
     let mut category = labels.join("\n");
@@ -387,6 +392,16 @@ pub fn generate(
         val_clips: val.len(),
         frames_written: jobs.len() * opts.frames,
     })
+}
+
+/// Writes a clip list in the TRN format `<folder> <frames> <label>` (one clip a line), which
+/// the training side's index reader reads back.
+fn write_trn_list(path: &FsPath, entries: &[(String, usize, usize)]) -> Result<(), WriteError> {
+    let text: String = entries
+        .iter()
+        .map(|(id, n, label)| format!("{id} {n} {label}\n"))
+        .collect();
+    write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

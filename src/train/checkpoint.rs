@@ -3,9 +3,9 @@
 //! rest as JSON (epochs done, RNG state, best accuracy, metrics history). One file written
 //! atomically, so a run killed at any instant leaves either the old checkpoint or the new one.
 
-use crate::train::atomic::write_atomic;
-use crate::train::error::{Result, TrainError};
 use crate::train::metrics::EpochRecord;
+use crate::util::write_atomic;
+use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::{Dtype, SafeTensors, View};
 use serde::{Deserialize, Serialize};
@@ -89,14 +89,14 @@ pub fn save(
     )]);
     let bytes =
         safetensors::tensor::serialize(views.iter().map(|(n, v)| (n.as_str(), v)), Some(meta))
-            .map_err(|e| TrainError::bad_file(path, format!("cannot serialise checkpoint: {e}")))?;
-    write_atomic(path, &bytes)
+            .map_err(|e| Error::bad_file(path, format!("cannot serialise checkpoint: {e}")))?;
+    Ok(write_atomic(path, &bytes)?)
 }
 
 /// Reads a checkpoint onto `device`.
 pub fn load(path: &Path, device: &Device) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
-    let bad = |r: String| TrainError::bad_file(path, r);
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |r: String| Error::bad_file(path, r);
     let (_, meta) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| bad(format!("not a complete checkpoint (safetensors: {e})")))?;
     let json = meta

@@ -1,11 +1,11 @@
 //! A training run's configuration: the data, the model, the optimiser and the run's own
-//! settings, with the original's defaults (ARCHITECTURE §5). It is read from a TOML recipe
-//! (`training/*.toml`), overridden by command-line flags, and saved as `config.toml` in the run
-//! folder, from which `--resume` continues.
+//! settings, with the original's defaults (docs/ARCHITECTURE.md §6). It is read from a TOML
+//! recipe (`training/*.toml`), overridden by command-line flags, and saved as `config.toml` in
+//! the run folder, from which `--resume` continues.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
-use crate::train::error::{Result, TrainError};
 use crate::train::optim::{OptimConfig, OptimizerKind};
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -154,8 +154,8 @@ pub struct RunConfig {
 impl RunConfig {
     /// Reads a TOML recipe (missing keys take the defaults; unknown keys are an error).
     pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        toml::from_str(&text).map_err(|e| TrainError::bad_file(path, e.to_string()))
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::bad_file(path, e.to_string()))
     }
 
     /// The configuration as TOML (what the run folder keeps).
@@ -165,7 +165,7 @@ impl RunConfig {
 
     /// Checks values a run cannot start with.
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(TrainError::Config(m));
+        let bad = |m: String| Err(Error::Config(m));
         if self.data.root.is_none() {
             return bad("no data root: give --root DIR or set data.root in the recipe".into());
         }
@@ -218,7 +218,7 @@ impl RunConfig {
         cfg.rnn_hidden = m.rnn_hidden;
         cfg.rnn_layers = m.rnn_layers;
         cfg.clip_fps = self.data.clip_fps;
-        cfg.validate().map_err(TrainError::Config)?;
+        cfg.validate()?;
         Ok(cfg)
     }
 }

@@ -4,8 +4,8 @@
 
 use crate::train::data::loader::{Augment, EpochLoader, LoaderOptions, Skipped};
 use crate::train::data::Dataset;
-use crate::train::error::Result;
 use crate::train::metrics::{top_k, ConfusionMatrix, Tally};
+use crate::Result;
 use candle_core::{Device, Tensor};
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! layer asks for (constant, normal, uniform, Kaiming) — from a generator seeded by (run seed,
 //! tensor name), so `--seed` makes a run reproducible whatever the order tensors are created in.
 
-use crate::train::data::loader::mix_seed;
+use crate::util::mix_seed;
 use candle_core::{DType, Device, Result, Shape, Tensor, Var};
 use candle_nn::init::{Init, NormalOrUniform};
 use candle_nn::var_builder::SimpleBackend;

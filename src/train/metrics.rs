@@ -1,8 +1,8 @@
 //! Accuracy bookkeeping: top-k counts from logits, running averages, the confusion matrix, and
 //! the per-epoch record a run writes as CSV and JSON lines.
 
-use crate::train::atomic::write_atomic;
-use crate::train::error::{Result, TrainError};
+use crate::util::write_atomic;
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -199,7 +199,7 @@ impl MetricsFiles {
             jsonl.push('\n');
         }
         write_atomic(&self.csv, csv.as_bytes())?;
-        write_atomic(&self.jsonl, jsonl.as_bytes())
+        Ok(write_atomic(&self.jsonl, jsonl.as_bytes())?)
     }
 
     /// Appends one epoch to both files.
@@ -209,21 +209,20 @@ impl MetricsFiles {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .map_err(|e| TrainError::io(path, e))?;
-            writeln!(f, "{text}").map_err(|e| TrainError::io(path, e))?;
+                .map_err(|e| Error::io(path, e))?;
+            writeln!(f, "{text}").map_err(|e| Error::io(path, e))?;
         }
         Ok(())
     }
 
     /// Reads the JSON-lines file back.
     pub fn read(&self) -> Result<Vec<EpochRecord>> {
-        let text =
-            std::fs::read_to_string(&self.jsonl).map_err(|e| TrainError::io(&self.jsonl, e))?;
+        let text = std::fs::read_to_string(&self.jsonl).map_err(|e| Error::io(&self.jsonl, e))?;
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                serde_json::from_str(l).map_err(|e| TrainError::Parse {
+                serde_json::from_str(l).map_err(|e| Error::Parse {
                     path: self.jsonl.clone(),
                     line: i + 1,
                     reason: e.to_string(),

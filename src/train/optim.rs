@@ -1,10 +1,10 @@
-//! The original's optimiser (ARCHITECTURE §5), which candle does not have: SGD with momentum and
-//! L2 weight decay exactly as `torch.optim.SGD` (dampening 0, no Nesterov), per-parameter
-//! learning-rate and decay multipliers (the parameter groups), step decay of the learning rate,
-//! and clipping of the global gradient norm as `clip_grad_norm`. Adam (`torch.optim.Adam`, L2
-//! decay added to the gradient) is the alternative.
+//! The original's optimiser (docs/ARCHITECTURE.md §6), which candle does not have: SGD with
+//! momentum and L2 weight decay exactly as `torch.optim.SGD` (dampening 0, no Nesterov),
+//! per-parameter learning-rate and decay multipliers (the parameter groups), step decay of the
+//! learning rate, and clipping of the global gradient norm as `clip_grad_norm`. Adam
+//! (`torch.optim.Adam`, L2 decay added to the gradient) is the alternative.
 
-use crate::train::error::{Result, TrainError};
+use crate::{Error, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 use serde::{Deserialize, Serialize};
@@ -20,12 +20,16 @@ pub enum OptimizerKind {
 }
 
 impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = crate::util::UnknownName;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s.to_ascii_lowercase().as_str() {
             "sgd" => Ok(OptimizerKind::Sgd),
             "adam" => Ok(OptimizerKind::Adam),
-            _ => Err(format!("unknown optimizer '{s}' (expected sgd or adam)")),
+            _ => Err(crate::util::UnknownName {
+                what: "optimizer",
+                got: s.to_string(),
+                expected: "sgd or adam",
+            }),
         }
     }
 }
@@ -149,9 +153,7 @@ impl Optimizer {
     /// Whether to clip, given the gradient norm; refuses a norm that is not finite.
     fn clip_coef(&self, grad_norm: f64) -> Result<Option<f64>> {
         if !grad_norm.is_finite() {
-            return Err(TrainError::Diverged(format!(
-                "the gradient norm is {grad_norm}"
-            )));
+            return Err(Error::Diverged(format!("the gradient norm is {grad_norm}")));
         }
         // clip_grad_norm: scale by max_norm / (norm + 1e-6) when the norm exceeds max_norm.
         Ok(match self.cfg.clip_gradient {
@@ -323,7 +325,7 @@ impl Optimizer {
         let get = |key: String, p: &Param| -> Result<Option<Tensor>> {
             match tensors.get(&key) {
                 None => Ok(None),
-                Some(t) if t.shape() != p.var.shape() => Err(TrainError::Config(format!(
+                Some(t) if t.shape() != p.var.shape() => Err(Error::Config(format!(
                     "optimizer state {key} has shape {:?}, the parameter {:?}",
                     t.dims(),
                     p.var.dims()
@@ -511,7 +513,7 @@ mod tests {
             OptimConfig::default(),
         );
         let e = opt.step(&linear_loss(&w, &[f32::NAN]), 0.1).unwrap_err();
-        assert!(matches!(e, TrainError::Diverged(_)));
+        assert!(matches!(e, Error::Diverged(_)));
         assert_eq!(values(&w), vec![1.0]);
     }
 

@@ -3,15 +3,15 @@
 
 use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::tsn::{BuildOptions, Tsn};
-use crate::train::atomic::write_atomic;
 use crate::train::checkpoint::{self, CheckpointState};
 use crate::train::config::RunConfig;
 use crate::train::data::flip::FlipPolicy;
 use crate::train::data::loader::{default_workers, LoaderOptions};
 use crate::train::data::{DataSpec, Dataset, FrameNaming};
-use crate::train::error::{Result, TrainError};
 use crate::train::optim::Optimizer;
 use crate::train::params::{is_running_stat, trainable_params, GroupSummary};
+use crate::util::write_atomic;
+use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use std::collections::HashMap;
@@ -104,7 +104,7 @@ fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
         loaded += 1;
     }
     if loaded == 0 {
-        return Err(TrainError::Config(format!(
+        return Err(Error::Config(format!(
             "--pretrained {}: none of its {} tensors fits this model (is it the same --arch?)",
             file.display(),
             weights.tensors.len()
@@ -149,7 +149,7 @@ impl Session {
         cfg.validate()?;
         let (train, val) = open_datasets(&cfg)?;
         if train.labels != val.labels {
-            return Err(TrainError::Data(
+            return Err(Error::Data(
                 "the training and validation lists use different label files".into(),
             ));
         }
@@ -196,13 +196,13 @@ impl Session {
     pub fn fresh(cfg: RunConfig, dir: &Path, device: &Device) -> Result<Self> {
         let paths = RunPaths::new(dir);
         if paths.checkpoint.exists() {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "{} already holds a run; continue it with --resume {} or choose another --run-dir",
                 dir.display(),
                 dir.display()
             )));
         }
-        std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let state = CheckpointState {
             format: checkpoint::FORMAT,
             epoch: 0,
@@ -230,7 +230,7 @@ impl Session {
     ) -> Result<Self> {
         let paths = RunPaths::new(dir);
         if !paths.config.exists() {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "{} is not a run folder (no config.toml)",
                 dir.display()
             )));
@@ -239,7 +239,7 @@ impl Session {
         let before = cfg.clone();
         adjust(&mut cfg);
         if !paths.checkpoint.exists() {
-            return Err(TrainError::Config(format!(
+            return Err(Error::Config(format!(
                 "{} has no checkpoint yet (the run stopped before its first epoch ended); \
                  start it again without --resume",
                 dir.display()
@@ -266,7 +266,7 @@ impl Session {
         let vars = self.varmap.data().lock().expect("varmap lock");
         let missing: Vec<&String> = vars.keys().filter(|k| !tensors.contains_key(*k)).collect();
         if !missing.is_empty() {
-            return Err(TrainError::bad_file(
+            return Err(Error::bad_file(
                 &self.paths.checkpoint,
                 format!("does not fit the run's model: missing {missing:?}"),
             ));
@@ -274,7 +274,7 @@ impl Session {
         for (name, var) in vars.iter() {
             let t = &tensors[name];
             if t.shape() != var.shape() {
-                return Err(TrainError::bad_file(
+                return Err(Error::bad_file(
                     &self.paths.checkpoint,
                     format!(
                         "tensor {name} has shape {:?}, the model {:?}",

@@ -11,14 +11,15 @@
 //! from (seed, e), so a resumed run reads exactly the batches an uninterrupted one would.
 //! Dropout masks come from candle's own RNG, which cannot be seeded on the CPU.
 
-use crate::train::data::loader::{mix_seed, Augment, EpochLoader, Skipped};
-use crate::train::error::{Result, TrainError};
+use crate::train::data::loader::{Augment, EpochLoader, Skipped};
 use crate::train::evaluate::{evaluate, EvalResult};
 use crate::train::metrics::{count_correct, EpochRecord, MetricsFiles, Tally};
 use crate::train::optim::lr_at_epoch;
 use crate::train::plot;
 use crate::train::progress::Console;
 use crate::train::session::Session;
+use crate::util::mix_seed;
+use crate::{Error, Result};
 use candle_core::Tensor;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -107,7 +108,7 @@ fn train_epoch(
         let loss_v = loss.to_scalar::<f32>()? as f64;
         let where_ = || format!("epoch {}, batch {} (lr {lr:.2e})", epoch + 1, bi + 1);
         if !loss_v.is_finite() || loss_v > s.cfg.run.max_loss {
-            return Err(TrainError::Diverged(format!(
+            return Err(Error::Diverged(format!(
                 "the loss is {loss_v} at {} (limit max_loss = {})",
                 where_(),
                 s.cfg.run.max_loss
@@ -115,7 +116,7 @@ fn train_epoch(
         }
         let grads = loss.backward()?;
         let step = s.optimizer.step(&grads, lr).map_err(|e| match e {
-            TrainError::Diverged(m) => TrainError::Diverged(format!("{m} at {}", where_())),
+            Error::Diverged(m) => Error::Diverged(format!("{m} at {}", where_())),
             other => other,
         })?;
         clipped_steps += usize::from(step.clip_coef.is_some());
@@ -139,7 +140,7 @@ fn train_epoch(
         ));
     }
     if tally.clips == 0 {
-        return Err(TrainError::Data(format!(
+        return Err(Error::Data(format!(
             "no training clip of {} could be read ({skipped} skipped); check it with \
              `gesture-app data check`",
             s.train.list.path.display()
@@ -198,7 +199,7 @@ fn save_best(s: &Session, record: &EpochRecord, prov: &Provenance) -> Result<()>
 }
 
 /// Runs the remaining epochs of `s`. Returns when the planned epochs are done, or with
-/// [`TrainError::Diverged`] (the checkpoint of the last good epoch stays in place).
+/// [`Error::Diverged`] (the checkpoint of the last good epoch stays in place).
 pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<RunSummary> {
     let metrics = MetricsFiles::in_dir(&s.paths.dir);
     metrics.rewrite(&s.state.history)?;
@@ -215,7 +216,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
         };
         if let Some(v) = &val {
             if !v.tally.loss().is_finite() {
-                return Err(TrainError::Diverged(format!(
+                return Err(Error::Diverged(format!(
                     "the validation loss is {} after epoch {}",
                     v.tally.loss(),
                     epoch + 1

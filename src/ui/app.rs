@@ -16,8 +16,12 @@ use std::time::{Duration, Instant};
 /// A model ready for the window and the facts it lists ([`model_facts`]).
 pub type LoadedModel = (Arc<dyn FrameModel>, Vec<(String, String)>);
 
+/// Why a weights file picked in the window cannot be used: whatever the loader's error is (the
+/// binary adds context to the library's), shown with its causes.
+pub type LoadError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Loads a weights file for the window, or says why not.
-pub type ModelLoader = Box<dyn Fn(&Path) -> Result<LoadedModel, String>>;
+pub type ModelLoader = Box<dyn Fn(&Path) -> Result<LoadedModel, LoadError>>;
 
 /// What the window starts with.
 pub struct AppInit {
@@ -183,7 +187,7 @@ impl LiveApp {
                     self.open_source(spec);
                 }
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => self.error = Some(crate::error::report(&*e)),
         }
     }
 

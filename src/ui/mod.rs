@@ -7,7 +7,7 @@ mod app;
 mod panels;
 mod plot;
 
-pub use app::{model_facts, AppInit, LiveApp, LoadedModel, ModelLoader};
+pub use app::{model_facts, AppInit, LiveApp, LoadError, LoadedModel, ModelLoader};
 
 /// Opens the window and runs until it is closed.
 pub fn run_window(init: AppInit) -> Result<(), eframe::Error> {

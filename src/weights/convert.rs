@@ -3,9 +3,9 @@
 //! (`num_batches_tracked`, the ImageNet classifier), check every name and shape against the model,
 //! and write atomically. Nothing is written on error.
 
-use super::spec::{diff_report, expected_backbone_tensors, expected_tensors};
 use super::{import, save_with, Contents};
 use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::model::spec::{diff_report, expected_backbone_tensors, expected_tensors};
 use crate::model::tsn::BuildOptions;
 use crate::{Error, Result};
 use candle_core::{DType, Tensor};
@@ -175,7 +175,7 @@ pub fn convert_state_dict(
     if let Some(b) = classifier_bias(opts.consensus).and_then(|k| tensors.get(k)) {
         check_classes(&cfg, b.dim(0)?, "the classifier")?;
     }
-    cfg.validate().map_err(Error::Config)?;
+    cfg.validate()?;
 
     let model_name = format!("{} + {} (N={})", cfg.arch, cfg.consensus, cfg.num_segments);
     let expected = expected_tensors(&cfg, BuildOptions::training(false, 0))?;

@@ -1,17 +1,16 @@
 //! Our weights file: one `.safetensors` holding the tensors (original state_dict names without
-//! `module.`) and, in its metadata, the whole [`ModelConfig`] (ARCHITECTURE §7) — `--weights FILE`
-//! alone is enough to run a model.
+//! `module.`) and, in its metadata, the whole [`ModelConfig`] (docs/ARCHITECTURE.md §8) —
+//! `--weights FILE` alone is enough to run a model.
 //!
 //! Metadata keys: `format` = [`FORMAT`], `contents` = `model` | `backbone` (ImageNet weights for
 //! initialising training), `config` = the config as JSON, plus `arch`, `consensus`,
 //! `num_segments`, `num_classes` repeated flat for tools that only show metadata.
 
 pub mod convert;
-pub mod fold;
 pub mod import;
-pub mod spec;
 
 use crate::model::config::ModelConfig;
+use crate::model::GestureModel;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
@@ -93,13 +92,7 @@ pub fn save_with(
         .map_err(|e| Error::bad_file(path, format!("cannot serialise tensors: {e}")))?;
     let bytes = safetensors::serialize(views, Some(meta))
         .map_err(|e| Error::bad_file(path, format!("cannot serialise tensors: {e}")))?;
-    write_atomic(path, &bytes)
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a crash
-/// never leaves a half-written file under the final name.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    crate::atomic::write_atomic(path, bytes).map_err(|e| Error::io(e.path, e.source))
+    Ok(crate::util::write_atomic(path, &bytes)?)
 }
 
 /// Reads a weights file: its config, what it holds, and its tensors (on the CPU).
@@ -196,6 +189,17 @@ pub fn load(path: &Path) -> Result<(ModelConfig, HashMap<String, Tensor>)> {
         ));
     }
     Ok((file.config, file.tensors))
+}
+
+/// Loads one of our `.safetensors` weights files onto `device` as a model ready to run.
+pub fn load_model(path: &Path, device: &Device) -> Result<GestureModel> {
+    let (config, tensors) = load(path)?;
+    GestureModel::from_tensors(config, tensors, device).map_err(|e| match e {
+        Error::Mismatch { model, details } => {
+            Error::bad_file(path, format!("weights do not match {model}: {details}"))
+        }
+        other => other,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod demo;
 mod heads;
+mod layering;
 mod parity;
 mod pipeline;
 mod readme_commands;

@@ -7,9 +7,7 @@ use crate::common;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use gesture_app::bench::random_model;
 use gesture_app::capture::{CameraSelector, SourceOptions, SourceSpec};
-use gesture_app::live::bench::write_generated_frames;
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{
     headless, FrameModel, GestureEvent, Pipeline, PipelineOptions, Prediction, WorkerMsg,
@@ -17,6 +15,8 @@ use gesture_app::live::{
 };
 use gesture_app::model::config::ModelConfig;
 use gesture_app::model::tsn::{BuildOptions, Tsn};
+use gesture_app::testing::random_model;
+use gesture_app::testing::write_generated_frames;
 use gesture_app::weights::convert::{convert_checkpoint, ConvertOptions};
 use gesture_app::{Arch, Consensus, GestureModel};
 use std::collections::HashMap;
@@ -154,7 +154,7 @@ fn fixture_clip_gets_the_label_classify_gives() {
             },
         )
         .unwrap();
-        let model = Arc::new(GestureModel::load(&weights, &Device::Cpu).unwrap());
+        let model = Arc::new(gesture_app::weights::load_model(&weights, &Device::Cpu).unwrap());
         let clip = shared.join("fixtures").join(format!("{case}_frames"));
         let (want_label, want) = classify(&weights, &clip);
 

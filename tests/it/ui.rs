@@ -5,11 +5,11 @@
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
-use gesture_app::bench::random_model;
 use gesture_app::capture::SourceSpec;
-use gesture_app::live::bench::write_generated_frames;
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
+use gesture_app::testing::random_model;
+use gesture_app::testing::write_generated_frames;
 use gesture_app::ui::{model_facts, AppInit, LiveApp};
 use gesture_app::{Arch, Consensus, ModelConfig};
 use std::sync::Arc;
@@ -142,7 +142,6 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
     use candle_nn::{VarBuilder, VarMap};
     use gesture_app::model::tsn::{BuildOptions, Tsn};
     use gesture_app::ui::ModelLoader;
-    use gesture_app::GestureModel;
 
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good.safetensors");
@@ -166,11 +165,11 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
     std::fs::write(&bad, b"not weights").unwrap();
 
     let loader: ModelLoader = Box::new(|path: &std::path::Path| {
-        let m = GestureModel::load(path, &Device::Cpu).map_err(|e| e.to_string())?;
+        let m = gesture_app::weights::load_model(path, &Device::Cpu).map_err(|e| e.to_string())?;
         let facts = model_facts(m.config(), "cpu", Some(path));
         Ok((Arc::new(m) as Arc<dyn FrameModel>, facts))
     });
-    let startup_error = loader(&bad).err();
+    let startup_error = loader(&bad).err().map(|e| e.to_string());
     assert!(startup_error.is_some());
     let init = AppInit {
         model: None,

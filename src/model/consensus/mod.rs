@@ -1,5 +1,5 @@
 //! Consensus heads: fuse the N frame features `[b, N, D]` into class logits `[b, C]`
-//! (ARCHITECTURE §2). Parameters live under `consensus.`.
+//! (docs/ARCHITECTURE.md §4). Parameters live under `consensus.`.
 
 pub mod avg;
 pub mod fcn;

@@ -1,6 +1,6 @@
-//! Training augmentation (ARCHITECTURE §3): TSN's `GroupMultiScaleCrop` — one crop per clip,
-//! its sides drawn from scales 1, .875, .75, .66 of the shorter side (aspect distortion of at
-//! most one scale step), placed at one of 13 fixed corner/centre offsets, resized to the input
+//! Training augmentation (docs/ARCHITECTURE.md §5): TSN's `GroupMultiScaleCrop` — one crop per
+//! clip, its sides drawn from scales 1, .875, .75, .66 of the shorter side (aspect distortion of
+//! at most one scale step), placed at one of 13 fixed corner/centre offsets, resized to the input
 //! size — and the horizontal flip.
 
 use image::{imageops::FilterType, RgbImage};

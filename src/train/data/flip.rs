@@ -1,9 +1,9 @@
 //! Horizontal flipping with label mirroring. The original flips every training clip with p = 0.5
 //! and keeps its label, which turns a "Swiping Left" into a mislabelled "Swiping Right"
-//! (ARCHITECTURE §3). Here a flip maps each class to its mirror class, and classes whose mirror
-//! is unknown are never flipped. `naive` keeps the original's behaviour for comparison.
+//! (docs/ARCHITECTURE.md §5). Here a flip maps each class to its mirror class, and classes whose
+//! mirror is unknown are never flipped. `naive` keeps the original's behaviour for comparison.
 
-use crate::train::error::{Result, TrainError};
+use crate::{Error, Result};
 use std::path::Path;
 
 /// What a horizontal flip does to each class.
@@ -74,13 +74,13 @@ pub fn auto_mirror_map(labels: &[String]) -> Vec<Option<usize>> {
 /// Reads a mirror map from pairs: one pair a line, `Label A;Label B` (or tab-separated);
 /// `#` starts a comment. Classes not named are treated as symmetric.
 pub fn read_mirror_pairs(path: &Path, labels: &[String]) -> Result<Vec<Option<usize>>> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     let mut map: Vec<Option<usize>> = (0..labels.len()).map(Some).collect();
     let find = |name: &str, line: usize| {
         labels
             .iter()
             .position(|l| l.eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| TrainError::Parse {
+            .ok_or_else(|| Error::Parse {
                 path: path.to_path_buf(),
                 line,
                 reason: format!("unknown label '{}'", name.trim()),
@@ -92,7 +92,7 @@ pub fn read_mirror_pairs(path: &Path, labels: &[String]) -> Result<Vec<Option<us
             continue;
         }
         let Some((a, b)) = s.split_once(';').or_else(|| s.split_once('\t')) else {
-            return Err(TrainError::Parse {
+            return Err(Error::Parse {
                 path: path.to_path_buf(),
                 line: i + 1,
                 reason: "expected 'Label A;Label B'".into(),

@@ -1,10 +1,10 @@
-//! Index and label files of the data sets (ARCHITECTURE §6): TRN-style `category.txt` +
+//! Index and label files of the data sets (docs/ARCHITECTURE.md §7): TRN-style `category.txt` +
 //! `*_videofolder.txt` (`ID NUM_FRAMES LABEL_INDEX`, Jester and Something-Something v2 after
 //! frame extraction) and the raw Jester release CSVs (`jester-v1-labels.csv`,
 //! `jester-v1-{train,validation}.csv` with `ID;Label`, `jester-v1-test.csv` with `ID` alone).
 //! Every malformed line is reported as `FILE:LINE: reason`.
 
-use crate::train::error::{Result, TrainError};
+use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -47,13 +47,13 @@ impl ClipList {
 }
 
 fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     String::from_utf8(bytes).map_err(|e| {
         let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
-        TrainError::Parse {
+        Error::Parse {
             path: path.to_path_buf(),
             line,
             reason: "not valid UTF-8 text".into(),
@@ -73,7 +73,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
             continue;
         }
         if let Some(first) = seen.insert(label.to_string(), i + 1) {
-            return Err(TrainError::Parse {
+            return Err(Error::Parse {
                 path: path.to_path_buf(),
                 line: i + 1,
                 reason: format!("label '{label}' already given on line {first}"),
@@ -82,7 +82,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
         labels.push(label.to_string());
     }
     if labels.is_empty() {
-        return Err(TrainError::bad_file(path, "no labels in the file"));
+        return Err(Error::bad_file(path, "no labels in the file"));
     }
     Ok(labels)
 }
@@ -105,7 +105,7 @@ pub fn read_list(path: &Path, labels: &[String]) -> Result<ClipList> {
         if s.is_empty() {
             continue;
         }
-        let err = |reason: String| TrainError::Parse {
+        let err = |reason: String| Error::Parse {
             path: path.to_path_buf(),
             line,
             reason,
@@ -118,7 +118,7 @@ pub fn read_list(path: &Path, labels: &[String]) -> Result<ClipList> {
         entries.push(ClipEntry { line, ..entry });
     }
     if entries.is_empty() {
-        return Err(TrainError::bad_file(path, "no clips in the index file"));
+        return Err(Error::bad_file(path, "no clips in the index file"));
     }
     Ok(ClipList {
         path: path.to_path_buf(),
@@ -194,15 +194,6 @@ fn parse_trn_line(s: &str, num_classes: usize) -> Result<ClipEntry, String> {
         label,
         line: 0,
     })
-}
-
-/// Writes a TRN-format index file (`ID NUM_FRAMES LABEL_INDEX` lines) atomically.
-pub fn write_trn_list(path: &Path, entries: &[(String, usize, usize)]) -> Result<()> {
-    let mut text = String::new();
-    for (id, n, label) in entries {
-        text.push_str(&format!("{id} {n} {label}\n"));
-    }
-    crate::train::atomic::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

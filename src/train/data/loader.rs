@@ -15,7 +15,8 @@ use super::flip::FlipPolicy;
 use super::Dataset;
 use crate::model::config::InputNorm;
 use crate::preprocess;
-use crate::train::error::{Result, TrainError};
+use crate::util::mix_seed;
+use crate::{Error, Result};
 use crossbeam_channel::{bounded, Receiver};
 use image::RgbImage;
 use rand::rngs::StdRng;
@@ -78,17 +79,8 @@ impl Batch {
     }
 }
 
-/// SplitMix64: turns (seed, counter) into well-mixed independent seeds.
-pub fn mix_seed(seed: u64, counter: u64) -> u64 {
-    let mut z = seed ^ counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Loads, samples and preprocesses one clip into `out` (`N·3·S·S` floats); returns its label
-/// after augmentation.
+/// after augmentation. Errors name the clip folder or frame file.
 pub fn load_clip_into(
     ds: &Dataset,
     entry_idx: usize,
@@ -96,15 +88,16 @@ pub fn load_clip_into(
     aug: &Augment,
     seed: u64,
     out: &mut [f32],
-) -> std::result::Result<u32, String> {
+) -> Result<u32> {
     let entry = &ds.list.entries[entry_idx];
-    let label = entry.label.ok_or("clip has no label")?;
+    let label = entry.label.ok_or_else(|| Error::Clip {
+        path: ds.clip_dir(entry),
+        reason: "clip has no label".into(),
+    })?;
     let n = opts.num_segments;
     let num_frames = match entry.num_frames {
         Some(k) => k,
-        None => preprocess::list_clip_frames(&ds.clip_dir(entry))
-            .map_err(|e| e.to_string())?
-            .len(),
+        None => preprocess::list_clip_frames(&ds.clip_dir(entry))?.len(),
     };
     let mut rng = StdRng::seed_from_u64(seed);
     let indices = match aug {
@@ -117,12 +110,12 @@ pub fn load_clip_into(
         if decoded.iter().all(|(j, _)| *j != i) {
             let path = ds.frame_path(entry, i);
             if !path.exists() {
-                return Err(format!(
-                    "frame {} missing (the index says {num_frames} frames)",
-                    path.display()
-                ));
+                return Err(Error::Clip {
+                    path,
+                    reason: format!("frame missing (the index says {num_frames} frames)"),
+                });
             }
-            let img = preprocess::load_frame(&path).map_err(|e| e.to_string())?;
+            let img = preprocess::load_frame(&path)?;
             decoded.push((i, img));
         }
     }
@@ -181,9 +174,9 @@ fn build_batch(
                 labels.push(label);
                 entries.push(entry);
             }
-            Err(reason) => skipped.push(Skipped {
+            Err(e) => skipped.push(Skipped {
                 id: ds.list.entries[entry].id.clone(),
-                reason,
+                reason: crate::error::report(&e),
             }),
         }
     }
@@ -282,7 +275,7 @@ impl Iterator for EpochLoader {
         self.next += 1;
         Some(
             rx.recv()
-                .map_err(|_| TrainError::Data("a data loader thread stopped unexpectedly".into())),
+                .map_err(|_| Error::Data("a data loader thread stopped unexpectedly".into())),
         )
     }
 }

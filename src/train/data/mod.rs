@@ -8,7 +8,7 @@ pub mod flip;
 pub mod index;
 pub mod loader;
 
-use crate::train::error::{Result, TrainError};
+use crate::{Error, Result};
 use index::{ClipEntry, ClipList};
 use std::path::{Path, PathBuf};
 
@@ -97,7 +97,7 @@ impl Dataset {
     pub fn require_labels(&self) -> Result<()> {
         match self.list.entries.iter().find(|e| e.label.is_none()) {
             None => Ok(()),
-            Some(e) => Err(TrainError::Parse {
+            Some(e) => Err(Error::Parse {
                 path: self.list.path.clone(),
                 line: e.line,
                 reason: format!(
@@ -154,7 +154,7 @@ impl DataSpec {
                 return Ok(p);
             }
         }
-        Err(TrainError::Data(format!(
+        Err(Error::Data(format!(
             "no label file: {} has neither category.txt nor jester-v1-labels.csv (give --labels FILE)",
             self.root.display()
         )))
@@ -163,7 +163,7 @@ impl DataSpec {
     /// Opens the index file `list` (relative to the root unless it exists as given).
     pub fn open(&self, list: &Path) -> Result<Dataset> {
         if !self.root.is_dir() {
-            return Err(TrainError::Data(format!(
+            return Err(Error::Data(format!(
                 "data root {} is not a folder",
                 self.root.display()
             )));

@@ -3,9 +3,9 @@
 
 pub mod font;
 
-use crate::train::atomic::write_atomic;
-use crate::train::error::{Result, TrainError};
 use crate::train::metrics::{ConfusionMatrix, EpochRecord};
+use crate::util::write_atomic;
+use crate::{Error, Result};
 use font::{draw_text, text_width};
 use image::{Rgb, RgbImage};
 use std::path::Path;
@@ -22,8 +22,8 @@ fn encode_png(path: &Path, img: &RgbImage) -> Result<()> {
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )
-    .map_err(|e| TrainError::bad_file(path, format!("cannot encode PNG: {e}")))?;
-    write_atomic(path, &bytes)
+    .map_err(|e| Error::bad_file(path, format!("cannot encode PNG: {e}")))?;
+    Ok(write_atomic(path, &bytes)?)
 }
 
 fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {

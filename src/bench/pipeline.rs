@@ -5,7 +5,6 @@
 
 use crate::capture::{SourceOptions, SourceSpec};
 use crate::live::{FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg, WorkerOptions};
-use crate::synth::{render_clip, Motion};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -97,23 +96,4 @@ pub fn measure(
         latency_p95_ms: pct(0.95),
         latency_max_ms: latencies[n - 1],
     })
-}
-
-/// Writes `count` generated 240×240 frames (gestures from [`crate::synth`], 24-frame clips one
-/// after another) as JPEGs `00001.jpg`... into `dir`.
-pub fn write_generated_frames(dir: &Path, count: usize) -> crate::Result<()> {
-    let mut frames = Vec::new();
-    let mut clip = 0u64;
-    while frames.len() < count {
-        let motion = Motion::ALL[clip as usize % Motion::ALL.len()];
-        frames.extend(render_clip(motion, clip, 240, 24));
-        clip += 1;
-    }
-    for (i, frame) in frames.iter().take(count).enumerate() {
-        let path = dir.join(format!("{:05}.jpg", i + 1));
-        frame
-            .save(&path)
-            .map_err(|e| crate::Error::bad_file(&path, format!("cannot write: {e}")))?;
-    }
-    Ok(())
 }

@@ -29,10 +29,10 @@ pub fn candidates(relative: &str) -> Vec<PathBuf> {
 }
 
 /// The first existing candidate for `relative`, or an error listing every place looked at.
-pub fn find(relative: &str) -> Result<PathBuf, String> {
+pub fn find(relative: &str) -> anyhow::Result<PathBuf> {
     let cands = candidates(relative);
     cands.iter().find(|p| p.exists()).cloned().ok_or_else(|| {
-        format!(
+        anyhow::anyhow!(
             "bundled file {relative} not found (looked at {})",
             cands
                 .iter()
@@ -51,6 +51,9 @@ mod tests {
     fn looks_in_the_source_tree_and_names_every_place() {
         assert!(find("Cargo.toml").is_ok());
         let err = find("no/such/file.bin").unwrap_err();
-        assert!(err.contains(env!("CARGO_MANIFEST_DIR")), "{err}");
+        assert!(
+            err.to_string().contains(env!("CARGO_MANIFEST_DIR")),
+            "{err}"
+        );
     }
 }

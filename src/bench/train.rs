@@ -9,9 +9,9 @@ use crate::train::data::flip::FlipPolicy;
 use crate::train::data::index::{ClipEntry, ClipList};
 use crate::train::data::loader::{Augment, EpochLoader, LoaderOptions};
 use crate::train::data::{Dataset, FrameNaming};
-use crate::train::error::{Result, TrainError};
 use crate::train::optim::{OptimConfig, Optimizer};
 use crate::train::params::trainable_params;
+use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
@@ -81,13 +81,13 @@ fn write_jester_like(dir: &Path, clips: usize) -> Result<Dataset> {
     for c in 0..clips {
         let motion = Motion::ALL[c % Motion::ALL.len()];
         let clip_dir = dir.join(c.to_string());
-        std::fs::create_dir_all(&clip_dir).map_err(|e| TrainError::io(&clip_dir, e))?;
+        std::fs::create_dir_all(&clip_dir).map_err(|e| Error::io(&clip_dir, e))?;
         for (f, img) in render_clip(motion, c as u64, 176, 36).iter().enumerate() {
             let frame = image::imageops::crop_imm(img, 0, 38, 176, 100).to_image();
             let p = clip_dir.join(format!("{:05}.jpg", f + 1));
             frame
                 .save(&p)
-                .map_err(|e| TrainError::bad_file(&p, e.to_string()))?;
+                .map_err(|e| Error::bad_file(&p, e.to_string()))?;
         }
         entries.push(ClipEntry {
             id: c.to_string(),
@@ -109,7 +109,7 @@ fn write_jester_like(dir: &Path, clips: usize) -> Result<Dataset> {
 
 /// Runs both benchmarks on the CPU.
 pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
-    let tmp = tempfile::tempdir().map_err(|e| TrainError::io(std::env::temp_dir(), e))?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let ds = Arc::new(write_jester_like(tmp.path(), opts.clips)?);
     let labels = ds.labels.clone();
     let mut cfg = ModelConfig::new(opts.arch, opts.consensus, opts.segments, labels);

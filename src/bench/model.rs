@@ -1,14 +1,11 @@
 //! Timing the model: median wall time of the backbone on one frame, of the head on N features,
 //! and of a whole clip, with random weights (speed does not depend on their values). Beside the
-//! wall time, the CPU time all threads of the process spent per clip (Linux only): on a machine
+//! wall time, the CPU time all threads of the process spent per clip (Unix only): on a machine
 //! shared with other work it shows what a change costs even when the wall time is noise.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
-use crate::model::tsn::{BuildOptions, Tsn};
-use crate::{GestureModel, Result};
-use candle_core::{DType, Device, Tensor};
-use candle_nn::{VarBuilder, VarMap};
-use std::collections::HashMap;
+use crate::Result;
+use candle_core::{Device, Tensor};
 use std::time::Instant;
 
 /// What to time.
@@ -37,34 +34,8 @@ pub struct BenchResult {
     pub clip_cpu_ms: Option<f64>,
 }
 
-/// CPU time all threads of this process have run, in ns, from `/proc/self/task/*/schedstat`.
-/// Threads that exited are not counted: compare only spans over which the pool lives.
-pub fn process_cpu_ns() -> Option<u64> {
-    let mut total = 0u64;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
-    Some(total)
-}
-
-/// An inference model of `cfg` with random weights (through the real loading path: BN folding).
-pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> {
-    let vm = VarMap::new();
-    let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
-    Tsn::new(cfg, vb, BuildOptions::training(false, 0))?;
-    let tensors: HashMap<String, Tensor> = vm
-        .data()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    GestureModel::from_tensors(cfg.clone(), tensors, device)
-}
-
 /// Median wall ms of `f`, and its mean CPU ms (all threads) when measured on the CPU over a span
-/// long enough for the kernel's per-thread accounting (updated at scheduler ticks) to be exact.
+/// long enough (a quarter second) that the CPU time is not dominated by a stray wake-up.
 fn median_ms(
     device: &Device,
     warmup: usize,
@@ -72,7 +43,7 @@ fn median_ms(
     mut f: impl FnMut() -> Result<()>,
 ) -> Result<(f64, Option<f64>)> {
     const MIN_CPU_SPAN_MS: f64 = 250.0;
-    let cpu_before = process_cpu_ns();
+    let cpu_before = super::process_cpu_ns();
     let start = Instant::now();
     for _ in 0..warmup {
         f()?;
@@ -87,7 +58,7 @@ fn median_ms(
     }
     let span_ms = start.elapsed().as_secs_f64() * 1e3;
     times.sort_by(f64::total_cmp);
-    let cpu_ms = match (cpu_before, process_cpu_ns()) {
+    let cpu_ms = match (cpu_before, super::process_cpu_ns()) {
         (Some(a), Some(b)) if device.is_cpu() && span_ms >= MIN_CPU_SPAN_MS => {
             Some(b.saturating_sub(a) as f64 / 1e6 / (warmup + iters) as f64)
         }
@@ -107,7 +78,7 @@ pub fn bench_model(
     let mut cfg = ModelConfig::new(case.arch, case.consensus, case.num_segments, labels);
     cfg.input_size = case.input_size;
     cfg.resize_size = case.input_size.max(cfg.resize_size);
-    let model = random_model(&cfg, device)?;
+    let model = crate::testing::random_model(&cfg, device)?;
     let s = case.input_size;
     let frame = Tensor::randn(0f32, 1., (1, 3, s, s), device)?;
     let clip = Tensor::randn(0f32, 1., (1, case.num_segments, 3, s, s), device)?;

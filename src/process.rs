@@ -1,0 +1,53 @@
+//! Process-wide settings, made once at the start of `main` before any thread exists. They live in
+//! the binary, not the library: a program that links the library keeps its own allocator and
+//! thread settings.
+//!
+//! Allocator: this process allocates and frees tensors of hundreds of MB every step. glibc's malloc
+//! serves such blocks with fresh `mmap`s and unmaps them on free, so every training step pays for
+//! page faults that zero the whole block again (half of a squeezenet1_1 training step's time went
+//! to the kernel). Keeping freed memory in the heap for reuse removes that cost at the price of a
+//! resident size that stays at its peak.
+//!
+//! Threads (training on the CPU): candle runs element-wise CPU ops on its own pool of
+//! threads, besides rayon's pool that runs the matrix products and our convolution ops; after
+//! each op its workers spin (about half a millisecond) before sleeping. In a training step,
+//! where rayon's threads run the convolutions between candle's element-wise ops, the two pools
+//! fight over the cores: on 2 shared cores the spinning cost a quarter of the backward pass.
+//! With candle's pool reduced to the calling thread that disappears; the element-wise ops it
+//! runs are memory-bound and lose little.
+
+/// Makes glibc malloc reuse freed large blocks instead of returning them to the system. Returns
+/// whether every setting was accepted; a no-op (returning `false`) on other C libraries.
+pub fn keep_freed_memory() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes malloc's tuning parameters; it is called before any
+        // thread of ours exists and takes plain integers.
+        unsafe {
+            // Blocks of any size come from the heap, not from their own mmap.
+            let mmap = libc::mallopt(libc::M_MMAP_THRESHOLD, i32::MAX);
+            // Never give the top of the heap back, and grow it in 256 MiB steps.
+            let trim = libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+            let pad = libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+            mmap == 1 && trim == 1 && pad == 1
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        false
+    }
+}
+
+/// The variable candle reads, once, when its pool is first used.
+const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
+
+/// Makes candle run its element-wise CPU ops on the calling thread, unless the user has set
+/// `CANDLE_NUM_THREADS`. Returns whether it changed the setting. Call at the start of `main`,
+/// before any other thread exists (it sets an environment variable).
+pub fn candle_elementwise_on_caller() -> bool {
+    if std::env::var_os(CANDLE_NUM_THREADS).is_some() {
+        return false;
+    }
+    std::env::set_var(CANDLE_NUM_THREADS, "1");
+    true
+}

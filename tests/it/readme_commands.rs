@@ -831,7 +831,10 @@ fn every_documented_command_runs_as_written() {
         work: work.path().to_path_buf(),
         logs,
         help: all_help(),
-        has_camera: !String::from_utf8_lossy(&cameras.stdout).contains("no cameras found"),
+        // `cameras` lists each as `camera:N  NAME`, the spelling `--source` takes.
+        has_camera: String::from_utf8_lossy(&cameras.stdout)
+            .lines()
+            .any(|l| l.starts_with("camera:")),
     };
 
     let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();

@@ -2,6 +2,7 @@
 //! spatiotemporal consensus head, after arXiv 1909.05165), and the tools that convert, train and
 //! evaluate its models.
 
+pub mod actions;
 pub mod atomic;
 pub mod bench;
 pub mod capture;

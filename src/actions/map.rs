@@ -444,7 +444,10 @@ cooldown_ms = 500
                 "a.toml:3:",
             ),
             ("[gestures\n", "a.toml:1:"),
-            ("\ntimeout_s = -1\n", "a.toml:2: timeout_s must be more than 0"),
+            (
+                "\ntimeout_s = -1\n",
+                "a.toml:2: timeout_s must be more than 0",
+            ),
         ] {
             let err = err_of(text);
             assert!(err.contains(says), "{text:?} gave: {err}");

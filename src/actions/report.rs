@@ -114,7 +114,7 @@ impl Completion {
     pub fn line(&self) -> String {
         let status = if self.ok { "done" } else { "FAILED" };
         format!(
-            "{} → {}: {status}, {}",
+            "{} -> {}: {status}, {}",
             self.label, self.action, self.detail
         )
     }

@@ -319,7 +319,8 @@ impl LiveApp {
         }
     }
 
-    /// Runs the event's action; a `print:` goes to stdout too.
+    /// Runs the event's action; a `print:` goes to stdout too. (The log says `->`: egui's
+    /// default font has no arrow glyph.)
     fn act(&mut self, e: &GestureEvent) {
         let Some(d) = &mut self.actions else {
             return;
@@ -330,7 +331,7 @@ impl LiveApp {
         }
         let line = match &r.action {
             Some(a) => format!(
-                "{:.2} s · {} → {a}: {}",
+                "{:.2} s · {} -> {a}: {}",
                 e.t.as_secs_f64(),
                 e.label,
                 r.detail

@@ -506,7 +506,10 @@ fn window(armed: bool) -> egui_kittest::Harness<'static, gesture_app::ui::LiveAp
     )
     .unwrap();
     let mut map = ActionMap::default();
-    let flags: Vec<String> = gestures().iter().map(|g| format!("{g}=print:did {g}")).collect();
+    let flags: Vec<String> = gestures()
+        .iter()
+        .map(|g| format!("{g}=print:did {g}"))
+        .collect();
     map.add_flags(&flags).unwrap();
     map.resolve(&model.config().labels).unwrap();
     let init = AppInit {
@@ -548,11 +551,17 @@ fn the_window_shows_the_map_and_arms_with_its_switch() {
     // The map's rows (the gesture's name may also be the current prediction's).
     assert!(h.query_all_by_label("Swiping Left").count() >= 1);
     h.get_by_label("print:did Swiping Left");
-    wait_for_log(&mut h, "Swiping Left → print:did Swiping Left: skipped: actions are disarmed");
+    wait_for_log(
+        &mut h,
+        "Swiping Left -> print:did Swiping Left: skipped: actions are disarmed",
+    );
     h.get_by_label("disarmed: nothing fires").click();
     h.step();
     assert!(h.state().armed());
     h.step();
     h.get_by_label("armed: gestures fire their actions");
-    wait_for_log(&mut h, "Swiping Right → print:did Swiping Right: printed \"did Swiping Right\"");
+    wait_for_log(
+        &mut h,
+        "Swiping Right -> print:did Swiping Right: printed \"did Swiping Right\"",
+    );
 }

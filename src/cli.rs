@@ -53,4 +53,8 @@ pub enum Command {
     Data(commands::data::DataArgs),
     /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
+    /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
+    /// metadata) with a seeded mutation loop; prints the inputs run per parser
+    #[command(hide = true)]
+    Fuzz(commands::fuzz::FuzzArgs),
 }

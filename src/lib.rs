@@ -8,6 +8,7 @@ pub mod capture;
 pub mod cpu_threads;
 pub mod device;
 pub mod error;
+pub mod fuzz;
 pub mod live;
 pub mod malloc;
 pub mod model;

@@ -10,6 +10,7 @@ pub mod convert;
 pub mod data;
 pub mod dataset_args;
 pub mod eval;
+pub mod fuzz;
 pub mod info;
 pub mod run;
 pub mod synth;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Synth(a)) => synth::run(a),
         Some(Command::Data(a)) => data::run(a),
         Some(Command::BenchTrain(a)) => bench_train::run(a),
+        Some(Command::Fuzz(a)) => fuzz::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).
         None => run::run(cli.run),
     }

@@ -38,6 +38,8 @@ pub enum DecodeError {
     Jpeg(String),
     #[error("{0} frames are not decoded")]
     Unsupported(PixelFormat),
+    #[error("{0}")]
+    Image(String),
 }
 
 /// Decodes one raw frame to RGB.
@@ -123,6 +125,17 @@ fn checked<'a>(
 
 fn image_from(width: u32, height: u32, rgb: Vec<u8>) -> RgbImage {
     RgbImage::from_raw(width, height, rgb).expect("buffer size checked by `checked`")
+}
+
+/// Decodes an image file's bytes (a frame folder's `00001.jpg`): JPEGs with the same checks as
+/// camera frames (a file cut short is refused, not shown half grey), other formats by `image`.
+pub fn decode_file(data: &[u8]) -> Result<RgbImage, DecodeError> {
+    if data.starts_with(&[0xFF, 0xD8]) {
+        return decode_jpeg(MAX_SIDE, MAX_SIDE, data);
+    }
+    image::load_from_memory(data)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| DecodeError::Image(e.to_string()))
 }
 
 /// A JPEG no larger than the camera's mode (`width`x`height`): a corrupt header claiming a

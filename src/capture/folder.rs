@@ -3,7 +3,8 @@
 //! capture thread, just before they are due.
 
 use super::{CaptureError, FrameSource, Pulled, SourceFrame};
-use crate::preprocess::{list_clip_frames, load_frame};
+use super::decode::decode_file;
+use crate::preprocess::list_clip_frames;
 use std::path::{Path, PathBuf};
 
 /// The clips under `path`: the folder itself if it holds numbered frames, else each
@@ -125,13 +126,12 @@ impl FrameSource for FolderSource {
         // A frame that does not decode still takes its slot in time, so the frames after it
         // keep the recording's timing.
         self.delivered += 1;
-        Ok(match load_frame(path) {
+        let decoded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| decode_file(&bytes).map_err(|e| e.to_string()));
+        Ok(match decoded {
             Ok(image) => Pulled::Frame(SourceFrame::played(image, index, self.fps)),
-            // `load_frame`'s reason already says "cannot decode frame".
-            Err(crate::Error::Clip { reason, .. }) => {
-                Pulled::Undecodable(format!("{}: {reason}", path.display()))
-            }
-            Err(e) => Pulled::Undecodable(format!("{}: {e}", path.display())),
+            Err(e) => Pulled::Undecodable(format!("{}: cannot decode frame: {e}", path.display())),
         })
     }
 }
@@ -206,8 +206,14 @@ mod tests {
     #[test]
     fn an_undecodable_frame_is_dropped_and_the_clip_goes_on_in_time() {
         let tmp = tempfile::tempdir().unwrap();
-        write_clip(tmp.path(), 3, 0);
+        write_clip(tmp.path(), 4, 0);
         std::fs::write(tmp.path().join("00002.png"), b"not a png").unwrap();
+        // A JPEG cut short decodes "fine" with its lower half grey: refused too.
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&RgbImage::from_pixel(32, 32, image::Rgb([200, 10, 10])))
+            .unwrap();
+        std::fs::write(tmp.path().join("00004.png"), &jpeg[..jpeg.len() / 2]).unwrap();
         let mut src = FolderSource::open(tmp.path(), 10.0, false).unwrap();
         assert!(matches!(src.next_frame().unwrap(), Pulled::Frame(_)));
         let Pulled::Undecodable(why) = src.next_frame().unwrap() else {
@@ -219,6 +225,10 @@ mod tests {
             panic!("the clip goes on");
         };
         assert_eq!(third.pts, Duration::from_millis(200));
+        let Pulled::Undecodable(why) = src.next_frame().unwrap() else {
+            panic!("the truncated JPEG is reported as undecodable");
+        };
+        assert!(why.contains("00004.png") && why.contains("truncated"), "{why}");
         assert!(matches!(src.next_frame().unwrap(), Pulled::End));
     }
 }

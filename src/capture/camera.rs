@@ -132,7 +132,10 @@ fn find_again<'a>(cameras: &'a [CameraId], was: &CameraId) -> Option<&'a CameraI
 
 /// What the reader thread tells the capture thread.
 enum FromReader {
-    Opened { id: CameraId, choice: Choice },
+    Opened {
+        id: CameraId,
+        choice: Choice,
+    },
     Frame(RawFrame),
     /// Opening or reading failed (busy, unplugged, driver error): worth trying again.
     Failed(CaptureError),

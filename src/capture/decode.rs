@@ -96,7 +96,7 @@ fn checked<'a>(
     half_bytes: usize,
     needs_even: bool,
 ) -> Result<&'a [u8], DecodeError> {
-    let side_ok = |s: u32| (1..=MAX_SIDE).contains(&s) && (!needs_even || s % 2 == 0);
+    let side_ok = |s: u32| (1..=MAX_SIDE).contains(&s) && (!needs_even || s.is_multiple_of(2));
     if !side_ok(width) || !side_ok(height) {
         return Err(DecodeError::BadSize {
             format: format.clone(),
@@ -237,7 +237,8 @@ mod tests {
         let (y, u, v) = (y as f64 - 16.0, u as f64 - 128.0, v as f64 - 128.0);
         let k = 255.0 / 219.0;
         let r = k * y + 255.0 / 112.0 * 0.701 * v;
-        let g = k * y - 255.0 / 112.0 * 0.886 * 0.114 / 0.587 * u
+        let g = k * y
+            - 255.0 / 112.0 * 0.886 * 0.114 / 0.587 * u
             - 255.0 / 112.0 * 0.701 * 0.299 / 0.587 * v;
         let b = k * y + 255.0 / 112.0 * 0.886 * u;
         [r, g, b].map(|c| c.round().clamp(0.0, 255.0) as u8)
@@ -313,7 +314,11 @@ mod tests {
             });
             assert!(max_diff(&got, &exact) <= 1, "{format}");
             // And close to the original: 8-bit YUV rounding costs at most a few levels.
-            assert!(max_diff(&got, &img) <= 3, "{format}: {}", max_diff(&got, &img));
+            assert!(
+                max_diff(&got, &img) <= 3,
+                "{format}: {}",
+                max_diff(&got, &img)
+            );
         }
     }
 
@@ -331,10 +336,7 @@ mod tests {
         // Padding after the frame (some drivers) is ignored.
         let mut padded = img.as_raw().clone();
         padded.extend_from_slice(&[0; 17]);
-        assert_eq!(
-            decode_parts(&PixelFormat::Rgb, 6, 4, &padded).unwrap(),
-            img
-        );
+        assert_eq!(decode_parts(&PixelFormat::Rgb, 6, 4, &padded).unwrap(), img);
     }
 
     fn jpeg_of(img: &RgbImage) -> Vec<u8> {
@@ -388,7 +390,10 @@ mod tests {
 
         let yuyv = yuyv_of(&img);
         let err = decode_parts(&PixelFormat::Yuyv, 16, 8, &yuyv[..yuyv.len() - 1]).unwrap_err();
-        assert_eq!(err.to_string(), "truncated YUYV frame: 255 bytes, 16x8 needs 256");
+        assert_eq!(
+            err.to_string(),
+            "truncated YUYV frame: 255 bytes, 16x8 needs 256"
+        );
         let nv12 = nv12_of(&img);
         assert!(decode_parts(&PixelFormat::Nv12, 16, 8, &nv12[..16 * 8]).is_err());
         assert!(decode_parts(&PixelFormat::Rgb, 16, 8, &[1, 2, 3]).is_err());

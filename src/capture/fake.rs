@@ -58,19 +58,19 @@ impl FakeCamera {
     pub fn new(name: &str, modes: Vec<Mode>) -> Self {
         FakeCamera {
             inner: Arc::new(Inner {
-            id: CameraId {
-                index: 0,
-                name: name.to_string(),
-            },
-            modes,
-            script: Mutex::new(Script {
-                steps: VecDeque::new(),
-                unplugged_until: None,
-            }),
-            open_delay: Duration::ZERO,
-            opens: AtomicUsize::new(0),
-            frames: AtomicUsize::new(0),
-            started: Mutex::new(None),
+                id: CameraId {
+                    index: 0,
+                    name: name.to_string(),
+                },
+                modes,
+                script: Mutex::new(Script {
+                    steps: VecDeque::new(),
+                    unplugged_until: None,
+                }),
+                open_delay: Duration::ZERO,
+                opens: AtomicUsize::new(0),
+                frames: AtomicUsize::new(0),
+                started: Mutex::new(None),
             }),
         }
     }
@@ -149,9 +149,7 @@ impl Inner {
         let mut s = self.lock();
         let step = match s.steps.front_mut() {
             None => return Step::Frames(1),
-            Some(Step::Frames(n)) | Some(Step::Garbage(n)) | Some(Step::Truncated(n))
-                if *n > 1 =>
-            {
+            Some(Step::Frames(n)) | Some(Step::Garbage(n)) | Some(Step::Truncated(n)) if *n > 1 => {
                 *n -= 1;
                 let mut one = s.steps[0].clone();
                 if let Step::Frames(k) | Step::Garbage(k) | Step::Truncated(k) = &mut one {
@@ -224,7 +222,8 @@ impl CameraDevice for FakeDevice {
         if self.next_due > now {
             std::thread::sleep(self.next_due - now);
         }
-        self.next_due = Instant::now().max(self.next_due) + Duration::from_secs(1) / mode.fps.max(1);
+        self.next_due =
+            Instant::now().max(self.next_due) + Duration::from_secs(1) / mode.fps.max(1);
         let n = camera.frames.fetch_add(1, Ordering::SeqCst);
         let data = match camera.next_step() {
             Step::Frames(_) => encode(&picture(mode.width, mode.height, n), &mode.format),

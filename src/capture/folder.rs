@@ -2,8 +2,8 @@
 //! after another, at a fixed rate, optionally looping. Frames are decoded one at a time on the
 //! capture thread, just before they are due.
 
-use super::{CaptureError, FrameSource, Pulled, SourceFrame};
 use super::decode::decode_file;
+use super::{CaptureError, FrameSource, Pulled, SourceFrame};
 use crate::preprocess::list_clip_frames;
 use std::path::{Path, PathBuf};
 
@@ -200,7 +200,6 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let err = find_clips(&file).unwrap_err().to_string();
         assert!(err.contains("is a file"), "{err}");
-
     }
 
     #[test]
@@ -228,7 +227,10 @@ mod tests {
         let Pulled::Undecodable(why) = src.next_frame().unwrap() else {
             panic!("the truncated JPEG is reported as undecodable");
         };
-        assert!(why.contains("00004.png") && why.contains("truncated"), "{why}");
+        assert!(
+            why.contains("00004.png") && why.contains("truncated"),
+            "{why}"
+        );
         assert!(matches!(src.next_frame().unwrap(), Pulled::End));
     }
 }

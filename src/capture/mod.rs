@@ -15,7 +15,9 @@ pub mod status;
 pub mod synthetic;
 mod thread;
 
-pub use device::{CameraBackend, CameraDevice, CameraId, CameraSystem, Mode, PixelFormat, RawFrame};
+pub use device::{
+    CameraBackend, CameraDevice, CameraId, CameraSystem, Mode, PixelFormat, RawFrame,
+};
 pub use ring::{Frame, FrameRing, RingState};
 pub use status::CaptureStatus;
 pub use thread::{resize_shorter_side, Capture, CaptureOptions, Opener};

@@ -51,8 +51,8 @@ pub fn choose(camera: &str, modes: &[Mode], wanted: Wanted) -> Result<Choice, Ca
         .iter()
         .min_by(|a, b| {
             let key = |m: &Mode| (resolution_distance(m, w, h), fps_distance(m.fps, fps));
-            let (ra, fa) = key(**a);
-            let (rb, fb) = key(**b);
+            let (ra, fa) = key(a);
+            let (rb, fb) = key(b);
             ra.total_cmp(&rb)
                 .then(fa.total_cmp(&fb))
                 .then(a.format.preference().cmp(&b.format.preference()))

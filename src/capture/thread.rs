@@ -496,7 +496,10 @@ mod tests {
         )
         .unwrap();
         assert!(t0.elapsed() < Duration::from_millis(200));
-        assert_eq!(cap.ring().status().health().as_deref(), Some("opening camera…"));
+        assert_eq!(
+            cap.ring().status().health().as_deref(),
+            Some("opening camera…")
+        );
         cap.wait_opened(Duration::from_secs(10)).unwrap();
         assert_eq!(cap.description(), "counting");
         assert_eq!(cap.ring().status().health(), None);

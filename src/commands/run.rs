@@ -219,14 +219,13 @@ const DEMO_NOTICE: &str = "Demo: the bundled model was trained on generated clip
 fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut camera_checked: Option<bool> = None;
     let mut has_camera = || {
-        *camera_checked
-            .get_or_insert_with(|| {
-                CameraSystem::native()
-                    .0
-                    .cameras()
-                    .map(|c| !c.is_empty())
-                    .unwrap_or(false)
-            })
+        *camera_checked.get_or_insert_with(|| {
+            CameraSystem::native()
+                .0
+                .cameras()
+                .map(|c| !c.is_empty())
+                .unwrap_or(false)
+        })
     };
     let demo = args.demo || (args.weights.is_none() && args.source.is_none() && !has_camera());
     let weights = match &args.weights {
@@ -370,7 +369,9 @@ mod tests {
         assert!(parse_resolution("1280").is_err());
         assert!(parse_resolution("0x5").is_err());
         assert!(parse_resolution("100000x100000").is_err());
-        assert!(window_ms("99999999999999").unwrap_err().contains("100 to 10000"));
+        assert!(window_ms("99999999999999")
+            .unwrap_err()
+            .contains("100 to 10000"));
         assert_eq!(window_ms("500"), Ok(500));
         let fps = ranged(FPS_RANGE, "frames per second");
         assert_eq!(fps("30"), Ok(30.0));

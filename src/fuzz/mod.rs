@@ -158,7 +158,13 @@ fn mutated(rng: &mut StdRng, target: &Target) -> Vec<u8> {
 
 fn mutate(rng: &mut StdRng, data: &mut Vec<u8>, target: &Target) {
     let len = data.len();
-    let pos = |rng: &mut StdRng| if len == 0 { 0 } else { rng.random_range(0..len) };
+    let pos = |rng: &mut StdRng| {
+        if len == 0 {
+            0
+        } else {
+            rng.random_range(0..len)
+        }
+    };
     match rng.random_range(0..10) {
         0 if len > 0 => {
             let p = pos(rng);
@@ -190,7 +196,11 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>, target: &Target) {
             }
         }
         3 => {
-            let p = if len == 0 { 0 } else { rng.random_range(0..=len) };
+            let p = if len == 0 {
+                0
+            } else {
+                rng.random_range(0..=len)
+            };
             let n = rng.random_range(1..=16);
             let bytes: Vec<u8> = (0..n).map(|_| rng.random()).collect();
             data.splice(p..p, bytes);
@@ -211,7 +221,11 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>, target: &Target) {
         6 => {
             // Splice: this input's start, another seed's end.
             let other = &target.seeds[rng.random_range(0..target.seeds.len())];
-            let a = if len == 0 { 0 } else { rng.random_range(0..=len) };
+            let a = if len == 0 {
+                0
+            } else {
+                rng.random_range(0..=len)
+            };
             let b = if other.is_empty() {
                 0
             } else {
@@ -223,11 +237,19 @@ fn mutate(rng: &mut StdRng, data: &mut Vec<u8>, target: &Target) {
         7 if len > 0 => data.truncate(pos(rng)),
         8 if !target.tokens.is_empty() => {
             let t = target.tokens[rng.random_range(0..target.tokens.len())];
-            let p = if len == 0 { 0 } else { rng.random_range(0..=len) };
+            let p = if len == 0 {
+                0
+            } else {
+                rng.random_range(0..=len)
+            };
             data.splice(p..p, t.iter().copied());
         }
         _ => {
-            let p = if len == 0 { 0 } else { rng.random_range(0..=len) };
+            let p = if len == 0 {
+                0
+            } else {
+                rng.random_range(0..=len)
+            };
             data.insert(p, rng.random());
         }
     }

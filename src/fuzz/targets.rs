@@ -209,10 +209,8 @@ fn index() -> Target {
             None => (input, &[][..]),
         };
         let path = Path::new("fuzz.txt");
-        let labels = crate::train::data::index::parse_labels(
-            path,
-            &String::from_utf8_lossy(labels),
-        );
+        let labels =
+            crate::train::data::index::parse_labels(path, &String::from_utf8_lossy(labels));
         let fallback: Vec<String> = ["Swiping Left", "Swiping Right", "No gesture"]
             .iter()
             .map(|s| s.to_string())

@@ -3,8 +3,8 @@
 //! the capture and inference threads wake the UI with `request_repaint`.
 
 use super::panels;
-use crate::capture::{SourceSpec, Waker};
 use crate::capture::Opener;
+use crate::capture::{SourceSpec, Waker};
 use crate::live::{
     Control, FrameModel, GestureEvent, LiveError, Pipeline, PipelineOptions, Prediction, Stats,
     WorkerMsg,
@@ -219,21 +219,24 @@ impl LiveApp {
             self.error = Some("no model loaded: load a weights file first".into());
             return;
         };
-        let started = spec.opener(&self.options.source).map_err(LiveError::from).and_then(|opener| {
-            let opener: Opener = Box::new(move || {
-                if let Some(Ok(t)) = retiring {
-                    let _ = t.join();
-                }
-                opener()
+        let started = spec
+            .opener(&self.options.source)
+            .map_err(LiveError::from)
+            .and_then(|opener| {
+                let opener: Opener = Box::new(move || {
+                    if let Some(Ok(t)) = retiring {
+                        let _ = t.join();
+                    }
+                    opener()
+                });
+                Pipeline::spawn_with(
+                    model,
+                    opener,
+                    &spec.opening_message(),
+                    &self.options,
+                    Some(self.waker.clone()),
+                )
             });
-            Pipeline::spawn_with(
-                model,
-                opener,
-                &spec.opening_message(),
-                &self.options,
-                Some(self.waker.clone()),
-            )
-        });
         match started {
             Ok(p) => {
                 self.source_label = spec.to_string();

@@ -13,8 +13,8 @@ use egui_kittest::Harness;
 use gesture_app::bench::random_model;
 use gesture_app::capture::fake::{FakeCamera, Step};
 use gesture_app::capture::{
-    Capture, CaptureOptions, CameraSystem, FrameRing, Mode, PixelFormat, RingState,
-    SourceOptions, SourceSpec,
+    CameraSystem, Capture, CaptureOptions, FrameRing, Mode, PixelFormat, RingState, SourceOptions,
+    SourceSpec,
 };
 use gesture_app::live::{FrameModel, Pipeline, PipelineOptions, WorkerMsg};
 use gesture_app::ui::{model_facts, AppInit, LiveApp};
@@ -99,10 +99,7 @@ fn a_panicking_driver_ends_the_pipeline_with_its_cause_within_a_second() {
         if panicked_at.is_none() && fake.frames() >= 4 {
             panicked_at = Some(Instant::now());
         }
-        match pipeline
-            .messages()
-            .recv_timeout(Duration::from_millis(10))
-        {
+        match pipeline.messages().recv_timeout(Duration::from_millis(10)) {
             Ok(WorkerMsg::Quit(q)) => break q,
             Ok(_) => {}
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
@@ -113,7 +110,9 @@ fn a_panicking_driver_ends_the_pipeline_with_its_cause_within_a_second() {
             Err(e) => panic!("{e}"),
         }
     };
-    let waited = panicked_at.expect("the panic frame was asked for").elapsed();
+    let waited = panicked_at
+        .expect("the panic frame was asked for")
+        .elapsed();
     let why = quit.expect("a cause");
     assert!(
         why.contains("panicked") && why.contains("driver exploded"),
@@ -147,7 +146,8 @@ fn a_stalled_camera_is_reported_and_reopened() {
 #[test]
 fn an_unplugged_camera_is_waited_for_and_reconnected() {
     let fake = Arc::new(
-        FakeCamera::webcam().with_script([Step::Frames(5), Step::Unplug(Duration::from_millis(1500))]),
+        FakeCamera::webcam()
+            .with_script([Step::Frames(5), Step::Unplug(Duration::from_millis(1500))]),
     );
     let cap = capture(camera_options(&fake));
     let ring = cap.ring();
@@ -238,7 +238,10 @@ fn the_window_keeps_drawing_while_the_camera_takes_5_s_to_open() {
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
         .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx));
-    assert!(start.elapsed() < Duration::from_secs(2), "building the app waited for the camera");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "building the app waited for the camera"
+    );
     // Frames keep being drawn, each quickly, while the camera opens.
     let mut slowest = Duration::ZERO;
     let mut steps = 0;
@@ -256,7 +259,11 @@ fn the_window_keeps_drawing_while_the_camera_takes_5_s_to_open() {
     // Then the camera is there and the notice goes.
     let end = Instant::now() + Duration::from_secs(20);
     while h.state().source_health().is_some() || fake.frames() == 0 {
-        assert!(Instant::now() < end, "the camera never opened: {:?}", h.state().error());
+        assert!(
+            Instant::now() < end,
+            "the camera never opened: {:?}",
+            h.state().error()
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -282,7 +289,11 @@ fn a_recording_with_broken_jpegs_still_fires_its_gestures_headless() {
     let garbage = [5, 60, 80];
     let truncated = [42, 115];
     for i in garbage {
-        std::fs::write(tmp.path().join(format!("{i:05}.jpg")), b"\xff\xd8 not a jpeg").unwrap();
+        std::fs::write(
+            tmp.path().join(format!("{i:05}.jpg")),
+            b"\xff\xd8 not a jpeg",
+        )
+        .unwrap();
     }
     for i in truncated {
         let path = tmp.path().join(format!("{i:05}.jpg"));
@@ -290,7 +301,10 @@ fn a_recording_with_broken_jpegs_still_fires_its_gestures_headless() {
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
-        .args(["--weights", repo("weights/demo.safetensors").to_str().unwrap()])
+        .args([
+            "--weights",
+            repo("weights/demo.safetensors").to_str().unwrap(),
+        ])
         .args(["--headless", "--source", tmp.path().to_str().unwrap()])
         .output()
         .unwrap();
@@ -343,7 +357,10 @@ fn absurd_flag_values_are_one_error_line() {
             errors[0].contains(flag) && errors[0].contains(range),
             "{flag} {value}: {stderr}"
         );
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
         assert!(out.stdout.is_empty(), "{flag} {value}: nothing runs");
     }
 }

@@ -12,7 +12,6 @@ pub mod fuzz;
 pub mod live;
 pub mod malloc;
 pub mod model;
-pub mod ops;
 pub mod preprocess;
 pub mod synth;
 pub mod train;

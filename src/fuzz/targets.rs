@@ -1,5 +1,5 @@
-//! The fuzzed parsers and their seeds: real inputs built here (so the fuzzer runs anywhere),
-//! plus, where present, the bundled demo weights' header and the shared reference checkpoints.
+//! The fuzzed parsers and their seeds: real inputs built here, the repository's torch-saved
+//! checkpoint fixtures and the bundled demo weights' header.
 
 use super::Target;
 use crate::capture::decode::decode_parts;
@@ -170,14 +170,17 @@ fn checkpoint() -> Target {
         crate::weights::import::parse(Path::new("fuzz.pth"), input).is_ok()
     }
     let mut seeds = vec![legacy_checkpoint()];
-    // The reference checkpoints' first 64 KiB hold their whole pickles (the storages follow).
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    // Whole torch-saved checkpoints from the repository's fixtures (zip and legacy, ~39 KB).
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/torch/forms");
     for name in [
-        "squeezenet1_1_TRNmultiscale_3seg_legacy.pth.tar",
-        "squeezenet1_1_MLP_8seg.pth.tar",
+        "squeezenet1_1_state_dict.pth",
+        "squeezenet1_1_state_dict_legacy.pth",
+        "squeezenet1_1_model_module_legacy.pth",
     ] {
-        if let Ok(bytes) = std::fs::read(shared.join(name)) {
-            seeds.push(bytes[..bytes.len().min(super::MAX_INPUT)].to_vec());
+        if let Ok(bytes) = std::fs::read(fixtures.join(name)) {
+            if bytes.len() <= super::MAX_INPUT {
+                seeds.push(bytes);
+            }
         }
     }
     Target {
@@ -308,12 +311,18 @@ mod tests {
         assert_eq!(ckpt.meta["epoch"], "3");
         for target in targets() {
             for (i, seed) in target.seeds.iter().enumerate() {
-                // Every seed but the cut reference checkpoints (storages missing) parses.
-                if target.name.starts_with("checkpoint") && i > 0 {
-                    continue;
-                }
                 assert!((target.run)(seed), "{} seed {i}", target.name);
             }
         }
+        let checkpoint_seeds = targets()
+            .into_iter()
+            .find(|t| t.name.starts_with("checkpoint"))
+            .unwrap()
+            .seeds;
+        assert_eq!(
+            checkpoint_seeds.len(),
+            4,
+            "the repository's torch fixtures are seeds"
+        );
     }
 }

@@ -246,7 +246,16 @@ impl<'a> Out<'a> {
             .enumerate()
             .for_each(|(i, data)| {
                 let rows = data.len() / ld;
-                f(i * chunk, Out { data, rows, c, ld, off })
+                f(
+                    i * chunk,
+                    Out {
+                        data,
+                        rows,
+                        c,
+                        ld,
+                        off,
+                    },
+                )
             });
     }
 }

@@ -102,10 +102,13 @@ const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
 const RESOLUTION_SIDE: RangeInclusive<u32> = 16..=8192;
 
 /// A parser for a number in `range` (`unit` says what it counts); the error names the range.
-fn ranged(
-    range: RangeInclusive<f32>,
+fn ranged<T>(
+    range: RangeInclusive<T>,
     unit: &'static str,
-) -> impl Fn(&str) -> Result<f32, String> + Clone + Send + Sync + 'static {
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Clone + Send + Sync + 'static,
+{
     move |s: &str| {
         let out_of_range = || {
             format!(
@@ -114,7 +117,7 @@ fn ranged(
                 range.end()
             )
         };
-        let v: f32 = s.trim().parse().map_err(|_| out_of_range())?;
+        let v: T = s.trim().parse().map_err(|_| out_of_range())?;
         if range.contains(&v) {
             Ok(v)
         } else {
@@ -124,20 +127,7 @@ fn ranged(
 }
 
 fn window_ms(s: &str) -> Result<u64, String> {
-    let range = gesture_app::live::WINDOW_MS_RANGE;
-    let err = || {
-        format!(
-            "must be a whole number of milliseconds from {} to {}",
-            range.start(),
-            range.end()
-        )
-    };
-    let v: u64 = s.trim().parse().map_err(|_| err())?;
-    if range.contains(&v) {
-        Ok(v)
-    } else {
-        Err(err())
-    }
+    ranged(gesture_app::live::WINDOW_MS_RANGE, "milliseconds")(s)
 }
 
 fn parse_resolution(s: &str) -> Result<(u32, u32), String> {

@@ -9,7 +9,6 @@
 
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 use gesture_app::bench::random_model;
 use gesture_app::capture::fake::{FakeCamera, Step};
 use gesture_app::capture::{
@@ -17,7 +16,6 @@ use gesture_app::capture::{
     SourceSpec,
 };
 use gesture_app::live::{FrameModel, Pipeline, PipelineOptions, WorkerMsg};
-use gesture_app::ui::{model_facts, AppInit, LiveApp};
 use gesture_app::{Arch, Consensus, ModelConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -219,25 +217,12 @@ fn a_resolution_not_offered_gets_the_nearest_mode_named() {
 #[test]
 fn the_window_keeps_drawing_while_the_camera_takes_5_s_to_open() {
     let fake = Arc::new(FakeCamera::webcam().with_open_delay(Duration::from_secs(5)));
-    let model = small_model();
-    let facts = model_facts(model.config(), "cpu", None);
-    let init = AppInit {
-        model: Some(model),
-        loader: None,
-        weights_text: String::new(),
-        model_facts: facts,
-        source: Some(SourceSpec::Camera(None)),
-        options: PipelineOptions {
-            source: camera_options(&fake),
-            ..PipelineOptions::default()
-        },
-        notice: None,
-        startup_error: None,
+    let options = PipelineOptions {
+        source: camera_options(&fake),
+        ..PipelineOptions::default()
     };
     let start = Instant::now();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1180.0, 760.0))
-        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx));
+    let mut h = crate::ui::window(SourceSpec::Camera(None), options, None);
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "building the app waited for the camera"

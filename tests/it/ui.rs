@@ -28,6 +28,28 @@ fn small_model() -> Arc<dyn FrameModel> {
 }
 
 fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
+    let options = PipelineOptions {
+        worker: WorkerOptions {
+            events: EventSettings {
+                threshold,
+                release: 0.0,
+                // Random weights are unsure: let any class fire.
+                background: Vec::new(),
+                ..EventSettings::default()
+            },
+            ..WorkerOptions::default()
+        },
+        ..PipelineOptions::default()
+    };
+    window(source, options, Some("test notice".into()))
+}
+
+/// The real window on a small random model, opening `source` with `options`.
+pub fn window(
+    source: SourceSpec,
+    options: PipelineOptions,
+    notice: Option<String>,
+) -> Harness<'static, LiveApp> {
     let model = small_model();
     let facts = model_facts(model.config(), "cpu", None);
     let init = AppInit {
@@ -36,20 +58,8 @@ fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
         weights_text: String::new(),
         model_facts: facts,
         source: Some(source),
-        options: PipelineOptions {
-            worker: WorkerOptions {
-                events: EventSettings {
-                    threshold,
-                    release: 0.0,
-                    // Random weights are unsure: let any class fire.
-                    background: Vec::new(),
-                    ..EventSettings::default()
-                },
-                ..WorkerOptions::default()
-            },
-            ..PipelineOptions::default()
-        },
-        notice: Some("test notice".into()),
+        options,
+        notice,
         startup_error: None,
     };
     Harness::builder()

@@ -54,6 +54,10 @@ pub enum Command {
     Data(commands::data::DataArgs),
     /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
+    /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
+    /// metadata) with a seeded mutation loop; prints the inputs run per parser
+    #[command(hide = true)]
+    Fuzz(commands::fuzz::FuzzArgs),
 }
 
 /// Dispatches the parsed command line.
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Synth(a)) => commands::synth::run(a),
         Some(Command::Data(a)) => commands::data::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
+        Some(Command::Fuzz(a)) => commands::fuzz::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).
         None => commands::run::run(cli.run),
     }

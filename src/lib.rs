@@ -13,6 +13,7 @@ pub mod bench;
 pub mod capture;
 pub mod device;
 mod error;
+pub mod fuzz;
 pub mod live;
 pub mod model;
 pub mod preprocess;

@@ -2,8 +2,9 @@
 //! after another, at a fixed rate, optionally looping. Frames are decoded one at a time on the
 //! capture thread, just before they are due.
 
-use super::{CaptureError, FrameSource, SourceFrame};
-use crate::preprocess::{list_clip_frames, load_frame};
+use super::decode::decode_file;
+use super::{CaptureError, FrameSource, Pulled, SourceFrame};
+use crate::preprocess::list_clip_frames;
 use std::path::{Path, PathBuf};
 
 /// The clips under `path`: the folder itself if it holds numbered frames, else each
@@ -108,29 +109,30 @@ impl FrameSource for FolderSource {
         Some(self.fps)
     }
 
-    fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError> {
+    fn next_frame(&mut self) -> Result<Pulled, CaptureError> {
         if self.frame == self.clips[self.clip].len() {
             self.frame = 0;
             self.clip += 1;
             if self.clip == self.clips.len() {
                 if !self.looping {
-                    return Ok(None);
+                    return Ok(Pulled::End);
                 }
                 self.clip = 0;
             }
         }
         let path = &self.clips[self.clip][self.frame];
-        let image = load_frame(path).map_err(|e| CaptureError::Decode {
-            path: path.clone(),
-            reason: match e {
-                crate::Error::Clip { reason, .. } => reason,
-                other => other.to_string(),
-            },
-        })?;
-        let frame = SourceFrame::played(image, self.delivered, self.fps);
+        let index = self.delivered;
         self.frame += 1;
+        // A frame that does not decode still takes its slot in time, so the frames after it
+        // keep the recording's timing.
         self.delivered += 1;
-        Ok(Some(frame))
+        let decoded = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| decode_file(&bytes).map_err(|e| e.to_string()));
+        Ok(match decoded {
+            Ok(image) => Pulled::Frame(SourceFrame::played(image, index, self.fps)),
+            Err(e) => Pulled::Undecodable(format!("{}: cannot decode frame: {e}", path.display())),
+        })
     }
 }
 
@@ -155,7 +157,7 @@ mod tests {
         write_clip(tmp.path(), 3, 0);
         let mut src = FolderSource::open(tmp.path(), 10.0, false).unwrap();
         let mut got = Vec::new();
-        while let Some(f) = src.next_frame().unwrap() {
+        while let Pulled::Frame(f) = src.next_frame().unwrap() {
             got.push((f.pts, f.image.get_pixel(0, 0).0[1]));
         }
         assert_eq!(
@@ -177,7 +179,10 @@ mod tests {
         let mut src = FolderSource::open(tmp.path(), 12.0, true).unwrap();
         assert!(src.describe().contains("2 clips"));
         let shades: Vec<u8> = (0..7)
-            .map(|_| src.next_frame().unwrap().unwrap().image.get_pixel(0, 0).0[0])
+            .map(|_| match src.next_frame().unwrap() {
+                Pulled::Frame(f) => f.image.get_pixel(0, 0).0[0],
+                _ => panic!("a frame expected"),
+            })
             .collect();
         assert_eq!(shades, vec![1, 1, 2, 1, 1, 2, 1]);
     }
@@ -195,16 +200,37 @@ mod tests {
         std::fs::write(&file, b"x").unwrap();
         let err = find_clips(&file).unwrap_err().to_string();
         assert!(err.contains("is a file"), "{err}");
+    }
 
-        let broken = tmp.path().join("broken");
-        write_clip(&broken, 2, 0);
-        std::fs::write(broken.join("00002.png"), b"not a png").unwrap();
-        let mut src = FolderSource::open(&broken, 12.0, false).unwrap();
-        assert!(src.next_frame().is_ok());
-        let err = src.next_frame().err().unwrap().to_string();
+    #[test]
+    fn an_undecodable_frame_is_dropped_and_the_clip_goes_on_in_time() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_clip(tmp.path(), 4, 0);
+        std::fs::write(tmp.path().join("00002.png"), b"not a png").unwrap();
+        // A JPEG cut short decodes "fine" with its lower half grey: refused too.
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+            .encode_image(&RgbImage::from_pixel(32, 32, image::Rgb([200, 10, 10])))
+            .unwrap();
+        std::fs::write(tmp.path().join("00004.png"), &jpeg[..jpeg.len() / 2]).unwrap();
+        let mut src = FolderSource::open(tmp.path(), 10.0, false).unwrap();
+        assert!(matches!(src.next_frame().unwrap(), Pulled::Frame(_)));
+        let Pulled::Undecodable(why) = src.next_frame().unwrap() else {
+            panic!("the broken frame is reported as undecodable");
+        };
+        assert!(why.contains("00002.png"), "{why}");
+        assert_eq!(why.matches("cannot decode").count(), 1, "{why}");
+        let Pulled::Frame(third) = src.next_frame().unwrap() else {
+            panic!("the clip goes on");
+        };
+        assert_eq!(third.pts, Duration::from_millis(200));
+        let Pulled::Undecodable(why) = src.next_frame().unwrap() else {
+            panic!("the truncated JPEG is reported as undecodable");
+        };
         assert!(
-            err.contains("00002.png") && err.contains("cannot decode"),
-            "{err}"
+            why.contains("00004.png") && why.contains("truncated"),
+            "{why}"
         );
+        assert!(matches!(src.next_frame().unwrap(), Pulled::End));
     }
 }

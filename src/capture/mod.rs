@@ -4,12 +4,22 @@
 //! [`FrameRing`] that overwrites the oldest frame, so capture never waits on inference.
 
 pub mod camera;
+pub mod decode;
+pub mod device;
+pub mod fake;
 pub mod folder;
+pub mod negotiate;
+pub mod nokhwa_backend;
 pub mod ring;
+pub mod status;
 pub mod synthetic;
 mod thread;
 
+pub use device::{
+    CameraBackend, CameraDevice, CameraId, CameraSystem, Mode, PixelFormat, RawFrame,
+};
 pub use ring::{Frame, FrameRing, RingState};
+pub use status::CaptureStatus;
 pub use thread::{resize_shorter_side, Capture, CaptureOptions, Opener};
 
 use image::RgbImage;
@@ -38,6 +48,12 @@ pub enum CaptureError {
     /// A frame file that cannot be decoded.
     #[error("{path}: cannot decode frame: {reason}")]
     Decode { path: PathBuf, reason: String },
+    /// The source stopped; the message says why.
+    #[error("{0}")]
+    Ended(String),
+    /// A panic in the capture thread or the camera's reader thread, caught.
+    #[error("the {0} thread panicked: {1}")]
+    Panicked(&'static str, String),
     /// Invalid source options (frame rate, resolution...).
     #[error("invalid source settings: {0}")]
     Settings(String),
@@ -70,17 +86,34 @@ impl SourceFrame {
     }
 }
 
-/// A stream of frames. `next_frame` may block for about one frame interval (a camera waits for
-/// its next frame); the capture thread paces sources so frames are not delivered before `pts`.
-/// Sources are opened on the capture thread and stay there (no `Send` needed: camera handles
-/// are not always movable between threads).
+/// What a source has for the capture thread when asked for its next frame.
+pub enum Pulled {
+    Frame(SourceFrame),
+    /// A frame that could not be decoded, and why: dropped and counted, the stream goes on.
+    Undecodable(String),
+    /// No frame yet. `Some` says what is wrong ("camera stalled"); `None`: nothing is, the
+    /// frame is just not due. The capture thread asks again (after checking for a stop).
+    Waiting(Option<String>),
+    /// A finite source ended.
+    End,
+}
+
+/// A stream of frames. `next_frame` returns within about 100 ms (a camera waits for its next
+/// frame for that long, then says it is still waiting) so a stop request is seen quickly; the
+/// capture thread paces sources so frames are not delivered before `pts`. Sources are opened on
+/// the capture thread and stay there (no `Send` needed: camera handles are not always movable
+/// between threads).
 pub trait FrameSource {
     /// A short description for the UI and logs ("camera 0: HD Webcam 640x480@30", "folder ...").
     fn describe(&self) -> String;
     /// The rate the source delivers frames at, if known.
     fn nominal_fps(&self) -> Option<f32>;
-    /// The next frame, or `Ok(None)` at the end of a finite source.
-    fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError>;
+    /// Why the source runs in another mode than the one asked for, if it does.
+    fn note(&self) -> Option<String> {
+        None
+    }
+    /// The next frame, a dropped one, a wait, or the end. An error ends the stream.
+    fn next_frame(&mut self) -> Result<Pulled, CaptureError>;
 }
 
 /// Which source to open, as given by `--source camera[:N|:NAME] | PATH | synthetic`.
@@ -160,12 +193,23 @@ pub struct SourceOptions {
     pub resolution: Option<(u32, u32)>,
     /// Seed of the generated clips.
     pub seed: u64,
+    /// Where cameras come from: the platform's, or a scripted one in tests.
+    pub cameras: CameraSystem,
 }
 
 /// Frame rate of played-back folders when `--fps` is not given: Jester's.
 pub const DEFAULT_FOLDER_FPS: f32 = 12.0;
 
 impl SourceSpec {
+    /// What the window says while this source opens.
+    pub fn opening_message(&self) -> String {
+        match self {
+            SourceSpec::Camera(_) => "opening camera…".into(),
+            SourceSpec::Folder(p) => format!("opening {}…", p.display()),
+            SourceSpec::Synthetic => "starting generated gestures…".into(),
+        }
+    }
+
     /// An [`Opener`] for this source, to run on the capture thread.
     pub fn opener(&self, options: &SourceOptions) -> Result<Opener, CaptureError> {
         if let Some(fps) = options.fps {
@@ -178,11 +222,8 @@ impl SourceSpec {
         let options = options.clone();
         Ok(match self.clone() {
             SourceSpec::Camera(selector) => Box::new(move || {
-                Ok(Box::new(camera::CameraSource::open(
-                    selector.as_ref(),
-                    options.resolution,
-                    options.fps,
-                )?) as Box<dyn FrameSource>)
+                let settings = camera::CameraSettings::new(selector, &options);
+                Ok(Box::new(camera::CameraSource::open(settings)?) as Box<dyn FrameSource>)
             }),
             SourceSpec::Folder(path) => {
                 // Check the folder before starting a thread so the error comes back at once.

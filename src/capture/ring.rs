@@ -2,6 +2,7 @@
 //! when the ring is full the oldest frame is dropped. Readers take cheap snapshots (frames are
 //! reference-counted) and can wait, with a timeout, for a frame newer than the one they saw.
 
+use super::status::CaptureStatus;
 use image::RgbImage;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -41,6 +42,7 @@ pub struct FrameRing {
     capacity: usize,
     inner: Mutex<Inner>,
     newer: Condvar,
+    status: CaptureStatus,
 }
 
 impl FrameRing {
@@ -56,6 +58,7 @@ impl FrameRing {
                 state: RingState::Open,
             }),
             newer: Condvar::new(),
+            status: CaptureStatus::default(),
         }
     }
 
@@ -63,6 +66,11 @@ impl FrameRing {
     // mutation is a single push/pop), so a poisoned lock is still usable.
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The capture thread's status: description, health, undecodable frames.
+    pub fn status(&self) -> &CaptureStatus {
+        &self.status
     }
 
     /// How many frames the ring holds at most.

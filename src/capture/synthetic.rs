@@ -4,7 +4,7 @@
 //! between two gestures, forever, as a camera at `fps` would film them. Lets the live pipeline
 //! run where there is no camera.
 
-use super::{CaptureError, FrameSource, SourceFrame};
+use super::{CaptureError, FrameSource, Pulled, SourceFrame};
 use crate::synth::{Motion, Session};
 use crate::util::mix_seed;
 use image::RgbImage;
@@ -102,7 +102,7 @@ impl FrameSource for SyntheticSource {
         Some(self.fps)
     }
 
-    fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError> {
+    fn next_frame(&mut self) -> Result<Pulled, CaptureError> {
         let since = (self.delivered - self.segment_start) as f64 / self.fps as f64;
         let mut frame = (since * CLIP_FPS as f64).floor() as usize;
         if frame >= self.segment.len() {
@@ -111,7 +111,7 @@ impl FrameSource for SyntheticSource {
         }
         let played = SourceFrame::played(self.segment[frame].clone(), self.delivered, self.fps);
         self.delivered += 1;
-        Ok(Some(played))
+        Ok(Pulled::Frame(played))
     }
 }
 
@@ -129,7 +129,10 @@ mod tests {
             let per_gap = fps.round() as usize;
             let per_gesture = (2.0 * fps).round() as usize;
             let frames: Vec<SourceFrame> = (0..per_gap + per_gesture)
-                .map(|_| src.next_frame().unwrap().unwrap())
+                .map(|_| match src.next_frame().unwrap() {
+                    Pulled::Frame(f) => f,
+                    _ => panic!("generated gestures never end"),
+                })
                 .collect();
             let first = src.current_motion();
             assert_ne!(first, Motion::NoGesture, "{fps}");

@@ -1,10 +1,13 @@
 //! The capture thread: opens a source on its own thread (a camera handle stays on the thread
 //! that opened it), releases played-back frames at their presentation time, downscales them to
-//! the model's resize size and writes them into the ring. It never waits on a reader.
+//! the model's resize size and writes them into the ring. It never waits on a reader, and
+//! nothing it does can hang or kill it silently: undecodable frames are counted and skipped, a
+//! panic closes the ring with its cause, and opening happens on it, not on the caller's thread.
 
-use super::{CaptureError, FrameRing, FrameSource, RingState, Waker};
-use crossbeam_channel::bounded;
+use super::{CaptureError, FrameRing, FrameSource, Pulled, RingState, Waker};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use image::RgbImage;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -25,8 +28,13 @@ pub struct CaptureOptions {
     pub preview_min: u32,
     /// Frames the ring holds.
     pub ring_capacity: usize,
-    /// How long to wait for the source to open (cameras can take a few seconds).
+    /// How long [`Capture::start`] waits for the source to open (cameras can take seconds).
     pub start_timeout: Duration,
+    /// What the status says while the source opens ("opening camera…").
+    pub opening: String,
+    /// How long [`Capture::stop`] waits for the thread to end before leaving it behind (a
+    /// wedged camera driver must not hang whoever stops it).
+    pub stop_wait: Duration,
 }
 
 impl Default for CaptureOptions {
@@ -35,30 +43,35 @@ impl Default for CaptureOptions {
             resize_shorter_to: None,
             preview_min: 240,
             ring_capacity: 64,
-            start_timeout: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(20),
+            opening: "opening the source…".into(),
+            stop_wait: Duration::from_secs(2),
         }
     }
 }
 
-/// A running capture thread and the ring it writes. Dropping it stops and joins the thread,
-/// which releases the source (and with it the camera).
+/// A running capture thread and the ring it writes. Dropping it stops the thread, which
+/// releases the source (and with it the camera).
 pub struct Capture {
     ring: Arc<FrameRing>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-    description: String,
-    nominal_fps: Option<f32>,
+    /// The open's outcome, until [`Capture::wait_opened`] takes it.
+    opened: Option<Receiver<Result<(), CaptureError>>>,
+    stop_wait: Duration,
 }
 
 impl Capture {
-    /// Starts the thread, opens the source on it and waits until it is open. `waker` is called
-    /// after every frame and when the stream ends (the UI passes `request_repaint`).
-    pub fn start(
+    /// Starts the thread and returns at once; the source opens on the thread while the status
+    /// says `options.opening`. A failure to open closes the ring with the reason. `waker` is
+    /// called after every frame, status change and when the stream ends.
+    pub fn spawn(
         opener: Opener,
         options: &CaptureOptions,
         waker: Option<Waker>,
     ) -> Result<Capture, CaptureError> {
         let ring = Arc::new(FrameRing::new(options.ring_capacity));
+        ring.status().set_health(Some(options.opening.clone()));
         let stop = Arc::new(AtomicBool::new(false));
         let (opened_tx, opened_rx) = bounded(1);
         let thread = {
@@ -70,43 +83,73 @@ impl Capture {
             std::thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
-                    let source = match opener() {
-                        Ok(source) => {
-                            let _ = opened_tx.send(Ok((source.describe(), source.nominal_fps())));
-                            source
+                    let body = AssertUnwindSafe(|| {
+                        let source = match opener() {
+                            Ok(source) => source,
+                            Err(e) => {
+                                ring.close(RingState::Failed(e.to_string()));
+                                let _ = opened_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        let status = ring.status();
+                        status.set_description(source.describe());
+                        status.set_note(source.note());
+                        status.set_health(None);
+                        let _ = opened_tx.send(Ok(()));
+                        if let Some(w) = &waker {
+                            w();
                         }
-                        Err(e) => {
-                            ring.close(RingState::Failed(e.to_string()));
-                            let _ = opened_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    capture_loop(source, &ring, &stop, resize, waker.as_ref());
+                        capture_loop(source, &ring, &stop, resize, waker.as_ref());
+                    });
+                    if let Err(panic) = catch_unwind(body) {
+                        let why = CaptureError::Panicked("capture", panic_message(&*panic));
+                        ring.close(RingState::Failed(why.to_string()));
+                    }
+                    if let Some(w) = &waker {
+                        w();
+                    }
                 })
                 .map_err(|e| CaptureError::Settings(format!("cannot start capture thread: {e}")))?
         };
-        let mut capture = Capture {
+        Ok(Capture {
             ring,
             stop,
             thread: Some(thread),
-            description: String::new(),
-            nominal_fps: None,
+            opened: Some(opened_rx),
+            stop_wait: options.stop_wait,
+        })
+    }
+
+    /// Starts the thread and waits until the source is open (or failed to open).
+    pub fn start(
+        opener: Opener,
+        options: &CaptureOptions,
+        waker: Option<Waker>,
+    ) -> Result<Capture, CaptureError> {
+        let mut capture = Self::spawn(opener, options, waker)?;
+        capture.wait_opened(options.start_timeout)?;
+        Ok(capture)
+    }
+
+    /// Waits up to `timeout` for the source to open; its error if it failed. Returns at once
+    /// once the outcome has been taken.
+    pub fn wait_opened(&mut self, timeout: Duration) -> Result<(), CaptureError> {
+        let Some(rx) = self.opened.take() else {
+            return Ok(());
         };
-        match opened_rx.recv_timeout(options.start_timeout) {
-            Ok(Ok((description, fps))) => {
-                capture.description = description;
-                capture.nominal_fps = fps;
-                Ok(capture)
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
-                // The thread is stuck opening the source: ask it to stop but do not wait for it.
-                capture.stop.store(true, Ordering::SeqCst);
-                capture.thread = None;
-                Err(CaptureError::StartTimeout(
-                    "frame".into(),
-                    options.start_timeout,
-                ))
+        match rx.recv_timeout(timeout) {
+            Ok(result) => result,
+            // The thread ended without a word: it panicked, and the ring says why.
+            Err(RecvTimeoutError::Disconnected) => match self.ring.state() {
+                RingState::Failed(why) => Err(CaptureError::Ended(why)),
+                _ => Ok(()),
+            },
+            Err(RecvTimeoutError::Timeout) => {
+                // The thread is stuck opening the source: ask it to stop but do not wait.
+                self.request_stop();
+                self.thread = None;
+                Err(CaptureError::StartTimeout("frame".into(), timeout))
             }
         }
     }
@@ -116,26 +159,29 @@ impl Capture {
         &self.ring
     }
 
-    /// What the source said it is.
-    pub fn description(&self) -> &str {
-        &self.description
+    /// What the source said it is (empty until it is open).
+    pub fn description(&self) -> String {
+        self.ring.status().description()
     }
 
-    /// The source's nominal frame rate, if it has one.
-    pub fn nominal_fps(&self) -> Option<f32> {
-        self.nominal_fps
-    }
-
-    /// Asks the thread to stop (it ends within one frame interval or 20 ms of pacing).
+    /// Asks the thread to stop (it ends within about 100 ms).
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    /// Stops and joins the thread.
+    /// Stops the thread and waits for it, but no longer than `stop_wait`: a thread stuck in a
+    /// camera driver is left behind (it ends when the driver returns) rather than hang the
+    /// caller.
     pub fn stop(&mut self) {
         self.request_stop();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            let deadline = Instant::now() + self.stop_wait;
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
         self.ring.close(RingState::Finished);
     }
@@ -147,6 +193,17 @@ impl Drop for Capture {
     }
 }
 
+/// The text of a caught panic.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
 fn capture_loop(
     mut source: Box<dyn FrameSource>,
     ring: &FrameRing,
@@ -154,16 +211,41 @@ fn capture_loop(
     resize: Option<(u32, u32)>,
     waker: Option<&Waker>,
 ) {
+    let status = ring.status();
+    let wake = || {
+        if let Some(w) = waker {
+            w();
+        }
+    };
     let start = Instant::now();
     let end = loop {
         if stop.load(Ordering::SeqCst) {
             break RingState::Finished;
         }
         let frame = match source.next_frame() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break RingState::Finished,
+            Ok(Pulled::Frame(frame)) => frame,
+            Ok(Pulled::End) => break RingState::Finished,
+            Ok(Pulled::Undecodable(why)) => {
+                status.count_undecodable(why);
+                wake();
+                continue;
+            }
+            Ok(Pulled::Waiting(None)) => continue,
+            Ok(Pulled::Waiting(Some(why))) => {
+                if status.health().as_deref() != Some(why.as_str()) {
+                    status.set_health(Some(why));
+                    wake();
+                }
+                continue;
+            }
             Err(e) => break RingState::Failed(e.to_string()),
         };
+        if status.health().is_some() {
+            // Back after a fault: the source may have reopened in another mode.
+            status.set_health(None);
+            status.set_description(source.describe());
+            status.set_note(source.note());
+        }
         let captured_at = match frame.captured_at {
             Some(t) => t,
             None => {
@@ -181,16 +263,11 @@ fn capture_loop(
             None => frame.image,
         };
         ring.push(Arc::new(image), frame.pts, captured_at);
-        if let Some(w) = waker {
-            w();
-        }
+        wake();
     };
     // Release the device before telling readers the stream is over.
     drop(source);
     ring.close(end);
-    if let Some(w) = waker {
-        w();
-    }
 }
 
 /// Shorter side a frame is stored at: the model's size, but never below the preview's minimum
@@ -280,16 +357,16 @@ mod tests {
         fn nominal_fps(&self) -> Option<f32> {
             Some(100.0)
         }
-        fn next_frame(&mut self) -> Result<Option<SourceFrame>, CaptureError> {
+        fn next_frame(&mut self) -> Result<Pulled, CaptureError> {
             if self.n == self.limit {
                 return if self.fail {
                     Err(CaptureError::Settings("gone".into()))
                 } else {
-                    Ok(None)
+                    Ok(Pulled::End)
                 };
             }
             self.n += 1;
-            Ok(Some(SourceFrame {
+            Ok(Pulled::Frame(SourceFrame {
                 image: RgbImage::new(8, 4),
                 pts: Duration::from_millis(10 * self.n as u64),
                 captured_at: None,
@@ -358,5 +435,73 @@ mod tests {
             cap.ring().state(),
             RingState::Failed("invalid source settings: gone".into())
         );
+    }
+
+    struct Panicking;
+
+    impl FrameSource for Panicking {
+        fn describe(&self) -> String {
+            "panicking".into()
+        }
+        fn nominal_fps(&self) -> Option<f32> {
+            None
+        }
+        fn next_frame(&mut self) -> Result<Pulled, CaptureError> {
+            panic!("driver exploded")
+        }
+    }
+
+    #[test]
+    fn a_panic_closes_the_ring_with_its_cause() {
+        let cap = Capture::start(
+            Box::new(|| Ok(Box::new(Panicking) as Box<dyn FrameSource>)),
+            &CaptureOptions::default(),
+            None,
+        )
+        .unwrap();
+        assert!(!cap.ring().wait_for_newer(None, Duration::from_secs(5)));
+        assert_eq!(
+            cap.ring().state(),
+            RingState::Failed("the capture thread panicked: driver exploded".into())
+        );
+        // A panic while opening too.
+        let err = Capture::start(
+            Box::new(|| panic!("open exploded")),
+            &CaptureOptions::default(),
+            None,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("open exploded"), "{err}");
+    }
+
+    #[test]
+    fn spawning_returns_before_a_slow_open_and_says_so() {
+        let options = CaptureOptions {
+            opening: "opening camera…".into(),
+            ..CaptureOptions::default()
+        };
+        let t0 = Instant::now();
+        let mut cap = Capture::spawn(
+            Box::new(|| {
+                std::thread::sleep(Duration::from_millis(500));
+                Ok(Box::new(Counting {
+                    n: 0,
+                    limit: 1,
+                    fail: false,
+                }) as Box<dyn FrameSource>)
+            }),
+            &options,
+            None,
+        )
+        .unwrap();
+        assert!(t0.elapsed() < Duration::from_millis(200));
+        assert_eq!(
+            cap.ring().status().health().as_deref(),
+            Some("opening camera…")
+        );
+        cap.wait_opened(Duration::from_secs(10)).unwrap();
+        assert_eq!(cap.description(), "counting");
+        assert_eq!(cap.ring().status().health(), None);
     }
 }

@@ -13,6 +13,7 @@ pub mod convert;
 pub mod data;
 pub mod dataset_args;
 pub mod eval;
+pub mod fuzz;
 pub mod info;
 pub mod run;
 pub mod synth;

@@ -8,12 +8,12 @@ use super::actions_args::ActionArgs;
 use anyhow::{anyhow, bail, Context};
 use candle_core::Device;
 use gesture_app::actions::{ActionMap, Dispatcher};
-use gesture_app::capture::camera::query_cameras;
-use gesture_app::capture::{SourceOptions, SourceSpec};
+use gesture_app::capture::{CameraSystem, SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
 use gesture_app::live::{headless, Pipeline, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,16 +37,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 
-    /// Playback rate of a folder or generated source, or the rate asked of a camera
+    /// Playback rate of a folder or generated source, or the rate asked of a camera, 1 to 240
     /// [default: 12 for folders, 30 for synthetic and cameras].
-    #[arg(long, value_name = "FPS")]
+    #[arg(long, value_name = "FPS", value_parser = ranged(FPS_RANGE, "frames per second"))]
     pub fps: Option<f32>,
 
     /// Start a folder over when it ends (the window's demo always loops).
     #[arg(long = "loop")]
     pub looping: bool,
 
-    /// Camera resolution to ask for, e.g. 1280x720 [default: 640x480].
+    /// Camera resolution to ask for, e.g. 1280x720, each side 16 to 8192 [default: 640x480].
+    /// A camera that does not offer it runs in the nearest mode it has, and says which.
     #[arg(long, value_name = "WxH", value_parser = parse_resolution)]
     pub resolution: Option<(u32, u32)>,
 
@@ -54,32 +55,33 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: DeviceChoice,
 
-    /// Smoothed probability a gesture must reach to fire an event.
-    #[arg(long, default_value_t = 0.8, value_name = "P")]
+    /// Smoothed probability a gesture must reach to fire an event, 0 to 1.
+    #[arg(long, default_value_t = 0.8, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub threshold: f32,
 
-    /// Threshold for one class, overriding --threshold: LABEL=P (repeatable).
+    /// Threshold for one class, overriding --threshold: LABEL=P, P 0 to 1 (repeatable).
     #[arg(long = "class-threshold", value_name = "LABEL=P", value_parser = parse_class_threshold)]
     pub class_thresholds: Vec<(String, f32)>,
 
-    /// Hysteresis: after an event, nothing fires until that class's probability falls below P.
-    #[arg(long, default_value_t = 0.4, value_name = "P")]
+    /// Hysteresis: after an event, nothing fires until that class's probability falls below P
+    /// (0 to 1).
+    #[arg(long, default_value_t = 0.4, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub release: f32,
 
-    /// Half-life of the moving average of the probabilities, in milliseconds (0: off).
-    #[arg(long, default_value_t = 150.0, value_name = "MS")]
+    /// Half-life of the moving average of the probabilities, in milliseconds, 0 (off) to 10000.
+    #[arg(long, default_value_t = 150.0, value_name = "MS", value_parser = ranged(SMOOTHING_MS_RANGE, "milliseconds"))]
     pub smoothing: f32,
 
     /// A class that never fires (repeatable) [default: "No gesture", "Doing other things"].
     #[arg(long = "background", value_name = "LABEL")]
     pub background: Vec<String>,
 
-    /// Length of the window the N segments are sampled from, in milliseconds.
-    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    /// Length of the window the N segments are sampled from, in milliseconds, 100 to 10000.
+    #[arg(long, default_value_t = 2000, value_name = "MS", value_parser = window_ms)]
     pub window_ms: u64,
 
-    /// Resample the window to this rate instead of the one stored in the weights.
-    #[arg(long, value_name = "FPS")]
+    /// Resample the window to this rate instead of the one stored in the weights, 1 to 60.
+    #[arg(long, value_name = "FPS", value_parser = ranged(CLIP_FPS_RANGE, "frames per second"))]
     pub clip_fps: Option<f32>,
 
     /// No window: print one JSON line per gesture event on stdout
@@ -95,6 +97,44 @@ pub struct RunArgs {
     pub actions: ActionArgs,
 }
 
+/// `--fps`: a camera's or a played-back folder's rate.
+const FPS_RANGE: RangeInclusive<f32> = 1.0..=240.0;
+/// `--clip-fps`: the rate the model's window is resampled to (Jester's is 12).
+const CLIP_FPS_RANGE: RangeInclusive<f32> = 1.0..=60.0;
+const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
+const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
+/// `--resolution`: each side (8K is 7680 wide).
+const RESOLUTION_SIDE: RangeInclusive<u32> = 16..=8192;
+
+/// A parser for a number in `range` (`unit` says what it counts); the error names the range.
+fn ranged<T>(
+    range: RangeInclusive<T>,
+    unit: &'static str,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Clone + Send + Sync + 'static,
+{
+    move |s: &str| {
+        let out_of_range = || {
+            format!(
+                "must be a number from {} to {} ({unit})",
+                range.start(),
+                range.end()
+            )
+        };
+        let v: T = s.trim().parse().map_err(|_| out_of_range())?;
+        if range.contains(&v) {
+            Ok(v)
+        } else {
+            Err(out_of_range())
+        }
+    }
+}
+
+fn window_ms(s: &str) -> Result<u64, String> {
+    ranged(gesture_app::live::WINDOW_MS_RANGE, "milliseconds")(s)
+}
+
 fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
@@ -107,8 +147,12 @@ fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
         .trim()
         .parse()
         .map_err(|_| format!("bad height in '{s}'"))?;
-    if w == 0 || h == 0 {
-        return Err(format!("resolution must be positive, got '{s}'"));
+    if !RESOLUTION_SIDE.contains(&w) || !RESOLUTION_SIDE.contains(&h) {
+        return Err(format!(
+            "each side must be {} to {} pixels, got '{s}'",
+            RESOLUTION_SIDE.start(),
+            RESOLUTION_SIDE.end()
+        ));
     }
     Ok((w, h))
 }
@@ -117,10 +161,8 @@ fn parse_class_threshold(s: &str) -> Result<(String, f32), String> {
     let (label, p) = s
         .rsplit_once('=')
         .ok_or_else(|| format!("expected LABEL=P, e.g. \"Swiping Left=0.8\", got '{s}'"))?;
-    let p: f32 = p
-        .trim()
-        .parse()
-        .map_err(|_| format!("bad probability in '{s}'"))?;
+    let p = ranged(PROBABILITY, "a probability")(p)
+        .map_err(|e| format!("the probability in '{s}' {e}"))?;
     Ok((label.trim().to_string(), p))
 }
 
@@ -133,6 +175,7 @@ impl RunArgs {
                 looping: self.looping,
                 resolution: self.resolution,
                 seed: 0,
+                cameras: CameraSystem::native(),
             },
             worker: WorkerOptions {
                 window: Duration::from_millis(self.window_ms),
@@ -171,8 +214,13 @@ const DEMO_NOTICE: &str = "Demo: the bundled model was trained on generated clip
 fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut camera_checked: Option<bool> = None;
     let mut has_camera = || {
-        *camera_checked
-            .get_or_insert_with(|| query_cameras().map(|c| !c.is_empty()).unwrap_or(false))
+        *camera_checked.get_or_insert_with(|| {
+            CameraSystem::native()
+                .0
+                .cameras()
+                .map(|c| !c.is_empty())
+                .unwrap_or(false)
+        })
     };
     let demo = args.demo || (args.weights.is_none() && args.source.is_none() && !has_camera());
     let weights = match &args.weights {
@@ -300,6 +348,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             plan.weights.display(),
             pipeline.source_description()
         );
+        if let Some(note) = pipeline.ring().status().note() {
+            eprintln!("{note}");
+        }
         let mut stdout = std::io::stdout().lock();
         let summary = headless::run(
             &pipeline,
@@ -350,6 +401,17 @@ mod tests {
         assert_eq!(parse_resolution("1280x720"), Ok((1280, 720)));
         assert!(parse_resolution("1280").is_err());
         assert!(parse_resolution("0x5").is_err());
+        assert!(parse_resolution("100000x100000").is_err());
+        assert!(window_ms("99999999999999")
+            .unwrap_err()
+            .contains("100 to 10000"));
+        assert_eq!(window_ms("500"), Ok(500));
+        let fps = ranged(FPS_RANGE, "frames per second");
+        assert_eq!(fps("30"), Ok(30.0));
+        for bad in ["0", "-3", "NaN", "inf", "1e9", "x"] {
+            assert!(fps(bad).unwrap_err().contains("1 to 240"), "{bad}");
+        }
+        assert!(parse_class_threshold("Swiping Left=1.5").is_err());
         assert_eq!(
             parse_class_threshold("Swiping Left=0.8"),
             Ok(("Swiping Left".into(), 0.8))

@@ -50,6 +50,12 @@ pub enum SettingsError {
     UnknownClass { label: String, classes: String },
     #[error("clip rate must be positive, got {0}")]
     ClipRate(f32),
+    /// The window the segments are sampled from is outside the range the pipeline supports.
+    #[error("window must be {min} to {max} ms, got {got} ms")]
+    Window { min: u64, max: u64, got: u128 },
+    /// The rate a source may deliver frames at is not positive or absurdly high.
+    #[error("source rate must be in (0, 1000] fps, got {0}")]
+    SourceRate(f32),
 }
 
 /// A gesture that fired.

@@ -49,6 +49,10 @@ pub struct PipelineOptions {
     pub max_source_fps: Option<f32>,
 }
 
+/// Window lengths the pipeline accepts, in milliseconds: shorter than 0.1 s holds no gesture,
+/// longer than 10 s only costs memory (the ring holds the whole window).
+pub const WINDOW_MS_RANGE: std::ops::RangeInclusive<u64> = 100..=10_000;
+
 /// Messages in flight before the worker starts dropping predictions (never events).
 const CHANNEL_CAPACITY: usize = 256;
 /// Source rate the ring is sized for when none is given: the fastest common webcam mode.
@@ -64,8 +68,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Opens `spec` and starts both threads. `waker` is called whenever there is something new
-    /// to show (a frame, a message).
+    /// Opens `spec`, starts both threads and returns once the source is open (or failed to).
+    /// `waker` is called whenever there is something new to show (a frame, a message).
     pub fn start(
         model: Arc<dyn FrameModel>,
         spec: &SourceSpec,
@@ -83,13 +87,41 @@ impl Pipeline {
         options: &PipelineOptions,
         waker: Option<Waker>,
     ) -> Result<Pipeline, LiveError> {
+        let mut pipeline = Self::spawn_with(model, opener, "opening the source…", options, waker)?;
+        let timeout = CaptureOptions::default().start_timeout;
+        pipeline.capture.wait_opened(timeout)?;
+        Ok(pipeline)
+    }
+
+    /// Starts both threads and returns at once: the source opens on the capture thread while
+    /// the ring's status says `opening` ("opening camera…"); if it cannot be opened the worker
+    /// ends with `Quit(Some(why))`. For callers that must not block (the window).
+    pub fn spawn_with(
+        model: Arc<dyn FrameModel>,
+        opener: Opener,
+        opening: &str,
+        options: &PipelineOptions,
+        waker: Option<Waker>,
+    ) -> Result<Pipeline, LiveError> {
         let cfg = model.config();
+        let window_ms = options.worker.window.as_millis();
+        if !WINDOW_MS_RANGE.contains(&(window_ms.min(u64::MAX as u128) as u64)) {
+            return Err(LiveError::Settings(SettingsError::Window {
+                min: *WINDOW_MS_RANGE.start(),
+                max: *WINDOW_MS_RANGE.end(),
+                got: window_ms,
+            }));
+        }
         let max_fps = options.max_source_fps.unwrap_or(DEFAULT_MAX_SOURCE_FPS);
+        if !(max_fps.is_finite() && max_fps > 0.0 && max_fps <= 1000.0) {
+            return Err(LiveError::Settings(SettingsError::SourceRate(max_fps)));
+        }
         let capture_options = CaptureOptions {
             resize_shorter_to: Some(cfg.resize_size as u32),
             // The whole window at the fastest rate, plus slack for the frame arriving while
             // the worker reads.
             ring_capacity: (options.worker.window.as_secs_f32() * max_fps).ceil() as usize + 8,
+            opening: opening.to_string(),
             ..CaptureOptions::default()
         };
         let (tx, rx) = bounded(CHANNEL_CAPACITY);
@@ -106,7 +138,7 @@ impl Pipeline {
             options.worker.clone(),
         )?;
         drop(probe);
-        let capture = Capture::start(opener, &capture_options, waker.clone())?;
+        let capture = Capture::spawn(opener, &capture_options, waker.clone())?;
         let worker = worker::Worker::new(
             model,
             capture.ring().clone(),
@@ -139,8 +171,8 @@ impl Pipeline {
         self.capture.ring()
     }
 
-    /// What the source said it is.
-    pub fn source_description(&self) -> &str {
+    /// What the source said it is (empty until it is open).
+    pub fn source_description(&self) -> String {
         self.capture.description()
     }
 

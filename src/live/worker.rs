@@ -113,6 +113,8 @@ pub struct Stats {
     pub frames_skipped: u64,
     /// Frames the ring overwrote.
     pub frames_overwritten: u64,
+    /// Frames the source delivered that could not be decoded (dropped; the stream went on).
+    pub frames_undecodable: u64,
     /// Predictions the consumer did not take in time (channel full).
     pub messages_dropped: u64,
 }
@@ -413,6 +415,7 @@ impl Worker {
             0.0
         };
         self.stats.frames_overwritten = self.ring.overwritten();
+        self.stats.frames_undecodable = self.ring.status().undecodable();
         let _ = self.tx.try_send(WorkerMsg::Stats(self.stats.clone()));
         *interval = Interval::new(pushed);
         self.wake();

@@ -4,9 +4,11 @@
 
 use super::panels;
 use crate::actions::{ActionMap, Dispatcher};
+use crate::capture::Opener;
 use crate::capture::{SourceSpec, Waker};
 use crate::live::{
-    Control, FrameModel, GestureEvent, Pipeline, PipelineOptions, Prediction, Stats, WorkerMsg,
+    Control, FrameModel, GestureEvent, LiveError, Pipeline, PipelineOptions, Prediction, Stats,
+    WorkerMsg,
 };
 use crate::model::config::ModelConfig;
 use std::collections::VecDeque;
@@ -120,6 +122,10 @@ pub struct LiveApp {
     pub(super) events: VecDeque<GestureEvent>,
     pub(super) stats: Stats,
     pub(super) status: Option<String>,
+    /// What the capture thread says is wrong ("opening camera…", "camera stalled…").
+    pub(super) source_health: Option<String>,
+    /// Why the camera runs in another mode than the one asked for.
+    pub(super) source_note: Option<String>,
     pub(super) error: Option<String>,
     pub(super) paused: bool,
     pub(super) ended: bool,
@@ -163,6 +169,8 @@ impl LiveApp {
             events: VecDeque::new(),
             stats: Stats::default(),
             status: None,
+            source_health: None,
+            source_note: None,
             error: init.startup_error,
             paused: false,
             ended: false,
@@ -211,11 +219,19 @@ impl LiveApp {
         }
     }
 
-    /// Stops the current source (if any) and opens `spec`; errors end up in `self.error`.
+    /// Stops the current source (if any) and opens `spec`, both on the new capture thread: the
+    /// window goes on drawing ("opening camera…") however long the camera takes. Errors end
+    /// up in `self.error`.
     pub fn open_source(&mut self, spec: SourceSpec) {
-        if let Some(mut p) = self.pipeline.take() {
-            p.stop();
-        }
+        // The old pipeline stops on a thread of its own (its camera may take a while to let
+        // go); the new source opens once it has, so a camera opened again is free.
+        let retiring = self.pipeline.take().map(|mut old| {
+            std::thread::Builder::new()
+                .name("retire-source".into())
+                .spawn(move || {
+                    old.stop();
+                })
+        });
         self.current = None;
         self.history.clear();
         self.stats = Stats::default();
@@ -227,9 +243,28 @@ impl LiveApp {
             self.error = Some("no model loaded: load a weights file first".into());
             return;
         };
-        match Pipeline::start(model, &spec, &self.options, Some(self.waker.clone())) {
+        let started = spec
+            .opener(&self.options.source)
+            .map_err(LiveError::from)
+            .and_then(|opener| {
+                let opener: Opener = Box::new(move || {
+                    if let Some(Ok(t)) = retiring {
+                        let _ = t.join();
+                    }
+                    opener()
+                });
+                Pipeline::spawn_with(
+                    model,
+                    opener,
+                    &spec.opening_message(),
+                    &self.options,
+                    Some(self.waker.clone()),
+                )
+            });
+        match started {
             Ok(p) => {
-                self.source_label = p.source_description().to_string();
+                self.source_label = spec.to_string();
+                self.source_health = p.ring().status().health();
                 if self.paused {
                     p.control(Control::Pause(true));
                 }
@@ -275,6 +310,33 @@ impl LiveApp {
         if let Some(p) = &self.pipeline {
             p.control(Control::Pause(paused));
         }
+    }
+
+    /// The worker's latest statistics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// What the capture thread says is wrong right now, if anything.
+    pub fn source_health(&self) -> Option<&str> {
+        self.source_health.as_deref()
+    }
+
+    /// Reads the capture thread's status board: description (known once open), health, note.
+    fn refresh_source_status(&mut self) {
+        let Some(p) = &self.pipeline else {
+            self.source_health = None;
+            return;
+        };
+        let status = p.ring().status();
+        let description = status.description();
+        if !description.is_empty() {
+            self.source_label = description;
+        }
+        self.source_health = if self.ended { None } else { status.health() };
+        self.source_note = status.note();
+        // Straight from the capture thread: exact even after the worker's last statistics.
+        self.stats.frames_undecodable = status.undecodable();
     }
 
     /// Takes what the worker sent, for at most [`DRAIN_BUDGET`].
@@ -403,6 +465,7 @@ impl eframe::App for LiveApp {
             }
             self.log_action(c.line());
         }
+        self.refresh_source_status();
         self.update_preview(ctx);
     }
 

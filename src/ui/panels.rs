@@ -3,7 +3,6 @@
 
 use super::app::LiveApp;
 use super::plot::{class_color, confidence_plot_ui};
-use crate::capture::camera::query_cameras;
 use crate::capture::SourceSpec;
 use egui::{Color32, RichText};
 
@@ -66,6 +65,10 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                             format!("{per_prediction:.2} per prediction"),
                         ),
                         ("frames skipped".into(), s.frames_skipped.to_string()),
+                        (
+                            "frames undecodable".into(),
+                            s.frames_undecodable.to_string(),
+                        ),
                     ];
                     facts_grid(ui, "perf", &rows);
                     ui.separator();
@@ -96,10 +99,14 @@ fn source_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
         }
         if ui.button("Find cameras").clicked() {
             app.cameras = Some(
-                query_cameras()
+                app.options
+                    .source
+                    .cameras
+                    .0
+                    .cameras()
                     .map(|cams| {
                         cams.iter()
-                            .map(|c| (c.index().to_string(), c.human_name()))
+                            .map(|c| (c.index.to_string(), c.name.clone()))
                             .collect()
                     })
                     .map_err(|e| e.to_string()),
@@ -300,6 +307,12 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                 };
                 ui.label(RichText::new(hint).color(Color32::LIGHT_GRAY));
             });
+    }
+    if let Some(h) = &app.source_health {
+        ui.label(RichText::new(h).color(ui.visuals().warn_fg_color).strong());
+    }
+    if let Some(n) = &app.source_note {
+        ui.weak(n);
     }
     if let Some(s) = &app.status {
         ui.weak(s);

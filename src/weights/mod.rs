@@ -131,12 +131,18 @@ pub fn read_config(path: &Path) -> Result<(ModelConfig, Contents)> {
     let mut header = vec![0u8; n as usize];
     std::io::Read::read_exact(&mut f, &mut header)
         .map_err(|_| Error::bad_file(path, "truncated: header cut short"))?;
+    parse_header(path, &header)
+}
+
+/// The config in a safetensors JSON header (the bytes after the 8-byte length); `path` only
+/// names the file in errors.
+pub fn parse_header(path: &Path, header: &[u8]) -> Result<(ModelConfig, Contents)> {
     #[derive(serde::Deserialize)]
     struct Header {
         #[serde(rename = "__metadata__", default)]
         meta: HashMap<String, String>,
     }
-    let h: Header = serde_json::from_slice(&header).map_err(|e| {
+    let h: Header = serde_json::from_slice(header).map_err(|e| {
         Error::bad_file(
             path,
             format!("not a gesture-app weights file (header: {e})"),

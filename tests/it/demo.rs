@@ -52,12 +52,19 @@ fn no_arguments_without_a_display_runs_the_demo_headless() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("no display"), "{stderr}");
     assert!(stderr.contains("Demo:"), "{stderr}");
-    let events: Vec<String> = String::from_utf8(out.stdout)
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            assert_eq!(v["event"], "gesture", "{l}");
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // One line per gesture, then the summary.
+    let (end, gestures_seen) = lines.split_last().expect("output");
+    assert_eq!(end["event"], "end", "{end}");
+    assert_eq!(end["frames_undecodable"], 0, "{end}");
+    let events: Vec<String> = gestures_seen
+        .iter()
+        .map(|v| {
+            assert_eq!(v["event"], "gesture", "{v}");
             v["label"].as_str().unwrap().to_string()
         })
         .collect();

@@ -2,6 +2,7 @@
 //! linked once for all of them (several targets each linking the whole crate are slow on 2 cores).
 
 mod actions;
+mod camera;
 mod cli;
 mod common;
 mod demo;

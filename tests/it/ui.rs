@@ -1,6 +1,7 @@
 //! The window's App driven by egui_kittest with a real pipeline and a real model: the current
 //! label, its confidence and the event history appear once predictions arrive; the pause button
-//! reaches the worker; an error (a source that fails) is shown in the window, not a crash.
+//! reaches the worker; an error (a source that fails) is shown in the window, not a crash; an
+//! undecodable frame is counted in the Performance panel.
 
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
@@ -27,6 +28,28 @@ fn small_model() -> Arc<dyn FrameModel> {
 }
 
 fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
+    let options = PipelineOptions {
+        worker: WorkerOptions {
+            events: EventSettings {
+                threshold,
+                release: 0.0,
+                // Random weights are unsure: let any class fire.
+                background: Vec::new(),
+                ..EventSettings::default()
+            },
+            ..WorkerOptions::default()
+        },
+        ..PipelineOptions::default()
+    };
+    window(source, options, Some("test notice".into()))
+}
+
+/// The real window on a small random model, opening `source` with `options`.
+pub fn window(
+    source: SourceSpec,
+    options: PipelineOptions,
+    notice: Option<String>,
+) -> Harness<'static, LiveApp> {
     let model = small_model();
     let facts = model_facts(model.config(), "cpu", None);
     let init = AppInit {
@@ -35,20 +58,8 @@ fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
         weights_text: String::new(),
         model_facts: facts,
         source: Some(source),
-        options: PipelineOptions {
-            worker: WorkerOptions {
-                events: EventSettings {
-                    threshold,
-                    release: 0.0,
-                    // Random weights are unsure: let any class fire.
-                    background: Vec::new(),
-                    ..EventSettings::default()
-                },
-                ..WorkerOptions::default()
-            },
-            ..PipelineOptions::default()
-        },
-        notice: Some("test notice".into()),
+        options,
+        notice,
         startup_error: None,
         actions: None,
         armed: false,
@@ -121,21 +132,28 @@ fn a_failing_source_shows_an_error_in_the_window() {
     assert!(h.query_by_label_contains("Error: cannot open").is_some());
     assert!(h.query_by_label_contains("Pick another source").is_some());
 
-    // A source that fails mid-stream (an undecodable frame).
-    write_generated_frames(tmp.path(), 12).unwrap();
-    std::fs::write(tmp.path().join("00004.jpg"), b"broken").unwrap();
-    let mut h = harness(SourceSpec::Folder(tmp.path().into()), 0.5);
-    assert!(step_until(&mut h, Duration::from_secs(30), |app| app
-        .error()
-        .is_some()));
-    h.run_steps(2);
-    assert!(h.query_by_label_contains("00004.jpg").is_some());
-
     // Picking another source from the window clears the error.
     h.get_by_label("Synthetic").click();
     h.run_steps(2);
     assert!(h.state().error().is_none());
+    assert!(step_until(&mut h, Duration::from_secs(10), |app| app
+        .source_health()
+        .is_none()));
+    h.run_steps(2);
     assert!(h.query_by_label_contains("generated gestures").is_some());
+
+    // An undecodable frame mid-stream is dropped, counted in the Performance panel, and the
+    // stream goes on.
+    write_generated_frames(tmp.path(), 12).unwrap();
+    std::fs::write(tmp.path().join("00004.jpg"), b"broken").unwrap();
+    let mut h = harness(SourceSpec::Folder(tmp.path().into()), 0.5);
+    assert!(step_until(&mut h, Duration::from_secs(30), |app| app
+        .stats()
+        .frames_undecodable
+        == 1));
+    h.run_steps(2);
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert!(h.query_by_label("frames undecodable").is_some());
 }
 
 #[test]

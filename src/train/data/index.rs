@@ -64,7 +64,11 @@ fn read_text(path: &Path) -> Result<String> {
 /// Reads a label list: `category.txt` or `jester-v1-labels.csv`, one label a line, in class
 /// index order. Blank lines are skipped; duplicates are an error.
 pub fn read_labels(path: &Path) -> Result<Vec<String>> {
-    let text = read_text(path)?;
+    parse_labels(path, &read_text(path)?)
+}
+
+/// [`read_labels`] on a file's text; `path` only names it in errors.
+pub fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>> {
     let mut labels = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, raw) in text.lines().enumerate() {
@@ -91,7 +95,11 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
 /// raw CSV release (`ID;Label` or `ID`), others the TRN format (`ID NUM_FRAMES LABEL_INDEX`,
 /// or `ID NUM_FRAMES` for an unlabelled list).
 pub fn read_list(path: &Path, labels: &[String]) -> Result<ClipList> {
-    let text = read_text(path)?;
+    parse_list(path, &read_text(path)?, labels)
+}
+
+/// [`read_list`] on a file's text; `path` only names it in errors.
+pub fn parse_list(path: &Path, text: &str, labels: &[String]) -> Result<ClipList> {
     let by_name: HashMap<String, usize> = labels
         .iter()
         .enumerate()

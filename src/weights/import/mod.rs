@@ -63,7 +63,7 @@ pub fn read_checkpoint(path: &Path) -> Result<Checkpoint, ImportError> {
 }
 
 /// [`read_checkpoint`] on the file's bytes; `path` only names it in errors.
-fn parse(path: &Path, data: &[u8]) -> Result<Checkpoint, ImportError> {
+pub fn parse(path: &Path, data: &[u8]) -> Result<Checkpoint, ImportError> {
     if data.starts_with(b"PK\x03\x04") {
         let (root, heap, mut store) = zip_format::open(path, data)?;
         assemble(path, &root, &heap, &mut store, CheckpointFormat::Zip)

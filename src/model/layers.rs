@@ -341,7 +341,13 @@ fn reduce_windows(
 }
 
 /// The pool with candle's kernels (other devices, inference).
-pub(crate) fn candle_pool(x: &Tensor, k: usize, s: usize, pad: usize, reduce: Reduce) -> Result<Tensor> {
+pub(crate) fn candle_pool(
+    x: &Tensor,
+    k: usize,
+    s: usize,
+    pad: usize,
+    reduce: Reduce,
+) -> Result<Tensor> {
     let (_, xp) = padded_for_pool(x, k, s, pad, reduce)?;
     match reduce {
         Reduce::Max => xp.max_pool2d_with_stride(k, s),
@@ -486,8 +492,13 @@ mod tests {
         for (h, w) in [(2, 2), (9, 9), (8, 11)] {
             let x = Var::randn(0f32, 1., (2, 4, h, w), &dev)?;
             let fused = conv_relu_cat_max_pool(&[&e1, &e3], &x, (3, 2), true)?;
-            let composed =
-                composed_pool(&candle_conv_relu_cat(&[&e1, &e3], &x)?, 3, 2, 0, Reduce::Max)?;
+            let composed = composed_pool(
+                &candle_conv_relu_cat(&[&e1, &e3], &x)?,
+                3,
+                2,
+                0,
+                Reduce::Max,
+            )?;
             assert!(max_abs_diff(&fused, &composed) < 1e-5, "{h}x{w}: values");
             let r = Tensor::randn(0f32, 1., fused.dims(), &dev)?;
             let g_fused = (fused * &r)?.sum_all()?.backward()?;
@@ -497,7 +508,11 @@ mod tests {
                 let (Some(a), Some(b)) = (g_fused.get(v), g_composed.get(v)) else {
                     panic!("{h}x{w}: a gradient is missing");
                 };
-                assert!(max_abs_diff(a, b) < 1e-4, "{h}x{w}: gradient of {:?}", v.dims());
+                assert!(
+                    max_abs_diff(a, b) < 1e-4,
+                    "{h}x{w}: gradient of {:?}",
+                    v.dims()
+                );
             }
         }
         Ok(())
@@ -508,7 +523,10 @@ mod tests {
         // torch.nn.functional.max_pool2d(torch.arange(36.).view(1,1,6,6), 3, 2, ceil_mode=True)
         // = [[14, 16, 17], [26, 28, 29], [32, 34, 35]]
         let x = Tensor::arange(0f32, 36., &Device::Cpu)?.reshape((1, 1, 6, 6))?;
-        for y in [max_pool_ceil(&x, 3, 2, 0, false)?, candle_pool(&x, 3, 2, 0, Reduce::Max)?] {
+        for y in [
+            max_pool_ceil(&x, 3, 2, 0, false)?,
+            candle_pool(&x, 3, 2, 0, Reduce::Max)?,
+        ] {
             let y = y.flatten_all()?.to_vec1::<f32>()?;
             assert_eq!(y, vec![14., 16., 17., 26., 28., 29., 32., 34., 35.]);
         }

@@ -26,7 +26,11 @@ fn extent(rows: usize, cols: usize, rs: usize, cs: usize) -> usize {
 
 impl<'a> Mat<'a> {
     /// The view; panics if it reaches past `data`.
-    pub(crate) fn new(data: &'a [f32], (rows, cols): (usize, usize), (rs, cs): (usize, usize)) -> Self {
+    pub(crate) fn new(
+        data: &'a [f32],
+        (rows, cols): (usize, usize),
+        (rs, cs): (usize, usize),
+    ) -> Self {
         let need = extent(rows, cols, rs, cs);
         assert!(
             need <= data.len(),
@@ -164,7 +168,13 @@ mod tests {
         let rhs_t: Vec<f32> = (0..n * k).map(|v| (v % 5) as f32 - 2.0).collect();
         let mut dst = vec![0f32; m * n];
         let rhs = Mat::new(&rhs_t, (k, n), (1, k));
-        matmul(MatMut::rows(&mut dst, m, n, n), Mat::rows(&lhs, m, k, k), rhs, false, 1);
+        matmul(
+            MatMut::rows(&mut dst, m, n, n),
+            Mat::rows(&lhs, m, k, k),
+            rhs,
+            false,
+            1,
+        );
         for i in 0..m {
             for j in 0..n {
                 let want: f32 = (0..k).map(|p| lhs[i * k + p] * rhs_t[j * k + p]).sum();

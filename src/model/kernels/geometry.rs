@@ -87,19 +87,19 @@ impl PoolGrid {
         // window is never empty.
         let start = o * self.s;
         let first = start.saturating_sub(self.pad);
-        let end = (start + self.k).saturating_sub(self.pad).min(len).max(first);
+        let end = (start + self.k)
+            .saturating_sub(self.pad)
+            .min(len)
+            .max(first);
         let padded = (start + self.k).min(len + 2 * self.pad) - start;
-        Window {
-            first,
-            end,
-            padded,
-        }
+        Window { first, end, padded }
     }
 
     /// `(bottom, right)` padding of a copy of the input padded by `pad` on the top and left in
     /// which every window lies whole (the composed pool pads, then takes strided slices).
     pub fn trailing_pad(&self) -> (usize, usize) {
-        let need = |o: usize, len: usize| ((o - 1) * self.s + self.k).saturating_sub(len + self.pad);
+        let need =
+            |o: usize, len: usize| ((o - 1) * self.s + self.k).saturating_sub(len + self.pad);
         (need(self.oh, self.h), need(self.ow, self.w))
     }
 }
@@ -153,7 +153,11 @@ mod tests {
             (2, 3, 2, 0, 1),
             (5, 3, 2, 1, 3),
         ] {
-            assert_eq!(pooled_len_ceil(len, k, s, pad), Some(out), "{len} {k} {s} {pad}");
+            assert_eq!(
+                pooled_len_ceil(len, k, s, pad),
+                Some(out),
+                "{len} {k} {s} {pad}"
+            );
         }
         // PyTorch: "Output size is too small" / "pad should be at most half of kernel size".
         assert_eq!(pooled_len_ceil(1, 3, 2, 0), None);
@@ -172,7 +176,9 @@ mod tests {
         let g = PoolGrid::new(1, 5, 3, 2, 1).unwrap();
         let cols: Vec<_> = (0..g.ow).map(|o| g.col(o)).collect();
         assert_eq!(
-            cols.iter().map(|w| (w.first, w.end, w.padded)).collect::<Vec<_>>(),
+            cols.iter()
+                .map(|w| (w.first, w.end, w.padded))
+                .collect::<Vec<_>>(),
             vec![(0, 2, 3), (1, 4, 3), (3, 5, 3)]
         );
         for len in 1..30 {
@@ -186,7 +192,10 @@ mod tests {
                 }
                 // The padded copy the composed pool builds covers every window exactly.
                 let (bottom, _) = g.trailing_pad();
-                assert!((g.oh - 1) * s + k <= len + pad + bottom, "{len} {k} {s} {pad}");
+                assert!(
+                    (g.oh - 1) * s + k <= len + pad + bottom,
+                    "{len} {k} {s} {pad}"
+                );
             }
         }
     }

@@ -156,7 +156,8 @@ mod tests {
                             for ch in 0..c {
                                 let iy = (oy * win.stride + ky) as isize - win.pad as isize;
                                 let ix = (ox * win.stride + kx) as isize - win.pad as isize;
-                                let inside = (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
+                                let inside =
+                                    (0..h as isize).contains(&iy) && (0..w as isize).contains(&ix);
                                 out.push(if inside {
                                     x[((img * h + iy as usize) * w + ix as usize) * c + ch]
                                 } else {
@@ -197,12 +198,17 @@ mod tests {
             assert_eq!(cols, naive(&x, (n, h, w, c), &win));
             // Adjoint: <im2col(x), y> = <x, col2im(y)> for the first frame.
             let frame_rows = oh * ow;
-            let y: Vec<f32> = (0..frame_rows * win.cols(c)).map(|i| (i % 7) as f32 * 0.5).collect();
+            let y: Vec<f32> = (0..frame_rows * win.cols(c))
+                .map(|i| (i % 7) as f32 * 0.5)
+                .collect();
             let mut back = vec![0f32; h * w * c];
             col2im_add(&y, &win, (h, w, c), &mut back);
             let lhs: f32 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
             let rhs: f32 = x[..h * w * c].iter().zip(&back).map(|(a, b)| a * b).sum();
-            assert!((lhs - rhs).abs() <= 1e-3 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+            assert!(
+                (lhs - rhs).abs() <= 1e-3 * lhs.abs().max(1.0),
+                "{lhs} vs {rhs}"
+            );
         }
     }
 

@@ -166,7 +166,11 @@ mod tests {
 
     #[test]
     fn a_grid_pytorch_refuses_is_an_error() -> Result<()> {
-        let x = Act::from_nchw(&Tensor::zeros((1, 2, 1, 1), candle_core::DType::F32, &Device::Cpu)?)?;
+        let x = Act::from_nchw(&Tensor::zeros(
+            (1, 2, 1, 1),
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?)?;
         assert!(max_pool(x.view(), 3, 2, 0).is_err());
         Ok(())
     }

@@ -161,7 +161,13 @@ impl FusedConvRelu {
     }
 
     /// The packed weights with every k×k filter in im2col order (`inverse`: back to PyTorch's).
-    fn permute_weights(&self, w: &[f32], c_in: usize, offsets: &Offsets, inverse: bool) -> Vec<f32> {
+    fn permute_weights(
+        &self,
+        w: &[f32],
+        c_in: usize,
+        offsets: &Offsets,
+        inverse: bool,
+    ) -> Vec<f32> {
         let mut out = Vec::with_capacity(w.len());
         for (sp, &(_, w0, kk)) in self.specs.iter().zip(offsets) {
             let part = &w[w0..w0 + sp.c_out * kk];
@@ -399,7 +405,14 @@ impl CustomOp3 for FusedConvRelu {
             db: vec![0f32; if need_w { ch } else { 0 }],
             gm: vec![0f32; ch * px],
             scratch: self.scratch(&g, &offsets),
-            dnhwc: vec![0f32; if need_x && self.spatial() { g.in_len() } else { 0 }],
+            dnhwc: vec![
+                0f32;
+                if need_x && self.spatial() {
+                    g.in_len()
+                } else {
+                    0
+                }
+            ],
         };
         let reduce = |mut a: Acc, b: Acc| {
             a.dw.iter_mut().zip(&b.dw).for_each(|(u, v)| *u += v);
@@ -585,7 +598,9 @@ mod tests {
             for pool in [None, Some((3, 2)), Some((2, 2))] {
                 let y_ref = reference(&x, &convs);
                 let y_ref = match pool {
-                    Some((k, s)) => crate::model::kernels::train::max_pool2d_ceil(&y_ref, k, s, 0).unwrap(),
+                    Some((k, s)) => {
+                        crate::model::kernels::train::max_pool2d_ceil(&y_ref, k, s, 0).unwrap()
+                    }
                     None => y_ref,
                 };
                 let y = conv_bias_relu_cat_pool(&x, &convs, pool).unwrap();

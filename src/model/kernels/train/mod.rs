@@ -74,14 +74,22 @@ mod tests {
         let grads = loss.backward().unwrap();
         // The first convolution's gradient has passed through every block, 4e's pool included.
         let conv1 = vm.data().lock().unwrap()["base_model.conv1_7x7_s2.weight"].clone();
-        let g = flat(grads.get(&conv1).expect("a gradient for the first convolution"));
+        let g = flat(
+            grads
+                .get(&conv1)
+                .expect("a gradient for the first convolution"),
+        );
         assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|v| *v != 0.0));
         let mut sgd = SGD::new(vars.clone(), 0.1).unwrap();
         sgd.step(&grads).unwrap();
         let changed = (vars.iter().zip(&before))
             .filter(|(v, b)| flat(v.as_tensor()) != **b)
             .count();
-        assert!(changed > vars.len() / 2, "{changed} of {} parameters moved", vars.len());
+        assert!(
+            changed > vars.len() / 2,
+            "{changed} of {} parameters moved",
+            vars.len()
+        );
     }
 
     fn flat(t: &Tensor) -> Vec<f32> {

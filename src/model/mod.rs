@@ -5,7 +5,7 @@
 pub mod backbone;
 pub mod config;
 pub mod consensus;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod layers;
 pub mod tsn;
 

@@ -66,7 +66,7 @@ impl Conv {
     }
 
     /// The same convolution (+ ReLU if `relu`) as an NHWC CPU inference kernel.
-    pub fn cpu_plan(&self, relu: bool) -> Result<infer::conv::ConvPlan> {
+    pub(crate) fn cpu_plan(&self, relu: bool) -> Result<infer::conv::ConvPlan> {
         let cfg = self.inner.config();
         infer::conv::ConvPlan::new(
             self.inner.weight(),
@@ -144,7 +144,7 @@ impl ConvBnRelu {
     }
 
     /// The unit as an NHWC CPU inference kernel; only for folded BatchNorm (None otherwise).
-    pub fn cpu_plan(&self) -> Result<Option<infer::conv::ConvPlan>> {
+    pub(crate) fn cpu_plan(&self) -> Result<Option<infer::conv::ConvPlan>> {
         match self.bn {
             Some(_) => Ok(None),
             None => self.conv.cpu_plan(true).map(Some),

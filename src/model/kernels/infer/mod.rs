@@ -36,11 +36,6 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// Number of pixel rows (`n·h·w`).
-    pub fn rows(&self) -> usize {
-        self.n * self.h * self.w
-    }
-
     /// Channels of pixel row `r`.
     #[inline]
     pub fn pixel(&self, r: usize) -> &[f32] {
@@ -91,11 +86,6 @@ impl Act {
         data.truncate(len);
         data.resize(len, 0.0);
         Act { data, n, h, w, c }
-    }
-
-    /// Number of pixel rows (`n·h·w`).
-    pub fn rows(&self) -> usize {
-        self.n * self.h * self.w
     }
 
     /// The whole buffer as a view.

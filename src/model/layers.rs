@@ -66,7 +66,7 @@ impl Conv {
     }
 
     /// The same convolution (+ ReLU if `relu`) as an NHWC CPU inference kernel.
-    pub fn cpu_plan(&self, relu: bool) -> Result<infer::conv::ConvPlan> {
+    pub(crate) fn cpu_plan(&self, relu: bool) -> Result<infer::conv::ConvPlan> {
         let cfg = self.inner.config();
         infer::conv::ConvPlan::new(
             self.inner.weight(),
@@ -144,7 +144,7 @@ impl ConvBnRelu {
     }
 
     /// The unit as an NHWC CPU inference kernel; only for folded BatchNorm (None otherwise).
-    pub fn cpu_plan(&self) -> Result<Option<infer::conv::ConvPlan>> {
+    pub(crate) fn cpu_plan(&self) -> Result<Option<infer::conv::ConvPlan>> {
         match self.bn {
             Some(_) => Ok(None),
             None => self.conv.cpu_plan(true).map(Some),
@@ -480,39 +480,47 @@ mod tests {
         Ok(())
     }
 
-    /// What other devices run for squeezenet's conv + ReLU + cat + pool (candle's ops and the
-    /// composed pool) equals the CPU's fused op, values and every gradient.
+    /// What other devices run for squeezenet's conv + ReLU + cat (+ pool) — candle's ops and the
+    /// composed pool — equals the CPU's fused op, values and every gradient.
     #[test]
-    fn composed_conv_pool_path_equals_the_fused_op() -> Result<()> {
+    fn fused_conv_ops_equal_the_candle_paths() -> Result<()> {
         let dev = Device::Cpu;
         let vm = candle_nn::VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
         let e1 = Conv::new(4, 5, 1, 1, 0, true, vb.pp("e1"))?;
         let e3 = Conv::new(4, 3, 3, 1, 1, true, vb.pp("e3"))?;
+        let convs = [&e1, &e3];
         for (h, w) in [(2, 2), (9, 9), (8, 11)] {
             let x = Var::randn(0f32, 1., (2, 4, h, w), &dev)?;
-            let fused = conv_relu_cat_max_pool(&[&e1, &e3], &x, (3, 2), true)?;
-            let composed = composed_pool(
-                &candle_conv_relu_cat(&[&e1, &e3], &x)?,
-                3,
-                2,
-                0,
-                Reduce::Max,
-            )?;
-            assert!(max_abs_diff(&fused, &composed) < 1e-5, "{h}x{w}: values");
-            let r = Tensor::randn(0f32, 1., fused.dims(), &dev)?;
-            let g_fused = (fused * &r)?.sum_all()?.backward()?;
-            let g_composed = (composed * &r)?.sum_all()?.backward()?;
-            let vars = vm.all_vars();
-            for v in vars.iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
-                let (Some(a), Some(b)) = (g_fused.get(v), g_composed.get(v)) else {
-                    panic!("{h}x{w}: a gradient is missing");
-                };
+            let candle = candle_conv_relu_cat(&convs, &x)?;
+            let pairs = [
+                (conv_relu_cat(&convs, &x)?, candle.clone(), "no pool"),
+                (
+                    conv_relu_cat_max_pool(&convs, &x, (3, 2), true)?,
+                    composed_pool(&candle, 3, 2, 0, Reduce::Max)?,
+                    "pool",
+                ),
+            ];
+            for (fused, reference, what) in pairs {
+                let case = format!("{h}x{w} {what}");
                 assert!(
-                    max_abs_diff(a, b) < 1e-4,
-                    "{h}x{w}: gradient of {:?}",
-                    v.dims()
+                    fused.dims()[1] == 8 && max_abs_diff(&fused, &reference) < 1e-5,
+                    "{case}"
                 );
+                let r = Tensor::randn(0f32, 1., fused.dims(), &dev)?;
+                let g_fused = (fused * &r)?.sum_all()?.backward()?;
+                let g_ref = (reference * &r)?.sum_all()?.backward()?;
+                let vars = vm.all_vars();
+                for v in vars.iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
+                    let (Some(a), Some(b)) = (g_fused.get(v), g_ref.get(v)) else {
+                        panic!("{case}: a gradient is missing");
+                    };
+                    assert!(
+                        max_abs_diff(a, b) < 1e-4,
+                        "{case}: gradient of {:?}",
+                        v.dims()
+                    );
+                }
             }
         }
         Ok(())
@@ -546,26 +554,6 @@ mod tests {
         let g = grads.get(x.as_tensor()).expect("gradient for the input");
         assert_eq!(g.dims(), &[1, 2, 7, 7]);
         assert!(g.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0);
-        Ok(())
-    }
-
-    /// Training on the CPU (tracked weights) takes the fused op; it equals candle's ops.
-    #[test]
-    fn fused_conv_relu_cat_equals_candle_ops() -> Result<()> {
-        let dev = Device::Cpu;
-        let vm = candle_nn::VarMap::new();
-        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        let e1 = Conv::new(6, 5, 1, 1, 0, true, vb.pp("e1"))?;
-        let e3 = Conv::new(6, 4, 3, 1, 1, true, vb.pp("e3"))?;
-        let x = Tensor::randn(0f32, 1., (2, 6, 7, 9), &dev)?;
-        let fused = conv_relu_cat(&[&e1, &e3], &x)?;
-        let plain = Tensor::cat(
-            &[e1.inner.forward(&x)?.relu()?, e3.inner.forward(&x)?.relu()?],
-            1,
-        )?;
-        assert_eq!(fused.dims(), &[2, 9, 7, 9]);
-        let d = (fused - plain)?.abs()?.max_all()?.to_scalar::<f32>()?;
-        assert!(d < 1e-5, "{d}");
         Ok(())
     }
 

@@ -165,30 +165,3 @@ impl BnInceptionPlan {
         Ok(x.global_avg_pool())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::model::backbone::bninception::BnInception;
-    use crate::model::kernels::infer::assert_same_features;
-    use crate::model::layers::BnMode;
-    use candle_core::{DType, Device, Result, Tensor};
-    use candle_nn::{VarBuilder, VarMap};
-
-    /// The NHWC plan computes what candle's NCHW layers compute (folded BatchNorm).
-    #[test]
-    fn plan_matches_candle_layers() -> Result<()> {
-        let dev = Device::Cpu;
-        let vm = VarMap::new();
-        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        let fast = BnInception::new(vb.clone(), BnMode::Folded, BnMode::Folded, true)?;
-        let slow = BnInception::new(vb, BnMode::Folded, BnMode::Folded, false)?;
-        // 32 is the smallest input size the configuration accepts.
-        for size in [64, 32] {
-            let x = Tensor::randn(0f32, 1., (2, 3, size, size), &dev)?;
-            let a = fast.forward_t(&x, false)?;
-            assert_eq!(a.dims(), &[2, 1024]);
-            assert_same_features(&a, &slow.forward_t(&x, false)?, &format!("input {size}"));
-        }
-        Ok(())
-    }
-}

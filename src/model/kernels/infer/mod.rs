@@ -36,11 +36,6 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// Number of pixel rows (`n·h·w`).
-    pub fn rows(&self) -> usize {
-        self.n * self.h * self.w
-    }
-
     /// Channels of pixel row `r`.
     #[inline]
     pub fn pixel(&self, r: usize) -> &[f32] {
@@ -91,11 +86,6 @@ impl Act {
         data.truncate(len);
         data.resize(len, 0.0);
         Act { data, n, h, w, c }
-    }
-
-    /// Number of pixel rows (`n·h·w`).
-    pub fn rows(&self) -> usize {
-        self.n * self.h * self.w
     }
 
     /// The whole buffer as a view.
@@ -195,7 +185,7 @@ impl<'a> Out<'a> {
     /// The window over all rows of `data` (`[rows, ld]`); panics if it does not fit a row.
     pub fn new(data: &'a mut [f32], ld: usize, off: usize, c: usize) -> Self {
         assert!(
-            off + c <= ld && ld > 0 && data.len() % ld == 0,
+            off + c <= ld && ld > 0 && data.len().is_multiple_of(ld),
             "channels {off}..{} of rows of {ld} in {} floats",
             off + c,
             data.len()
@@ -284,16 +274,53 @@ pub fn host_vec(t: &Tensor) -> Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
 }
 
-/// Asserts that features from the NHWC plan (`fast`) equal candle's layers' (`slow`) up to float
-/// rounding relative to their scale; fails on NaN (test helper).
 #[cfg(test)]
-pub(crate) fn assert_same_features(fast: &Tensor, slow: &Tensor, what: &str) {
-    assert_eq!(fast.dims(), slow.dims(), "{what}: shapes");
-    let (a, b) = (host_vec(fast).unwrap(), host_vec(slow).unwrap());
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let d = super::max_abs_diff(&a, &b);
-    assert!(
-        scale > 0.0 && d <= 1e-5 * scale.max(1.0),
-        "{what}: diff {d}, scale {scale}"
-    );
+mod tests {
+    use super::host_vec;
+    use crate::model::backbone::{bninception::BnInception, squeezenet::SqueezeNet11};
+    use crate::model::layers::BnMode;
+    use candle_core::{DType, Device, Result, Tensor};
+    use candle_nn::{VarBuilder, VarMap};
+
+    /// Features from the NHWC plan (`fast`) equal candle's layers' (`slow`) up to float
+    /// rounding relative to their scale; fails on NaN.
+    fn assert_same_features(fast: &Tensor, slow: &Tensor, what: &str) {
+        assert_eq!(fast.dims(), slow.dims(), "{what}: shapes");
+        let (a, b) = (host_vec(fast).unwrap(), host_vec(slow).unwrap());
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = crate::model::kernels::max_abs_diff(&a, &b);
+        let ok = scale > 0.0 && d <= 1e-5 * scale.max(1.0);
+        assert!(ok, "{what}: diff {d}, scale {scale}");
+    }
+
+    /// Both backbones' NHWC plans compute what candle's NCHW layers compute (folded
+    /// BatchNorm), at a small input and at 32, the smallest the configuration accepts.
+    #[test]
+    fn plans_match_candle_layers() -> Result<()> {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let sq = [true, false].map(|plans| SqueezeNet11::new(vb.pp("s"), plans));
+        let [Ok(sq_fast), Ok(sq_slow)] = sq else {
+            candle_core::bail!("squeezenet1_1 did not build");
+        };
+        let folded = BnMode::Folded;
+        let bn = [true, false].map(|plans| BnInception::new(vb.pp("b"), folded, folded, plans));
+        let [Ok(bn_fast), Ok(bn_slow)] = bn else {
+            candle_core::bail!("BNInception did not build");
+        };
+        for (sq_size, bn_size) in [(67, 64), (32, 32)] {
+            let x = Tensor::randn(0f32, 1., (2, 3, sq_size, sq_size), &dev)?;
+            let a = sq_fast.forward_t(&x, false)?;
+            assert_eq!(a.dims(), &[2, 512]);
+            let what = format!("squeezenet1_1 at {sq_size}");
+            assert_same_features(&a, &sq_slow.forward_t(&x, false)?, &what);
+            let x = Tensor::randn(0f32, 1., (2, 3, bn_size, bn_size), &dev)?;
+            let a = bn_fast.forward_t(&x, false)?;
+            assert_eq!(a.dims(), &[2, 1024]);
+            let what = format!("BNInception at {bn_size}");
+            assert_same_features(&a, &bn_slow.forward_t(&x, false)?, &what);
+        }
+        Ok(())
+    }
 }

@@ -36,17 +36,9 @@ pub fn max_pool_into(x: View, k: usize, s: usize, pad: usize, y: Out) -> Result<
     Ok(())
 }
 
-/// `AvgPool2d(k, s, pad, ceil_mode=True, count_include_pad=True)` into a new buffer.
-pub fn avg_pool_include_pad(x: View, k: usize, s: usize, pad: usize) -> Result<Act> {
-    let g = grid(&x, k, s, pad)?;
-    let mut y = Act::for_overwrite(x.n, g.oh, g.ow, x.c);
-    pool_into(x, &g, Kind::AvgInclPad, None, y.out(0, x.c));
-    Ok(y)
-}
-
-/// `relu(avg_pool_include_pad(x) + bias)` into a channel window: the tail of a 1×1 projection
-/// that was applied before the pool (the two are linear, so they commute; the bias and ReLU
-/// must come after).
+/// `relu(AvgPool2d(k, s, pad, ceil_mode=True, count_include_pad=True)(x) + bias)` into a
+/// channel window: the tail of a 1×1 projection that was applied before the pool (the two are
+/// linear, so they commute; the bias and ReLU must come after).
 pub fn avg_pool_bias_relu_into(
     x: View,
     k: usize,
@@ -157,7 +149,9 @@ mod tests {
                 let want = Act::from_nchw(&max_pool2d_ceil(&x, k, s, p)?)?;
                 assert!(max_diff(&max_pool(xa.view(), k, s, p)?, &want) < 1e-6);
                 let want = Act::from_nchw(&avg_pool2d_ceil(&x, k, s, p)?)?;
-                let got = avg_pool_include_pad(xa.view(), k, s, p)?;
+                let g = grid(&xa.view(), k, s, p)?;
+                let mut got = Act::for_overwrite(2, g.oh, g.ow, 5);
+                pool_into(xa.view(), &g, Kind::AvgInclPad, None, got.out(0, 5));
                 assert!(max_diff(&got, &want) < 1e-5, "{h}x{w} {k} {s} {p}");
             }
         }

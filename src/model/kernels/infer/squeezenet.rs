@@ -77,26 +77,3 @@ impl SqueezeNetPlan {
         Ok(x.global_avg_pool())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use crate::model::backbone::squeezenet::SqueezeNet11;
-    use crate::model::kernels::infer::assert_same_features;
-    use candle_core::{DType, Device, Result, Tensor};
-    use candle_nn::{VarBuilder, VarMap};
-
-    /// The NHWC plan computes what candle's NCHW layers compute.
-    #[test]
-    fn plan_matches_candle_layers() -> Result<()> {
-        let dev = Device::Cpu;
-        let vm = VarMap::new();
-        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        let fast = SqueezeNet11::new(vb.clone(), true)?;
-        let slow = SqueezeNet11::new(vb, false)?;
-        let x = Tensor::randn(0f32, 1., (2, 3, 67, 67), &dev)?;
-        let a = fast.forward_t(&x, false)?;
-        assert_eq!(a.dims(), &[2, 512]);
-        assert_same_features(&a, &slow.forward_t(&x, false)?, "squeezenet1_1");
-        Ok(())
-    }
-}

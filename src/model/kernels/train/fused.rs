@@ -467,7 +467,7 @@ struct Acc {
     dnhwc: Vec<f32>,
 }
 
-/// One convolution of [`conv_bias_relu_cat`]: weight `[c_out, c_in, k, k]`, bias `[c_out]`.
+/// One convolution of [`conv_bias_relu_cat_pool`]: weight `[c_out, c_in, k, k]`, bias `[c_out]`.
 #[derive(Debug, Clone, Copy)]
 pub struct FusedConv<'a> {
     pub weight: &'a Tensor,
@@ -477,14 +477,9 @@ pub struct FusedConv<'a> {
 }
 
 /// `cat([relu(conv2d(x, wᵢ, stride, padding) + bᵢ) for each conv], dim 1)` on a `[n, c_in, h, w]`
-/// f32 CPU tensor, differentiable, with the fast backward. All convolutions must give the same
-/// output size.
-pub fn conv_bias_relu_cat(x: &Tensor, convs: &[FusedConv]) -> Result<Tensor> {
-    conv_bias_relu_cat_pool(x, convs, None)
-}
-
-/// [`conv_bias_relu_cat`] followed by `MaxPool2d(k, s, ceil_mode=True)` when `pool` is
-/// `Some((k, s))`, as one op.
+/// f32 CPU tensor, followed by `MaxPool2d(k, s, ceil_mode=True)` when `pool` is `Some((k, s))`,
+/// as one differentiable op with the fast backward. All convolutions must give the same output
+/// size.
 pub fn conv_bias_relu_cat_pool(
     x: &Tensor,
     convs: &[FusedConv],
@@ -637,7 +632,7 @@ mod tests {
             stride: 2,
             padding: 0,
         };
-        let g = conv_bias_relu_cat(&x, &[conv])
+        let g = conv_bias_relu_cat_pool(&x, &[conv], None)
             .unwrap()
             .sum_all()
             .unwrap()
@@ -670,6 +665,6 @@ mod tests {
                 padding: 0,
             },
         ];
-        assert!(conv_bias_relu_cat(&x, &convs).is_err());
+        assert!(conv_bias_relu_cat_pool(&x, &convs, None).is_err());
     }
 }

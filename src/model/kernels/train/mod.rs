@@ -9,7 +9,7 @@ pub mod fused;
 pub mod pool;
 
 pub use conv::conv2d;
-pub use fused::{conv_bias_relu_cat, conv_bias_relu_cat_pool, FusedConv};
+pub use fused::{conv_bias_relu_cat_pool, FusedConv};
 pub use pool::{avg_pool2d_ceil, max_pool2d_ceil};
 
 use candle_core::{bail, CpuStorage, Layout, Result};

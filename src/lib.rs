@@ -14,7 +14,6 @@ pub mod device;
 mod error;
 pub mod live;
 pub mod model;
-mod ops;
 pub mod preprocess;
 pub mod synth;
 #[doc(hidden)]

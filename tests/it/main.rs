@@ -8,5 +8,6 @@ mod heads;
 mod layering;
 mod parity;
 mod pipeline;
+mod readme_commands;
 mod training;
 mod ui;

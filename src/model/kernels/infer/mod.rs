@@ -195,7 +195,7 @@ impl<'a> Out<'a> {
     /// The window over all rows of `data` (`[rows, ld]`); panics if it does not fit a row.
     pub fn new(data: &'a mut [f32], ld: usize, off: usize, c: usize) -> Self {
         assert!(
-            off + c <= ld && ld > 0 && data.len() % ld == 0,
+            off + c <= ld && ld > 0 && data.len().is_multiple_of(ld),
             "channels {off}..{} of rows of {ld} in {} floats",
             off + c,
             data.len()

@@ -15,6 +15,7 @@ pub mod optim;
 pub mod params;
 pub mod plot;
 pub mod progress;
+pub mod provenance;
 pub mod session;
 pub mod trainer;
 

@@ -1,22 +1,63 @@
-//! PNG plots drawn with the `image` crate: a run's loss and top-1 curves per epoch, and a
-//! confusion matrix.
-
-pub mod font;
+//! PNG plots drawn with plotters: a run's loss and top-1 curves per epoch (`curves.png`), and a
+//! confusion matrix (`eval --confusion-png`). Text uses egui's bundled Ubuntu font through
+//! plotters' ab_glyph path, so no system font is needed.
 
 use crate::train::atomic::write_atomic;
 use crate::train::error::{Result, TrainError};
 use crate::train::metrics::{ConfusionMatrix, EpochRecord};
-use font::{draw_text, text_width};
-use image::{Rgb, RgbImage};
+use image::RgbImage;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::Path;
+use std::sync::OnceLock;
 
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const BLACK: Rgb<u8> = Rgb([30, 30, 30]);
-const GRID: Rgb<u8> = Rgb([225, 225, 225]);
-const TRAIN: Rgb<u8> = Rgb([31, 119, 180]);
-const VAL: Rgb<u8> = Rgb([255, 127, 14]);
+/// The font family every text in the plots uses.
+const FONT: &str = "sans-serif";
+const TRAIN: RGBColor = RGBColor(31, 119, 180);
+const VAL: RGBColor = RGBColor(255, 127, 14);
+const INK: RGBColor = RGBColor(30, 30, 30);
+/// Diagonal (correct) and off-diagonal (confused) cells at a row share of 1.
+const RIGHT: RGBColor = RGBColor(20, 110, 60);
+const WRONG: RGBColor = RGBColor(200, 40, 40);
 
-fn encode_png(path: &Path, img: &RgbImage) -> Result<()> {
+/// A plot that could not be drawn (in practice: the font could not be registered).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the plot: {0}")]
+pub struct DrawError(String);
+
+fn draw_err(e: impl std::fmt::Display) -> DrawError {
+    DrawError(e.to_string())
+}
+
+/// Registers the font with plotters once per process.
+fn font_ready() -> std::result::Result<(), DrawError> {
+    static READY: OnceLock<bool> = OnceLock::new();
+    let ok = *READY.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+            .is_ok()
+    });
+    ok.then_some(())
+        .ok_or_else(|| DrawError("egui's bundled font is not a usable TrueType font".into()))
+}
+
+/// Draws into a white `w`×`h` RGB buffer with `draw`.
+fn render(
+    (w, h): (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), DrawError>,
+) -> std::result::Result<RgbImage, DrawError> {
+    font_ready()?;
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(draw_err)?;
+    }
+    RgbImage::from_raw(w, h, buf).ok_or_else(|| DrawError("pixel buffer size".into()))
+}
+
+fn encode_png(path: &Path, img: std::result::Result<RgbImage, DrawError>) -> Result<()> {
+    let img = img.map_err(|e| TrainError::bad_file(path, e.to_string()))?;
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
@@ -26,280 +67,230 @@ fn encode_png(path: &Path, img: &RgbImage) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, c);
+/// A named, coloured line of (epoch, value) points.
+type Series<'a> = (&'a str, RGBColor, Vec<(u32, f64)>);
+
+/// The y range that shows every point: from 0 (or below) to a little above the highest, or
+/// `fixed`. A panel without a finite point gets 0..1.
+fn y_range(series: &[Series], fixed: Option<(f64, f64)>) -> (f64, f64) {
+    if let Some(r) = fixed {
+        return r;
     }
-}
-
-fn fill_rect(img: &mut RgbImage, x: i64, y: i64, w: i64, h: i64, c: Rgb<u8>) {
-    for yy in y..y + h {
-        for xx in x..x + w {
-            put(img, xx, yy, c);
-        }
-    }
-}
-
-/// A 2-pixel line (Bresenham, drawn twice offset by one row).
-fn line(img: &mut RgbImage, (x0, y0): (i64, i64), (x1, y1): (i64, i64), c: Rgb<u8>) {
-    let (dx, dy) = ((x1 - x0).abs(), -(y1 - y0).abs());
-    let (sx, sy) = (if x0 < x1 { 1 } else { -1 }, if y0 < y1 { 1 } else { -1 });
-    let (mut x, mut y, mut err) = (x0, y0, dx + dy);
-    loop {
-        put(img, x, y, c);
-        put(img, x, y + 1, c);
-        if x == x1 && y == y1 {
-            break;
-        }
-        let e2 = 2 * err;
-        if e2 >= dy {
-            err += dy;
-            x += sx;
-        }
-        if e2 <= dx {
-            err += dx;
-            y += sy;
-        }
-    }
-}
-
-/// Round tick spacing giving about `n` ticks over `span`.
-fn nice_step(span: f64, n: f64) -> f64 {
-    let raw = (span / n).max(1e-12);
-    let mag = 10f64.powf(raw.log10().floor());
-    let f = raw / mag;
-    let nice = if f < 1.5 {
-        1.0
-    } else if f < 3.0 {
-        2.0
-    } else if f < 7.0 {
-        5.0
-    } else {
-        10.0
-    };
-    nice * mag
-}
-
-fn fmt_tick(v: f64, step: f64) -> String {
-    if step >= 1.0 {
-        format!("{v:.0}")
-    } else {
-        let digits = (-step.log10().floor()) as usize;
-        format!("{v:.digits$}")
-    }
-}
-
-/// A named, coloured line of (x, y) points.
-type Series<'a> = (&'a str, Rgb<u8>, Vec<(f64, f64)>);
-
-/// One panel: series of (x, y) points, drawn in a box at (x, y, w, h).
-struct Panel<'a> {
-    title: &'a str,
-    series: Vec<Series<'a>>,
-    y_range: Option<(f64, f64)>,
-}
-
-fn draw_panel(img: &mut RgbImage, p: &Panel, bx: i64, by: i64, bw: i64, bh: i64, x_max: f64) {
-    let (left, top, right, bottom) = (bx + 44, by + 24, bx + bw - 10, by + bh - 30);
-    let all: Vec<f64> = p
-        .series
-        .iter()
-        .flat_map(|s| s.2.iter().map(|q| q.1))
-        .collect();
-    let (mut lo, mut hi) = p.y_range.unwrap_or_else(|| {
-        let lo = all.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = all.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        (lo.min(0.0), hi)
+    let values = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
+    let (lo, hi) = values.fold((0f64, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
     });
-    // Also catches NaN bounds (no finite point at all).
-    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
-        hi = lo + 1.0;
-    }
-    let ystep = nice_step(hi - lo, 5.0);
-    lo = (lo / ystep).floor() * ystep;
-    hi = (hi / ystep).ceil() * ystep;
-    let x_min = 1.0;
-    let x_span = (x_max - x_min).max(1.0);
-    let px = |x: f64| left + ((x - x_min) / x_span * (right - left) as f64).round() as i64;
-    let py = |y: f64| bottom - ((y - lo) / (hi - lo) * (bottom - top) as f64).round() as i64;
-    // Grid and y ticks.
-    let mut v = lo;
-    while v <= hi + ystep * 0.01 {
-        let y = py(v);
-        for x in left..=right {
-            put(img, x, y, GRID);
-        }
-        let label = fmt_tick(v, ystep);
-        draw_text(
-            img,
-            left - 4 - text_width(&label, 1) as i64,
-            y - 3,
-            &label,
-            1,
-            BLACK,
-        );
-        v += ystep;
-    }
-    // X ticks at whole epochs.
-    let xstep = nice_step(x_span, 8.0).max(1.0);
-    let mut e = x_min;
-    while e <= x_max + 1e-9 {
-        let x = px(e);
-        for y in bottom..bottom + 4 {
-            put(img, x, y, BLACK);
-        }
-        let label = format!("{e:.0}");
-        draw_text(
-            img,
-            x - text_width(&label, 1) as i64 / 2,
-            bottom + 7,
-            &label,
-            1,
-            BLACK,
-        );
-        e += xstep;
-    }
-    for x in left..=right {
-        put(img, x, bottom, BLACK);
-    }
-    for y in top..=bottom {
-        put(img, left, y, BLACK);
-    }
-    draw_text(img, left, by + 6, p.title, 2, BLACK);
-    let label = "epoch";
-    draw_text(img, (left + right) / 2 - 15, bottom + 18, label, 1, BLACK);
-    // Series, with a legend at the top right.
-    let mut lx = right;
-    for (name, color, pts) in p.series.iter().rev() {
-        lx -= text_width(name, 1) as i64 + 18;
-        fill_rect(img, lx, by + 9, 10, 4, *color);
-        draw_text(img, lx + 13, by + 8, name, 1, BLACK);
-        for w in pts.windows(2) {
-            line(
-                img,
-                (px(w[0].0), py(w[0].1)),
-                (px(w[1].0), py(w[1].1)),
-                *color,
-            );
-        }
-        for &(x, y) in pts {
-            fill_rect(img, px(x) - 2, py(y) - 2, 5, 5, *color);
-        }
+    if hi > lo {
+        (lo, hi + (hi - lo) * 0.05)
+    } else {
+        (lo, lo + 1.0)
     }
 }
 
-/// Renders the loss and top-1 curves of a run.
-pub fn curves_image(history: &[EpochRecord]) -> RgbImage {
-    let (w, h) = (900u32, 360u32);
-    let mut img = RgbImage::from_pixel(w, h, WHITE);
-    let x_max = history.last().map_or(1.0, |r| r.epoch as f64).max(2.0);
-    let pts = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+/// One panel: title, the epoch axis from 1 to `x_max`, the series with their points, a legend.
+fn panel(
+    area: &DrawingArea<BitMapBackend, Shift>,
+    title: &str,
+    y_desc: &str,
+    series: &[Series],
+    fixed: Option<(f64, f64)>,
+    x_max: u32,
+) -> std::result::Result<(), DrawError> {
+    let (lo, hi) = y_range(series, fixed);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 20).into_font().color(&INK))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
+        .build_cartesian_2d(1u32..x_max, lo..hi)
+        .map_err(draw_err)?;
+    let label_font = (FONT, 14).into_font().color(&INK);
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_desc)
+        .x_labels(x_max.min(10) as usize)
+        .y_labels(6)
+        .label_style(label_font.clone())
+        .axis_desc_style(label_font.clone())
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(draw_err)?;
+    let mut any = false;
+    for (name, color, points) in series {
+        any |= !points.is_empty();
+        let style = color.stroke_width(2);
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), style).point_size(3))
+            .map_err(draw_err)?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    }
+    if any {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .label_font(label_font)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(190, 190, 190))
+            .draw()
+            .map_err(draw_err)?;
+    }
+    Ok(())
+}
+
+/// Renders the loss and top-1 curves of a run (train and validation, per epoch).
+pub fn curves_image(history: &[EpochRecord]) -> std::result::Result<RgbImage, DrawError> {
+    let x_max = history.last().map_or(1, |r| r.epoch as u32).max(2);
+    let pts = |f: &dyn Fn(&EpochRecord) -> Option<f64>| -> Vec<(u32, f64)> {
         history
             .iter()
-            .filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as f64, v)))
+            .filter_map(|r| f(r).filter(|v| v.is_finite()).map(|v| (r.epoch as u32, v)))
             .collect()
     };
-    let loss = Panel {
-        title: "loss",
-        series: vec![
-            ("train", TRAIN, pts(&|r| Some(r.train_loss))),
-            ("val", VAL, pts(&|r| r.val_loss)),
-        ],
-        y_range: None,
-    };
-    let top1 = Panel {
-        title: "top-1 %",
-        series: vec![
-            ("train", TRAIN, pts(&|r| Some(r.train_top1))),
-            ("val", VAL, pts(&|r| r.val_top1)),
-        ],
-        y_range: Some((0.0, 100.0)),
-    };
-    let half = (w / 2) as i64;
-    draw_panel(&mut img, &loss, 0, 0, half, h as i64, x_max);
-    draw_panel(&mut img, &top1, half, 0, half, h as i64, x_max);
-    img
+    let loss = [
+        ("train", TRAIN, pts(&|r| Some(r.train_loss))),
+        ("val", VAL, pts(&|r| r.val_loss)),
+    ];
+    let top1 = [
+        ("train", TRAIN, pts(&|r| Some(r.train_top1))),
+        ("val", VAL, pts(&|r| r.val_top1)),
+    ];
+    render((900, 360), |root| {
+        let (left, right) = root.split_horizontally(450);
+        panel(&left, "loss", "cross-entropy", &loss, None, x_max)?;
+        panel(&right, "top-1", "%", &top1, Some((0.0, 100.0)), x_max)
+    })
 }
 
 /// Writes the curves PNG atomically.
 pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
-    encode_png(path, &curves_image(history))
+    encode_png(path, curves_image(history))
 }
 
-/// Renders a confusion matrix: rows true classes with their names and accuracy, cells shaded
-/// by the row's share.
-pub fn confusion_image(m: &ConfusionMatrix, labels: &[String]) -> RgbImage {
-    let n = m.counts.len().max(1) as i64;
-    let cell = (560 / n).clamp(8, 36);
-    let name_w = labels
+/// The colour of a cell holding `share` of its row: white at 0, `full` at 1.
+fn shade(full: RGBColor, share: f64) -> RGBColor {
+    let s = |c: u8| (255.0 - (255.0 - c as f64) * share.clamp(0.0, 1.0)).round() as u8;
+    RGBColor(s(full.0), s(full.1), s(full.2))
+}
+
+/// Renders a confusion matrix: one row per true class (its index and name on the left, its
+/// accuracy on the right), one column per predicted class (by index); each cell shaded by its
+/// share of the row, green on the diagonal and red off it, with its count when it fits.
+pub fn confusion_image(
+    m: &ConfusionMatrix,
+    labels: &[String],
+) -> std::result::Result<RgbImage, DrawError> {
+    font_ready()?;
+    let n = m.counts.len().max(1);
+    let cell = (560 / n as u32).clamp(14, 48);
+    let label_font = (FONT, 14).into_font().color(&INK);
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("{i}  {}", labels.get(i).map_or("", String::as_str)))
+        .collect();
+    let name_w = names
         .iter()
-        .enumerate()
-        .map(|(i, l)| text_width(&format!("{i:>2} {l}"), 1))
+        .map(|s| label_font.font.box_size(s).map_or(0, |b| b.0))
         .max()
-        .unwrap_or(0) as i64;
-    let (left, top) = (name_w + 12, 40);
-    let acc_w = 60;
-    let w = left + n * cell + acc_w;
-    let h = top + n * cell + 30;
-    let mut img = RgbImage::from_pixel(w as u32, h as u32, WHITE);
-    draw_text(
-        &mut img,
-        6,
-        6,
-        "confusion (rows: true, columns: predicted)",
-        2,
-        BLACK,
-    );
+        .unwrap_or(0);
+    let (left, top, right, bottom) = (name_w + 24, 56, 64, 52);
+    let grid = cell * n as u32;
+    let size = ((left + grid + right).max(480), top + grid + bottom);
     let per_class = m.per_class();
-    for (i, row) in m.counts.iter().enumerate() {
-        let total: u64 = row.iter().sum();
-        let y = top + i as i64 * cell;
-        let name = format!("{i:>2} {}", labels.get(i).map_or("", String::as_str));
-        draw_text(&mut img, 6, y + cell / 2 - 3, &name, 1, BLACK);
-        for (j, &c) in row.iter().enumerate() {
-            let share = if total > 0 {
-                c as f64 / total as f64
-            } else {
-                0.0
-            };
-            let shade = |full: u8| (255.0 - (255.0 - full as f64) * share).round() as u8;
-            let color = if i == j {
-                Rgb([shade(20), shade(110), shade(60)])
-            } else {
-                Rgb([shade(200), shade(40), shade(40)])
-            };
-            let x = left + j as i64 * cell;
-            fill_rect(&mut img, x, y, cell - 1, cell - 1, color);
+    render(size, |root| {
+        let title = "confusion matrix (rows: true class, columns: predicted class)";
+        root.draw(&Text::new(
+            title,
+            (10, 10),
+            (FONT, 18).into_font().color(&INK),
+        ))
+        .map_err(draw_err)?;
+        let header = label_font.clone().pos(Pos::new(HPos::Center, VPos::Bottom));
+        let acc_x = (left + grid + right / 2) as i32;
+        root.draw(&Text::new("acc.", (acc_x, top as i32 - 6), header.clone()))
+            .map_err(draw_err)?;
+        let center = label_font.clone().pos(Pos::new(HPos::Center, VPos::Center));
+        let row_name = label_font.clone().pos(Pos::new(HPos::Right, VPos::Center));
+        let count_font = |dark: bool| {
+            (FONT, (cell as f64 * 0.4).min(15.0))
+                .into_font()
+                .color(if dark { &WHITE } else { &INK })
+                .pos(Pos::new(HPos::Center, VPos::Center))
+        };
+        for (i, row) in m.counts.iter().enumerate() {
+            let total: u64 = row.iter().sum();
+            let y0 = (top + i as u32 * cell) as i32;
+            let cy = y0 + cell as i32 / 2;
+            root.draw(&Text::new(
+                names[i].as_str(),
+                (left as i32 - 10, cy),
+                row_name.clone(),
+            ))
+            .map_err(draw_err)?;
+            for (j, &c) in row.iter().enumerate() {
+                let share = if total > 0 {
+                    c as f64 / total as f64
+                } else {
+                    0.0
+                };
+                let x0 = (left + j as u32 * cell) as i32;
+                let color = shade(if i == j { RIGHT } else { WRONG }, share);
+                let rect = [(x0, y0), (x0 + cell as i32 - 1, y0 + cell as i32 - 1)];
+                root.draw(&Rectangle::new(rect, color.filled()))
+                    .map_err(draw_err)?;
+                if c > 0 && cell >= 22 {
+                    let at = (x0 + cell as i32 / 2, cy);
+                    root.draw(&Text::new(c.to_string(), at, count_font(share > 0.5)))
+                        .map_err(draw_err)?;
+                }
+            }
+            if let (_, Some(acc)) = per_class[i] {
+                root.draw(&Text::new(
+                    format!("{acc:.0}%"),
+                    (acc_x, cy),
+                    center.clone(),
+                ))
+                .map_err(draw_err)?;
+            }
         }
-        if let (_, Some(acc)) = per_class[i] {
-            let s = format!("{acc:.0}%");
-            draw_text(
-                &mut img,
-                left + n * cell + 6,
-                y + cell / 2 - 3,
-                &s,
-                1,
-                BLACK,
-            );
+        // Frame the grid; number the columns every 1 or 5 depending on room.
+        let (gx, gy) = (left as i32, top as i32);
+        root.draw(&Rectangle::new(
+            [(gx - 1, gy - 1), (gx + grid as i32, gy + grid as i32)],
+            RGBColor(150, 150, 150),
+        ))
+        .map_err(draw_err)?;
+        let every = if cell >= 20 { 1 } else { 5 };
+        let below = label_font.clone().pos(Pos::new(HPos::Center, VPos::Top));
+        for j in (0..n).step_by(every) {
+            let x = gx + (j as u32 * cell + cell / 2) as i32;
+            root.draw(&Text::new(
+                j.to_string(),
+                (x, gy + grid as i32 + 6),
+                below.clone(),
+            ))
+            .map_err(draw_err)?;
         }
-    }
-    let every = if cell >= 14 { 1 } else { 5 };
-    for j in (0..n).step_by(every) {
-        let s = j.to_string();
-        let x = left + j * cell + cell / 2 - text_width(&s, 1) as i64 / 2;
-        draw_text(&mut img, x, top + n * cell + 6, &s, 1, BLACK);
-    }
-    img
+        root.draw(&Text::new(
+            "predicted class",
+            (gx + grid as i32 / 2, gy + grid as i32 + 28),
+            below,
+        ))
+        .map_err(draw_err)?;
+        Ok(())
+    })
 }
 
 /// Writes the confusion matrix PNG atomically.
 pub fn write_confusion(path: &Path, m: &ConfusionMatrix, labels: &[String]) -> Result<()> {
-    encode_png(path, &confusion_image(m, labels))
+    encode_png(path, confusion_image(m, labels))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::Rgb;
 
     fn record(epoch: usize, val: bool) -> EpochRecord {
         EpochRecord {
@@ -319,27 +310,54 @@ mod tests {
         }
     }
 
-    fn count(img: &RgbImage, c: Rgb<u8>) -> usize {
-        img.pixels().filter(|p| **p == c).count()
+    fn rgb(c: RGBColor) -> Rgb<u8> {
+        Rgb([c.0, c.1, c.2])
+    }
+
+    fn count(img: &RgbImage, c: RGBColor) -> usize {
+        img.pixels().filter(|p| **p == rgb(c)).count()
+    }
+
+    /// Pixels that are neither white nor one of `colors`: text and axes (anti-aliased ink).
+    fn dark(img: &RgbImage) -> usize {
+        img.pixels()
+            .filter(|p| p.0.iter().all(|&v| v < 120))
+            .count()
     }
 
     #[test]
-    fn curves_draw_both_series() {
+    fn curves_draw_both_series_with_axes_and_text() {
         let hist: Vec<_> = (1..=5).map(|e| record(e, e % 2 == 1)).collect();
-        let img = curves_image(&hist);
+        let img = curves_image(&hist).unwrap();
+        assert_eq!(img.dimensions(), (900, 360));
         assert!(count(&img, TRAIN) > 200, "train curves drawn");
         assert!(count(&img, VAL) > 100, "val curves drawn");
-        // One epoch only, or none, still draws axes without panicking.
-        assert!(count(&curves_image(&hist[..1]), BLACK) > 100);
-        assert!(count(&curves_image(&[]), BLACK) > 100);
+        // Axes, tick labels, titles and the legend are ink; a plot without text has few.
+        assert!(dark(&img) > 2000, "{} dark pixels", dark(&img));
+        // One epoch only, none, or a NaN loss still draws axes without panicking.
+        let mut nan = record(1, true);
+        nan.train_loss = f64::NAN;
+        for h in [&hist[..1], &[], &[nan]] {
+            assert!(dark(&curves_image(h).unwrap()) > 1000);
+        }
+    }
+
+    #[test]
+    fn curves_png_decodes_with_the_size_and_is_not_blank() {
+        let hist: Vec<_> = (1..=8).map(|e| record(e, true)).collect();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("curves.png");
         write_curves(&p, &hist).unwrap();
-        assert_eq!(image::open(&p).unwrap().width(), 900);
+        let img = image::open(&p).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (900, 360));
+        let white = count(&img, RGBColor(255, 255, 255));
+        let total = (900 * 360) as usize;
+        assert!(white < total * 97 / 100, "{white} of {total} pixels white");
+        assert!(count(&img, TRAIN) > 200 && count(&img, VAL) > 200);
     }
 
     #[test]
-    fn confusion_shades_the_diagonal() {
+    fn confusion_shades_the_diagonal_and_names_the_classes() {
         let mut m = ConfusionMatrix::new(3);
         for _ in 0..4 {
             m.add(0, 0);
@@ -348,11 +366,46 @@ mod tests {
         m.add(1, 2);
         m.add(2, 0);
         let labels: Vec<String> = ["one", "two", "three"].map(String::from).to_vec();
-        let img = confusion_image(&m, &labels);
-        let full_diag = Rgb([20, 110, 60]);
-        let full_off = Rgb([200, 40, 40]);
-        assert!(count(&img, full_diag) > 100, "row 0 is all correct");
-        assert!(count(&img, full_off) > 100, "row 2 is all wrong");
-        assert!(nice_step(97.0, 5.0) == 20.0 && nice_step(0.9, 5.0) == 0.2);
+        let img = confusion_image(&m, &labels).unwrap();
+        assert!(count(&img, RIGHT) > 100, "row 0 is all correct");
+        assert!(count(&img, WRONG) > 100, "row 2 is all wrong");
+        // Row 1: 4 of 5 right, 1 of 5 wrong.
+        assert!(count(&img, shade(RIGHT, 0.8)) > 100);
+        assert!(count(&img, shade(WRONG, 0.2)) > 100);
+        // The names widen the picture: a longer name, a wider image.
+        let long: Vec<String> = [
+            "one",
+            "two",
+            "a much longer class name than any of the others, it widens the picture",
+        ]
+        .map(String::from)
+        .to_vec();
+        let wide = confusion_image(&m, &long).unwrap();
+        assert!(
+            wide.width() > img.width(),
+            "{} vs {}",
+            wide.width(),
+            img.width()
+        );
+        assert!(dark(&img) > 500, "text drawn");
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("confusion.png");
+        write_confusion(&p, &m, &labels).unwrap();
+        let back = image::open(&p).unwrap().to_rgb8();
+        assert_eq!(back.dimensions(), img.dimensions());
+        assert_eq!(back, img);
+    }
+
+    #[test]
+    fn many_classes_fit() {
+        // Many classes: small cells, columns numbered every 5, still no panic.
+        let mut m = ConfusionMatrix::new(60);
+        for i in 0..60 {
+            m.add(i, (i * 7) % 60);
+        }
+        let labels: Vec<String> = (0..60).map(|i| format!("class {i}")).collect();
+        let img = confusion_image(&m, &labels).unwrap();
+        assert!(img.height() > 60 * 14 && dark(&img) > 1000);
     }
 }

@@ -67,7 +67,10 @@ fn code_execution_globals_are_refused() {
             .arg(&command)
             .status()
             .unwrap();
-        assert!(status.success() && marker.exists(), "the payload itself works");
+        assert!(
+            status.success() && marker.exists(),
+            "the payload itself works"
+        );
         std::fs::remove_file(&marker).unwrap();
     }
     refused(

@@ -45,9 +45,11 @@ fn gesture_app(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn demo_model_meets_the_recipe_bar_of_98_percent_on_fresh_clips() {
-    // 45 clips (5 per class) the model never saw: the recipe's generator and settings
+    // 180 clips (20 per class) the model never saw: the recipe's generator and settings
     // (training/demo.toml: --size 128 --frames 24 --partial-no-gesture 0.5) with a seed
-    // other than the training set's (1), all of them in the validation list.
+    // other than the training set's (1), all of them in the validation list. Enough clips that
+    // the bar allows 3 mistakes: at 45 clips a single one (97.8 %) would already fail it.
+    // Measured: 178 of 180 (98.9 %). Generating the clips takes most of the ~25 s.
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("fresh");
     let root_s = root.to_str().unwrap();
@@ -55,7 +57,7 @@ fn demo_model_meets_the_recipe_bar_of_98_percent_on_fresh_clips() {
         "synth",
         root_s,
         "--clips-per-class",
-        "5",
+        "20",
         "--seed",
         "20261202",
         "--size",
@@ -83,7 +85,7 @@ fn demo_model_meets_the_recipe_bar_of_98_percent_on_fresh_clips() {
         png.to_str().unwrap(),
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
-    assert_eq!(v["clips"], 45, "{v}");
+    assert_eq!(v["clips"], 180, "{v}");
     let top1 = v["top1"].as_f64().expect("top1");
     assert!(
         top1 >= 98.0,

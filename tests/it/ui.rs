@@ -122,7 +122,7 @@ fn label_confidence_and_history_appear_after_predictions() {
     // land, no new one arrives for a while, although the generated source (30 fps) goes on; a
     // worker that ignored the pause would send one per frame.
     h.get_by_label("Pause").click();
-    h.step();
+    h.run_steps(2);
     assert!(h.query_by_label("Resume").is_some());
     let seq = |h: &Harness<'static, LiveApp>| h.state().current().map(|p| p.seq);
     let settled = Instant::now() + Duration::from_secs(30);
@@ -172,7 +172,7 @@ fn label_confidence_and_history_appear_after_predictions() {
 
     // Resume: predictions for newer frames arrive again.
     h.get_by_label("Resume").click();
-    h.step();
+    h.run_steps(2);
     assert!(h.query_by_label("Pause").is_some());
     assert!(
         step_until(&mut h, Duration::from_secs(60), |app| app
@@ -309,6 +309,7 @@ fn the_window_remembers_its_settings_and_flags_win() {
     let weights = tmp.path().join("good.safetensors");
     write_weights(&weights);
     let frames = tmp.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
     write_generated_frames(&frames, 12).unwrap();
     let mut storage = MapStorage::default();
 

@@ -24,8 +24,16 @@ pub enum Error {
     /// A clip (frame folder) that cannot be used.
     #[error("{path}: {reason}")]
     Clip { path: PathBuf, reason: String },
+    /// A tensor operation failed. Its message is shown here and not again as a source, so
+    /// the printed cause chain does not repeat it.
     #[error("tensor error: {0}")]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(e)
+    }
 }
 
 impl Error {

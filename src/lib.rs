@@ -11,7 +11,6 @@ pub mod error;
 pub mod live;
 pub mod malloc;
 pub mod model;
-pub mod ops;
 pub mod preprocess;
 pub mod synth;
 pub mod train;

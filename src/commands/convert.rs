@@ -69,15 +69,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         img_feature_dim: args.img_feature_dim,
         clip_fps: args.clip_fps,
     };
-    let summary = match convert_checkpoint(&args.input, &args.output, &opts) {
-        Ok(s) => s,
-        // A model needs labels: say so rather than report a class-count mismatch.
-        Err(e @ gesture_app::Error::BadFile { .. }) if args.labels.is_none() => {
-            anyhow::bail!("{e} (a model needs its label list: --labels category.txt)")
-        }
-        // Library errors already name the file and what is wrong with it.
-        Err(e) => return Err(e.into()),
-    };
+    // Library errors already name the file and what is wrong with it.
+    let summary = convert_checkpoint(&args.input, &args.output, &opts)?;
     let c = &summary.config;
     match summary.contents {
         Contents::Model => println!(

@@ -29,9 +29,9 @@ pub struct EvalArgs {
     /// Data-loading threads.
     #[arg(long, short = 'j', value_name = "N")]
     pub workers: Option<usize>,
-    /// Where to write the confusion matrix PNG.
-    #[arg(long, value_name = "FILE", default_value = "confusion.png")]
-    pub confusion_png: PathBuf,
+    /// Also draw the confusion matrix into this PNG (nothing is written without it).
+    #[arg(long, value_name = "FILE")]
+    pub confusion_png: Option<PathBuf>,
     /// One JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -86,8 +86,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    plot::write_confusion(&args.confusion_png, &result.confusion, &labels)
-        .with_context(|| "cannot write the confusion matrix PNG")?;
+    if let Some(png) = &args.confusion_png {
+        plot::write_confusion(png, &result.confusion, &labels)
+            .with_context(|| format!("cannot write the confusion matrix PNG {}", png.display()))?;
+    }
     let t = &result.tally;
     let per_class = result.confusion.per_class();
     if args.json {
@@ -133,7 +135,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             println!("  {acc:>7}  {n:>6} clips  {l}");
         }
         println!("\n{}", result.confusion.to_text(&labels));
-        println!("confusion matrix PNG: {}", args.confusion_png.display());
+        if let Some(png) = &args.confusion_png {
+            println!("confusion matrix PNG: {}", png.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

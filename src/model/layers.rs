@@ -1,8 +1,11 @@
 //! Building blocks shared by the backbones and heads: convolution (+ optional BatchNorm) units,
-//! PyTorch-compatible pooling (ceil mode, padding, count_include_pad) in two flavours — candle's
-//! fast kernels for inference, and compositions of differentiable ops for training (candle has no
-//! pooling backward when kernel ≠ stride) — and dropout.
+//! PyTorch-compatible pooling (ceil mode, padding, count_include_pad) and dropout. The layers
+//! compute nothing themselves: each chooses which implementation runs for the device and for
+//! whether gradients are needed — the kernels in `model::kernels` on the CPU, candle's ops
+//! elsewhere.
 
+use crate::model::kernels::geometry::PoolGrid;
+use crate::model::kernels::{infer, train};
 use candle_core::{DType, Module, ModuleT, Result, Tensor, D};
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, VarBuilder};
 
@@ -63,9 +66,9 @@ impl Conv {
     }
 
     /// The same convolution (+ ReLU if `relu`) as an NHWC CPU inference kernel.
-    pub fn cpu_plan(&self, relu: bool) -> Result<crate::model::cpu::conv::ConvPlan> {
+    pub fn cpu_plan(&self, relu: bool) -> Result<infer::conv::ConvPlan> {
         let cfg = self.inner.config();
-        crate::model::cpu::conv::ConvPlan::new(
+        infer::conv::ConvPlan::new(
             self.inner.weight(),
             self.inner.bias(),
             cfg.stride,
@@ -79,10 +82,10 @@ impl Module for Conv {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if !self.pointwise {
             let weight = self.inner.weight();
-            // Training on the CPU: the same convolution with a fast backward (crate::ops).
+            // Training on the CPU: the same convolution with a fast backward.
             if weight.track_op() && x.device().is_cpu() {
                 let cfg = self.inner.config();
-                let y = crate::ops::conv2d(x, weight, cfg.padding, cfg.stride)?;
+                let y = train::conv2d(x, weight, cfg.padding, cfg.stride)?;
                 return match self.inner.bias() {
                     Some(b) => y.broadcast_add(&b.reshape((1, (), 1, 1))?),
                     None => Ok(y),
@@ -141,7 +144,7 @@ impl ConvBnRelu {
     }
 
     /// The unit as an NHWC CPU inference kernel; only for folded BatchNorm (None otherwise).
-    pub fn cpu_plan(&self) -> Result<Option<crate::model::cpu::conv::ConvPlan>> {
+    pub fn cpu_plan(&self) -> Result<Option<infer::conv::ConvPlan>> {
         match self.bn {
             Some(_) => Ok(None),
             None => self.conv.cpu_plan(true).map(Some),
@@ -165,11 +168,16 @@ pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
 }
 
 /// `cat([relu(conv(x)) for conv in convs], dim 1)` (squeezenet's Fire expand). Training on the
-/// CPU, one fused op with a fast backward ([`crate::ops::fused`]); candle's ops otherwise.
+/// CPU, one fused op with a fast backward ([`train::fused`]); candle's ops otherwise.
 pub fn conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
-    if let Some(y) = fused_conv_relu(convs, x, None)? {
-        return Ok(y);
+    match fused_conv_relu(convs, x, None)? {
+        Some(y) => Ok(y),
+        None => candle_conv_relu_cat(convs, x),
     }
+}
+
+/// [`conv_relu_cat`] with candle's ops.
+fn candle_conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
     let ys = convs
         .iter()
         .map(|c| c.forward(x)?.relu())
@@ -191,7 +199,7 @@ pub fn conv_relu_cat_max_pool(
     if let Some(y) = fused_conv_relu(convs, x, Some((k, s)))? {
         return Ok(y);
     }
-    max_pool_ceil(&conv_relu_cat(convs, x)?, k, s, 0, train)
+    max_pool_ceil(&candle_conv_relu_cat(convs, x)?, k, s, 0, train)
 }
 
 /// The fused op when gradients are tracked on the CPU (f32); `None` otherwise.
@@ -212,12 +220,12 @@ fn fused_conv_relu(
             None => Tensor::zeros(c.inner.weight().dim(0)?, DType::F32, x.device()).map(Some),
         })
         .collect::<Result<_>>()?;
-    let fused: Vec<crate::ops::FusedConv> = convs
+    let fused: Vec<train::FusedConv> = convs
         .iter()
         .zip(&zeros)
         .filter_map(|(c, z)| {
             let cfg = c.inner.config();
-            Some(crate::ops::FusedConv {
+            Some(train::FusedConv {
                 weight: c.inner.weight(),
                 bias: c.inner.bias().or(z.as_ref())?,
                 stride: cfg.stride,
@@ -225,19 +233,27 @@ fn fused_conv_relu(
             })
         })
         .collect();
-    crate::ops::conv_bias_relu_cat_pool(x, &fused, pool).map(Some)
+    train::conv_bias_relu_cat_pool(x, &fused, pool).map(Some)
 }
 
-/// Output length of a PyTorch pooling window with `ceil_mode`.
-pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
-    // A window may be larger than the (padded) input: PyTorch then still gives one output.
-    let span = (len + 2 * pad).saturating_sub(k);
-    let mut out = span.div_ceil(s) + 1;
-    // PyTorch: the last window must start inside the input or the left padding.
-    if (out - 1) * s >= len + pad {
-        out -= 1;
-    }
-    out
+// Pooling. PyTorch's ceil-mode pools run as one of three implementations, all on the one window
+// grid of `kernels::geometry`; each remains because it is the only one that does its job:
+// - on the CPU (f32), training or not: the kernels' one-pass op (`train::max_pool2d_ceil`,
+//   `train::avg_pool2d_ceil`), which needs no padded copy and is the only CPU path with a
+//   backward for kernel ≠ stride;
+// - on other devices, inference: candle's pooling kernel on a padded copy (`candle_pool`), the
+//   fast path there;
+// - on other devices, training: a composition of differentiable candle ops (`composed_pool`),
+//   since candle has no max-pool backward for kernel ≠ stride.
+// The NHWC inference kernels and the fused convolution + pool are chosen by the backbones, not
+// here.
+
+/// Which reduction a pool applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reduce {
+    Max,
+    /// Average with count_include_pad.
+    Avg,
 }
 
 /// Pads dim `dim` with `left` / `right` copies of `value`.
@@ -259,15 +275,30 @@ fn pad_const(x: &Tensor, dim: usize, left: usize, right: usize, value: f64) -> R
     Tensor::cat(&parts, dim)
 }
 
-/// Pads H and W so a `k`/`s`/`pad` ceil-mode window grid fits exactly: `pad` on the top/left,
-/// `pad` plus whatever ceil mode needs on the bottom/right.
-fn pad_for_pool(x: &Tensor, k: usize, s: usize, pad: usize, value: f64) -> Result<Tensor> {
+/// The grid of a pool over `x`, and `x` padded so that every window lies whole inside it (max:
+/// −∞, which never wins; average: zeros). The candle paths divide every average by k², which is
+/// PyTorch's count_include_pad only while no window hangs past the padded input (BNInception's
+/// 3×3/s1/p1 pools): other grids are refused there.
+fn padded_for_pool(
+    x: &Tensor,
+    k: usize,
+    s: usize,
+    pad: usize,
+    reduce: Reduce,
+) -> Result<(PoolGrid, Tensor)> {
     let (_, _, h, w) = x.dims4()?;
-    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
-    let extra_h = ((oh - 1) * s + k).saturating_sub(h + pad);
-    let extra_w = ((ow - 1) * s + k).saturating_sub(w + pad);
-    let x = pad_const(x, 2, pad, extra_h, value)?;
-    pad_const(&x, 3, pad, extra_w, value)
+    let g = PoolGrid::new(h, w, k, s, pad)?;
+    let (bottom, right) = g.trailing_pad();
+    let value = match reduce {
+        Reduce::Max => f64::NEG_INFINITY,
+        Reduce::Avg if bottom <= pad && right <= pad => 0.0,
+        Reduce::Avg => candle_core::bail!(
+            "average pooling {k}/{s}/{pad} of a {h}x{w} map has windows past the padding; \
+             only the CPU implements that"
+        ),
+    };
+    let x = pad_const(x, 2, pad, bottom, value)?;
+    Ok((g, pad_const(&x, 3, pad, right, value)?))
 }
 
 /// Elements `start, start+step, ...` (`count` of them) along `dim`, through differentiable ops.
@@ -296,37 +327,62 @@ fn reduce_windows(
     k: usize,
     s: usize,
     out: usize,
-    max: bool,
+    reduce: Reduce,
 ) -> Result<Tensor> {
     let mut acc = strided(x, dim, 0, out, s)?;
     for d in 1..k {
         let next = strided(x, dim, d, out, s)?;
-        acc = if max {
-            acc.maximum(&next)?
-        } else {
-            (acc + next)?
+        acc = match reduce {
+            Reduce::Max => acc.maximum(&next)?,
+            Reduce::Avg => (acc + next)?,
         };
     }
     Ok(acc)
 }
 
-/// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)`; `train` picks the differentiable path.
-pub fn max_pool_ceil(x: &Tensor, k: usize, s: usize, pad: usize, train: bool) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
-    let xp = pad_for_pool(x, k, s, pad, f64::NEG_INFINITY)?;
-    if !train {
-        return xp.max_pool2d_with_stride(k, s);
+/// The pool with candle's kernels (other devices, inference).
+pub(crate) fn candle_pool(x: &Tensor, k: usize, s: usize, pad: usize, reduce: Reduce) -> Result<Tensor> {
+    let (_, xp) = padded_for_pool(x, k, s, pad, reduce)?;
+    match reduce {
+        Reduce::Max => xp.max_pool2d_with_stride(k, s),
+        Reduce::Avg => xp.avg_pool2d_with_stride(k, s),
     }
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        return crate::ops::max_pool2d_ceil(x, k, s, pad);
-    }
-    let rows = reduce_windows(&xp, 2, k, s, oh, true)?;
-    reduce_windows(&rows, 3, k, s, ow, true)
 }
 
-/// `AvgPool2d(k, stride=s, padding=pad, ceil_mode=True, count_include_pad=True)` for windows that
-/// never hang past the padded input (BNInception's 3×3/s1/p1 pools): every window divides by k².
+/// The pool composed of differentiable candle ops (other devices, training).
+fn composed_pool(x: &Tensor, k: usize, s: usize, pad: usize, reduce: Reduce) -> Result<Tensor> {
+    let (g, xp) = padded_for_pool(x, k, s, pad, reduce)?;
+    let rows = reduce_windows(&xp, 2, k, s, g.oh, reduce)?;
+    let y = reduce_windows(&rows, 3, k, s, g.ow, reduce)?;
+    match reduce {
+        Reduce::Max => Ok(y),
+        Reduce::Avg => y / (k * k) as f64,
+    }
+}
+
+/// Runs the pool implementation for `x`'s device and `train` (see the list above).
+fn pool(x: &Tensor, k: usize, s: usize, pad: usize, train: bool, reduce: Reduce) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == DType::F32 {
+        return match reduce {
+            Reduce::Max => train::max_pool2d_ceil(x, k, s, pad),
+            Reduce::Avg => train::avg_pool2d_ceil(x, k, s, pad),
+        };
+    }
+    if train {
+        composed_pool(x, k, s, pad, reduce)
+    } else {
+        candle_pool(x, k, s, pad, reduce)
+    }
+}
+
+/// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)`; `train` asks for a differentiable
+/// implementation (all CPU ones are).
+pub fn max_pool_ceil(x: &Tensor, k: usize, s: usize, pad: usize, train: bool) -> Result<Tensor> {
+    pool(x, k, s, pad, train, Reduce::Max)
+}
+
+/// `AvgPool2d(k, stride=s, padding=pad, ceil_mode=True, count_include_pad=True)`. Off the CPU
+/// only for windows that never hang past the padded input (BNInception's 3×3/s1/p1 pools).
 pub fn avg_pool_include_pad(
     x: &Tensor,
     k: usize,
@@ -334,17 +390,7 @@ pub fn avg_pool_include_pad(
     pad: usize,
     train: bool,
 ) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let (oh, ow) = (pooled_len_ceil(h, k, s, pad), pooled_len_ceil(w, k, s, pad));
-    let xp = pad_for_pool(x, k, s, pad, 0.0)?;
-    if !train {
-        return xp.avg_pool2d_with_stride(k, s);
-    }
-    if x.device().is_cpu() && x.dtype() == DType::F32 {
-        return crate::ops::avg_pool2d_ceil(x, k, s, pad);
-    }
-    let rows = reduce_windows(&xp, 2, k, s, oh, false)?;
-    reduce_windows(&rows, 3, k, s, ow, false)? / (k * k) as f64
+    pool(x, k, s, pad, train, Reduce::Avg)
 }
 
 /// Global average pooling `[b, c, h, w]` → `[b, c]` (the original's AvgPool2d(13) / AvgPool2d(7)
@@ -394,37 +440,65 @@ mod tests {
     use super::*;
     use candle_core::Device;
 
+    use crate::model::kernels::train::max_abs_diff;
+    use candle_core::Var;
+
+    /// The pool implementations layers.rs chooses among agree on the CPU: the kernels' op (the
+    /// CPU path), candle's kernel and the composed ops (the paths other devices take) — values,
+    /// and the composed path's gradients against the op's (checked by finite differences in
+    /// `kernels::train::pool`). Sizes include BNInception's 2×2 map at input 32.
     #[test]
-    fn ceil_lengths_match_pytorch() {
-        // squeezenet1_1: 111 -> 55 -> 27 -> 13; BNInception: 112 -> 56, 56 -> 28, 28 -> 14, 14 -> 7.
-        assert_eq!(pooled_len_ceil(111, 3, 2, 0), 55);
-        assert_eq!(pooled_len_ceil(55, 3, 2, 0), 27);
-        assert_eq!(pooled_len_ceil(27, 3, 2, 0), 13);
-        assert_eq!(pooled_len_ceil(112, 3, 2, 0), 56);
-        assert_eq!(pooled_len_ceil(14, 3, 2, 0), 7);
-        assert_eq!(pooled_len_ceil(7, 3, 1, 1), 7);
-        // ceil actually matters: 6 -> floor gives 2, ceil gives 3.
-        assert_eq!(pooled_len_ceil(6, 3, 2, 0), 3);
-        // BNInception at the smallest input (32): 4e pools a 2x2 map.
-        assert_eq!(pooled_len_ceil(2, 3, 2, 0), 1);
+    fn pool_implementations_agree() -> Result<()> {
+        let dev = Device::Cpu;
+        for (h, w) in [(2, 2), (6, 6), (7, 9), (13, 13)] {
+            let x = Var::randn(0f32, 1., (2, 3, h, w), &dev)?;
+            let mut cases = vec![(3, 2, 0, Reduce::Max), (3, 1, 1, Reduce::Max)];
+            cases.push((3, 1, 1, Reduce::Avg));
+            for (k, s, p, reduce) in cases {
+                let op = pool(&x, k, s, p, true, reduce)?;
+                let kernel = candle_pool(&x, k, s, p, reduce)?;
+                let composed = composed_pool(&x, k, s, p, reduce)?;
+                let case = format!("{reduce:?} {h}x{w} k{k} s{s} p{p}");
+                assert!(max_abs_diff(&op, &kernel) < 1e-6, "{case}: candle kernel");
+                assert!(max_abs_diff(&op, &composed) < 1e-6, "{case}: composed");
+                let r = Tensor::randn(0f32, 1., op.dims(), &dev)?;
+                let g_op = (op * &r)?.sum_all()?.backward()?;
+                let g_composed = (composed * &r)?.sum_all()?.backward()?;
+                let (a, b) = (g_op.get(&x), g_composed.get(&x));
+                let (Some(a), Some(b)) = (a, b) else {
+                    panic!("{case}: no gradient");
+                };
+                assert!(max_abs_diff(a, b) < 1e-5, "{case}: gradients");
+            }
+        }
+        Ok(())
     }
 
+    /// What other devices run for squeezenet's conv + ReLU + cat + pool (candle's ops and the
+    /// composed pool) equals the CPU's fused op, values and every gradient.
     #[test]
-    fn train_and_eval_pools_agree() -> Result<()> {
+    fn composed_conv_pool_path_equals_the_fused_op() -> Result<()> {
         let dev = Device::Cpu;
-        for (h, w) in [(6, 6), (7, 9), (13, 13)] {
-            let x = Tensor::randn(0f32, 1., (2, 3, h, w), &dev)?;
-            for (k, s, p) in [(3, 2, 0), (3, 1, 1)] {
-                let a = max_pool_ceil(&x, k, s, p, false)?;
-                let b = max_pool_ceil(&x, k, s, p, true)?;
-                assert_eq!(a.dims(), b.dims());
-                let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-                assert!(d < 1e-6, "max pool {h}x{w} k{k} s{s} p{p}: {d}");
+        let vm = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
+        let e1 = Conv::new(4, 5, 1, 1, 0, true, vb.pp("e1"))?;
+        let e3 = Conv::new(4, 3, 3, 1, 1, true, vb.pp("e3"))?;
+        for (h, w) in [(2, 2), (9, 9), (8, 11)] {
+            let x = Var::randn(0f32, 1., (2, 4, h, w), &dev)?;
+            let fused = conv_relu_cat_max_pool(&[&e1, &e3], &x, (3, 2), true)?;
+            let composed =
+                composed_pool(&candle_conv_relu_cat(&[&e1, &e3], &x)?, 3, 2, 0, Reduce::Max)?;
+            assert!(max_abs_diff(&fused, &composed) < 1e-5, "{h}x{w}: values");
+            let r = Tensor::randn(0f32, 1., fused.dims(), &dev)?;
+            let g_fused = (fused * &r)?.sum_all()?.backward()?;
+            let g_composed = (composed * &r)?.sum_all()?.backward()?;
+            let vars = vm.all_vars();
+            for v in vars.iter().map(|v| v.as_tensor()).chain([x.as_tensor()]) {
+                let (Some(a), Some(b)) = (g_fused.get(v), g_composed.get(v)) else {
+                    panic!("{h}x{w}: a gradient is missing");
+                };
+                assert!(max_abs_diff(a, b) < 1e-4, "{h}x{w}: gradient of {:?}", v.dims());
             }
-            let a = avg_pool_include_pad(&x, 3, 1, 1, false)?;
-            let b = avg_pool_include_pad(&x, 3, 1, 1, true)?;
-            let d = (a - b)?.abs()?.max_all()?.to_scalar::<f32>()?;
-            assert!(d < 1e-5, "avg pool {h}x{w}: {d}");
         }
         Ok(())
     }
@@ -434,10 +508,10 @@ mod tests {
         // torch.nn.functional.max_pool2d(torch.arange(36.).view(1,1,6,6), 3, 2, ceil_mode=True)
         // = [[14, 16, 17], [26, 28, 29], [32, 34, 35]]
         let x = Tensor::arange(0f32, 36., &Device::Cpu)?.reshape((1, 1, 6, 6))?;
-        let y = max_pool_ceil(&x, 3, 2, 0, false)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        assert_eq!(y, vec![14., 16., 17., 26., 28., 29., 32., 34., 35.]);
+        for y in [max_pool_ceil(&x, 3, 2, 0, false)?, candle_pool(&x, 3, 2, 0, Reduce::Max)?] {
+            let y = y.flatten_all()?.to_vec1::<f32>()?;
+            assert_eq!(y, vec![14., 16., 17., 26., 28., 29., 32., 34., 35.]);
+        }
         // avg_pool2d(x, 3, 1, 1, ceil_mode=True, count_include_pad=True)[0,0,0,0] = (0+1+6+7)/9
         let a = avg_pool_include_pad(&x, 3, 1, 1, false)?;
         let v = a.flatten_all()?.to_vec1::<f32>()?;

@@ -5,7 +5,7 @@
 pub mod backbone;
 pub mod config;
 pub mod consensus;
-pub mod cpu;
+pub mod kernels;
 pub mod layers;
 pub mod tsn;
 

@@ -33,8 +33,16 @@ pub enum TrainError {
     Diverged(String),
     #[error(transparent)]
     Model(#[from] crate::Error),
+    /// A tensor operation failed. Its message is shown here and not again as a source, so
+    /// the printed cause chain does not repeat it.
     #[error("tensor error: {0}")]
-    Candle(#[from] candle_core::Error),
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for TrainError {
+    fn from(e: candle_core::Error) -> Self {
+        TrainError::Candle(e)
+    }
 }
 
 impl TrainError {

@@ -3,7 +3,7 @@
 //! (`num_batches_tracked`, the ImageNet classifier), check every name and shape against the model,
 //! and write atomically. Nothing is written on error.
 
-use super::spec::{diff_report, expected_tensors};
+use super::spec::{diff_report, expected_backbone_tensors, expected_tensors};
 use super::{import, save_with, Contents};
 use crate::model::config::{Arch, Consensus, ModelConfig};
 use crate::model::tsn::BuildOptions;
@@ -140,6 +140,9 @@ pub fn convert_state_dict(
     if !full_model {
         return convert_imagenet(tensors, cfg);
     }
+    if opts.labels.is_empty() {
+        return Err(Error::Config(missing_labels(&tensors, opts.consensus)?));
+    }
 
     // What the tensors say about the sizes the user did not give.
     if let Some(w) = tensors.get("new_fc.weight") {
@@ -169,14 +172,7 @@ pub fn convert_state_dict(
             .count()
             .max(1);
     }
-    let classifier = match opts.consensus {
-        Consensus::Mlp => Some("consensus.classifier.4.bias"),
-        Consensus::Fcn => Some("consensus.classifier.17.bias"),
-        Consensus::TrnMultiscale => Some("consensus.fc_fusion_scales.0.3.bias"),
-        Consensus::Avg => None,
-        _ => Some("consensus.fc.bias"),
-    };
-    if let Some(b) = classifier.and_then(|k| tensors.get(k)) {
+    if let Some(b) = classifier_bias(opts.consensus).and_then(|k| tensors.get(k)) {
         check_classes(&cfg, b.dim(0)?, "the classifier")?;
     }
     cfg.validate().map_err(Error::Config)?;
@@ -196,6 +192,34 @@ pub fn convert_state_dict(
     Ok((cfg, tensors, Contents::Model))
 }
 
+/// Why a whole model cannot be converted without `--labels`, with its class count when the
+/// classifier shows it.
+fn missing_labels(tensors: &HashMap<String, Tensor>, consensus: Consensus) -> Result<String> {
+    let classes = match classifier_bias(consensus) {
+        Some(name) => tensors.get(name).map(|b| b.dim(0)).transpose()?,
+        None => tensors.get("new_fc.weight").map(|w| w.dim(0)).transpose()?,
+    };
+    let what = match classes {
+        Some(n) => format!("a whole {consensus} model with {n} classes"),
+        None => "a whole model (base_model.*, new_fc.*)".to_string(),
+    };
+    Ok(format!(
+        "this checkpoint is {what}: give its label list with --labels FILE (one class a line, in \
+         index order, as Jester's category.txt)"
+    ))
+}
+
+/// The head's last bias, whose length is the class count (`avg` has none: `new_fc` classifies).
+fn classifier_bias(consensus: Consensus) -> Option<&'static str> {
+    match consensus {
+        Consensus::Mlp => Some("consensus.classifier.4.bias"),
+        Consensus::Fcn => Some("consensus.classifier.17.bias"),
+        Consensus::TrnMultiscale => Some("consensus.fc_fusion_scales.0.3.bias"),
+        Consensus::Avg => None,
+        _ => Some("consensus.fc.bias"),
+    }
+}
+
 fn check_classes(cfg: &ModelConfig, outputs: usize, what: &str) -> Result<()> {
     if outputs != cfg.num_classes {
         return Err(Error::Config(format!(
@@ -207,11 +231,16 @@ fn check_classes(cfg: &ModelConfig, outputs: usize, what: &str) -> Result<()> {
 }
 
 /// torchvision squeezenet1_1 (`features.*`, `classifier.*`) or pretrainedmodels bninception
-/// (top-level layer names, `last_linear.*`): keep the backbone as `base_model.*`.
+/// (top-level layer names, `last_linear.*`): keep the backbone as `base_model.*`. No head is
+/// built, so no labels are needed (any given are not stored).
 fn convert_imagenet(
     tensors: HashMap<String, Tensor>,
-    cfg: ModelConfig,
+    mut cfg: ModelConfig,
 ) -> Result<(ModelConfig, HashMap<String, Tensor>, Contents)> {
+    cfg.labels.clear();
+    cfg.num_classes = 0;
+    let mut names: Vec<String> = tensors.keys().cloned().collect();
+    names.sort();
     let mut out = HashMap::new();
     for (name, t) in tensors {
         let renamed = match cfg.arch {
@@ -229,15 +258,32 @@ fn convert_imagenet(
         };
         out.insert(renamed, t);
     }
-    let expected: BTreeMap<String, Vec<usize>> =
-        expected_tensors(&cfg, BuildOptions::training(false, 0))?
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("base_model."))
-            .collect();
-    let actual = out
+    let expected = expected_backbone_tensors(cfg.arch)?;
+    let actual: BTreeMap<String, Vec<usize>> = out
         .iter()
         .map(|(k, t)| (k.clone(), t.dims().to_vec()))
         .collect();
+    // Nothing in common: not a near miss to list tensor by tensor, but the wrong kind of file.
+    if !actual.keys().any(|k| expected.contains_key(k)) {
+        let found = if names.is_empty() {
+            "it holds no tensors".to_string()
+        } else {
+            format!(
+                "its {} tensors are named like {}",
+                names.len(),
+                names[..names.len().min(3)].join(", ")
+            )
+        };
+        return Err(Error::Config(format!(
+            "neither a model checkpoint (base_model.*, new_fc.*, consensus.*) nor a {} ImageNet \
+             state_dict ({}): {found}",
+            cfg.arch,
+            match cfg.arch {
+                Arch::SqueezeNet11 => "torchvision's names: features.0.weight, ...",
+                Arch::BnInception => "pretrainedmodels' names: conv1_7x7_s2.weight, ...",
+            },
+        )));
+    }
     if let Some(details) = diff_report(&expected, &actual) {
         return Err(Error::Mismatch {
             model: format!("the {} ImageNet backbone", cfg.arch),
@@ -245,4 +291,148 @@ fn convert_imagenet(
         });
     }
     Ok((cfg, out, Contents::Backbone))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn opts(arch: Arch, labels: usize) -> ConvertOptions {
+        ConvertOptions {
+            arch,
+            consensus: Consensus::TrnMultiscale,
+            num_segments: 8,
+            labels: (0..labels).map(|i| format!("class {i}")).collect(),
+            img_feature_dim: None,
+            clip_fps: 12.0,
+        }
+    }
+
+    /// A state_dict of zeros with `arch`'s ImageNet names (torchvision / pretrainedmodels),
+    /// the ImageNet classifier and BatchNorm's `num_batches_tracked` included, under `prefix`.
+    fn imagenet_state_dict(arch: Arch, prefix: &str) -> Vec<(String, Tensor)> {
+        let mut sd: Vec<(String, Tensor)> = expected_backbone_tensors(arch)
+            .unwrap()
+            .into_iter()
+            .map(|(name, shape)| {
+                let rest = name.strip_prefix("base_model.").unwrap();
+                let name = match arch {
+                    Arch::SqueezeNet11 => format!("features.{rest}"),
+                    Arch::BnInception => rest.to_string(),
+                };
+                (
+                    name,
+                    Tensor::zeros(shape, DType::F32, &Device::Cpu).unwrap(),
+                )
+            })
+            .collect();
+        let (classifier, tracked) = match arch {
+            Arch::SqueezeNet11 => ("classifier.1.weight", None),
+            Arch::BnInception => (
+                "last_linear.weight",
+                Some("conv1_7x7_s2_bn.num_batches_tracked"),
+            ),
+        };
+        let zeros = |n| Tensor::zeros(n, DType::F32, &Device::Cpu).unwrap();
+        sd.push((classifier.to_string(), zeros(10)));
+        if let Some(t) = tracked {
+            sd.push((t.to_string(), Tensor::new(3i64, &Device::Cpu).unwrap()));
+        }
+        sd.into_iter()
+            .map(|(n, t)| (format!("{prefix}{n}"), t))
+            .collect()
+    }
+
+    #[test]
+    fn imagenet_state_dicts_need_no_labels() {
+        for arch in Arch::ALL {
+            for prefix in ["", "module."] {
+                let sd = imagenet_state_dict(arch, prefix);
+                let (cfg, tensors, contents) =
+                    convert_state_dict(sd, &BTreeMap::new(), &opts(arch, 0)).unwrap();
+                assert_eq!(contents, Contents::Backbone);
+                assert_eq!(cfg.arch, arch);
+                assert_eq!(cfg.num_classes, 0);
+                let want = expected_backbone_tensors(arch).unwrap();
+                assert_eq!(tensors.len(), want.len(), "{arch} {prefix}");
+                assert!(tensors.keys().all(|k| want.contains_key(k)));
+            }
+            // Labels given anyway change nothing and are not stored.
+            let sd = imagenet_state_dict(arch, "");
+            let (cfg, _, _) = convert_state_dict(sd, &BTreeMap::new(), &opts(arch, 27)).unwrap();
+            assert!(cfg.labels.is_empty());
+        }
+    }
+
+    #[test]
+    fn imagenet_errors_say_what_is_wrong() {
+        let none = BTreeMap::new();
+        // The other backbone's state_dict.
+        let sd = imagenet_state_dict(Arch::BnInception, "");
+        let e = convert_state_dict(sd, &none, &opts(Arch::SqueezeNet11, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--arch squeezenet1_1 given, but the tensors are BNInception"),
+            "{e}"
+        );
+        // A tensor missing and one mis-shaped: both named.
+        let mut sd = imagenet_state_dict(Arch::SqueezeNet11, "");
+        sd.retain(|(n, _)| n != "features.0.bias");
+        for (n, t) in sd.iter_mut() {
+            if n == "features.3.squeeze.bias" {
+                *t = Tensor::zeros(5, DType::F32, &Device::Cpu).unwrap();
+            }
+        }
+        let e = convert_state_dict(sd, &none, &opts(Arch::SqueezeNet11, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("squeezenet1_1 ImageNet backbone")
+                && e.contains("1 missing: base_model.0.bias")
+                && e.contains("base_model.3.squeeze.bias (expected [16], found [5])"),
+            "{e}"
+        );
+        // Something else entirely.
+        let sd = vec![(
+            "encoder.layer0.weight".to_string(),
+            Tensor::zeros(4, DType::F32, &Device::Cpu).unwrap(),
+        )];
+        let e = convert_state_dict(sd, &none, &opts(Arch::BnInception, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("neither a model checkpoint")
+                && e.contains("its 1 tensors are named like encoder.layer0.weight"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_whole_model_without_labels_asks_for_them() {
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 3, vec!["x".into(); 7]);
+        cfg.img_feature_dim = 16;
+        let sd: Vec<(String, Tensor)> = expected_tensors(&cfg, BuildOptions::training(false, 0))
+            .unwrap()
+            .into_iter()
+            .map(|(n, s)| (n, Tensor::zeros(s, DType::F32, &Device::Cpu).unwrap()))
+            .collect();
+        let mut o = opts(Arch::SqueezeNet11, 0);
+        o.consensus = Consensus::Mlp;
+        o.num_segments = 3;
+        let e = convert_state_dict(sd.clone(), &BTreeMap::new(), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("a whole MLP model with 7 classes") && e.contains("--labels FILE"),
+            "{e}"
+        );
+        o.labels = vec!["x".into(); 7];
+        let (got, _, contents) = convert_state_dict(sd, &BTreeMap::new(), &o).unwrap();
+        assert_eq!(
+            (contents, got.num_classes, got.img_feature_dim),
+            (Contents::Model, 7, 16)
+        );
+    }
 }

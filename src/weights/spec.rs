@@ -1,7 +1,9 @@
 //! The exact tensor names and shapes a model configuration expects, read off the model itself by
 //! building it against a recording variable store — so the list can never drift from the code.
 
-use crate::model::config::ModelConfig;
+use crate::model::backbone::Backbone;
+use crate::model::config::{Arch, ModelConfig};
+use crate::model::layers::BnMode;
 use crate::model::tsn::{BuildOptions, Tsn};
 use candle_core::{DType, Device, Result, Shape, Tensor};
 use candle_nn::var_builder::SimpleBackend;
@@ -42,9 +44,28 @@ pub fn expected_tensors(
     cfg: &ModelConfig,
     opts: BuildOptions,
 ) -> Result<BTreeMap<String, Vec<usize>>> {
+    record(|vb| Tsn::new(cfg, vb, opts).map(drop))
+}
+
+/// Name → shape of every tensor of `arch`'s backbone alone (`base_model.*`, BatchNorm
+/// statistics included): what an ImageNet state_dict must provide. Needs no head, so no labels.
+pub fn expected_backbone_tensors(arch: Arch) -> Result<BTreeMap<String, Vec<usize>>> {
+    record(|vb| {
+        Backbone::new(
+            arch,
+            vb.pp("base_model"),
+            BnMode::Trainable,
+            BnMode::Trainable,
+        )
+        .map(drop)
+    })
+}
+
+/// Every tensor `build` reads from the store it is given.
+fn record(build: impl FnOnce(VarBuilder) -> Result<()>) -> Result<BTreeMap<String, Vec<usize>>> {
     let store = Arc::new(Mutex::new(BTreeMap::new()));
     let vb = VarBuilder::from_backend(Box::new(Recorder(store.clone())), DType::F32, Device::Cpu);
-    Tsn::new(cfg, vb, opts)?;
+    build(vb)?;
     let map = store.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Ok(map)
 }
@@ -123,6 +144,20 @@ mod tests {
         assert_eq!(spec["consensus.classifier.4.bias"], vec![27]);
         // squeezenet1_1: 25 convs (weight + bias), new_fc, two linears.
         assert_eq!(spec.len(), 50 + 2 + 4);
+    }
+
+    #[test]
+    fn backbone_alone_is_the_models_base_model() {
+        for arch in Arch::ALL {
+            let cfg = ModelConfig::new(arch, Consensus::Mlp, 3, vec!["x".into(); 5]);
+            let model = expected_tensors(&cfg, BuildOptions::training(false, 0)).unwrap();
+            let base: BTreeMap<_, _> = model
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("base_model."))
+                .collect();
+            assert!(!base.is_empty());
+            assert_eq!(expected_backbone_tensors(arch).unwrap(), base, "{arch}");
+        }
     }
 
     #[test]

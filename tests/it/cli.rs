@@ -1,5 +1,6 @@
 //! The command line end to end: `convert` + `classify --json` reproduce the PyTorch reference's
-//! logits for every fixture in ../shared, and user mistakes (truncated or foreign files, wrong
+//! logits for every fixture in ../shared; torch-saved ImageNet state_dicts (tests/fixtures/torch)
+//! convert without labels in every container form; and user mistakes (truncated or foreign files, wrong
 //! arch, bad clip folders) end with one clear line on stderr, a non-zero exit code and no panic.
 
 use crate::common;
@@ -266,5 +267,157 @@ fn info_describes_a_converted_model() {
         "converted_from",
     ] {
         assert!(text.contains(needle), "'{needle}' not in:\n{text}");
+    }
+}
+
+/// tests/fixtures/torch: torch-saved files made by tests/fixtures/make_convert_cases.py.
+fn torch_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/torch")
+        .join(name)
+}
+
+#[test]
+fn imagenet_state_dicts_convert_in_every_form_without_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let convert = |input: &Path, arch: &str| -> gesture_app::weights::WeightsFile {
+        let out_file = dir.path().join("out.safetensors");
+        let out = run(&[
+            "convert",
+            input.to_str().unwrap(),
+            out_file.to_str().unwrap(),
+            "--arch",
+            arch,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            input.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("ImageNet backbone"), "{text}");
+        let file = gesture_app::weights::load_file(&out_file).unwrap();
+        assert_eq!(file.contents, gesture_app::weights::Contents::Backbone);
+        file
+    };
+    let values = |f: &gesture_app::weights::WeightsFile| -> Vec<(String, Vec<f32>)> {
+        let mut v: Vec<_> = f
+            .tensors
+            .iter()
+            .map(|(k, t)| (k.clone(), t.flatten_all().unwrap().to_vec1().unwrap()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    // torchvision's squeezenet1_1: the top level, under 'state_dict', under 'model', with and
+    // without 'module.', zip and legacy — the same tensors every time.
+    let reference = values(&convert(
+        &torch_fixture("squeezenet1_1_imagenet.pth"),
+        "squeezenet1_1",
+    ));
+    assert_eq!(reference.len(), 50, "25 convolutions, classifier dropped");
+    let mut forms = 0;
+    for entry in std::fs::read_dir(torch_fixture("forms")).unwrap() {
+        let path = entry.unwrap().path();
+        let got = values(&convert(&path, "squeezenet1_1"));
+        assert!(got == reference, "{}: other tensors", path.display());
+        forms += 1;
+    }
+    assert_eq!(forms, 12);
+    // pretrainedmodels' bninception, zip and legacy.
+    let bn = values(&convert(
+        &torch_fixture("bninception_imagenet.pth"),
+        "BNInception",
+    ));
+    let bn_legacy = values(&convert(
+        &torch_fixture("bninception_imagenet_legacy.pth"),
+        "BNInception",
+    ));
+    assert!(bn == bn_legacy, "the zip and legacy files differ");
+    assert!(bn.iter().all(|(k, _)| k.starts_with("base_model.")));
+    assert!(bn
+        .iter()
+        .any(|(k, _)| k == "base_model.inception_5b_pool_proj_bn.running_var"));
+}
+
+#[test]
+fn convert_mistakes_say_what_is_wrong_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out.safetensors");
+    let out_arg = out_file.to_str().unwrap();
+    let trn = torch_fixture("TRN_jester.pth.tar");
+    let trn = trn.to_str().unwrap();
+    let squeezenet = torch_fixture("squeezenet1_1_imagenet.pth");
+    let squeezenet = squeezenet.to_str().unwrap();
+    let labels = torch_fixture("jester_category.txt");
+    let labels = labels.to_str().unwrap();
+    let three = dir.path().join("three.txt");
+    std::fs::write(&three, "a\nb\nc\n").unwrap();
+    let three = three.to_str().unwrap();
+    let cases: [(&[&str], &[&str]); 4] = [
+        // A whole model needs its labels.
+        (
+            &[
+                "convert",
+                trn,
+                out_arg,
+                "--arch",
+                "BNInception",
+                "--segments",
+                "8",
+            ],
+            &["a whole TRNmultiscale model with 27 classes", "--labels"],
+        ),
+        // An ImageNet file for the other backbone.
+        (
+            &["convert", squeezenet, out_arg, "--arch", "BNInception"],
+            &["--arch BNInception given, but the tensors are squeezenet1_1"],
+        ),
+        // The wrong head for a model.
+        (
+            &[
+                "convert",
+                trn,
+                out_arg,
+                "--arch",
+                "BNInception",
+                "--consensus",
+                "MLP",
+                "--labels",
+                labels,
+            ],
+            &["missing", "consensus.classifier.1.weight", "unexpected"],
+        ),
+        // The wrong class count.
+        (
+            &[
+                "convert",
+                trn,
+                out_arg,
+                "--arch",
+                "BNInception",
+                "--segments",
+                "8",
+                "--labels",
+                three,
+            ],
+            &["the label list has 3 classes but the classifier has 27 outputs"],
+        ),
+    ];
+    for (args, mentions) in cases {
+        let out = run(args);
+        assert_clean_failure(&out, mentions);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("tensor error"), "{err}");
+        // No part of the cause chain is printed twice.
+        let parts: Vec<&str> = err.trim().split(": ").collect();
+        for (i, p) in parts.iter().enumerate() {
+            assert!(
+                p.len() < 12 || !parts[i + 1..].contains(p),
+                "'{p}' repeated in: {err}"
+            );
+        }
+        assert!(!out_file.exists(), "nothing is written on error");
     }
 }

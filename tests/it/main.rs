@@ -7,5 +7,6 @@ mod demo;
 mod heads;
 mod parity;
 mod pipeline;
+mod readme_commands;
 mod training;
 mod ui;

@@ -2,8 +2,8 @@
 //! prefix `base_model.`), without `last_linear`: `[n, 3, S, S]` (BGR, 0..255 minus mean) →
 //! `[n, 1024]` after global average pooling.
 
-use crate::model::cpu::bninception::{BlockPlan, BnInceptionPlan, Pool};
-use crate::model::cpu::conv::ConvPlan;
+use crate::model::kernels::infer::bninception::{BlockPlan, BnInceptionPlan, Pool};
+use crate::model::kernels::infer::conv::ConvPlan;
 use crate::model::layers::{
     avg_pool_include_pad, global_avg_pool, max_pool_ceil, BnMode, ConvBnRelu,
 };

@@ -18,7 +18,7 @@ pub enum Backbone {
 impl Backbone {
     /// Builds `arch` under `vb` (= `base_model`). `first_bn`/`rest_bn` matter for BN-Inception only.
     /// Folded BatchNorm means inference weights: on the CPU the NHWC kernels of
-    /// [`crate::model::cpu`] are then prepared and used whenever `train` is false.
+    /// [`crate::model::kernels::infer`] are then prepared and used whenever `train` is false.
     pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
         let cpu_inference = first_bn == BnMode::Folded && vb.device().is_cpu();
         Ok(match arch {

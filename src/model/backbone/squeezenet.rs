@@ -1,7 +1,7 @@
 //! torchvision's squeezenet1_1 `features` (state_dict prefix `base_model.`), without its
 //! classifier: `[n, 3, S, S]` → `[n, 512]` after global average pooling.
 
-use crate::model::cpu::squeezenet::SqueezeNetPlan;
+use crate::model::kernels::infer::squeezenet::SqueezeNetPlan;
 use crate::model::layers::{
     conv_relu, conv_relu_cat, conv_relu_cat_max_pool, global_avg_pool, Conv,
 };

@@ -15,8 +15,8 @@
 //! than one naive relation per frame pair.
 
 use crate::model::config::TrnMode;
-use crate::model::cpu::gemm::matmul_strided;
-use crate::model::cpu::{host_vec, relations::relu_sum, with_slice};
+use crate::model::kernels::gemm::{matmul, Mat, MatMut};
+use crate::model::kernels::infer::{host_vec, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
 use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
@@ -219,23 +219,10 @@ impl TrnHead {
         // q[bi·N + i, o·k + j] = (W_j·f_i)[o].
         let mut q = vec![0f32; b * n * hk];
         with_slice(&s.fc1.weight().contiguous()?, |w| {
-            assert_eq!((w.len(), xs.len()), (hk * d, b * n * d));
-            // SAFETY: xs is [b·N, D], w is [256·k, D] read transposed, q is [b·N, 256·k].
-            unsafe {
-                matmul_strided(
-                    b * n,
-                    hk,
-                    d,
-                    xs.as_ptr(),
-                    d,
-                    w.as_ptr(),
-                    1,
-                    d,
-                    q.as_mut_ptr(),
-                    hk,
-                    1,
-                )
-            }
+            // xs [b·N, D] · w [256·k, D] read transposed → q [b·N, 256·k].
+            let xs = Mat::rows(xs, b * n, d, d);
+            let w = Mat::new(w, (d, hk), (1, d));
+            matmul(MatMut::rows(&mut q, b * n, hk, hk), xs, w, false, 1);
         })?;
         let bias = host_vec(s.fc1.bias().expect("fc1 has a bias"))?;
         let fc2_w = host_vec(s.fc2.weight())?; // [C, 256]

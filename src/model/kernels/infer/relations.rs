@@ -4,14 +4,44 @@
 //! the running prefix sums are kept per slot and only the slots after the first changed index
 //! are recomputed (about one 256-wide vector add per relation instead of k).
 
-multiversion! {
-    /// `Σ_r relu(bias + Σ_j proj[(j·n + r_j)·h ..][..h])`, a vector of `h = bias.len()` floats,
-    /// on the calling thread. `proj` is `[k, n, h]`; `relations` is `[R, k]` flattened, each row
-    /// ascending frame indices.
-    pub fn relu_sum(proj: &[f32], n: usize, k: usize, bias: &[f32], relations: &[u32]) -> Vec<f32> {
+/// `Σ_r relu(bias + Σ_j proj[(j·n + r_j)·h ..][..h])`, a vector of `h = bias.len()` floats, on
+/// the calling thread. `proj` is `[k, n, h]`; `relations` is `[R, k]` flattened, each row
+/// ascending frame indices.
+pub fn relu_sum(proj: &[f32], n: usize, k: usize, bias: &[f32], relations: &[u32]) -> Vec<f32> {
+    let h = bias.len();
+    assert_eq!(proj.len(), k * n * h, "projections are [k, n, h]");
+    assert_eq!(relations.len() % k.max(1), 0, "relations are [R, k]");
+    crate::model::kernels::simd(RelationSum {
+        proj,
+        n,
+        k,
+        bias,
+        relations,
+    })
+}
+
+/// The loop of [`relu_sum`], compiled per instruction set.
+struct RelationSum<'a> {
+    proj: &'a [f32],
+    n: usize,
+    k: usize,
+    bias: &'a [f32],
+    relations: &'a [u32],
+}
+
+impl pulp::WithSimd for RelationSum<'_> {
+    type Output = Vec<f32>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> Vec<f32> {
+        let RelationSum {
+            proj,
+            n,
+            k,
+            bias,
+            relations,
+        } = self;
         let h = bias.len();
-        assert_eq!(proj.len(), k * n * h, "projections are [k, n, h]");
-        assert_eq!(relations.len() % k, 0, "relations are [R, k]");
         let mut acc = vec![0f32; h];
         // prefix[j] = bias + Σ_{j' < j} P[j', r_j'] for the current relation; prefix[0] = bias.
         let mut prefix = vec![0f32; (k + 1) * h];

@@ -5,60 +5,21 @@
 //! can be written straight into their slice of a concatenated buffer, with bias and ReLU fused
 //! into the same pass. The TRN relation sums have their own loop ([`relations`]).
 //!
-//! These paths are used only for inference (`train == false`) on `Device::Cpu`; training and
-//! CUDA keep candle's differentiable ops. Both paths compute the same function up to float
-//! rounding (unit tests in each backbone compare them).
-
-/// Defines `fn $name` that runs its body compiled for AVX-512 or AVX2+FMA when the CPU has them
-/// (checked at run time, cached by std). The crate is built for baseline x86-64, where the
-/// compiler may only vectorise our loops with SSE2; gemm does its own dispatch.
-macro_rules! multiversion {
-    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
-        $(#[$m])*
-        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
-            #[inline(always)]
-            $(#[$m])*
-            fn imp($($arg: $ty),*) $(-> $ret)? $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                $(#[$m])*
-                fn v4($($arg: $ty),*) $(-> $ret)? {
-                    imp($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                $(#[$m])*
-                fn v3($($arg: $ty),*) $(-> $ret)? {
-                    imp($($arg),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                {
-                    // SAFETY: the features v4 is compiled for are present.
-                    return unsafe { v4($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
-                    // SAFETY: the features v3 is compiled for are present.
-                    return unsafe { v3($($arg),*) };
-                }
-            }
-            imp($($arg),*)
-        }
-    };
-}
+//! These paths are used only for inference (`train == false`, folded BatchNorm) on
+//! `Device::Cpu`; training runs the differentiable ops ([`super::train`] on the CPU, candle's
+//! elsewhere). Both compute the same function up to float rounding (unit tests in each backbone
+//! compare them). The k×k convolutions' im2col is the one in [`super::im2col`].
 
 pub mod bninception;
 pub mod conv;
-pub mod gemm;
 pub mod pool;
 pub mod relations;
 pub mod squeezenet;
 
+use super::gemm::MatMut;
 use candle_core::{DType, Result, Storage, Tensor};
+use rayon::prelude::*;
 use std::cell::RefCell;
-use std::marker::PhantomData;
 use std::sync::OnceLock;
 
 /// Activations of `n` frames in NHWC layout: pixel row `(img·h + y)·w + x` holds `c` channels,
@@ -157,15 +118,7 @@ impl Act {
 
     /// A writable window: channels `off..off + c` of every pixel.
     pub fn out(&mut self, off: usize, c: usize) -> Out<'_> {
-        Out {
-            ptr: SendPtr(self.data.as_mut_ptr()),
-            len: self.data.len(),
-            rows: self.n * self.h * self.w,
-            c,
-            ld: self.c,
-            off,
-            _buf: PhantomData,
-        }
+        Out::new(&mut self.data, self.c, off, c)
     }
 
     /// `[n, c, h, w]` f32 CPU tensor → NHWC.
@@ -225,44 +178,76 @@ impl Drop for Act {
     }
 }
 
-/// A raw pointer that may cross threads: kernels split their output into disjoint row ranges.
-#[derive(Debug, Clone, Copy)]
-pub struct SendPtr(pub *mut f32);
-// SAFETY: every user writes disjoint regions from each thread (documented at each use).
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-/// A writable channel window `off..off + c` of a `[rows, ld]` buffer.
-#[derive(Debug, Clone, Copy)]
+/// A writable channel window `off..off + c` of every row of a `[rows, ld]` buffer. Kernels
+/// split it into blocks of whole rows ([`Out::for_each_block`]) to write them from several
+/// threads; every access is a checked slice.
+#[derive(Debug)]
 pub struct Out<'a> {
-    ptr: SendPtr,
-    len: usize,
-    pub rows: usize,
-    pub c: usize,
-    pub ld: usize,
-    pub off: usize,
-    _buf: PhantomData<&'a mut [f32]>,
+    /// `[rows, ld]`
+    data: &'a mut [f32],
+    rows: usize,
+    c: usize,
+    ld: usize,
+    off: usize,
 }
 
-impl Out<'_> {
-    /// Pointer to channel 0 of row `r`.
-    ///
-    /// # Safety
-    /// The caller must be the only writer of the row range it touches.
-    #[inline]
-    pub unsafe fn row_ptr(&self, r: usize) -> *mut f32 {
-        debug_assert!(r * self.ld + self.off + self.c <= self.len);
-        self.ptr.0.add(r * self.ld + self.off)
+impl<'a> Out<'a> {
+    /// The window over all rows of `data` (`[rows, ld]`); panics if it does not fit a row.
+    pub fn new(data: &'a mut [f32], ld: usize, off: usize, c: usize) -> Self {
+        assert!(
+            off + c <= ld && ld > 0 && data.len() % ld == 0,
+            "channels {off}..{} of rows of {ld} in {} floats",
+            off + c,
+            data.len()
+        );
+        Out {
+            rows: data.len() / ld,
+            data,
+            c,
+            ld,
+            off,
+        }
     }
 
-    /// Mutable channels of row `r`.
-    ///
-    /// # Safety
-    /// As [`Out::row_ptr`]: no other thread may touch row `r` meanwhile.
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Channels per row in the window.
+    pub fn channels(&self) -> usize {
+        self.c
+    }
+
+    /// Channels of row `r`.
     #[inline]
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn row_mut(&self, r: usize) -> &mut [f32] {
-        std::slice::from_raw_parts_mut(self.row_ptr(r), self.c)
+    pub fn row_mut(&mut self, r: usize) -> &mut [f32] {
+        let s = r * self.ld + self.off;
+        &mut self.data[s..s + self.c]
+    }
+
+    /// The window as a gemm output matrix `[rows, c]`.
+    pub(crate) fn as_mat(&mut self) -> MatMut<'_> {
+        let (rows, c, ld) = (self.rows, self.c, self.ld);
+        MatMut::rows(&mut self.data[self.off..], rows, c, ld)
+    }
+
+    /// Runs `f(first_row, block)` on consecutive blocks of `chunk` rows (the last may be
+    /// shorter), in parallel on rayon's pool when there is more than one block.
+    pub fn for_each_block(self, chunk: usize, f: impl Fn(usize, Out<'_>) + Sync + Send) {
+        let chunk = chunk.max(1);
+        let (c, ld, off) = (self.c, self.ld, self.off);
+        if self.rows <= chunk || num_threads() == 1 {
+            f(0, self);
+            return;
+        }
+        self.data
+            .par_chunks_mut(chunk * ld)
+            .enumerate()
+            .for_each(|(i, data)| {
+                let rows = data.len() / ld;
+                f(i * chunk, Out { data, rows, c, ld, off })
+            });
     }
 }
 
@@ -271,21 +256,6 @@ impl Out<'_> {
 pub fn num_threads() -> usize {
     static THREADS: OnceLock<usize> = OnceLock::new();
     *THREADS.get_or_init(|| candle_core::utils::get_num_threads().max(1))
-}
-
-/// Runs `f(start, end)` over `0..total` split in chunks of about `chunk` items, in parallel when
-/// there is more than one chunk.
-pub fn par_ranges(total: usize, chunk: usize, f: impl Fn(usize, usize) + Sync + Send) {
-    use rayon::prelude::*;
-    let chunk = chunk.max(1);
-    let count = total.div_ceil(chunk);
-    if count <= 1 || num_threads() == 1 {
-        f(0, total);
-        return;
-    }
-    (0..count)
-        .into_par_iter()
-        .for_each(|i| f(i * chunk, ((i + 1) * chunk).min(total)));
 }
 
 /// Runs `f` on the elements of a contiguous f32 CPU tensor, without copying them.
@@ -303,4 +273,18 @@ pub fn with_slice<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
 /// Flattens a tensor to a host `Vec<f32>`.
 pub fn host_vec(t: &Tensor) -> Result<Vec<f32>> {
     t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()
+}
+
+/// Asserts that features from the NHWC plan (`fast`) equal candle's layers' (`slow`) up to float
+/// rounding relative to their scale; fails on NaN (test helper).
+#[cfg(test)]
+pub(crate) fn assert_same_features(fast: &Tensor, slow: &Tensor, what: &str) {
+    assert_eq!(fast.dims(), slow.dims(), "{what}: shapes");
+    let (a, b) = (host_vec(fast).unwrap(), host_vec(slow).unwrap());
+    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let d = super::max_abs_diff(&a, &b);
+    assert!(
+        scale > 0.0 && d <= 1e-5 * scale.max(1.0),
+        "{what}: diff {d}, scale {scale}"
+    );
 }

@@ -10,36 +10,30 @@
 //! bias gradient as row sums, kernel gradient as one GEMM against the frame's im2col, input
 //! gradient as one GEMM and a col2im. Frames run in parallel, each GEMM single-threaded.
 //!
+//! The im2col is the kernels' one ([`crate::model::kernels::im2col`], NHWC): a k×k convolution
+//! transposes its NCHW frame to NHWC first and reads its weights in the matching
+//! `[c_out, k, k, c_in]` order (1×1 convolutions read the frame as it is).
+//!
 //! A following ceil-mode max pool can be part of the op: the un-pooled activations then never
 //! exist as a tensor (squeezenet's first one is 200 MB per batch), the forward keeps each window's
 //! argmax, and the backward scatters the gradient straight into the frame's masked gradient (the
 //! ReLU mask at a window's maximum is the pooled value's sign).
 
-use crate::ops::pool::{max_plane_argmax, Geometry};
+use super::cpu_slice;
+use super::pool::max_plane_argmax;
+use crate::model::kernels::gemm::{matmul, Mat, MatMut};
+use crate::model::kernels::geometry::PoolGrid;
+use crate::model::kernels::im2col::{col2im_add, im2col, permute_filters, ConvWindow};
+use crate::model::kernels::infer::View;
 use candle_core::{bail, CpuStorage, CustomOp3, DType, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
-/// One convolution of a fused block: square `k`×`k` kernel, `c_out` filters.
+/// One convolution of a fused block: `c_out` filters over a square window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ConvSpec {
     c_out: usize,
-    k: usize,
-    stride: usize,
-    padding: usize,
-}
-
-impl ConvSpec {
-    fn out_len(&self, len: usize) -> Option<usize> {
-        (len + 2 * self.padding)
-            .checked_sub(self.k)
-            .map(|span| span / self.stride + 1)
-    }
-
-    /// A 1×1, stride-1, unpadded convolution reads the input as its own im2col matrix.
-    fn pointwise(&self) -> bool {
-        self.k == 1 && self.stride == 1 && self.padding == 0
-    }
+    win: ConvWindow,
 }
 
 /// Shapes of one frame.
@@ -59,49 +53,18 @@ impl Geom {
     fn out_px(&self) -> usize {
         self.oh * self.ow
     }
-}
-
-/// `dst = (accumulate ? dst : 0) + lhs · rhs` for `[m, k] · [k, n]` operands given by row and
-/// column strides, single-threaded (the caller parallelises over frames).
-///
-/// # Safety
-/// Every element addressed by the strides for `i < m`, `j < n`, `p < k` must be valid; `dst`
-/// must not alias the operands nor be touched by another thread meanwhile.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(
-    (m, n, k): (usize, usize, usize),
-    dst: *mut f32,
-    (dst_rs, dst_cs): (usize, usize),
-    accumulate: bool,
-    lhs: *const f32,
-    (lhs_rs, lhs_cs): (usize, usize),
-    rhs: *const f32,
-    (rhs_rs, rhs_cs): (usize, usize),
-) {
-    if m == 0 || n == 0 {
-        return;
+    /// The frame's NHWC copy as an im2col input.
+    fn nhwc<'a>(&self, data: &'a [f32]) -> View<'a> {
+        View {
+            data,
+            n: 1,
+            h: self.h,
+            w: self.w,
+            c: self.c_in,
+            ld: self.c_in,
+            off: 0,
+        }
     }
-    ::gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs as isize,
-        dst_rs as isize,
-        accumulate,
-        lhs,
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        ::gemm::Parallelism::None,
-    );
 }
 
 /// Sum of `v` over 16 independent lanes (vectorises; a single running sum is a chain of
@@ -117,80 +80,31 @@ fn sum(v: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
 }
 
-/// Columns `[ox0, ox1)` of an output row whose input column `ox·s + kx − pad` lies inside `w`.
-fn valid_cols(sp: &ConvSpec, kx: usize, w: usize, ow: usize) -> (usize, usize) {
-    let (s, pad) = (sp.stride, sp.padding);
-    let ox0 = if pad > kx { (pad - kx).div_ceil(s) } else { 0 }.min(ow);
-    let ox1 = (w + pad).saturating_sub(kx).div_ceil(s).clamp(ox0, ow);
-    (ox0, ox1)
-}
-
-/// im2col of one frame: `x` `[c_in, h, w]` → `col` `[c_in·k·k, oh·ow]`, row `(c·k + ky)·k + kx`
-/// (the weight's `[c_out, c_in, k, k]` order), zeros where the window reads padding.
-fn im2col(x: &[f32], g: &Geom, sp: &ConvSpec, col: &mut [f32]) {
-    let (k, s, pad) = (sp.k, sp.stride, sp.padding);
-    let px = g.out_px();
-    for c in 0..g.c_in {
-        let plane = &x[c * g.h * g.w..][..g.h * g.w];
-        for ky in 0..k {
-            for kx in 0..k {
-                let row = &mut col[((c * k + ky) * k + kx) * px..][..px];
-                let (ox0, ox1) = valid_cols(sp, kx, g.w, g.ow);
-                for oy in 0..g.oh {
-                    let r = &mut row[oy * g.ow..][..g.ow];
-                    let iy = oy * s + ky;
-                    if iy < pad || iy - pad >= g.h {
-                        r.fill(0.0);
-                        continue;
-                    }
-                    let src = &plane[(iy - pad) * g.w..][..g.w];
-                    r[..ox0].fill(0.0);
-                    r[ox1..].fill(0.0);
-                    if s == 1 {
-                        let start = ox0 + kx - pad;
-                        r[ox0..ox1].copy_from_slice(&src[start..start + ox1 - ox0]);
-                    } else {
-                        for (ox, v) in r[ox0..ox1].iter_mut().enumerate() {
-                            *v = src[(ox0 + ox) * s + kx - pad];
-                        }
-                    }
-                }
-            }
+/// `x` `[c, hw]` → `out` `[hw, c]`.
+fn to_nhwc(x: &[f32], c: usize, out: &mut [f32]) {
+    for (ch, plane) in x.chunks_exact(x.len() / c.max(1)).enumerate() {
+        for (p, &v) in plane.iter().enumerate() {
+            out[p * c + ch] = v;
         }
     }
 }
 
-/// The adjoint of [`im2col`]: adds each `col` entry to the input element it was read from.
-fn col2im_add(col: &[f32], g: &Geom, sp: &ConvSpec, x: &mut [f32]) {
-    let (k, s, pad) = (sp.k, sp.stride, sp.padding);
-    let px = g.out_px();
-    for c in 0..g.c_in {
-        let plane = &mut x[c * g.h * g.w..][..g.h * g.w];
-        for ky in 0..k {
-            for kx in 0..k {
-                let row = &col[((c * k + ky) * k + kx) * px..][..px];
-                let (ox0, ox1) = valid_cols(sp, kx, g.w, g.ow);
-                for oy in 0..g.oh {
-                    let iy = oy * s + ky;
-                    if iy < pad || iy - pad >= g.h {
-                        continue;
-                    }
-                    let r = &row[oy * g.ow..][..g.ow];
-                    let dst = &mut plane[(iy - pad) * g.w..][..g.w];
-                    if s == 1 {
-                        let start = ox0 + kx - pad;
-                        for (d, v) in dst[start..start + ox1 - ox0].iter_mut().zip(&r[ox0..ox1]) {
-                            *d += v;
-                        }
-                    } else {
-                        for (ox, v) in r[ox0..ox1].iter().enumerate() {
-                            dst[(ox0 + ox) * s + kx - pad] += v;
-                        }
-                    }
-                }
-            }
+/// `dst` `[c, hw]` += `src` `[hw, c]`.
+fn add_nchw(src: &[f32], c: usize, dst: &mut [f32]) {
+    let hw = dst.len() / c.max(1);
+    for (ch, plane) in dst.chunks_exact_mut(hw).enumerate() {
+        for (p, d) in plane.iter_mut().enumerate() {
+            *d += src[p * c + ch];
         }
     }
+}
+
+/// One thread's scratch buffers.
+struct Scratch {
+    /// The frame in NHWC, `[h·w, c_in]` (empty without k×k convolutions).
+    nhwc: Vec<f32>,
+    /// An im2col matrix `[px, k·k·c_in]`, or its gradient.
+    col: Vec<f32>,
 }
 
 struct FusedConvRelu {
@@ -213,13 +127,13 @@ impl FusedConvRelu {
         let (mut ch, mut wo) = (0, 0);
         let mut offsets = Vec::with_capacity(self.specs.len());
         for sp in &self.specs {
-            let (Some(oh), Some(ow)) = (sp.out_len(h), sp.out_len(w)) else {
-                bail!("fused conv: kernel {} does not fit {h}x{w}", sp.k);
+            let Some((oh, ow)) = sp.win.out_hw(h, w) else {
+                bail!("fused conv: kernel {} does not fit {h}x{w}", sp.win.k);
             };
             if *out.get_or_insert((oh, ow)) != (oh, ow) {
                 bail!("fused conv: the convolutions' output sizes differ");
             }
-            let kk = c_in * sp.k * sp.k;
+            let kk = sp.win.cols(c_in);
             offsets.push((ch, wo, kk));
             ch += sp.c_out;
             wo += sp.c_out * kk;
@@ -235,70 +149,81 @@ impl FusedConvRelu {
     }
 
     /// The trailing pool's window grid over the convolutions' `oh`×`ow` output.
-    fn pool_geometry(&self, g: &Geom) -> Result<Option<Geometry>> {
+    fn pool_geometry(&self, g: &Geom) -> Result<Option<PoolGrid>> {
         self.pool
-            .map(|(k, s)| Geometry::new(g.oh, g.ow, k, s, 0))
+            .map(|(k, s)| PoolGrid::new(g.oh, g.ow, k, s, 0))
             .transpose()
     }
 
-    /// One frame's convolutions + bias + ReLU: `xf` `[c_in, h, w]` → `o` `[ch, oh·ow]`.
+    /// Whether some convolution needs an im2col (and so the frame in NHWC).
+    fn spatial(&self) -> bool {
+        self.specs.iter().any(|sp| !sp.win.pointwise())
+    }
+
+    /// The packed weights with every k×k filter in im2col order (`inverse`: back to PyTorch's).
+    fn permute_weights(&self, w: &[f32], c_in: usize, offsets: &Offsets, inverse: bool) -> Vec<f32> {
+        let mut out = Vec::with_capacity(w.len());
+        for (sp, &(_, w0, kk)) in self.specs.iter().zip(offsets) {
+            let part = &w[w0..w0 + sp.c_out * kk];
+            if sp.win.pointwise() {
+                out.extend_from_slice(part);
+            } else {
+                out.extend(permute_filters(part, c_in, sp.win.k, inverse));
+            }
+        }
+        out
+    }
+
+    /// Fresh scratch buffers for one thread.
+    fn scratch(&self, g: &Geom, offsets: &Offsets) -> Scratch {
+        let col = self
+            .specs
+            .iter()
+            .zip(offsets)
+            .filter(|(sp, _)| !sp.win.pointwise())
+            .map(|(_, &(_, _, kk))| kk * g.out_px())
+            .max()
+            .unwrap_or(0);
+        let nhwc = if self.spatial() { g.in_len() } else { 0 };
+        Scratch {
+            nhwc: vec![0f32; nhwc],
+            col: vec![0f32; col],
+        }
+    }
+
+    /// One frame's convolutions + bias + ReLU: `xf` `[c_in, h, w]` → `o` `[ch, oh·ow]`, with
+    /// `wp` the weights in im2col order.
     fn conv_frame(
         &self,
         g: &Geom,
         offsets: &Offsets,
-        (wt, bias): (&[f32], &[f32]),
+        (wp, bias): (&[f32], &[f32]),
         xf: &[f32],
-        col: &mut [f32],
+        scratch: &mut Scratch,
         o: &mut [f32],
     ) {
         let px = g.out_px();
+        if self.spatial() {
+            to_nhwc(xf, g.c_in, &mut scratch.nhwc);
+        }
         for (sp, &(c0, w0, kk)) in self.specs.iter().zip(offsets) {
-            let src: &[f32] = if sp.pointwise() {
-                xf
+            // [kk, px]: the frame itself, or the im2col matrix [px, kk] read transposed.
+            let src = if sp.win.pointwise() {
+                Mat::rows(xf, kk, px, px)
             } else {
-                im2col(xf, g, sp, col);
-                col
+                im2col(g.nhwc(&scratch.nhwc), &sp.win, (0, px), &mut scratch.col);
+                Mat::new(&scratch.col, (kk, px), (1, kk))
             };
             let dst = &mut o[c0 * px..(c0 + sp.c_out) * px];
-            // SAFETY: [c_out, kk] · [kk, px] → [c_out, px], all in bounds.
-            unsafe {
-                gemm(
-                    (sp.c_out, px, kk),
-                    dst.as_mut_ptr(),
-                    (px, 1),
-                    false,
-                    wt[w0..].as_ptr(),
-                    (kk, 1),
-                    src.as_ptr(),
-                    (px, 1),
-                )
-            };
+            // [c_out, kk] · [kk, px] → [c_out, px]
+            let w = Mat::rows(&wp[w0..], sp.c_out, kk, kk);
+            matmul(MatMut::rows(dst, sp.c_out, px, px), w, src, false, 1);
             for (row, &b) in dst.chunks_mut(px).zip(&bias[c0..c0 + sp.c_out]) {
                 for v in row {
                     *v = (*v + b).max(0.0);
                 }
             }
         }
-    }
-
-    /// The largest im2col buffer any conv needs.
-    fn col_len(&self, g: &Geom, offsets: &Offsets) -> usize {
-        self.specs
-            .iter()
-            .zip(offsets)
-            .filter(|(sp, _)| !sp.pointwise())
-            .map(|(_, &(_, _, kk))| kk * g.out_px())
-            .max()
-            .unwrap_or(0)
-    }
-}
-
-/// The f32 data of a contiguous CPU storage region.
-fn slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("fused conv: operands must be contiguous"),
     }
 }
 
@@ -316,34 +241,34 @@ impl CustomOp3 for FusedConvRelu {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (x, wt, bias) = (slice(s1, l1)?, slice(s2, l2)?, slice(s3, l3)?);
+        let (x, wt, bias) = (cpu_slice(s1, l1)?, cpu_slice(s2, l2)?, cpu_slice(s3, l3)?);
         let (n, g, ch, offsets) = self.plan(l1.shape(), wt.len(), bias.len())?;
         let px = g.out_px();
-        let col_len = self.col_len(&g, &offsets);
-        let params = (wt, bias);
+        let wp = self.permute_weights(wt, g.c_in, &offsets, false);
+        let params = (wp.as_slice(), bias);
         let Some(pg) = self.pool_geometry(&g)? else {
             let mut out = vec![0f32; n * ch * px];
             out.par_chunks_mut(ch * px)
                 .zip(x.par_chunks(g.in_len()))
                 .for_each_init(
-                    || vec![0f32; col_len],
-                    |col, (o, xf)| self.conv_frame(&g, &offsets, params, xf, col, o),
+                    || self.scratch(&g, &offsets),
+                    |scratch, (o, xf)| self.conv_frame(&g, &offsets, params, xf, scratch, o),
                 );
             return Ok((CpuStorage::F32(out), Shape::from((n, ch, g.oh, g.ow))));
         };
         if px > u32::MAX as usize {
             bail!("fused conv: {}x{} output too large to pool", g.oh, g.ow);
         }
-        let opx = pg.oh * pg.ow;
+        let opx = pg.out_len();
         let mut out = vec![0f32; n * ch * opx];
         let mut arg = vec![0u32; n * ch * opx];
         out.par_chunks_mut(ch * opx)
             .zip(arg.par_chunks_mut(ch * opx))
             .zip(x.par_chunks(g.in_len()))
             .for_each_init(
-                || (vec![0f32; col_len], vec![0f32; ch * px]),
-                |(col, y), ((o, a), xf)| {
-                    self.conv_frame(&g, &offsets, params, xf, col, y);
+                || (self.scratch(&g, &offsets), vec![0f32; ch * px]),
+                |(scratch, y), ((o, a), xf)| {
+                    self.conv_frame(&g, &offsets, params, xf, scratch, y);
                     for ((yp, op), ap) in y.chunks(px).zip(o.chunks_mut(opx)).zip(a.chunks_mut(opx))
                     {
                         max_plane_argmax(&pg, yp, op, ap);
@@ -373,21 +298,21 @@ impl CustomOp3 for FusedConvRelu {
             let Storage::Cpu(s) = &**st else {
                 bail!("fused conv runs on CPU tensors");
             };
-            data.push(slice(s, l)?);
+            data.push(cpu_slice(s, l)?);
         }
         let (xs, ws, ys, gs) = (data[0], data[1], data[2], data[3]);
         let (n, g, ch, offsets) = self.plan(x.shape(), ws.len(), bias.elem_count())?;
         let px = g.out_px();
-        let col_len = self.col_len(&g, &offsets);
+        let wp = self.permute_weights(ws, g.c_in, &offsets, false);
         let pool = self.pool_geometry(&g)?;
         let argmax = self.argmax.lock().ok();
         let argmax = match (&pool, argmax.as_ref().and_then(|a| a.as_ref())) {
             (None, _) => None,
-            (Some(pg), Some(a)) if a.len() == n * ch * pg.oh * pg.ow => Some(a.as_slice()),
+            (Some(pg), Some(a)) if a.len() == n * ch * pg.out_len() => Some(a.as_slice()),
             _ => bail!("fused conv: the pooling argmax of the forward pass is missing"),
         };
         // Output elements per frame and channel.
-        let opx = pool.map_or(px, |pg| pg.oh * pg.ow);
+        let opx = pool.map_or(px, |pg| pg.out_len());
         let mut dx = if need_x {
             vec![0f32; n * g.in_len()]
         } else {
@@ -427,73 +352,54 @@ impl CustomOp3 for FusedConvRelu {
                     *db += sum(row);
                 }
             }
+            let s = &mut acc.scratch;
+            if self.spatial() {
+                to_nhwc(xf, g.c_in, &mut s.nhwc);
+            }
             let mut dxf = dxf;
+            if dxf.is_some() {
+                acc.dnhwc.fill(0.0);
+            }
             for (sp, &(c0, w0, kk)) in self.specs.iter().zip(&offsets) {
-                let gm = &acc.gm[c0 * px..(c0 + sp.c_out) * px];
+                let gm = Mat::rows(&acc.gm[c0 * px..(c0 + sp.c_out) * px], sp.c_out, px, px);
                 if need_w {
-                    let src: &[f32] = if sp.pointwise() {
-                        xf
+                    // [px, kk]: the frame read transposed, or the im2col matrix.
+                    let src = if sp.win.pointwise() {
+                        Mat::new(xf, (px, kk), (1, px))
                     } else {
-                        im2col(xf, &g, sp, &mut acc.col);
-                        &acc.col
+                        im2col(g.nhwc(&s.nhwc), &sp.win, (0, px), &mut s.col);
+                        Mat::rows(&s.col, px, kk, kk)
                     };
-                    // dW [c_out, kk] += gm [c_out, px] · srcᵀ [px, kk]
-                    // SAFETY: all operands in bounds; `acc` is this fold's own.
-                    unsafe {
-                        gemm(
-                            (sp.c_out, kk, px),
-                            acc.dw[w0..].as_mut_ptr(),
-                            (kk, 1),
-                            true,
-                            gm.as_ptr(),
-                            (px, 1),
-                            src.as_ptr(),
-                            (1, px),
-                        )
-                    };
+                    // dW [c_out, kk] += gm [c_out, px] · src [px, kk]
+                    let dw = MatMut::rows(&mut acc.dw[w0..], sp.c_out, kk, kk);
+                    matmul(dw, gm, src, true, 1);
                 }
-                if let Some(dxf) = dxf.as_deref_mut() {
-                    // Wᵀ [kk, c_out] (element [r, o] at w0 + o·kk + r) · gm [c_out, px]
-                    let wj = ws[w0..].as_ptr();
-                    if sp.pointwise() {
-                        // SAFETY: dx frame is [c_in = kk, px], in bounds, this thread's own.
-                        unsafe {
-                            gemm(
-                                (kk, px, sp.c_out),
-                                dxf.as_mut_ptr(),
-                                (px, 1),
-                                true,
-                                wj,
-                                (1, kk),
-                                gm.as_ptr(),
-                                (px, 1),
-                            )
-                        };
-                    } else {
-                        let dcol = &mut acc.col[..kk * px];
-                        // SAFETY: as above, into the fold's own column buffer.
-                        unsafe {
-                            gemm(
-                                (kk, px, sp.c_out),
-                                dcol.as_mut_ptr(),
-                                (px, 1),
-                                false,
-                                wj,
-                                (1, kk),
-                                gm.as_ptr(),
-                                (px, 1),
-                            )
-                        };
-                        col2im_add(dcol, &g, sp, dxf);
-                    }
+                let Some(dxf) = dxf.as_deref_mut() else {
+                    continue;
+                };
+                let w = Mat::rows(&wp[w0..], sp.c_out, kk, kk); // [c_out, kk]
+                if sp.win.pointwise() {
+                    // dx [c_in = kk, px] += Wᵀ · gm
+                    let wt_t = Mat::new(&wp[w0..], (kk, sp.c_out), (1, kk));
+                    matmul(MatMut::rows(dxf, kk, px, px), wt_t, gm, true, 1);
+                } else {
+                    // dcol [px, kk] = gmᵀ · W, then back onto the NHWC input gradient.
+                    let gm_t = Mat::new(&acc.gm[c0 * px..], (px, sp.c_out), (1, px));
+                    let dcol = &mut s.col[..px * kk];
+                    matmul(MatMut::rows(dcol, px, kk, kk), gm_t, w, false, 1);
+                    col2im_add(dcol, &sp.win, (g.h, g.w, g.c_in), &mut acc.dnhwc);
                 }
+            }
+            if let Some(dxf) = dxf.filter(|_| self.spatial()) {
+                add_nchw(&acc.dnhwc, g.c_in, dxf);
             }
         };
         let init = || Acc {
             dw: vec![0f32; if need_w { ws.len() } else { 0 }],
             db: vec![0f32; if need_w { ch } else { 0 }],
-            col: vec![0f32; col_len],
             gm: vec![0f32; ch * px],
+            scratch: self.scratch(&g, &offsets),
+            dnhwc: vec![0f32; if need_x && self.spatial() { g.in_len() } else { 0 }],
         };
         let reduce = |mut a: Acc, b: Acc| {
             a.dw.iter_mut().zip(&b.dw).for_each(|(u, v)| *u += v);
@@ -524,8 +430,9 @@ impl CustomOp3 for FusedConvRelu {
             None
         };
         let (gw, gb) = if need_w {
+            let dw = self.permute_weights(&acc.dw, g.c_in, &offsets, true);
             (
-                Some(Tensor::from_vec(acc.dw, wt.shape(), wt.device())?),
+                Some(Tensor::from_vec(dw, wt.shape(), wt.device())?),
                 Some(Tensor::from_vec(acc.db, bias.shape(), bias.device())?),
             )
         } else {
@@ -537,10 +444,14 @@ impl CustomOp3 for FusedConvRelu {
 
 /// One parallel fold's gradient sums and scratch buffers.
 struct Acc {
+    /// Kernel gradients, k×k filters in im2col order.
     dw: Vec<f32>,
     db: Vec<f32>,
-    col: Vec<f32>,
+    /// The frame's masked output gradient `[ch, px]`.
     gm: Vec<f32>,
+    scratch: Scratch,
+    /// The frame's input gradient from k×k convolutions, NHWC `[h·w, c_in]`.
+    dnhwc: Vec<f32>,
 }
 
 /// One convolution of [`conv_bias_relu_cat`]: weight `[c_out, c_in, k, k]`, bias `[c_out]`.
@@ -583,9 +494,11 @@ pub fn conv_bias_relu_cat_pool(
         }
         specs.push(ConvSpec {
             c_out,
-            k: kh,
-            stride: c.stride,
-            padding: c.padding,
+            win: ConvWindow {
+                k: kh,
+                stride: c.stride,
+                pad: c.padding,
+            },
         });
         ws.push(c.weight.flatten_all()?);
         bs.push(c.bias.clone());
@@ -611,7 +524,7 @@ mod tests {
     use super::*;
     use candle_core::{Device, Var};
 
-    use crate::ops::max_abs_diff as max_diff;
+    use crate::model::kernels::train::max_abs_diff as max_diff;
 
     /// Candle's plain ops: conv2d, bias broadcast, ReLU, cat.
     fn reference(x: &Tensor, convs: &[FusedConv]) -> Tensor {
@@ -672,7 +585,7 @@ mod tests {
             for pool in [None, Some((3, 2)), Some((2, 2))] {
                 let y_ref = reference(&x, &convs);
                 let y_ref = match pool {
-                    Some((k, s)) => crate::ops::max_pool2d_ceil(&y_ref, k, s, 0).unwrap(),
+                    Some((k, s)) => crate::model::kernels::train::max_pool2d_ceil(&y_ref, k, s, 0).unwrap(),
                     None => y_ref,
                 };
                 let y = conv_bias_relu_cat_pool(&x, &convs, pool).unwrap();

@@ -5,60 +5,10 @@
 //! step. Here one pass over each window does it (the max gradient goes to the first maximum of
 //! the window, as PyTorch's).
 
+use super::cpu_slice;
+use crate::model::kernels::geometry::{PoolGrid, Window};
 use candle_core::{bail, CpuStorage, CustomOp1, DType, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
-
-/// Output length of a ceil-mode pooling window grid (PyTorch's rule: the last window must start
-/// inside the input or its left padding).
-pub fn pooled_len_ceil(len: usize, k: usize, s: usize, pad: usize) -> usize {
-    let span = len + 2 * pad - k;
-    let mut out = span.div_ceil(s) + 1;
-    if (out - 1) * s >= len + pad {
-        out -= 1;
-    }
-    out
-}
-
-/// A pooling window grid over one `h`×`w` plane.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Geometry {
-    k: usize,
-    s: usize,
-    pad: usize,
-    h: usize,
-    w: usize,
-    pub(crate) oh: usize,
-    pub(crate) ow: usize,
-}
-
-impl Geometry {
-    /// The grid of a `k`/`s`/`pad` ceil-mode window over `h`×`w`.
-    pub(crate) fn new(h: usize, w: usize, k: usize, s: usize, pad: usize) -> Result<Self> {
-        if k == 0 || s == 0 || h + 2 * pad < k || w + 2 * pad < k {
-            bail!("pooling: window {k} stride {s} padding {pad} does not fit {h}x{w}");
-        }
-        Ok(Geometry {
-            k,
-            s,
-            pad,
-            h,
-            w,
-            oh: pooled_len_ceil(h, k, s, pad),
-            ow: pooled_len_ceil(w, k, s, pad),
-        })
-    }
-
-    /// Window along one axis: (first, end) clipped to the input, and the end clipped to the
-    /// padded input (count_include_pad divisor).
-    fn window(&self, o: usize, len: usize) -> (usize, usize, usize) {
-        let start = (o * self.s) as isize - self.pad as isize;
-        let padded_end = (start + self.k as isize).min((len + self.pad) as isize);
-        let span = (padded_end - start) as usize;
-        let first = start.max(0) as usize;
-        let end = ((start + self.k as isize).min(len as isize)).max(first as isize) as usize;
-        (first, end, span)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -71,22 +21,29 @@ struct Pool {
     k: usize,
     s: usize,
     pad: usize,
-    /// Max pooling: the forward pass's argmax per output, for the backward pass.
+    /// Max pooling of a tracked input: keep the argmax for the backward pass.
+    keep_argmax: bool,
+    /// The forward pass's argmax per output, when kept.
     argmax: std::sync::Mutex<Option<Vec<u32>>>,
 }
 
 impl Pool {
-    fn geometry(&self, shape: &Shape) -> Result<(usize, Geometry)> {
+    fn geometry(&self, shape: &Shape) -> Result<(usize, PoolGrid)> {
         let (n, c, h, w) = shape.dims4()?;
-        Ok((n * c, Geometry::new(h, w, self.k, self.s, self.pad)?))
+        Ok((n * c, PoolGrid::new(h, w, self.k, self.s, self.pad)?))
     }
 }
 
-fn forward_plane(kind: Kind, g: &Geometry, x: &[f32], out: &mut [f32]) {
+/// A window as (first, end, divisor span).
+fn window(w: Window) -> (usize, usize, usize) {
+    (w.first, w.end, w.padded)
+}
+
+fn forward_plane(kind: Kind, g: &PoolGrid, x: &[f32], out: &mut [f32]) {
     for oy in 0..g.oh {
-        let (y0, y1, sh) = g.window(oy, g.h);
+        let (y0, y1, sh) = window(g.row(oy));
         for ox in 0..g.ow {
-            let (x0, x1, sw) = g.window(ox, g.w);
+            let (x0, x1, sw) = window(g.col(ox));
             let v = match kind {
                 Kind::Max => {
                     let mut m = f32::NEG_INFINITY;
@@ -114,16 +71,16 @@ fn forward_plane(kind: Kind, g: &Geometry, x: &[f32], out: &mut [f32]) {
 
 /// Max pooling of one plane that also records, per output, the plane index of the window's
 /// first maximum (what the backward pass routes the gradient to).
-pub(crate) fn max_plane_argmax(g: &Geometry, x: &[f32], out: &mut [f32], arg: &mut [u32]) {
+pub(crate) fn max_plane_argmax(g: &PoolGrid, x: &[f32], out: &mut [f32], arg: &mut [u32]) {
     // Column windows are the same for every row.
     let cols: Vec<(usize, usize)> = (0..g.ow)
         .map(|ox| {
-            let (x0, x1, _) = g.window(ox, g.w);
-            (x0, x1)
+            let w = g.col(ox);
+            (w.first, w.end)
         })
         .collect();
     for oy in 0..g.oh {
-        let (y0, y1, _) = g.window(oy, g.h);
+        let (y0, y1, _) = window(g.row(oy));
         let (orow, arow) = (&mut out[oy * g.ow..][..g.ow], &mut arg[oy * g.ow..][..g.ow]);
         for ((o, a), &(x0, x1)) in orow.iter_mut().zip(arow.iter_mut()).zip(&cols) {
             let mut best = y0 * g.w + x0;
@@ -143,11 +100,11 @@ pub(crate) fn max_plane_argmax(g: &Geometry, x: &[f32], out: &mut [f32], arg: &m
     }
 }
 
-fn backward_plane(kind: Kind, g: &Geometry, x: &[f32], grad: &[f32], gx: &mut [f32]) {
+fn backward_plane(kind: Kind, g: &PoolGrid, x: &[f32], grad: &[f32], gx: &mut [f32]) {
     for oy in 0..g.oh {
-        let (y0, y1, sh) = g.window(oy, g.h);
+        let (y0, y1, sh) = window(g.row(oy));
         for ox in 0..g.ow {
-            let (x0, x1, sw) = g.window(ox, g.w);
+            let (x0, x1, sw) = window(g.col(ox));
             let go = grad[oy * g.ow + ox];
             match kind {
                 Kind::Max => {
@@ -189,9 +146,9 @@ impl CustomOp1 for Pool {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let (planes, g) = self.geometry(l.shape())?;
-        let xs = contiguous_slice(s, l)?;
+        let xs = cpu_slice(s, l)?;
         let mut out = vec![0f32; planes * g.oh * g.ow];
-        if self.kind == Kind::Max && g.h * g.w <= u32::MAX as usize {
+        if self.kind == Kind::Max && self.keep_argmax && g.h * g.w <= u32::MAX as usize {
             let mut arg = vec![0u32; out.len()];
             out.par_chunks_mut(g.oh * g.ow)
                 .zip(arg.par_chunks_mut(g.oh * g.ow))
@@ -219,7 +176,7 @@ impl CustomOp1 for Pool {
             let Storage::Cpu(gs) = &*gs_guard else {
                 bail!("fast pooling runs on CPU tensors");
             };
-            let gs = contiguous_slice(gs, gl)?;
+            let gs = cpu_slice(gs, gl)?;
             let mut gx = vec![0f32; planes * g.h * g.w];
             gx.par_chunks_mut(g.h * g.w)
                 .zip(idx.par_chunks(g.oh * g.ow))
@@ -237,7 +194,7 @@ impl CustomOp1 for Pool {
         let (Storage::Cpu(xs), Storage::Cpu(gs)) = (&*xs_guard, &*gs_guard) else {
             bail!("fast pooling runs on CPU tensors");
         };
-        let (xs, gs) = (contiguous_slice(xs, xl)?, contiguous_slice(gs, gl)?);
+        let (xs, gs) = (cpu_slice(xs, xl)?, cpu_slice(gs, gl)?);
         let mut gx = vec![0f32; planes * g.h * g.w];
         gx.par_chunks_mut(g.h * g.w)
             .zip(xs.par_chunks(g.h * g.w))
@@ -245,15 +202,6 @@ impl CustomOp1 for Pool {
             .for_each(|((gxp, xp), gp)| backward_plane(self.kind, &g, xp, gp, gxp));
         drop((xs_guard, gs_guard));
         Ok(Some(Tensor::from_vec(gx, arg.shape(), arg.device())?))
-    }
-}
-
-/// The f32 data of a contiguous CPU storage region.
-fn contiguous_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => bail!("fast pooling: the input must be contiguous"),
     }
 }
 
@@ -266,12 +214,13 @@ fn apply(x: &Tensor, kind: Kind, k: usize, s: usize, pad: usize) -> Result<Tenso
         k,
         s,
         pad,
+        keep_argmax: x.track_op(),
         argmax: std::sync::Mutex::new(None),
     })
 }
 
 /// `MaxPool2d(k, stride=s, padding=pad, ceil_mode=True)` on a `[n, c, h, w]` f32 CPU tensor,
-/// differentiable.
+/// differentiable (the argmax for the backward pass is kept only for a tracked input).
 pub fn max_pool2d_ceil(x: &Tensor, k: usize, s: usize, pad: usize) -> Result<Tensor> {
     apply(x, Kind::Max, k, s, pad)
 }
@@ -288,14 +237,14 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn close(a: &Tensor, b: &Tensor, tol: f32) -> bool {
-        crate::ops::max_abs_diff(a, b) <= tol
+        crate::model::kernels::train::max_abs_diff(a, b) <= tol
     }
 
-    /// Forward values equal candle's pooling kernels (the model's inference path, checked
-    /// against PyTorch by the parity tests); gradients equal central finite differences.
+    /// Forward values equal candle's pooling kernels (the inference path on other devices);
+    /// gradients equal central finite differences.
     #[test]
     fn matches_candle_forward_and_numeric_gradients() {
-        use crate::model::layers::{avg_pool_include_pad, max_pool_ceil};
+        use crate::model::layers::{candle_pool, Reduce};
         let dev = Device::Cpu;
         for &(h, w, k, s, pad) in &[
             (9, 9, 3, 2, 0),
@@ -321,11 +270,8 @@ mod tests {
                         avg_pool2d_ceil(t, k, s, pad)
                     }
                 };
-                let y_ref = if max {
-                    max_pool_ceil(&x, k, s, pad, false).unwrap()
-                } else {
-                    avg_pool_include_pad(&x, k, s, pad, false).unwrap()
-                };
+                let reduce = if max { Reduce::Max } else { Reduce::Avg };
+                let y_ref = candle_pool(&x, k, s, pad, reduce).unwrap();
                 let xv = Var::from_tensor(&x).unwrap();
                 let y = f(&xv).unwrap();
                 assert_eq!(y.dims(), y_ref.dims(), "{:?}", (h, w, k, s, pad, max));
@@ -370,14 +316,14 @@ mod tests {
     #[test]
     fn argmax_kernel_matches_a_plain_scan() {
         for &(h, w, k, s, pad) in &[(23, 31, 3, 2, 0), (12, 17, 3, 1, 1), (9, 26, 2, 2, 0)] {
-            let g = Geometry::new(h, w, k, s, pad).unwrap();
+            let g = PoolGrid::new(h, w, k, s, pad).unwrap();
             let x: Vec<f32> = (0..h * w).map(|i| ((i * 37) % 11) as f32).collect();
             let (mut out, mut arg) = (vec![0f32; g.oh * g.ow], vec![0u32; g.oh * g.ow]);
             max_plane_argmax(&g, &x, &mut out, &mut arg);
             for oy in 0..g.oh {
-                let (y0, y1, _) = g.window(oy, h);
+                let (y0, y1, _) = window(g.row(oy));
                 for ox in 0..g.ow {
-                    let (x0, x1, _) = g.window(ox, w);
+                    let (x0, x1, _) = window(g.col(ox));
                     let mut best = y0 * w + x0;
                     for y in y0..y1 {
                         for xx in x0..x1 {

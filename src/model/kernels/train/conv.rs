@@ -11,16 +11,12 @@
 use candle_core::{bail, CpuStorage, CustomOp2, Device, Layout, Result, Shape, Storage, Tensor};
 
 /// Copies a contiguous CPU f32 storage region into a fresh tensor.
-pub(crate) fn tensor_from(s: &CpuStorage, l: &Layout) -> Result<Tensor> {
-    let data = s.as_slice::<f32>()?;
-    match l.contiguous_offsets() {
-        Some((a, b)) => Tensor::from_slice(&data[a..b], l.shape(), &Device::Cpu),
-        None => bail!("fast-gradient op: the input must be contiguous"),
-    }
+fn tensor_from(s: &CpuStorage, l: &Layout) -> Result<Tensor> {
+    Tensor::from_slice(super::cpu_slice(s, l)?, l.shape(), &Device::Cpu)
 }
 
 /// The CPU storage of a contiguous tensor, copied out.
-pub(crate) fn storage_of(t: &Tensor) -> Result<(CpuStorage, Shape)> {
+fn storage_of(t: &Tensor) -> Result<(CpuStorage, Shape)> {
     let t = t.contiguous()?;
     let (st, l) = t.storage_and_layout();
     match (&*st, l.contiguous_offsets()) {
@@ -152,7 +148,7 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
-    use crate::ops::max_abs_diff as max_diff;
+    use crate::model::kernels::train::max_abs_diff as max_diff;
 
     /// Values and both gradients equal candle's conv2d for every stride/padding/size mix the
     /// backbones use, including stride remainders (odd sizes with stride 2). Widths keep the

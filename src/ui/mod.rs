@@ -9,7 +9,7 @@ mod plot;
 mod settings;
 
 pub use app::{model_facts, AppInit, LiveApp, LoadedModel, ModelLoader};
-pub use settings::{Given, Recall, Remembered};
+pub use settings::{Given, MemoryStorage, Recall, Remembered};
 
 /// Opens the window and runs until it is closed.
 pub fn run_window(init: AppInit) -> Result<(), eframe::Error> {

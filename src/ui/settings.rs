@@ -135,6 +135,24 @@ impl Remembered {
     }
 }
 
+/// eframe's storage interface held in memory: settings for one process only (tests, or a run
+/// that must not touch the user's remembered settings).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStorage(pub std::collections::HashMap<String, String>);
+
+impl eframe::Storage for MemoryStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.0.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.0.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.0.remove(key);
+    }
+    fn flush(&mut self) {}
+}
+
 /// `path` as an absolute path (so a remembered file is found from any working directory);
 /// unchanged when that fails.
 pub fn absolute(path: &Path) -> PathBuf {
@@ -146,24 +164,6 @@ pub fn absolute(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    /// eframe's storage interface over a map, as the file storage behaves within one run.
-    #[derive(Default)]
-    struct MapStorage(HashMap<String, String>);
-
-    impl eframe::Storage for MapStorage {
-        fn get_string(&self, key: &str) -> Option<String> {
-            self.0.get(key).cloned()
-        }
-        fn set_string(&mut self, key: &str, value: String) {
-            self.0.insert(key.to_string(), value);
-        }
-        fn remove_string(&mut self, key: &str) {
-            self.0.remove(key);
-        }
-        fn flush(&mut self) {}
-    }
 
     #[test]
     fn saved_settings_read_back_and_garbage_reads_as_nothing() {
@@ -174,7 +174,7 @@ mod tests {
             source: Some("synthetic".into()),
             weights: Some("/x/w.safetensors".into()),
         };
-        let mut s = MapStorage::default();
+        let mut s = MemoryStorage::default();
         r.save(&mut s);
         assert_eq!(Remembered::load(Some(&s)), r);
         assert_eq!(Remembered::load(None), Remembered::default());

@@ -11,9 +11,8 @@ use gesture_app::capture::SourceSpec;
 use gesture_app::live::bench::write_generated_frames;
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
-use gesture_app::ui::{model_facts, AppInit, Given, LiveApp, ModelLoader};
+use gesture_app::ui::{model_facts, AppInit, Given, LiveApp, MemoryStorage, ModelLoader};
 use gesture_app::{Arch, Consensus, ModelConfig};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,8 +58,8 @@ fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
 }
 
 /// The real App in a test window, started with `storage` as eframe would pass it.
-fn build(init: AppInit, storage: Option<&MapStorage>) -> Harness<'static, LiveApp> {
-    let storage = storage.map(|s| MapStorage(s.0.clone()));
+fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
+    let storage = storage.cloned();
     Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
         .build_eframe(move |cc| {
@@ -70,23 +69,6 @@ fn build(init: AppInit, storage: Option<&MapStorage>) -> Harness<'static, LiveAp
                 storage.as_ref().map(|s| s as &dyn eframe::Storage),
             )
         })
-}
-
-/// eframe's storage interface over a map: what eframe's file storage holds between runs.
-#[derive(Default)]
-struct MapStorage(HashMap<String, String>);
-
-impl eframe::Storage for MapStorage {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_string(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-    fn flush(&mut self) {}
 }
 
 /// Steps the UI (with real time passing) until `done` holds or `timeout` passes.
@@ -311,7 +293,7 @@ fn the_window_remembers_its_settings_and_flags_win() {
     let frames = tmp.path().join("frames");
     std::fs::create_dir(&frames).unwrap();
     write_generated_frames(&frames, 12).unwrap();
-    let mut storage = MapStorage::default();
+    let mut storage = MemoryStorage::default();
 
     // Run 1, nothing remembered: the user loads weights, opens a generated source and moves the
     // sliders; eframe saves on exit.

@@ -200,20 +200,14 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
     let bad = tmp.path().join("bad.safetensors");
     std::fs::write(&bad, b"not weights").unwrap();
 
-    let loader = loader();
-    let startup_error = loader(&bad).err();
+    let startup_error = loader()(&bad).err();
     assert!(startup_error.is_some());
-    let init = AppInit {
-        model: None,
-        loader: Some(loader),
-        weights_text: bad.display().to_string(),
-        model_facts: Vec::new(),
-        source: Some(SourceSpec::Synthetic),
-        options: PipelineOptions::default(),
-        notice: None,
-        startup_error,
-        given: Given::default(),
-    };
+    // As the binary starts when the weights given were refused: no model, the error shown.
+    let mut init = default_init(SourceSpec::Synthetic, Given::default());
+    init.model = None;
+    init.weights_text = bad.display().to_string();
+    init.model_facts = Vec::new();
+    init.startup_error = startup_error;
     let mut h = build(init, None);
     h.run_steps(2);
     assert!(h.query_by_label_contains("bad.safetensors").is_some());

@@ -1,7 +1,8 @@
 //! `gesture-app run` (also the default with no subcommand): the live app, in a window or
 //! `--headless`. Picks the weights (`--weights`, else the bundled demo model), the source
 //! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
-//! chosen device and starts the pipeline.
+//! chosen device and starts the pipeline. The window then starts from the settings it
+//! remembers, where no flag names them (`ui::Remembered`); headless runs use only the flags.
 
 use super::bundled;
 use super::actions_args::ActionArgs;
@@ -12,7 +13,7 @@ use gesture_app::capture::{CameraSystem, SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
 use gesture_app::live::{headless, Pipeline, PipelineOptions, WorkerOptions};
-use gesture_app::ui::{model_facts, run_window, AppInit, LoadedModel, ModelLoader};
+use gesture_app::ui::{model_facts, run_window, AppInit, Given, LoadedModel, ModelLoader};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +23,8 @@ use std::time::Duration;
 /// Flags of the live app.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Weights file (.safetensors from `convert` or `train`). Without it: the bundled demo model.
+    /// Weights file (.safetensors from `convert` or `train`). Without it: the window's last
+    /// weights (remembered), else the bundled demo model.
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
@@ -33,7 +35,8 @@ pub struct RunArgs {
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
     /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
-    /// `synthetic` (generated gestures). Default: the first camera, else the demo clips.
+    /// `synthetic` (generated gestures). Default: the window's last source (remembered), else
+    /// the first camera, else the demo clips.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 
@@ -55,22 +58,24 @@ pub struct RunArgs {
     #[arg(long, default_value = "auto", value_name = "DEVICE")]
     pub device: DeviceChoice,
 
-    /// Smoothed probability a gesture must reach to fire an event, 0 to 1.
-    #[arg(long, default_value_t = 0.8, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
-    pub threshold: f32,
+    /// Smoothed probability a gesture must reach to fire an event, 0 to 1 [default: 0.8; the
+    /// window starts from the value it remembers unless this is given].
+    #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
+    pub threshold: Option<f32>,
 
     /// Threshold for one class, overriding --threshold: LABEL=P, P 0 to 1 (repeatable).
     #[arg(long = "class-threshold", value_name = "LABEL=P", value_parser = parse_class_threshold)]
     pub class_thresholds: Vec<(String, f32)>,
 
     /// Hysteresis: after an event, nothing fires until that class's probability falls below P
-    /// (0 to 1).
-    #[arg(long, default_value_t = 0.4, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
-    pub release: f32,
+    /// (0 to 1) [default: 0.4; remembered by the window like --threshold].
+    #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
+    pub release: Option<f32>,
 
-    /// Half-life of the moving average of the probabilities, in milliseconds, 0 (off) to 10000.
-    #[arg(long, default_value_t = 150.0, value_name = "MS", value_parser = ranged(SMOOTHING_MS_RANGE, "milliseconds"))]
-    pub smoothing: f32,
+    /// Half-life of the moving average of the probabilities, in milliseconds, 0 (off) to 10000
+    /// [default: 150; remembered by the window like --threshold].
+    #[arg(long, value_name = "MS", value_parser = ranged(SMOOTHING_MS_RANGE, "milliseconds"))]
+    pub smoothing: Option<f32>,
 
     /// A class that never fires (repeatable) [default: "No gesture", "Doing other things"].
     #[arg(long = "background", value_name = "LABEL")]
@@ -169,6 +174,7 @@ fn parse_class_threshold(s: &str) -> Result<(String, f32), String> {
 impl RunArgs {
     /// The pipeline settings these flags describe.
     pub fn pipeline_options(&self) -> PipelineOptions {
+        let defaults = EventSettings::default();
         PipelineOptions {
             source: SourceOptions {
                 fps: self.fps,
@@ -181,10 +187,10 @@ impl RunArgs {
                 window: Duration::from_millis(self.window_ms),
                 clip_fps: self.clip_fps,
                 events: EventSettings {
-                    threshold: self.threshold,
+                    threshold: self.threshold.unwrap_or(defaults.threshold),
                     class_thresholds: self.class_thresholds.clone(),
-                    release: self.release,
-                    smoothing_ms: self.smoothing,
+                    release: self.release.unwrap_or(defaults.release),
+                    smoothing_ms: self.smoothing.unwrap_or(defaults.smoothing_ms),
                     background: if self.background.is_empty() {
                         DEFAULT_BACKGROUND.iter().map(|s| s.to_string()).collect()
                     } else {
@@ -194,6 +200,18 @@ impl RunArgs {
                 ..WorkerOptions::default()
             },
             max_source_fps: None,
+        }
+    }
+
+    /// The settings given on the command line, which win over what the window remembers.
+    /// `--demo` names both the source and the weights.
+    pub fn given(&self) -> Given {
+        Given {
+            threshold: self.threshold.is_some(),
+            release: self.release.is_some(),
+            smoothing: self.smoothing.is_some(),
+            source: self.source.is_some() || self.demo,
+            weights: self.weights.is_some() || self.demo,
         }
     }
 }
@@ -387,6 +405,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         startup_error: weights_error.or(plan.no_source),
         actions: action_map,
         armed: args.actions.armed,
+        given: args.given(),
     })
     .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
     Ok(ExitCode::SUCCESS)

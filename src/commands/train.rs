@@ -313,7 +313,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         console.line(&line);
     }
     let prov = Provenance {
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: gesture_app::train::provenance::this_command(),
     };
     match trainer::run(&mut session, &prov, &mut console) {
         Ok(summary) => {

@@ -12,5 +12,6 @@ pub mod optim;
 pub mod params;
 pub mod plot;
 pub mod progress;
+pub mod provenance;
 pub mod session;
 pub mod trainer;

@@ -17,6 +17,7 @@ use crate::train::metrics::{count_correct, EpochRecord, MetricsFiles, Tally};
 use crate::train::optim::lr_at_epoch;
 use crate::train::plot;
 use crate::train::progress::Console;
+use crate::train::provenance::portable_path;
 use crate::train::session::Session;
 use crate::util::mix_seed;
 use crate::{Error, Result};
@@ -39,7 +40,8 @@ pub struct RunSummary {
 /// Provenance recorded in the best model's metadata.
 #[derive(Debug, Clone, Default)]
 pub struct Provenance {
-    /// The command line that started the run.
+    /// The command line that started the run, without machine paths
+    /// ([`crate::train::provenance::this_command`]).
     pub command: String,
 }
 
@@ -177,10 +179,10 @@ fn save_best(s: &Session, record: &EpochRecord, prov: &Provenance) -> Result<()>
     let mut cfg = s.model_cfg.clone();
     let p = &mut cfg.provenance;
     p.insert("source".into(), "gesture-app train".into());
-    let root = s.cfg.data.root.as_ref().map(|r| r.display().to_string());
+    let root = s.cfg.data.root.as_deref().map(portable_path);
     p.insert("dataset".into(), root.unwrap_or_default());
-    p.insert("train_list".into(), s.train.list.path.display().to_string());
-    p.insert("val_list".into(), s.val.list.path.display().to_string());
+    p.insert("train_list".into(), portable_path(&s.train.list.path));
+    p.insert("val_list".into(), portable_path(&s.val.list.path));
     p.insert("epoch".into(), record.epoch.to_string());
     p.insert("epochs_planned".into(), s.cfg.optim.epochs.to_string());
     let top1 = record.val_top1.unwrap_or_default();

@@ -1,10 +1,12 @@
-//! The window's state: the running pipeline, what it last said, and the user's settings.
-//! Messages are drained in `logic` (also while the window is hidden) under a small time budget;
-//! the capture and inference threads wake the UI with `request_repaint`.
+//! The window's state: the running pipeline, what it last said, and the user's settings (which
+//! it remembers between runs: [`super::settings`]). Messages are drained in `logic` (also while
+//! the window is hidden) under a small time budget; the capture and inference threads wake the
+//! UI with `request_repaint`.
 
 use super::panels;
 use crate::actions::{ActionMap, Dispatcher};
 use crate::capture::Opener;
+use super::settings::{absolute, Given, Recall, Remembered};
 use crate::capture::{SourceSpec, Waker};
 use crate::live::{
     Control, FrameModel, GestureEvent, LiveError, Pipeline, PipelineOptions, Prediction, Stats,
@@ -12,7 +14,7 @@ use crate::live::{
 };
 use crate::model::config::ModelConfig;
 use std::collections::VecDeque;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,14 +35,15 @@ pub struct AppInit {
     pub model: Option<Arc<dyn FrameModel>>,
     /// Loads weights picked in the window; `None` hides the weights field.
     pub loader: Option<ModelLoader>,
-    /// The weights file field's initial text.
+    /// The weights file field's initial text: the file `model` came from.
     pub weights_text: String,
     /// (name, value) lines shown under "Model" ([`model_facts`]).
     pub model_facts: Vec<(String, String)>,
     /// The source to open at start; `None` starts without one (the user picks).
     pub source: Option<SourceSpec>,
     pub options: PipelineOptions,
-    /// A line shown at the top, e.g. that the demo model runs on bundled clips.
+    /// A line shown at the top about the starting model, e.g. that the demo model runs on
+    /// bundled clips; dropped when remembered weights replace that model.
     pub notice: Option<String>,
     /// A problem found before the window opened (shown in it).
     pub startup_error: Option<String>,
@@ -48,6 +51,9 @@ pub struct AppInit {
     pub actions: Option<ActionMap>,
     /// Whether the actions start armed.
     pub armed: bool,
+    /// The settings the command line gave explicitly: they win over remembered ones, the
+    /// others start from what the window remembered ([`Remembered`]).
+    pub given: Given,
 }
 
 /// The model facts the window lists.
@@ -133,12 +139,22 @@ pub struct LiveApp {
     pub(super) actions: Option<Dispatcher>,
     /// What each event's action did, newest first.
     pub(super) action_log: VecDeque<String>,
+    /// The source to remember: the last one that opened and that the user chose (by flag, in
+    /// the window, or remembered), not a default.
+    chosen_source: Option<String>,
+    /// The weights file to remember, on the same terms.
+    chosen_weights: Option<PathBuf>,
     waker: Waker,
 }
 
 impl LiveApp {
-    /// Builds the app and opens `init.source`; a failure to open is shown in the window.
-    pub fn new(init: AppInit, ctx: &egui::Context) -> Self {
+    /// Builds the app with what `storage` remembers from the last run (where `init.given`
+    /// leaves room) and opens the source; a failure to open is shown in the window.
+    pub fn new(
+        mut init: AppInit,
+        ctx: &egui::Context,
+        storage: Option<&dyn eframe::Storage>,
+    ) -> Self {
         let ctx = ctx.clone();
         let waker: Waker = Arc::new(move || ctx.request_repaint());
         let labels = init
@@ -146,14 +162,19 @@ impl LiveApp {
             .as_ref()
             .map(|m| m.config().labels.clone())
             .unwrap_or_default();
+        let remembered = Remembered::load(storage);
+        let mut options = init.options;
+        let mut notes = remembered.apply_events(init.given, &mut options.worker.events);
+        let chosen_weights = (init.given.weights && init.model.is_some())
+            .then(|| absolute(Path::new(init.weights_text.trim())));
         let mut app = LiveApp {
             model: init.model,
             loader: init.loader,
             weights_text: init.weights_text,
             facts: init.model_facts,
             labels,
-            options: init.options,
-            notice: init.notice,
+            options,
+            notice: None,
             pipeline: None,
             source_label: "no source".into(),
             source_text: init
@@ -171,30 +192,87 @@ impl LiveApp {
             status: None,
             source_health: None,
             source_note: None,
-            error: init.startup_error,
+            error: init.startup_error.clone(),
             paused: false,
             ended: false,
             actions: init
                 .actions
                 .map(|m| Dispatcher::new(m, init.armed, Some(waker.clone()))),
             action_log: VecDeque::new(),
+            chosen_source: None,
+            chosen_weights,
             waker,
         };
-        if let Some(spec) = init.source {
+        match remembered.weights_to_load(init.given) {
+            Recall::Use(path) if app.loader.is_some() => {
+                let had_model = app.model.is_some();
+                let default_text =
+                    std::mem::replace(&mut app.weights_text, path.display().to_string());
+                if !app.load_weights() {
+                    app.weights_text = default_text;
+                    notes.push(format!(
+                        "the weights last used, {}, did not load ({}); using the default model",
+                        path.display(),
+                        app.error.take().unwrap_or_default()
+                    ));
+                    app.error = init.startup_error.clone();
+                } else {
+                    init.notice = None;
+                    if !had_model {
+                        // The default weights were refused, the remembered ones stand in.
+                        app.error = None;
+                    }
+                }
+            }
+            Recall::Dropped(note) => notes.push(note),
+            Recall::Use(_) | Recall::Nothing => {}
+        }
+        let mut source = init.source.map(|s| (s, init.given.source));
+        match remembered.source_to_open(init.given) {
+            Recall::Use(spec) if app.model.is_some() => {
+                if !app.start_source(spec.clone(), true) {
+                    notes.push(format!(
+                        "the source last used, {spec}, did not open ({}); using the default source",
+                        app.error.take().unwrap_or_default()
+                    ));
+                    app.error = init.startup_error.clone();
+                } else {
+                    source = None;
+                }
+            }
+            Recall::Dropped(note) => notes.push(note),
+            Recall::Use(_) | Recall::Nothing => {}
+        }
+        if let Some((spec, chosen)) = source {
             if app.model.is_some() {
-                app.open_source(spec);
+                app.start_source(spec, chosen);
             }
         }
+        let lines: Vec<String> = init.notice.into_iter().chain(notes).collect();
+        app.notice = (!lines.is_empty()).then(|| lines.join("\n"));
         app
+    }
+
+    /// The settings to remember for the next run.
+    pub fn remembered(&self) -> Remembered {
+        let ev = &self.options.worker.events;
+        Remembered {
+            threshold: Some(ev.threshold),
+            release: Some(ev.release),
+            smoothing_ms: Some(ev.smoothing_ms),
+            source: self.chosen_source.clone(),
+            weights: self.chosen_weights.clone(),
+        }
     }
 
     /// Loads the weights file named in the weights field; on success the current source (if
     /// any) restarts with the new model, on failure the error is shown and the old model stays.
-    pub fn load_weights(&mut self) {
+    /// Says whether it loaded.
+    pub fn load_weights(&mut self) -> bool {
         let Some(loader) = &self.loader else {
-            return;
+            return false;
         };
-        let path = std::path::PathBuf::from(self.weights_text.trim());
+        let path = PathBuf::from(self.weights_text.trim());
         match loader(&path) {
             Ok((model, facts)) => {
                 self.labels = model.config().labels.clone();
@@ -207,22 +285,32 @@ impl LiveApp {
                         self.error = Some(format!("actions: {e}; that gesture never fires"));
                     }
                 }
+                self.chosen_weights = Some(absolute(&path));
                 let restart = self
                     .pipeline
                     .as_ref()
                     .map(|_| self.source_text.trim().to_string());
                 if let Some(spec) = restart.and_then(|t| t.parse::<SourceSpec>().ok()) {
-                    self.open_source(spec);
+                    self.start_source(spec, self.chosen_source.is_some());
                 }
+                true
             }
-            Err(e) => self.error = Some(crate::error::report(&*e)),
+            Err(e) => {
+                self.error = Some(crate::error::report(&*e));
+                false
+            }
         }
     }
 
-    /// Stops the current source (if any) and opens `spec`, both on the new capture thread: the
-    /// window goes on drawing ("opening camera…") however long the camera takes. Errors end
-    /// up in `self.error`.
+    /// Stops the current source (if any) and opens `spec`, the user's choice (remembered for the
+    /// next run once it opens); errors end up in `self.error`.
     pub fn open_source(&mut self, spec: SourceSpec) {
+        self.start_source(spec, true);
+    }
+
+    /// [`Self::open_source`]; `chosen`: whether to remember it. Says whether it started opening
+    /// (a camera that fails later, on the capture thread, is reported through its status).
+    fn start_source(&mut self, spec: SourceSpec, chosen: bool) -> bool {
         // The old pipeline stops on a thread of its own (its camera may take a while to let
         // go); the new source opens once it has, so a camera opened again is free.
         let retiring = self.pipeline.take().map(|mut old| {
@@ -241,7 +329,7 @@ impl LiveApp {
         self.source_text = spec.to_string();
         let Some(model) = self.model.clone() else {
             self.error = Some("no model loaded: load a weights file first".into());
-            return;
+            return false;
         };
         let started = spec
             .opener(&self.options.source)
@@ -270,10 +358,16 @@ impl LiveApp {
                 }
                 self.pipeline = Some(p);
                 self.error = None;
+                self.chosen_source = chosen.then(|| match &spec {
+                    SourceSpec::Folder(dir) => absolute(dir).display().to_string(),
+                    other => other.to_string(),
+                });
+                true
             }
             Err(e) => {
                 self.source_label = "no source".into();
                 self.error = Some(format!("cannot open {spec}: {}", crate::error::report(&e)));
+                false
             }
         }
     }
@@ -296,6 +390,35 @@ impl LiveApp {
     /// The latest prediction.
     pub fn current(&self) -> Option<&Prediction> {
         self.current.as_ref()
+    }
+
+    /// The sequence number of the newest frame the source has captured.
+    pub fn newest_frame(&self) -> Option<u64> {
+        self.pipeline
+            .as_ref()
+            .and_then(|p| p.ring().latest())
+            .map(|f| f.seq)
+    }
+
+    /// The detection settings in use (threshold, release, smoothing).
+    pub fn event_settings(&self) -> &crate::live::events::EventSettings {
+        &self.options.worker.events
+    }
+
+    /// Changes the detection settings, as the window's sliders do.
+    pub fn set_event_settings(&mut self, settings: crate::live::events::EventSettings) {
+        self.options.worker.events = settings;
+        self.push_event_settings();
+    }
+
+    /// The source field's text (the source open, or the one that failed).
+    pub fn source_text(&self) -> &str {
+        &self.source_text
+    }
+
+    /// The notice line(s) at the top: the demo note, remembered settings that were dropped.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
     }
 
     /// Sends the current event settings to the worker.
@@ -452,6 +575,10 @@ impl LiveApp {
 }
 
 impl eframe::App for LiveApp {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.remembered().save(storage);
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain();
         let done = self

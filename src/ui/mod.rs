@@ -6,8 +6,10 @@
 mod app;
 mod panels;
 mod plot;
+mod settings;
 
 pub use app::{model_facts, AppInit, LiveApp, LoadError, LoadedModel, ModelLoader};
+pub use settings::{Given, MemoryStorage, Recall, Remembered};
 
 /// Opens the window and runs until it is closed.
 pub fn run_window(init: AppInit) -> Result<(), eframe::Error> {
@@ -21,6 +23,6 @@ pub fn run_window(init: AppInit) -> Result<(), eframe::Error> {
     eframe::run_native(
         "gesture-app",
         options,
-        Box::new(move |cc| Ok(Box::new(LiveApp::new(init, &cc.egui_ctx)))),
+        Box::new(move |cc| Ok(Box::new(LiveApp::new(init, &cc.egui_ctx, cc.storage)))),
     )
 }

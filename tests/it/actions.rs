@@ -521,12 +521,13 @@ fn window(armed: bool) -> egui_kittest::Harness<'static, gesture_app::ui::LiveAp
         options: Default::default(),
         notice: None,
         startup_error: None,
+        given: Default::default(),
         actions: Some(map),
         armed,
     };
     egui_kittest::Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
-        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx))
+        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx, None))
 }
 
 /// Steps the window until a line of its action log contains `text`.

@@ -113,12 +113,8 @@ fn convert_then_classify_json_reproduces_every_fixture() {
         let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
         let got = common::floats(&line["logits"]);
         let want = common::floats(&exp["logits"]);
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let scale = common::max_abs(&want);
+        let diff = common::max_abs_diff(&got, &want);
         assert!(
             diff <= 1e-4 * scale,
             "{case}: max |Δlogit| {diff} > 1e-4 × {scale}"

@@ -60,3 +60,44 @@ pub fn jester_labels(shared: &std::path::Path) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The largest |a[i] − b[i]|, NaN when any value on either side is NaN (so a `d <= tol` check
+/// fails), infinite when an infinity differs. `f32::max` alone would skip a NaN and let it pass.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "compared slices differ in length");
+    a.iter().zip(b).fold(0.0, |m, (x, y)| {
+        let d = (x - y).abs();
+        if m.is_nan() || d.is_nan() {
+            f32::NAN
+        } else {
+            m.max(d)
+        }
+    })
+}
+
+/// The largest |v|, NaN when any value is NaN.
+pub fn max_abs(v: &[f32]) -> f32 {
+    max_abs_diff(v, &vec![0.0; v.len()])
+}
+
+#[test]
+fn max_abs_diff_fails_on_nan() {
+    let good = [1.0, -2.0, 3.0];
+    assert_eq!(max_abs_diff(&good, &[1.0, -2.5, 3.0]), 0.5);
+    assert_eq!(max_abs(&good), 3.0);
+    for i in 0..3 {
+        let mut bad = good;
+        bad[i] = f32::NAN;
+        // A NaN anywhere, on either side, makes every tolerance check fail.
+        assert!(max_abs_diff(&bad, &good).is_nan(), "NaN at {i}");
+        assert!(max_abs_diff(&good, &bad).is_nan(), "NaN at {i}");
+        let within_tolerance = |d: f32| d <= 1e-4;
+        assert!(!within_tolerance(max_abs_diff(&good, &bad)));
+        assert!(max_abs(&bad).is_nan());
+    }
+    let mut inf = good;
+    inf[1] = f32::INFINITY;
+    assert_eq!(max_abs_diff(&inf, &good), f32::INFINITY);
+    // Two equal infinities are no difference of a finite size: inf − inf is NaN, and fails.
+    assert!(max_abs_diff(&inf, &inf).is_nan());
+}

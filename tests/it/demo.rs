@@ -1,9 +1,10 @@
 //! The built-in default that README's first command runs: the bundled demo model
 //! (`weights/demo.safetensors`, trained by `training/demo.toml`) on the bundled recording
 //! (`assets/demo_clips/gestures`, made by `gesture-app synth --session`; its `script.txt` lists
-//! the gestures performed). Checks that the model met the demo recipe's accuracy bar when it
-//! was trained, and that the app with no arguments on a machine without a display runs the demo
-//! headless and fires exactly the recorded gestures, in order, and nothing for a still hand.
+//! the gestures performed). Checks that the model meets the demo recipe's accuracy bar on
+//! freshly generated clips, that the shipped file names no machine paths, and that the app with
+//! no arguments on a machine without a display runs the demo headless and fires exactly the
+//! recorded gestures, in order, and nothing for a still hand.
 
 use gesture_app::weights::read_config;
 use std::path::{Path, PathBuf};
@@ -27,17 +28,111 @@ fn script() -> Vec<String> {
         .collect()
 }
 
+/// Runs the binary with `args`; panics with its stderr unless it succeeds.
+fn gesture_app(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
+        .args(args)
+        .output()
+        .expect("run gesture-app");
+    assert!(
+        out.status.success(),
+        "gesture-app {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
-fn demo_model_met_the_recipe_bar_of_98_percent() {
+fn demo_model_meets_the_recipe_bar_of_98_percent_on_fresh_clips() {
+    // 180 clips (20 per class) the model never saw: the recipe's generator and settings
+    // (training/demo.toml: --size 128 --frames 24 --partial-no-gesture 0.5) with a seed
+    // other than the training set's (1), all of them in the validation list. Enough clips that
+    // the bar allows 3 mistakes: at 45 clips a single one (97.8 %) would already fail it.
+    // Measured: 178 of 180 (98.9 %). Generating the clips takes most of the ~25 s.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("fresh");
+    let root_s = root.to_str().unwrap();
+    gesture_app(&[
+        "synth",
+        root_s,
+        "--clips-per-class",
+        "20",
+        "--seed",
+        "20261202",
+        "--size",
+        "128",
+        "--frames",
+        "24",
+        "--partial-no-gesture",
+        "0.5",
+        "--val-every",
+        "1",
+    ]);
+    let png = tmp.path().join("confusion.png");
+    let out = gesture_app(&[
+        "eval",
+        "--weights",
+        repo("weights/demo.safetensors").to_str().unwrap(),
+        "--root",
+        root_s,
+        "--list",
+        "val_videofolder.txt",
+        "--device",
+        "cpu",
+        "--json",
+        "--confusion-png",
+        png.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["clips"], 180, "{v}");
+    let top1 = v["top1"].as_f64().expect("top1");
+    assert!(
+        top1 >= 98.0,
+        "demo model's top-1 on fresh clips is {top1}% < 98%: {}",
+        v["confusion"]
+    );
     let (config, _) = read_config(&repo("weights/demo.safetensors")).expect("demo weights load");
-    let top1: f64 = config.provenance["val_top1"].parse().unwrap();
-    assert!(top1 >= 98.0, "demo model's validation top-1 is {top1}%");
     assert!(
         config.provenance["command"].contains("training/demo.toml"),
         "trained by another recipe: {:?}",
         config.provenance
     );
     assert_eq!(config.labels.len(), 9);
+}
+
+/// The words of `text` that look like absolute paths (`/x`, `C:\x`, `\\server`, `~/x`).
+fn absolute_paths(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '=' || c == ',')
+        .filter(|w| {
+            let b = w.as_bytes();
+            w.starts_with('/')
+                || w.starts_with("\\\\")
+                || w.starts_with("~/")
+                || (b.len() > 2 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn shipped_demo_weights_name_no_machine_paths() {
+    assert_eq!(
+        absolute_paths("a /work/x C:\\y ~/z rel/p"),
+        ["/work/x", "C:\\y", "~/z"]
+    );
+    let bytes = std::fs::read(repo("weights/demo.safetensors")).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).expect("safetensors header");
+    let meta = meta.metadata().as_ref().expect("metadata");
+    assert!(meta.contains_key("config"));
+    // Every value, the config JSON (with its provenance) included, word by word.
+    for (k, v) in meta {
+        assert!(absolute_paths(v).is_empty(), "{k}: {:?}", absolute_paths(v));
+    }
+    let (config, _) = read_config(&repo("weights/demo.safetensors")).unwrap();
+    for (k, v) in &config.provenance {
+        assert!(absolute_paths(v).is_empty(), "provenance {k} = {v}");
+    }
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! Covers what the whole-model fixtures in ../shared do not: RNN_TANH, RNN_RELU, GRU, 2-layer
 //! stacks, BLSTM at N = 3 and 16, TRN at N = 2 and 8, MLP at N = 16, FCN at N = 3 and 16, avg.
 
+use crate::common;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use gesture_app::model::config::{Arch, Consensus, ModelConfig};
@@ -60,21 +62,10 @@ fn every_head_matches_pytorch() {
         let vb = VarBuilder::from_tensors(head_ts, DType::F32, &dev);
         let head = ConsensusHead::new(&cfg, BnMode::Trainable, 0, vb).unwrap();
         let got = head.forward_t(&input, false).unwrap();
-        let scale = want
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        let diff = (got - &want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let (got, want) = (flat(&got), flat(&want));
+        let scale = common::max_abs(&want);
+        let diff = common::max_abs_diff(&got, &want);
         eprintln!("{case}: max |Δ| = {diff:.2e} (max |logit| {scale:.3})");
         assert!(
             diff <= 1e-4 * scale.max(1e-3),

@@ -2,20 +2,12 @@
 //! original format, frames, and the logits the reference computed; see its README) converts and
 //! classifies to max |Δlogit| ≤ 1e-4 · max|logit|.
 
-use crate::common;
+use crate::common::{self, max_abs, max_abs_diff};
 
 use candle_core::Device;
 use gesture_app::weights::convert::{convert_state_dict, ConvertOptions};
 use gesture_app::weights::import::read_checkpoint;
 use gesture_app::{Arch, Consensus, GestureModel};
-
-fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 #[test]
 fn library_matches_pytorch_on_every_fixture() {
@@ -55,7 +47,7 @@ fn library_matches_pytorch_on_every_fixture() {
             .flat_map(common::floats)
             .collect();
         let got_feats = feats.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        let scale = want_feats.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = max_abs(&want_feats);
         let d = max_abs_diff(&got_feats, &want_feats);
         assert!(
             d <= 1e-4 * scale.max(1.0),
@@ -65,7 +57,7 @@ fn library_matches_pytorch_on_every_fixture() {
         let logits = model.forward(&clip.unsqueeze(0).unwrap()).unwrap();
         let got = logits.flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let want = common::floats(&exp["logits"]);
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = max_abs(&want);
         let d = max_abs_diff(&got, &want);
         eprintln!("{case}: max |Δlogit| = {d:.3e} (max |logit| {scale:.3})");
         assert!(

@@ -181,12 +181,7 @@ fn fixture_clip_gets_the_label_classify_gives() {
             labels[got], want_label,
             "{case}: pipeline and classify disagree"
         );
-        let max_diff = last
-            .probs
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max);
+        let max_diff = common::max_abs_diff(&last.probs, &want);
         assert!(
             max_diff < 1e-4,
             "{case}: probabilities differ by {max_diff}"

@@ -1,7 +1,8 @@
 //! The window's App driven by egui_kittest with a real pipeline and a real model: the current
 //! label, its confidence and the event history appear once predictions arrive; the pause button
-//! reaches the worker; an error (a source that fails) is shown in the window, not a crash; an
-//! undecodable frame is counted in the Performance panel.
+//! stops the worker's predictions (not the capture) and resume restarts them; an error (a source
+//! that fails) is shown in the window, not a crash; an undecodable frame is counted in the
+//! Performance panel.
 
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
@@ -9,10 +10,10 @@ use egui_kittest::Harness;
 use gesture_app::capture::SourceSpec;
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
-use gesture_app::testing::random_model;
-use gesture_app::testing::write_generated_frames;
-use gesture_app::ui::{model_facts, AppInit, LiveApp};
+use gesture_app::testing::{random_model, write_generated_frames};
+use gesture_app::ui::{model_facts, AppInit, Given, LiveApp, MemoryStorage, ModelLoader};
 use gesture_app::{Arch, Consensus, ModelConfig};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,23 @@ pub fn window(
         startup_error: None,
         actions: None,
         armed: false,
+        given: Given::default(),
     };
+    build(init, None)
+}
+
+/// The real App in a test window, started with `storage` as eframe would pass it.
+fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
+    let storage = storage.cloned();
     Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
-        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx))
+        .build_eframe(move |cc| {
+            LiveApp::new(
+                init,
+                &cc.egui_ctx,
+                storage.as_ref().map(|s| s as &dyn eframe::Storage),
+            )
+        })
 }
 
 /// Steps the UI (with real time passing) until `done` holds or `timeout` passes.
@@ -98,12 +112,42 @@ fn label_confidence_and_history_appear_after_predictions() {
         "no prediction or event within a minute; error: {:?}",
         h.state().error()
     );
-    // Freeze the display: pause, then let in-flight messages land.
+    // Pause from the window. The worker really stops: after the predictions already in flight
+    // land, no new one arrives for a while, although the generated source (30 fps) goes on; a
+    // worker that ignored the pause would send one per frame.
     h.get_by_label("Pause").click();
-    h.step();
-    std::thread::sleep(Duration::from_millis(300));
-    h.run_steps(3);
+    h.run_steps(2);
     assert!(h.query_by_label("Resume").is_some());
+    let seq = |h: &Harness<'static, LiveApp>| h.state().current().map(|p| p.seq);
+    let settled = Instant::now() + Duration::from_secs(30);
+    let mut last = (seq(&h), Instant::now());
+    while last.1.elapsed() < Duration::from_secs(1) {
+        assert!(
+            Instant::now() < settled,
+            "predictions kept arriving for 30 s after Pause"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+        if seq(&h) != last.0 {
+            last = (seq(&h), Instant::now());
+        }
+    }
+    let paused_at = last.0.expect("a prediction before the pause");
+    let frames_before = h.state().newest_frame().unwrap_or(0);
+    let end = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+        h.step();
+        assert_eq!(
+            seq(&h),
+            Some(paused_at),
+            "a prediction arrived while paused"
+        );
+    }
+    assert!(
+        h.state().newest_frame().unwrap_or(0) > frames_before,
+        "the source kept capturing while inference was paused"
+    );
 
     let app = h.state();
     let (class, prob) = app.current().unwrap().top[0];
@@ -119,6 +163,17 @@ fn label_confidence_and_history_appear_after_predictions() {
     // Model facts and performance figures are listed.
     h.get_by_label("TRNmultiscale");
     assert!(h.query_by_label_contains("per prediction").is_some());
+
+    // Resume: predictions for newer frames arrive again.
+    h.get_by_label("Resume").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Pause").is_some());
+    assert!(
+        step_until(&mut h, Duration::from_secs(60), |app| app
+            .current()
+            .is_some_and(|p| p.seq > paused_at)),
+        "no prediction within a minute of Resume"
+    );
 }
 
 #[test]
@@ -158,54 +213,21 @@ fn a_failing_source_shows_an_error_in_the_window() {
 
 #[test]
 fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
-    use candle_core::DType;
-    use candle_nn::{VarBuilder, VarMap};
-    use gesture_app::model::tsn::{BuildOptions, Tsn};
-    use gesture_app::ui::ModelLoader;
-
     let tmp = tempfile::tempdir().unwrap();
     let good = tmp.path().join("good.safetensors");
-    let cfg = small_model().config().clone();
-    let vm = VarMap::new();
-    Tsn::new(
-        &cfg,
-        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
-        BuildOptions::training(false, 0),
-    )
-    .unwrap();
-    let tensors = vm
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
-        .collect();
-    gesture_app::weights::save(&good, &tensors, &cfg).unwrap();
+    write_weights(&good);
     let bad = tmp.path().join("bad.safetensors");
     std::fs::write(&bad, b"not weights").unwrap();
 
-    let loader: ModelLoader = Box::new(|path: &std::path::Path| {
-        let m = gesture_app::weights::load_model(path, &Device::Cpu).map_err(|e| e.to_string())?;
-        let facts = model_facts(m.config(), "cpu", Some(path));
-        Ok((Arc::new(m) as Arc<dyn FrameModel>, facts))
-    });
-    let startup_error = loader(&bad).err().map(|e| e.to_string());
+    let startup_error = loader()(&bad).err();
     assert!(startup_error.is_some());
-    let init = AppInit {
-        model: None,
-        loader: Some(loader),
-        weights_text: bad.display().to_string(),
-        model_facts: Vec::new(),
-        source: Some(SourceSpec::Synthetic),
-        options: PipelineOptions::default(),
-        notice: None,
-        startup_error,
-        actions: None,
-        armed: false,
-    };
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1180.0, 760.0))
-        .build_eframe(move |cc| LiveApp::new(init, &cc.egui_ctx));
+    // As the binary starts when the weights given were refused: no model, the error shown.
+    let mut init = default_init(SourceSpec::Synthetic, Given::default());
+    init.model = None;
+    init.weights_text = bad.display().to_string();
+    init.model_facts = Vec::new();
+    init.startup_error = startup_error.map(|e| e.to_string());
+    let mut h = build(init, None);
     h.run_steps(2);
     assert!(h.query_by_label_contains("bad.safetensors").is_some());
     assert!(h
@@ -221,6 +243,163 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
     assert!(h.query_by_label("good.safetensors").is_some());
     // With a model, the source opens.
     h.get_by_label("Synthetic").click();
+    assert!(step_until(&mut h, Duration::from_secs(60), |app| app
+        .current()
+        .is_some()));
+}
+
+/// A weights file of [`small_model`]'s configuration (random weights, as training saves them).
+fn write_weights(path: &Path) {
+    use candle_core::DType;
+    use candle_nn::{VarBuilder, VarMap};
+    use gesture_app::model::tsn::{BuildOptions, Tsn};
+
+    let cfg = small_model().config().clone();
+    let vm = VarMap::new();
+    Tsn::new(
+        &cfg,
+        VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+        BuildOptions::training(false, 0),
+    )
+    .unwrap();
+    let tensors = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    gesture_app::weights::save(path, &tensors, &cfg).unwrap();
+}
+
+/// Loads weights on the CPU, as the binary's loader does.
+fn loader() -> ModelLoader {
+    Box::new(|path: &Path| {
+        let m = gesture_app::weights::load_model(path, &Device::Cpu)?;
+        let facts = model_facts(m.config(), "cpu", Some(path));
+        Ok((Arc::new(m) as Arc<dyn FrameModel>, facts))
+    })
+}
+
+/// What the binary passes when no flag names weights or source: the default model and source.
+fn default_init(source: SourceSpec, given: Given) -> AppInit {
+    let model = small_model();
+    let facts = model_facts(model.config(), "cpu", None);
+    AppInit {
+        model: Some(model),
+        loader: Some(loader()),
+        weights_text: "default.safetensors".into(),
+        model_facts: facts,
+        source: Some(source),
+        options: PipelineOptions::default(),
+        notice: None,
+        startup_error: None,
+        given,
+        actions: None,
+        armed: false,
+    }
+}
+
+#[test]
+fn the_window_remembers_its_settings_and_flags_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("good.safetensors");
+    write_weights(&weights);
+    let frames = tmp.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    write_generated_frames(&frames, 12).unwrap();
+    let mut storage = MemoryStorage::default();
+
+    // Run 1, nothing remembered: the user loads weights, opens a generated source and moves the
+    // sliders; eframe saves on exit.
+    let mut h = build(
+        default_init(SourceSpec::Folder(frames.clone()), Given::default()),
+        None,
+    );
+    h.run_steps(2);
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    h.state_mut()
+        .weights_text_mut()
+        .clone_from(&weights.display().to_string());
+    h.get_by_label("Load").click();
+    h.run_steps(2);
+    h.get_by_label("Synthetic").click();
+    h.run_steps(2);
+    let mut ev = h.state().event_settings().clone();
+    (ev.threshold, ev.release, ev.smoothing_ms) = (0.55, 0.25, 400.0);
+    h.state_mut().set_event_settings(ev);
+    h.run_steps(1);
+    eframe::App::save(h.state_mut(), &mut storage);
+    drop(h);
+
+    // Run 2, no flags: it starts where run 1 ended.
+    let mut h = build(
+        default_init(SourceSpec::Folder(frames.clone()), Given::default()),
+        Some(&storage),
+    );
+    h.run_steps(2);
+    let app = h.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    let ev = app.event_settings();
+    assert_eq!(
+        (ev.threshold, ev.release, ev.smoothing_ms),
+        (0.55, 0.25, 400.0)
+    );
+    assert_eq!(app.source_text(), "synthetic");
+    assert!(
+        h.query_by_label("good.safetensors").is_some(),
+        "the remembered weights are loaded"
+    );
+    assert!(h.query_by_label_contains("generated gestures").is_some());
+    drop(h);
+
+    // Run 3, flags for threshold and source: they win; what no flag names is still remembered.
+    let given = Given {
+        threshold: true,
+        source: true,
+        ..Given::default()
+    };
+    let mut init = default_init(SourceSpec::Folder(frames.clone()), given);
+    init.options.worker.events.threshold = 0.9;
+    let mut h = build(init, Some(&storage));
+    h.run_steps(2);
+    let ev = h.state().event_settings();
+    assert_eq!((ev.threshold, ev.smoothing_ms), (0.9, 400.0));
+    assert!(
+        h.state().source_text().ends_with("frames"),
+        "{}",
+        h.state().source_text()
+    );
+    assert!(h.query_by_label("good.safetensors").is_some());
+    // The folder given by flag is remembered (absolute), so is the threshold now in use.
+    eframe::App::save(h.state_mut(), &mut storage);
+    drop(h);
+
+    // Run 4: the remembered weights and folder are gone. The window starts on the defaults and
+    // says what it dropped; nothing fails.
+    std::fs::remove_file(&weights).unwrap();
+    std::fs::remove_dir_all(&frames).unwrap();
+    let mut h = build(
+        default_init(SourceSpec::Synthetic, Given::default()),
+        Some(&storage),
+    );
+    h.run_steps(2);
+    let app = h.state();
+    assert!(app.error().is_none(), "{:?}", app.error());
+    assert_eq!(app.source_text(), "synthetic");
+    assert_eq!(app.event_settings().threshold, 0.9);
+    let notice = app
+        .notice()
+        .expect("a note on what was dropped")
+        .to_string();
+    assert!(
+        notice.contains("good.safetensors") && notice.contains("frames") && notice.contains("gone"),
+        "{notice}"
+    );
+    assert!(
+        h.query_by_label("good.safetensors").is_none(),
+        "the default model runs"
+    );
     assert!(step_until(&mut h, Duration::from_secs(60), |app| app
         .current()
         .is_some()));

@@ -53,13 +53,32 @@ fn refused(pkl: Vec<u8>, global: &str) {
 
 #[test]
 fn code_execution_globals_are_refused() {
-    // {'state_dict': os.system('touch /tmp/pwned')}
+    // {'state_dict': os.system('touch DIR/pwned')}: REDUCE calls os.system with a shell command
+    // that creates a marker file in a fresh folder. Run first by a real shell (as os.system
+    // would), to show the payload works: it creates the marker. So if the importer ever
+    // executed the global it names, the marker would exist after loading and the last check
+    // would fail; refusing the global by name leaves it absent.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    let command = format!("touch '{}'", marker.display());
+    if cfg!(unix) {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .status()
+            .unwrap();
+        assert!(
+            status.success() && marker.exists(),
+            "the payload itself works"
+        );
+        std::fs::remove_file(&marker).unwrap();
+    }
     refused(
         P::new()
             .dict()
             .str("state_dict")
             .global("os", "system")
-            .str("touch /tmp/pwned")
+            .str(&command)
             .op(&[0x85])
             .reduce()
             .op(b"s")
@@ -70,7 +89,7 @@ fn code_execution_globals_are_refused() {
     let short = |p: P, s: &str| p.op(&[0x8c, s.len() as u8]).op(s.as_bytes());
     let p = short(short(P::new().dict(), "builtins"), "eval").op(&[0x93]);
     refused(
-        short(p, "__import__('os').system('id')")
+        short(p, &format!("__import__('os').system({command:?})"))
             .op(&[0x85])
             .reduce()
             .stop(),
@@ -82,7 +101,7 @@ fn code_execution_globals_are_refused() {
         "torch.storage._load_from_bytes",
     );
     refused(P::new().global("posix", "system").stop(), "posix.system");
-    assert!(!Path::new("/tmp/pwned").exists());
+    assert!(!marker.exists(), "the importer executed a refused global");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! binary, the tests and the benchmarks use; the kernels, the training ops and the small helpers
 //! stay inside.
 
+pub mod actions;
 pub mod bench;
 pub mod capture;
 pub mod device;

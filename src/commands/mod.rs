@@ -2,6 +2,7 @@
 //! Commands print for people (or JSON with `--json`) and return `anyhow` errors with context
 //! naming what failed.
 
+pub mod actions_args;
 pub mod bench;
 pub mod bench_pipeline;
 pub mod bench_train;

@@ -3,9 +3,11 @@
 //! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
 //! chosen device and starts the pipeline.
 
+use super::actions_args::ActionArgs;
 use super::bundled;
 use anyhow::{anyhow, bail, Context};
 use candle_core::Device;
+use gesture_app::actions::{ActionMap, Dispatcher};
 use gesture_app::capture::camera::query_cameras;
 use gesture_app::capture::{SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
@@ -88,6 +90,9 @@ pub struct RunArgs {
     /// With --headless, also print one JSON line per prediction ("top", "latency_ms").
     #[arg(long, requires = "headless")]
     pub verbose_json: bool,
+
+    #[command(flatten)]
+    pub actions: ActionArgs,
 }
 
 fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
@@ -239,6 +244,25 @@ fn display_available() -> bool {
     }
 }
 
+/// Starts the actions of a headless run and says once, on stderr, what is mapped and whether
+/// keys can be sent.
+fn start_actions(map: ActionMap, armed: bool) -> Dispatcher {
+    let n = map.bindings.len();
+    let d = Dispatcher::new(map, armed, None);
+    eprintln!(
+        "actions: {n} gesture(s) mapped, {}",
+        if armed {
+            "armed"
+        } else {
+            "disarmed (nothing fires until armed: --armed, or a gesture mapped to arm)"
+        }
+    );
+    if let Some(why) = d.injection_problem() {
+        eprintln!("{why}; key actions are skipped, the others still run");
+    }
+    d
+}
+
 /// Runs the live app.
 pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
     if !args.headless && !display_available() {
@@ -249,6 +273,7 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         args.headless = true;
     }
     let args = &args;
+    let mut action_map = args.actions.map()?;
     let plan = plan(args)?;
     let (device, device_desc) = device::select(args.device)?;
     let mut options = args.pipeline_options();
@@ -262,6 +287,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         if let Some(n) = &plan.notice {
             eprintln!("{n}");
         }
+        let mut dispatcher = match action_map {
+            Some(mut map) => {
+                map.resolve(&labels)?;
+                Some(start_actions(map, args.actions.armed))
+            }
+            None => None,
+        };
         let pipeline = Pipeline::start(model, &source, &options, None)?;
         eprintln!(
             "model {} on {device_desc}; source {}",
@@ -269,7 +301,13 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
             pipeline.source_description()
         );
         let mut stdout = std::io::stdout().lock();
-        let summary = headless::run(&pipeline, &labels, args.verbose_json, &mut stdout)?;
+        let summary = headless::run(
+            &pipeline,
+            &labels,
+            args.verbose_json,
+            dispatcher.as_mut(),
+            &mut stdout,
+        )?;
         eprintln!(
             "done: {} predictions, {} events",
             summary.predictions, summary.events
@@ -281,6 +319,10 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         Ok((m, f)) => (Some(m), f, None),
         Err(e) => (None, Vec::new(), Some(format!("{e:#}"))),
     };
+    // Refused at start, like headless; a model picked later is checked in the window.
+    if let (Some(map), Some(model)) = (&mut action_map, &model) {
+        map.resolve(&model.config().labels)?;
+    }
     let loader: ModelLoader =
         Box::new(move |path: &Path| load_model(path, &device, &device_desc).map_err(Into::into));
     run_window(AppInit {
@@ -292,6 +334,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         options,
         notice: plan.notice,
         startup_error: weights_error.or(plan.no_source),
+        actions: action_map,
+        armed: args.actions.armed,
     })
     .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
     Ok(ExitCode::SUCCESS)

@@ -1,11 +1,16 @@
 //! `--headless`: no window; one JSON line per gesture event on stdout
 //! (`{"t_ms", "event": "gesture", "label", "prob"}`) and, with `--verbose-json`, one per
 //! prediction (`{"t_ms", "event": "prediction", "top", "latency_ms"}`), so scripts can react to
-//! gestures. Ends when a finite source ends.
+//! gestures. With an action map, each event line says what its action did (`"action": {...}`),
+//! a `print:` action is a `{"event": "print", "text"}` line, and an action that finishes later
+//! is an `{"event": "action", "id", "status", ...}` line. Ends when a finite source ends, after
+//! the actions still running have finished (each within its timeout).
 
 use super::{LiveError, Pipeline, WorkerMsg};
+use crate::actions::{Completion, Dispatcher};
 use serde_json::json;
 use std::io::Write;
+use std::time::Instant;
 
 /// What a headless run saw.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14,16 +19,42 @@ pub struct HeadlessSummary {
     pub events: u64,
 }
 
-/// Prints the pipeline's output as JSON lines until it ends. `labels` names the classes.
-/// A source or model failure is returned as an error after the lines printed so far.
+/// Prints the pipeline's output as JSON lines until it ends, running `actions` on the events.
+/// `labels` names the classes. A source or model failure is returned as an error after the
+/// lines printed so far.
 pub fn run(
     pipeline: &Pipeline,
     labels: &[String],
     verbose: bool,
+    mut actions: Option<&mut Dispatcher>,
     out: &mut dyn Write,
 ) -> Result<HeadlessSummary, LiveError> {
     let mut summary = HeadlessSummary::default();
-    for msg in pipeline.messages().iter() {
+    let mut line = |v: serde_json::Value| -> Result<(), LiveError> {
+        writeln!(out, "{v}").map_err(LiveError::Output)?;
+        out.flush().map_err(LiveError::Output)
+    };
+    let completions = actions
+        .as_ref()
+        .map_or_else(crossbeam_channel::never, |d| d.completions().clone());
+    let ended = loop {
+        let msg = crossbeam_channel::select! {
+            recv(pipeline.messages()) -> msg => msg,
+            recv(completions) -> c => {
+                if let (Ok(c), Some(d)) = (c, actions.as_deref_mut()) {
+                    d.collected(&c);
+                    line(completion_line(&c))?;
+                }
+                continue;
+            }
+        };
+        // The worker always sends Quit before its sender goes; a closed channel without one
+        // means the worker thread died.
+        let Ok(msg) = msg else {
+            break Err(LiveError::Stopped(
+                "the inference thread ended unexpectedly".into(),
+            ));
+        };
         match msg {
             WorkerMsg::Prediction(p) => {
                 summary.predictions += 1;
@@ -33,35 +64,61 @@ pub fn run(
                         .iter()
                         .map(|&(i, prob)| json!({"label": labels[i], "index": i, "prob": prob}))
                         .collect();
-                    let line = json!({
+                    line(json!({
                         "t_ms": p.t.as_millis() as u64,
                         "event": "prediction",
                         "top": top,
                         "latency_ms": (p.latency.as_secs_f64() * 1e4).round() / 10.0,
-                    });
-                    writeln!(out, "{line}").map_err(LiveError::Output)?;
-                    out.flush().map_err(LiveError::Output)?;
+                    }))?;
                 }
             }
             WorkerMsg::Event(e) => {
                 summary.events += 1;
-                let line = json!({
-                    "t_ms": e.t.as_millis() as u64,
+                let t_ms = e.t.as_millis() as u64;
+                let mut v = json!({
+                    "t_ms": t_ms,
                     "event": "gesture",
                     "label": e.label,
                     "prob": e.prob,
                 });
-                writeln!(out, "{line}").map_err(LiveError::Output)?;
-                out.flush().map_err(LiveError::Output)?;
+                let report = actions
+                    .as_deref_mut()
+                    .map(|d| d.on_event(&e.label, Instant::now()));
+                if let Some(r) = &report {
+                    v["action"] = r.to_json();
+                }
+                line(v)?;
+                if let Some(text) = report.and_then(|r| r.print) {
+                    line(json!({"t_ms": t_ms, "event": "print", "label": e.label, "text": text}))?;
+                }
             }
             WorkerMsg::Stats(_) | WorkerMsg::Status(_) => {}
-            WorkerMsg::Quit(None) => return Ok(summary),
-            WorkerMsg::Quit(Some(why)) => return Err(LiveError::Stopped(why)),
+            WorkerMsg::Quit(None) => break Ok(summary),
+            WorkerMsg::Quit(Some(why)) => break Err(LiveError::Stopped(why)),
+        }
+    };
+    if let Some(d) = actions {
+        let mut result = Ok(());
+        let lost = d.wait_pending(|c| {
+            if result.is_ok() {
+                result = line(completion_line(c));
+            }
+        });
+        result?;
+        if !lost.is_empty() {
+            eprintln!("{} action(s) never reported back: ids {lost:?}", lost.len());
         }
     }
-    // The worker always sends Quit before its sender goes; a closed channel without one means
-    // the worker thread died.
-    Err(LiveError::Stopped(
-        "the inference thread ended unexpectedly".into(),
-    ))
+    ended
+}
+
+/// A finished action's line; its output also goes to the log (stderr).
+fn completion_line(c: &Completion) -> serde_json::Value {
+    if !c.ok || !c.output.is_empty() {
+        eprintln!("action {}", c.line());
+        for l in c.output.lines() {
+            eprintln!("  | {l}");
+        }
+    }
+    c.to_json()
 }

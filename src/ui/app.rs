@@ -3,6 +3,7 @@
 //! the capture and inference threads wake the UI with `request_repaint`.
 
 use super::panels;
+use crate::actions::{ActionMap, Dispatcher};
 use crate::capture::{SourceSpec, Waker};
 use crate::live::{
     Control, FrameModel, GestureEvent, Pipeline, PipelineOptions, Prediction, Stats, WorkerMsg,
@@ -41,6 +42,10 @@ pub struct AppInit {
     pub notice: Option<String>,
     /// A problem found before the window opened (shown in it).
     pub startup_error: Option<String>,
+    /// What gestures do (already checked against the model's labels), if anything.
+    pub actions: Option<ActionMap>,
+    /// Whether the actions start armed.
+    pub armed: bool,
 }
 
 /// The model facts the window lists.
@@ -87,6 +92,8 @@ pub(super) struct PlotPoint {
 /// Seconds of history the plot shows.
 pub(super) const PLOT_SECONDS: f64 = 10.0;
 const MAX_EVENTS: usize = 200;
+/// Lines the action log keeps.
+const MAX_ACTION_LOG: usize = 200;
 /// Time the UI spends draining messages per frame before painting.
 const DRAIN_BUDGET: Duration = Duration::from_millis(10);
 
@@ -116,6 +123,10 @@ pub struct LiveApp {
     pub(super) error: Option<String>,
     pub(super) paused: bool,
     pub(super) ended: bool,
+    /// Runs the action map on the events.
+    pub(super) actions: Option<Dispatcher>,
+    /// What each event's action did, newest first.
+    pub(super) action_log: VecDeque<String>,
     waker: Waker,
 }
 
@@ -155,6 +166,10 @@ impl LiveApp {
             error: init.startup_error,
             paused: false,
             ended: false,
+            actions: init
+                .actions
+                .map(|m| Dispatcher::new(m, init.armed, Some(waker.clone()))),
+            action_log: VecDeque::new(),
             waker,
         };
         if let Some(spec) = init.source {
@@ -179,6 +194,11 @@ impl LiveApp {
                 self.facts = facts;
                 self.error = None;
                 self.events.clear();
+                if let Some(d) = &mut self.actions {
+                    if let Err(e) = d.relabel(&self.labels) {
+                        self.error = Some(format!("actions: {e}; that gesture never fires"));
+                    }
+                }
                 let restart = self
                     .pipeline
                     .as_ref()
@@ -286,6 +306,7 @@ impl LiveApp {
                 self.current = Some(p);
             }
             WorkerMsg::Event(e) => {
+                self.act(&e);
                 self.events.push_front(e);
                 self.events.truncate(MAX_EVENTS);
             }
@@ -300,6 +321,51 @@ impl LiveApp {
                 self.error = Some(e);
             }
         }
+    }
+
+    /// Runs the event's action; a `print:` goes to stdout too. (The log says `->`: egui's
+    /// default font has no arrow glyph.)
+    fn act(&mut self, e: &GestureEvent) {
+        let Some(d) = &mut self.actions else {
+            return;
+        };
+        let r = d.on_event(&e.label, Instant::now());
+        if let Some(text) = &r.print {
+            println!("{text}");
+        }
+        let line = match &r.action {
+            Some(a) => format!(
+                "{:.2} s · {} -> {a}: {}",
+                e.t.as_secs_f64(),
+                e.label,
+                r.detail
+            ),
+            None => format!("{:.2} s · {}: {}", e.t.as_secs_f64(), e.label, r.detail),
+        };
+        self.log_action(line);
+    }
+
+    fn log_action(&mut self, line: String) {
+        self.action_log.push_front(line);
+        self.action_log.truncate(MAX_ACTION_LOG);
+    }
+
+    /// Whether actions are armed (`false` without actions).
+    pub fn armed(&self) -> bool {
+        self.actions.as_ref().is_some_and(Dispatcher::armed)
+    }
+
+    /// Arms or disarms the actions (the window's switch).
+    pub fn set_armed(&mut self, armed: bool) {
+        if let Some(d) = &mut self.actions {
+            d.set_armed(armed);
+            self.log_action(if armed { "armed" } else { "disarmed" }.into());
+        }
+    }
+
+    /// What each event's action did, newest first.
+    pub fn action_log(&self) -> impl Iterator<Item = &str> {
+        self.action_log.iter().map(String::as_str)
     }
 
     /// Uploads the newest frame to the preview texture (in place after the first).
@@ -326,6 +392,17 @@ impl LiveApp {
 impl eframe::App for LiveApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain();
+        let done = self
+            .actions
+            .as_mut()
+            .map(Dispatcher::poll)
+            .unwrap_or_default();
+        for c in done {
+            for l in c.output.lines().rev() {
+                self.log_action(format!("  | {l}"));
+            }
+            self.log_action(c.line());
+        }
         self.update_preview(ctx);
     }
 

@@ -45,6 +45,8 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                     ui.separator();
                     detection_ui(app, ui);
                     ui.separator();
+                    actions_ui(app, ui);
+                    ui.separator();
                     ui.strong("Performance");
                     let s = &app.stats;
                     let per_prediction = if s.predictions > 0 {
@@ -176,6 +178,65 @@ fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     if ui.checkbox(&mut paused, "pause inference").changed() {
         app.set_paused(paused);
     }
+}
+
+/// The action map, the armed switch, and what the last events' actions did.
+fn actions_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
+    ui.strong("Actions");
+    let Some(d) = &app.actions else {
+        ui.weak("no actions mapped: --on \"LABEL=ACTION\" or --actions FILE (README \"Actions\")");
+        return;
+    };
+    let mut armed = d.armed();
+    let text = if armed {
+        RichText::new("armed: gestures fire their actions").color(Color32::from_rgb(80, 200, 120))
+    } else {
+        RichText::new("disarmed: nothing fires").color(ui.visuals().warn_fg_color)
+    };
+    if ui
+        .checkbox(&mut armed, text)
+        .on_hover_text("never remembered: each run starts disarmed unless --armed")
+        .changed()
+    {
+        app.set_armed(armed);
+    }
+    let Some(d) = &app.actions else {
+        return;
+    };
+    if let Some(why) = d.injection_problem() {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("{why}; key actions are skipped"),
+        );
+    }
+    egui::Grid::new("action_map")
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            for b in &d.map().bindings {
+                ui.label(&b.label);
+                let action = b.action.to_string();
+                ui.add(egui::Label::new(&action).truncate())
+                    .on_hover_text(format!(
+                        "{action}\ncooldown {} ms · from {}",
+                        b.cooldown.as_millis(),
+                        b.origin
+                    ));
+                ui.end_row();
+            }
+        });
+    egui::ScrollArea::vertical()
+        .id_salt("action_log")
+        .max_height(120.0)
+        .show(ui, |ui| {
+            if app.action_log.is_empty() {
+                ui.weak("no action yet");
+            }
+            for line in &app.action_log {
+                ui.add(egui::Label::new(RichText::new(line).small()).truncate())
+                    .on_hover_text(line);
+            }
+        });
 }
 
 fn facts_grid(ui: &mut egui::Ui, id: &str, rows: &[(String, String)]) {

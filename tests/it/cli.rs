@@ -1,7 +1,8 @@
 //! The command line end to end: `convert` + `classify --json` reproduce the PyTorch reference's
 //! logits for every fixture in ../shared; torch-saved ImageNet state_dicts (tests/fixtures/torch)
-//! convert without labels in every container form; and user mistakes (truncated or foreign files, wrong
-//! arch, bad clip folders) end with one clear line on stderr, a non-zero exit code and no panic.
+//! convert without labels in every container form; and user mistakes (truncated or foreign
+//! files, wrong arch, bad clip folders) end with one clear line on stderr, a non-zero exit code
+//! and no panic.
 
 use crate::common;
 

@@ -1,6 +1,7 @@
 //! The one integration-test target: each area of end-to-end behaviour is a module, so the crate is
 //! linked once for all of them (several targets each linking the whole crate are slow on 2 cores).
 
+mod actions;
 mod cli;
 mod common;
 mod demo;

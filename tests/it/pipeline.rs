@@ -325,7 +325,7 @@ fn headless_prints_json_lines_for_events_and_predictions() {
     let pipeline =
         Pipeline::start(model, &SourceSpec::Folder(tmp.path().into()), &opts, None).unwrap();
     let mut out = Vec::new();
-    let summary = headless::run(&pipeline, &labels, true, &mut out).unwrap();
+    let summary = headless::run(&pipeline, &labels, true, None, &mut out).unwrap();
     let lines: Vec<serde_json::Value> = String::from_utf8(out)
         .unwrap()
         .lines()

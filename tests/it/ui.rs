@@ -50,6 +50,8 @@ fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
         },
         notice: Some("test notice".into()),
         startup_error: None,
+        actions: None,
+        armed: false,
     };
     Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
@@ -180,6 +182,8 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
         options: PipelineOptions::default(),
         notice: None,
         startup_error,
+        actions: None,
+        armed: false,
     };
     let mut h = Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))

@@ -4,8 +4,8 @@
 //! chosen device and starts the pipeline. The window then starts from the settings it
 //! remembers, where no flag names them (`ui::Remembered`); headless runs use only the flags.
 
-use super::bundled;
 use super::actions_args::ActionArgs;
+use super::bundled;
 use anyhow::{anyhow, bail, Context};
 use candle_core::Device;
 use gesture_app::actions::{ActionMap, Dispatcher};

@@ -6,8 +6,8 @@
 pub mod backbone;
 pub mod config;
 pub mod consensus;
-pub(crate) mod kernels;
 pub mod fold;
+pub(crate) mod kernels;
 pub mod layers;
 pub mod spec;
 pub mod tsn;

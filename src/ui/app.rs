@@ -4,9 +4,9 @@
 //! UI with `request_repaint`.
 
 use super::panels;
+use super::settings::{absolute, Given, Recall, Remembered};
 use crate::actions::{ActionMap, Dispatcher};
 use crate::capture::Opener;
-use super::settings::{absolute, Given, Recall, Remembered};
 use crate::capture::{SourceSpec, Waker};
 use crate::live::{
     Control, FrameModel, GestureEvent, LiveError, Pipeline, PipelineOptions, Prediction, Stats,

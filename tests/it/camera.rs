@@ -9,13 +9,13 @@
 
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
-use gesture_app::testing::random_model;
 use gesture_app::capture::fake::{FakeCamera, Step};
 use gesture_app::capture::{
     CameraSystem, Capture, CaptureOptions, FrameRing, Mode, PixelFormat, RingState, SourceOptions,
     SourceSpec,
 };
 use gesture_app::live::{FrameModel, Pipeline, PipelineOptions, WorkerMsg};
+use gesture_app::testing::random_model;
 use gesture_app::{Arch, Consensus, ModelConfig};
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -17,13 +17,20 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weights", &["model", "error", "util"]),
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
+    ("actions", &[]),
     ("capture", &["preprocess", "synth", "util", "error"]),
-    ("live", &["capture", "model", "preprocess", "error", "util"]),
+    (
+        "live",
+        &["capture", "model", "preprocess", "actions", "error", "util"],
+    ),
     (
         "train",
         &["model", "weights", "preprocess", "synth", "util", "error"],
     ),
-    ("ui", &["live", "capture", "model", "preprocess", "error"]),
+    (
+        "ui",
+        &["live", "capture", "model", "preprocess", "actions", "error"],
+    ),
     ("testing", &["model", "synth", "error", "util"]),
     (
         "bench",

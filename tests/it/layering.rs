@@ -47,6 +47,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "util",
         ],
     ),
+    (
+        "fuzz",
+        &["capture", "model", "train", "weights", "error", "util"],
+    ),
 ];
 
 /// Edges `from → to` between top-level modules, with one file that makes each.

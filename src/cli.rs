@@ -46,12 +46,16 @@ pub enum Command {
     BenchPipeline(commands::bench_pipeline::BenchPipelineArgs),
     /// Train a model (the original's recipe; flags, a TOML recipe, or --resume RUN_DIR)
     Train(Box<commands::train::TrainArgs>),
-    /// Evaluate a weights file on a labelled clip list: top-1/top-5, per class, confusion
+    /// Evaluate a weights file on a labelled clip list: top-1/top-5, per class, confusion (the
+    /// list's labels are matched to the model's by name)
     Eval(commands::eval::EvalArgs),
     /// Generate Jester-layout clips of a drawn hand doing Jester gestures
     Synth(commands::synth::SynthArgs),
     /// Data set tools (`data check`)
     Data(commands::data::DataArgs),
+    /// Record clips of a gesture from the camera (or a folder, or generated gestures) into a
+    /// data set in Jester's layout, for `train` and `eval`
+    Record(commands::record::RecordArgs),
     /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
     /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
@@ -74,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(a)) => commands::eval::run(a),
         Some(Command::Synth(a)) => commands::synth::run(a),
         Some(Command::Data(a)) => commands::data::run(a),
+        Some(Command::Record(a)) => commands::record::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).

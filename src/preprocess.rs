@@ -51,6 +51,26 @@ pub fn sample_train_indices(num_frames: usize, n: usize, rng: &mut impl rand::Rn
     }
 }
 
+/// The frames (0-based indices) of a clip of `num_frames` frames stored at `from_fps` that a
+/// model trained at `to_fps` sees: times `1/to_fps` apart over the clip's duration, centred on
+/// it, each mapped to the nearest frame — the live worker's resampling by timestamp
+/// (`live::rate`) for a clip whose frames are evenly spaced. A faster recording is thinned, a
+/// slower one repeats frames; at equal rates every frame is kept. TSN sampling then picks
+/// segments from these steps.
+pub fn resample_clip(num_frames: usize, from_fps: f32, to_fps: f32) -> Vec<usize> {
+    if num_frames == 0 || !(from_fps > 0.0 && to_fps > 0.0) {
+        return (0..num_frames).collect();
+    }
+    let (from, to) = (from_fps as f64, to_fps as f64);
+    let duration = (num_frames - 1) as f64 / from;
+    // The tolerance keeps the last step when the duration is a whole number of steps.
+    let steps = (duration * to + 1e-6).floor() as usize + 1;
+    let offset = (duration - (steps - 1) as f64 / to) / 2.0;
+    (0..steps)
+        .map(|j| (((offset + j as f64 / to) * from).round() as usize).min(num_frames - 1))
+        .collect()
+}
+
 /// Resizes so the shorter side is `resize` (aspect kept), then crops the centre `crop`×`crop`.
 pub fn resize_center_crop(img: &RgbImage, resize: usize, crop: usize) -> RgbImage {
     let (w, h) = img.dimensions();
@@ -245,5 +265,32 @@ mod tests {
         let mut out = vec![0.0; 6];
         normalize_into(&img, &bgr, &mut out);
         assert_eq!(out, vec![-74.0, -74.0, -97.0, -97.0, -118.0, -118.0]);
+    }
+
+    #[test]
+    fn clips_are_resampled_by_time() {
+        // Same rate: untouched.
+        assert_eq!(resample_clip(36, 12.0, 12.0), (0..36).collect::<Vec<_>>());
+        // 30 fps for 2.5 s (76 frames) seen at 12 fps: 31 steps, 2 or 3 frames apart, spanning
+        // the clip.
+        let r = resample_clip(76, 30.0, 12.0);
+        assert_eq!(r.len(), 31);
+        assert_eq!((r[0], r[30]), (0, 75));
+        assert!(
+            r.windows(2).all(|w| w[1] - w[0] == 2 || w[1] - w[0] == 3),
+            "{r:?}"
+        );
+        // 6 fps seen at 12: every frame twice (one end once), in order.
+        let r = resample_clip(6, 6.0, 12.0);
+        assert_eq!(r.len(), 11);
+        assert!(
+            r.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1),
+            "{r:?}"
+        );
+        assert_eq!((r[0], r[10]), (0, 5));
+        // Degenerate input is left alone.
+        assert_eq!(resample_clip(1, 30.0, 12.0), vec![0]);
+        assert!(resample_clip(0, 30.0, 12.0).is_empty());
+        assert_eq!(resample_clip(3, f32::NAN, 12.0), vec![0, 1, 2]);
     }
 }

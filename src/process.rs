@@ -51,3 +51,35 @@ pub fn candle_elementwise_on_caller() -> bool {
     std::env::set_var(CANDLE_NUM_THREADS, "1");
     true
 }
+
+/// Set by the first Ctrl-C (SIGINT) or SIGTERM once [`catch_interrupts`] is in place.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Turns Ctrl-C and SIGTERM into a flag the command polls, so it can stop cleanly (`record`
+/// discards the clip in progress and keeps the finished ones). A second Ctrl-C ends the process
+/// at once with status 130, for a command that does not stop. Returns the flag. Elsewhere than
+/// on Unix the signals keep their default action; the files a command writes stay consistent
+/// all the same (they are replaced atomically).
+pub fn catch_interrupts() -> &'static std::sync::atomic::AtomicBool {
+    #[cfg(unix)]
+    {
+        extern "C" fn on_signal(_: libc::c_int) {
+            // Only async-signal-safe calls here: an atomic swap and _exit.
+            if INTERRUPTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                // SAFETY: _exit is async-signal-safe and ends the process without unwinding.
+                unsafe { libc::_exit(130) };
+            }
+        }
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: the handler does nothing but touch an atomic and call _exit, both allowed
+        // in a signal handler.
+        unsafe {
+            libc::signal(libc::SIGINT, handler);
+            libc::signal(libc::SIGTERM, handler);
+        }
+    }
+    &INTERRUPTED
+}
+
+/// The exit status of a command stopped by Ctrl-C (128 + SIGINT, what shells report).
+pub const INTERRUPTED_STATUS: u8 = 130;

@@ -100,6 +100,7 @@ fn write_jester_like(dir: &Path, clips: usize) -> Result<Dataset> {
         frames_dir: dir.to_path_buf(),
         naming: FrameNaming::jester(),
         labels: Motion::ALL.iter().map(|m| m.label().to_string()).collect(),
+        rates: Default::default(),
         list: ClipList {
             path: dir.join("bench.txt"),
             entries,
@@ -125,6 +126,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
             norm: cfg.input,
             workers,
             prefetch: 2 * workers,
+            clip_fps: None,
         };
         let aug = Augment::Train {
             flip: FlipPolicy::Naive,

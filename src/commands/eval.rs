@@ -2,7 +2,7 @@
 //! accuracy and the confusion matrix (text and PNG), or all of it as JSON.
 
 use super::dataset_args::DataSetArgs;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::train::data::loader::{default_workers, LoaderOptions};
 use gesture_app::train::evaluate::evaluate;
@@ -45,16 +45,10 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let model = gesture_app::weights::load_model(&args.weights, &device)?;
     let cfg = model.config().clone();
     let spec = args.data.spec();
-    let ds = spec.open(&args.list)?;
+    let mut ds = spec.open(&args.list)?;
     ds.require_labels()?;
-    if ds.labels != cfg.labels {
-        bail!(
-            "the data set's {} labels ({}) are not the model's {} labels, in the same order",
-            ds.labels.len(),
-            spec.labels_path()?.display(),
-            cfg.labels.len()
-        );
-    }
+    // By name: the data set may list the model's labels in another order, or some of them.
+    ds.relabel(&cfg.labels)?;
     let opts = LoaderOptions {
         num_segments: cfg.num_segments,
         input_size: cfg.input_size,
@@ -62,6 +56,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         norm: cfg.input,
         workers: args.workers.unwrap_or_else(default_workers).max(1),
         prefetch: 4,
+        clip_fps: Some(cfg.clip_fps),
     };
     let labels = ds.labels.clone();
     let list_path = ds.list.path.clone();

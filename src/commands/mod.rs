@@ -15,6 +15,7 @@ pub mod dataset_args;
 pub mod eval;
 pub mod fuzz;
 pub mod info;
+pub mod record;
 pub mod run;
 pub mod synth;
 pub mod train;

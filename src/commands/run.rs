@@ -103,7 +103,7 @@ pub struct RunArgs {
 }
 
 /// `--fps`: a camera's or a played-back folder's rate.
-const FPS_RANGE: RangeInclusive<f32> = 1.0..=240.0;
+pub(super) const FPS_RANGE: RangeInclusive<f32> = 1.0..=240.0;
 /// `--clip-fps`: the rate the model's window is resampled to (Jester's is 12).
 const CLIP_FPS_RANGE: RangeInclusive<f32> = 1.0..=60.0;
 const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
@@ -112,7 +112,7 @@ const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
 const RESOLUTION_SIDE: RangeInclusive<u32> = 16..=8192;
 
 /// A parser for a number in `range` (`unit` says what it counts); the error names the range.
-fn ranged<T>(
+pub(super) fn ranged<T>(
     range: RangeInclusive<T>,
     unit: &'static str,
 ) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
@@ -140,7 +140,7 @@ fn window_ms(s: &str) -> Result<u64, String> {
     ranged(gesture_app::live::WINDOW_MS_RANGE, "milliseconds")(s)
 }
 
-fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
+pub(super) fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("expected WIDTHxHEIGHT, e.g. 640x480, got '{s}'"))?;

@@ -46,7 +46,9 @@ pub struct TrainArgs {
     /// Digits of frame file numbers: 5 (Jester) or 6 (Something-Something); default detected.
     #[arg(long, value_name = "N")]
     pub frame_digits: Option<usize>,
-    /// Frame rate of the clips, stored with the weights for the live app.
+    /// The model's clip rate, stored with the weights for the live app [default: 12, Jester's].
+    /// Clips recorded with `gesture-app record` (their rate is in ROOT/dataset.toml) are
+    /// resampled to it; other clips are taken to be at this rate.
     #[arg(long, value_name = "FPS")]
     pub clip_fps: Option<f32>,
 

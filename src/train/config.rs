@@ -24,7 +24,9 @@ pub struct DataConfig {
     pub frames_dir: Option<PathBuf>,
     /// Zero-padded width of frame numbers (5 Jester, 6 Something-Something); default detected.
     pub frame_digits: Option<usize>,
-    /// Frame rate of the clips, stored with the weights for the live app (Jester: 12).
+    /// The model's clip rate, stored with the weights for the live app (Jester: 12). Clips whose
+    /// recording rate the data set gives (`dataset.toml`, written by `record`) are resampled to
+    /// it; others are taken to be at this rate already.
     pub clip_fps: f32,
 }
 

@@ -172,6 +172,7 @@ impl Session {
             norm: model_cfg.input,
             workers: cfg.run.workers.unwrap_or_else(default_workers),
             prefetch: 4,
+            clip_fps: Some(model_cfg.clip_fps),
         };
         Ok(Session {
             cfg,

@@ -37,6 +37,9 @@ pub struct LoaderOptions {
     pub workers: usize,
     /// Batches decoded ahead of the consumer (across all workers).
     pub prefetch: usize,
+    /// The model's clip rate: clips whose recording rate the data set gives (`dataset.toml`)
+    /// are resampled to it before segments are picked. `None`: every clip is used as stored.
+    pub clip_fps: Option<f32>,
 }
 
 /// Training or evaluation preprocessing.
@@ -99,11 +102,20 @@ pub fn load_clip_into(
         Some(k) => k,
         None => preprocess::list_clip_frames(&ds.clip_dir(entry))?.len(),
     };
-    let mut rng = StdRng::seed_from_u64(seed);
-    let indices = match aug {
-        Augment::Train { .. } => preprocess::sample_train_indices(num_frames, n, &mut rng),
-        Augment::Eval => preprocess::sample_eval_indices(num_frames, n),
+    // Steps at the model's clip rate, each a stored frame: segments are picked among these.
+    let steps = match (opts.clip_fps, ds.rates.rate(&entry.id)) {
+        (Some(to), Some(from)) => preprocess::resample_clip(num_frames, from, to),
+        _ => (0..num_frames).collect(),
     };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let picks = match aug {
+        Augment::Train { .. } => preprocess::sample_train_indices(steps.len(), n, &mut rng),
+        Augment::Eval => preprocess::sample_eval_indices(steps.len(), n),
+    };
+    let indices: Vec<usize> = picks
+        .iter()
+        .map(|&i| steps[i.min(steps.len() - 1)])
+        .collect();
     // Decode each distinct frame once (short clips repeat indices).
     let mut decoded: Vec<(usize, RgbImage)> = Vec::with_capacity(n);
     for &i in &indices {
@@ -329,6 +341,7 @@ mod tests {
                 ext: "png".into(),
             },
             labels: vec!["a".into(), "b".into()],
+            rates: Default::default(),
             list: ClipList {
                 path: dir.join("list.txt"),
                 entries,
@@ -348,6 +361,7 @@ mod tests {
             norm,
             workers,
             prefetch: 2,
+            clip_fps: None,
         }
     }
 
@@ -447,5 +461,59 @@ mod tests {
             }
         }
         assert!(flipped > 5 && kept > 5, "{flipped} {kept}");
+    }
+
+    #[test]
+    fn recorded_clips_are_resampled_to_the_model_rate() {
+        // 13 frames recorded at 24 fps (0.5 s) for a model at 6 fps: 4 steps, frames 0, 4, 8,
+        // 12, of which 3 centre segments take steps 0, 2, 3.
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("c0");
+        std::fs::create_dir_all(&clip).unwrap();
+        for f in 0..13 {
+            let img = RgbImage::from_pixel(8, 8, image::Rgb([f as u8 * 10, 0, 0]));
+            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+        }
+        let mut ds = tiny_dataset(dir.path(), 0);
+        ds.list.entries.push(ClipEntry {
+            id: "c0".into(),
+            num_frames: Some(13),
+            label: Some(0),
+            line: 1,
+        });
+        let red = |ds: &Dataset, clip_fps: Option<f32>| -> Vec<f32> {
+            let o = LoaderOptions {
+                clip_fps,
+                ..opts(1)
+            };
+            let mut out = vec![0f32; 3 * 3 * 64];
+            load_clip_into(ds, 0, &o, &Augment::Eval, 0, &mut out).unwrap();
+            (0..3).map(|s| out[s * 3 * 64]).collect()
+        };
+        // Without a stored rate (or without a model rate) the clip is used as stored: frames
+        // 2, 6, 10.
+        assert_eq!(red(&ds, Some(6.0)), vec![20.0, 60.0, 100.0]);
+        ds.rates.clip_fps.insert("c0".into(), 24.0);
+        assert_eq!(red(&ds, None), vec![20.0, 60.0, 100.0]);
+        assert_eq!(red(&ds, Some(6.0)), vec![0.0, 80.0, 120.0]);
+        // At the recording's own rate nothing changes.
+        assert_eq!(red(&ds, Some(24.0)), vec![20.0, 60.0, 100.0]);
+        // Training picks stay inside the resampled steps: only multiples of 4 frames at 6 fps.
+        for seed in 0..20 {
+            let o = LoaderOptions {
+                clip_fps: Some(6.0),
+                ..opts(1)
+            };
+            let mut out = vec![0f32; 3 * 3 * 64];
+            let aug = Augment::Train {
+                flip: FlipPolicy::Off,
+            };
+            load_clip_into(&ds, 0, &o, &aug, seed, &mut out).unwrap();
+            for s in 0..3 {
+                // Crops resize a uniform frame: its value is kept.
+                let v = out[s * 3 * 64].round() as usize;
+                assert_eq!(v % 40, 0, "seed {seed}: frame value {v}");
+            }
+        }
     }
 }

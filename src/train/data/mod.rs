@@ -7,9 +7,12 @@ pub mod check;
 pub mod flip;
 pub mod index;
 pub mod loader;
+pub mod meta;
+pub mod writer;
 
 use crate::{Error, Result};
 use index::{ClipEntry, ClipList};
+use meta::ClipRates;
 use std::path::{Path, PathBuf};
 
 /// How a data set's frame files are named.
@@ -70,6 +73,8 @@ pub struct Dataset {
     pub naming: FrameNaming,
     pub labels: Vec<String>,
     pub list: ClipList,
+    /// The rate each clip was recorded at (`dataset.toml`); empty for Jester and `synth`.
+    pub rates: ClipRates,
 }
 
 impl Dataset {
@@ -106,6 +111,55 @@ impl Dataset {
                 ),
             }),
         }
+    }
+}
+
+impl Dataset {
+    /// Re-indexes the clips' labels to `labels` (a model's), matching by name — exactly, else
+    /// ignoring case, as the index files do — so a data set whose label file lists the model's
+    /// labels in another order, or only some of them, is evaluated in the model's classes.
+    /// Labels of the clips that `labels` does not have are an error naming them.
+    pub fn relabel(&mut self, labels: &[String]) -> Result<()> {
+        let find = |name: &str| {
+            labels
+                .iter()
+                .position(|l| l == name)
+                .or_else(|| labels.iter().position(|l| l.eq_ignore_ascii_case(name)))
+        };
+        let map: Vec<Option<usize>> = self.labels.iter().map(|l| find(l)).collect();
+        let mut unknown: Vec<(usize, usize)> = Vec::new();
+        for e in &self.list.entries {
+            if let Some(l) = e.label.filter(|&l| map[l].is_none()) {
+                match unknown.iter_mut().find(|(u, _)| *u == l) {
+                    Some((_, n)) => *n += 1,
+                    None => unknown.push((l, 1)),
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            let named: Vec<String> = unknown
+                .iter()
+                .map(|&(l, n)| {
+                    format!(
+                        "'{}' ({n} clip{})",
+                        self.labels[l],
+                        if n == 1 { "" } else { "s" }
+                    )
+                })
+                .collect();
+            return Err(Error::Data(format!(
+                "{}: the model does not know the label{} {}; it knows {}",
+                self.list.path.display(),
+                if named.len() == 1 { "" } else { "s" },
+                named.join(", "),
+                labels.join(", ")
+            )));
+        }
+        for e in &mut self.list.entries {
+            e.label = e.label.and_then(|l| map[l]);
+        }
+        self.labels = labels.to_vec();
+        Ok(())
     }
 }
 
@@ -189,6 +243,7 @@ impl DataSpec {
             naming,
             labels,
             list,
+            rates: ClipRates::read(&self.root)?,
         })
     }
 }
@@ -231,5 +286,43 @@ mod tests {
             .open(Path::new("val.txt"))
             .unwrap_err();
         assert!(e.to_string().contains("is not a folder"));
+    }
+
+    #[test]
+    fn relabel_matches_labels_by_name() {
+        let entry = |id: &str, label| ClipEntry {
+            id: id.into(),
+            num_frames: Some(3),
+            label: Some(label),
+            line: 1,
+        };
+        let ds = Dataset {
+            frames_dir: "rgb".into(),
+            naming: FrameNaming::jester(),
+            labels: vec!["Swiping Right".into(), "no gesture".into(), "Fist".into()],
+            list: ClipList {
+                path: "val.txt".into(),
+                entries: vec![entry("1", 0), entry("2", 1), entry("3", 0)],
+            },
+            rates: ClipRates::default(),
+        };
+        let model: Vec<String> = ["No gesture", "Swiping Left", "Swiping Right"]
+            .map(String::from)
+            .to_vec();
+        // Another order, a subset in use, a label spelt in another case.
+        let mut d = ds.clone();
+        d.relabel(&model).unwrap();
+        assert_eq!(d.labels, model);
+        let got: Vec<_> = d.list.entries.iter().map(|e| e.label).collect();
+        assert_eq!(got, vec![Some(2), Some(0), Some(2)]);
+        // A label the model lacks, used by clips, is named with its clip count.
+        let mut d = ds.clone();
+        d.list.entries.push(entry("4", 2));
+        d.list.entries.push(entry("5", 2));
+        let e = d.relabel(&model).unwrap_err().to_string();
+        assert!(
+            e.starts_with("val.txt: the model does not know the label 'Fist' (2 clips); it knows No gesture, "),
+            "{e}"
+        );
     }
 }

@@ -1,0 +1,323 @@
+//! `gesture-app record` end to end: generated clips played from a folder per class stand in for
+//! the camera; the recorded data set is read by `data check` and `eval` as they are (labels
+//! matched by name), appending keeps the label order, and a recording stopped by Ctrl-C or
+//! killed outright leaves the data set as it was plus the clips it had finished.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gesture-app");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run gesture-app")
+}
+
+fn run_ok(args: &[&str]) -> Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "gesture-app {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Generated clips of `classes`, and one folder per class of its clip folders to play as a
+/// source.
+fn class_folders(dir: &Path, classes: &[&str]) -> Vec<PathBuf> {
+    let gen = dir.join("generated");
+    run_ok(&[
+        "synth",
+        s(&gen),
+        "--classes",
+        &classes.join(","),
+        "--clips-per-class",
+        "2",
+        "--frames",
+        "12",
+        "--size",
+        "64",
+    ]);
+    let labels: Vec<String> = read(&gen.join("category.txt"))
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut folders = Vec::new();
+    for (c, class) in classes.iter().enumerate() {
+        let idx = labels.iter().position(|l| l == class).unwrap();
+        let play = dir.join(format!("play{c}"));
+        for list in ["train_videofolder.txt", "val_videofolder.txt"] {
+            for line in read(&gen.join(list)).lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                if f[2] == idx.to_string() {
+                    let from = gen.join("rgb").join(f[0]);
+                    let to = play.join(f[0]);
+                    std::fs::create_dir_all(&to).unwrap();
+                    for e in std::fs::read_dir(&from).unwrap().flatten() {
+                        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                    }
+                }
+            }
+        }
+        folders.push(play);
+    }
+    folders
+}
+
+/// The ids named by both index files.
+fn indexed_ids(root: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = ["train_videofolder.txt", "val_videofolder.txt"]
+        .iter()
+        .flat_map(|l| {
+            read(&root.join(l))
+                .lines()
+                .filter_map(|x| x.split_whitespace().next().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Every index line names a complete clip that `data check` passes, on both lists.
+fn assert_consistent(root: &Path) {
+    for list in ["train_videofolder.txt", "val_videofolder.txt"] {
+        if read(&root.join(list)).trim().is_empty() {
+            continue;
+        }
+        let out = run(&["data", "check", "--root", s(root), "--list", list]);
+        assert!(
+            out.status.success(),
+            "data check {list}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn recorded_clips_are_read_by_data_check_and_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = ["Swiping Right", "Swiping Left"];
+    let folders = class_folders(dir.path(), &classes);
+    let out = dir.path().join("my_gestures");
+    for (class, folder) in classes.iter().zip(&folders) {
+        // 2 clips of 12 frames played at 12 fps, looped: 3 clips of 1.5 s need the loop.
+        let o = run_ok(&[
+            "record",
+            "--out",
+            s(&out),
+            "--label",
+            class,
+            "--source",
+            s(folder),
+            "--clips",
+            "3",
+            "--seconds",
+            "1.5",
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("clip 3/3 recorded"), "{err}");
+        assert!(err.contains("18 frames at 12.0 fps"), "{err}");
+    }
+    // Labels in the order first recorded (not the model's order), every M-th and the second
+    // clip to validation.
+    assert_eq!(read(&out.join("category.txt")), "Swiping Right\nSwiping Left\n");
+    assert_eq!(
+        read(&out.join("train_videofolder.txt")),
+        "rec000001 18 0\nrec000003 18 0\nrec000004 18 1\nrec000006 18 1\n"
+    );
+    assert_eq!(
+        read(&out.join("val_videofolder.txt")),
+        "rec000002 18 0\nrec000005 18 1\n"
+    );
+    assert!(read(&out.join("dataset.toml")).contains("rec000006 = 12.0"));
+    assert_consistent(&out);
+
+    // The demo model's labels are nine, in another order: evaluated by name.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+    let o = run_ok(&["eval", "--weights", s(&demo), "--root", s(&out), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clips"], 2);
+    let per_class = v["per_class"].as_array().unwrap();
+    let with_clips: Vec<&str> = per_class
+        .iter()
+        .filter(|c| c["clips"] == 1)
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(with_clips.len(), 2);
+    assert!(with_clips.contains(&"Swiping Left") && with_clips.contains(&"Swiping Right"));
+
+    // A label the model does not know: named in the error.
+    run_ok(&[
+        "record",
+        "--out",
+        s(&out),
+        "--label",
+        "Thumb Up",
+        "--source",
+        "synthetic",
+        "--clips",
+        "2",
+        "--seconds",
+        "0.5",
+    ]);
+    assert_eq!(
+        read(&out.join("category.txt")),
+        "Swiping Right\nSwiping Left\nThumb Up\n"
+    );
+    assert!(read(&out.join("dataset.toml")).contains("rec000008 = 30.0"));
+    assert_consistent(&out);
+    let o = run(&["eval", "--weights", s(&demo), "--root", s(&out)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the model does not know the label 'Thumb Up' (1 clip)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_arguments_fail_with_one_clear_line_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("new_set");
+    let notes = dir.path().join("notes");
+    std::fs::create_dir_all(&notes).unwrap();
+    std::fs::write(notes.join("todo.txt"), "x").unwrap();
+    let missing = dir.path().join("no_such_folder");
+    for (args, needle) in [
+        (vec!["--out", s(&out), "--label", " "], "is empty"),
+        (vec!["--out", s(&notes), "--label", "a"], "is not a data set"),
+        (
+            vec!["--out", s(&out), "--label", "a", "--source", s(&missing)],
+            "cannot open the source",
+        ),
+        (
+            vec!["--out", s(&out), "--label", "a", "--val-every", "1"],
+            "2 to 1000",
+        ),
+    ] {
+        let mut all = vec!["record"];
+        all.extend(args);
+        let o = run(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code().map(|c| c != 0), Some(true), "{all:?}: {err}");
+        assert!(err.contains(needle), "{all:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(!out.exists(), "{all:?} left {}", out.display());
+    }
+}
+
+/// Starts a long recording from generated gestures and returns it once it has recorded `after`
+/// clips.
+fn start_recording(out: &Path, log: &Path, after: usize) -> std::process::Child {
+    let child = Command::new(BIN)
+        .args([
+            "record",
+            "--out",
+            s(out),
+            "--label",
+            "Wave",
+            "--source",
+            "synthetic",
+            "--clips",
+            "1000",
+            "--seconds",
+            "0.5",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let wanted = format!("clip {after}/1000 recorded");
+    let start = Instant::now();
+    while !read(log).contains(&wanted) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no '{wanted}': {}",
+            read(log)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_and_kill_keep_the_finished_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("set");
+    run_ok(&[
+        "record", "--out", s(&out), "--label", "Earlier", "--source", "synthetic", "--clips", "2",
+        "--seconds", "0.5",
+    ]);
+    let train_before = read(&out.join("train_videofolder.txt"));
+    let val_before = read(&out.join("val_videofolder.txt"));
+
+    // Ctrl-C (SIGINT) in the middle of the recording: exit status 130, the clip in progress
+    // discarded, the finished ones kept.
+    let log = dir.path().join("sigint.log");
+    let mut child = start_recording(&out, &log, 2);
+    // SAFETY: kill only sends a signal to the child we started.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let err = read(&log);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted: "), "{err}");
+    let recorded = err.matches("/1000 recorded").count();
+    assert!(recorded >= 2, "{err}");
+    let train = read(&out.join("train_videofolder.txt"));
+    let val = read(&out.join("val_videofolder.txt"));
+    assert!(train.starts_with(&train_before) && val.starts_with(&val_before));
+    assert_eq!(
+        train.lines().count() + val.lines().count(),
+        2 + recorded,
+        "{train}{val}"
+    );
+    let rgb: Vec<String> = std::fs::read_dir(out.join("rgb"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(rgb.len(), 2 + recorded, "no partial clip left: {rgb:?}");
+    assert_consistent(&out);
+
+    // Killed outright (SIGKILL): the index files still name only complete clips; the next
+    // recording cleans up what the killed one left and appends after it.
+    let before = indexed_ids(&out);
+    let log = dir.path().join("sigkill.log");
+    let mut child = start_recording(&out, &log, 1);
+    std::thread::sleep(Duration::from_millis(30));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let after = indexed_ids(&out);
+    assert!(before.iter().all(|id| after.contains(id)));
+    assert!(after.len() > before.len(), "the finished clip is kept");
+    assert_consistent(&out);
+    run_ok(&[
+        "record", "--out", s(&out), "--label", "Wave", "--source", "synthetic", "--clips", "1",
+        "--seconds", "0.5",
+    ]);
+    let partial = std::fs::read_dir(out.join("rgb"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .count();
+    assert_eq!(partial, 0);
+    assert_eq!(indexed_ids(&out).len(), after.len() + 1);
+    assert_eq!(read(&out.join("category.txt")), "Earlier\nWave\n");
+    assert_consistent(&out);
+}

@@ -7,9 +7,7 @@
 use super::run::{parse_resolution, ranged, FPS_RANGE};
 use crate::process;
 use anyhow::{anyhow, Context};
-use gesture_app::capture::{
-    CameraSystem, CaptureError, FrameSource, Pulled, SourceOptions, SourceSpec,
-};
+use gesture_app::capture::{CameraSystem, FrameSource, Pulled, SourceOptions, SourceSpec};
 use gesture_app::train::data::writer::{check_label, DatasetWriter, Split, DEFAULT_VAL_EVERY};
 use std::io::Write;
 use std::ops::RangeInclusive;
@@ -103,6 +101,8 @@ struct Recorded {
     clips: usize,
     /// Stopped by Ctrl-C.
     interrupted: bool,
+    /// A clip was being recorded when it stopped (and was discarded).
+    discarded: bool,
     /// Frames the source could not decode (dropped).
     undecodable: usize,
 }
@@ -193,8 +193,14 @@ fn record_into(
     eprintln!("{summary}");
     if r.interrupted {
         eprintln!(
-            "interrupted: {} of {} clip(s) recorded; the clip in progress was discarded",
-            r.clips, plan.clips
+            "interrupted: {} of {} clip(s) recorded{}",
+            r.clips,
+            plan.clips,
+            if r.discarded {
+                "; the clip in progress was discarded"
+            } else {
+                ""
+            }
         );
         return Ok(ExitCode::from(process::INTERRUPTED_STATUS));
     }
@@ -235,6 +241,7 @@ fn record(
     let mut done = Recorded {
         clips: 0,
         interrupted: false,
+        discarded: false,
         undecodable: 0,
     };
     let k = plan.clips;
@@ -252,6 +259,7 @@ fn record(
         let finished = loop {
             if stop.load(Ordering::SeqCst) {
                 done.interrupted = true;
+                done.discarded = true;
                 return Ok(done); // `clip` is dropped: discarded.
             }
             let frame = match pull(source, &mut done.undecodable) {
@@ -363,7 +371,7 @@ fn countdown(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gesture_app::capture::SourceFrame;
+    use gesture_app::capture::{CaptureError, SourceFrame};
     use gesture_app::train::data::DataSpec;
     use image::RgbImage;
     use std::path::Path;
@@ -526,6 +534,7 @@ mod tests {
             Recorded {
                 clips: 1,
                 interrupted: true,
+                discarded: true,
                 undecodable: 0
             }
         );
@@ -552,7 +561,7 @@ mod tests {
         assert!(log.contains("clip 1/1: get ready… 1 go"), "{log}");
         stop.store(true, Ordering::SeqCst);
         let r = record(&mut source(None, None), &mut w, &p, &stop, &mut Vec::new()).unwrap();
-        assert!(r.interrupted && r.clips == 0);
+        assert!(r.interrupted && r.clips == 0 && !r.discarded);
         assert_eq!(w.clips().len(), 1);
     }
 }

@@ -11,5 +11,6 @@ mod layering;
 mod parity;
 mod pipeline;
 mod readme_commands;
+mod record;
 mod training;
 mod ui;

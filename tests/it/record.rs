@@ -134,7 +134,10 @@ fn recorded_clips_are_read_by_data_check_and_eval() {
     }
     // Labels in the order first recorded (not the model's order), every M-th and the second
     // clip to validation.
-    assert_eq!(read(&out.join("category.txt")), "Swiping Right\nSwiping Left\n");
+    assert_eq!(
+        read(&out.join("category.txt")),
+        "Swiping Right\nSwiping Left\n"
+    );
     assert_eq!(
         read(&out.join("train_videofolder.txt")),
         "rec000001 18 0\nrec000003 18 0\nrec000004 18 1\nrec000006 18 1\n"
@@ -159,6 +162,36 @@ fn recorded_clips_are_read_by_data_check_and_eval() {
         .collect();
     assert_eq!(with_clips.len(), 2);
     assert!(with_clips.contains(&"Swiping Left") && with_clips.contains(&"Swiping Right"));
+
+    // `train` reads it as it is, the 12 fps clips resampled to the model's 6 fps.
+    let run_dir = dir.path().join("run");
+    run_ok(&[
+        "train",
+        "--root",
+        s(&out),
+        "--run-dir",
+        s(&run_dir),
+        "--arch",
+        "squeezenet1_1",
+        "--consensus",
+        "avg",
+        "--segments",
+        "2",
+        "--input-size",
+        "32",
+        "--resize-size",
+        "32",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--clip-fps",
+        "6",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]);
+    assert!(run_dir.join("best.safetensors").is_file());
 
     // A label the model does not know: named in the error.
     run_ok(&[
@@ -190,7 +223,7 @@ fn recorded_clips_are_read_by_data_check_and_eval() {
 }
 
 #[test]
-fn bad_arguments_fail_with_one_clear_line_and_write_nothing() {
+fn bad_arguments_fail_clearly_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("new_set");
     let notes = dir.path().join("notes");
@@ -199,7 +232,10 @@ fn bad_arguments_fail_with_one_clear_line_and_write_nothing() {
     let missing = dir.path().join("no_such_folder");
     for (args, needle) in [
         (vec!["--out", s(&out), "--label", " "], "is empty"),
-        (vec!["--out", s(&notes), "--label", "a"], "is not a data set"),
+        (
+            vec!["--out", s(&notes), "--label", "a"],
+            "is not a data set",
+        ),
         (
             vec!["--out", s(&out), "--label", "a", "--source", s(&missing)],
             "cannot open the source",
@@ -213,7 +249,11 @@ fn bad_arguments_fail_with_one_clear_line_and_write_nothing() {
         all.extend(args);
         let o = run(&all);
         let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code().map(|c| c != 0), Some(true), "{all:?}: {err}");
+        assert_eq!(
+            o.status.code().map(|c| c != 0),
+            Some(true),
+            "{all:?}: {err}"
+        );
         assert!(err.contains(needle), "{all:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
         assert!(!out.exists(), "{all:?} left {}", out.display());
@@ -261,8 +301,17 @@ fn ctrl_c_and_kill_keep_the_finished_clips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("set");
     run_ok(&[
-        "record", "--out", s(&out), "--label", "Earlier", "--source", "synthetic", "--clips", "2",
-        "--seconds", "0.5",
+        "record",
+        "--out",
+        s(&out),
+        "--label",
+        "Earlier",
+        "--source",
+        "synthetic",
+        "--clips",
+        "2",
+        "--seconds",
+        "0.5",
     ]);
     let train_before = read(&out.join("train_videofolder.txt"));
     let val_before = read(&out.join("val_videofolder.txt"));
@@ -308,8 +357,17 @@ fn ctrl_c_and_kill_keep_the_finished_clips() {
     assert!(after.len() > before.len(), "the finished clip is kept");
     assert_consistent(&out);
     run_ok(&[
-        "record", "--out", s(&out), "--label", "Wave", "--source", "synthetic", "--clips", "1",
-        "--seconds", "0.5",
+        "record",
+        "--out",
+        s(&out),
+        "--label",
+        "Wave",
+        "--source",
+        "synthetic",
+        "--clips",
+        "1",
+        "--seconds",
+        "0.5",
     ]);
     let partial = std::fs::read_dir(out.join("rgb"))
         .unwrap()

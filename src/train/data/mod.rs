@@ -121,10 +121,11 @@ impl Dataset {
     /// Labels of the clips that `labels` does not have are an error naming them.
     pub fn relabel(&mut self, labels: &[String]) -> Result<()> {
         let find = |name: &str| {
+            let lower = name.to_lowercase();
             labels
                 .iter()
                 .position(|l| l == name)
-                .or_else(|| labels.iter().position(|l| l.eq_ignore_ascii_case(name)))
+                .or_else(|| labels.iter().position(|l| l.to_lowercase() == lower))
         };
         let map: Vec<Option<usize>> = self.labels.iter().map(|l| find(l)).collect();
         let mut unknown: Vec<(usize, usize)> = Vec::new();

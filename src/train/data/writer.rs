@@ -322,7 +322,8 @@ impl DatasetWriter {
         if self.labels.contains(&label) {
             return Ok(label);
         }
-        if let Some(same) = self.labels.iter().find(|l| l.eq_ignore_ascii_case(&label)) {
+        let lower = label.to_lowercase();
+        if let Some(same) = self.labels.iter().find(|l| l.to_lowercase() == lower) {
             return Err(Error::Data(format!(
                 "label '{label}' differs from the data set's '{same}' only in case; use '{same}'"
             )));

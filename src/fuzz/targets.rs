@@ -11,7 +11,13 @@ use std::path::Path;
 
 /// Every target.
 pub fn targets() -> Vec<Target> {
-    vec![frames(), checkpoint(), index(), weights_metadata()]
+    vec![
+        frames(),
+        checkpoint(),
+        index(),
+        dataset_rates(),
+        weights_metadata(),
+    ]
 }
 
 const FORMATS: [PixelFormat; 6] = [
@@ -247,6 +253,41 @@ fn index() -> Target {
             b"/",
             b"\xc3\xa9",
             b"\xff",
+        ],
+        run,
+    }
+}
+
+/// A data set's `dataset.toml` (the frame rate of each recorded clip).
+fn dataset_rates() -> Target {
+    fn run(input: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(input);
+        crate::train::data::meta::ClipRates::parse(Path::new("dataset.toml"), &text).is_ok()
+    }
+    let mut written = crate::train::data::meta::ClipRates::default();
+    written.clip_fps.insert("rec000001".into(), 29.97);
+    written.clip_fps.insert("rec000002".into(), 12.0);
+    Target {
+        name: "data set rates (dataset.toml)",
+        seeds: vec![
+            written.to_toml().into_bytes(),
+            b"format = 1\nfps = 12.0\n".to_vec(),
+        ],
+        tokens: vec![
+            b"=",
+            b"[",
+            b"]",
+            b"\"",
+            b".",
+            b"\n",
+            b"#",
+            b"nan",
+            b"inf",
+            b"-0.0",
+            b"1e39",
+            b"clip_fps",
+            b"format",
+            b"fps",
         ],
         run,
     }

@@ -5,7 +5,7 @@
 
 use super::features::FeatureCache;
 use super::head::Head;
-use super::{EpochStats, Fitter};
+use super::{learn_batch, BatchAt, EpochStats, Fitter};
 use crate::preprocess::{sample_eval_indices, sample_train_indices};
 use crate::train::data::flip::FlipPolicy;
 use crate::train::metrics::{count_correct, Tally};
@@ -129,19 +129,21 @@ impl CachedFitter {
                 labels.push(label as u32);
             }
             let (logits, loss) = self.forward_batch(&self.head, rows, &labels, true)?;
-            let loss_v = loss.to_scalar::<f32>()? as f64;
-            if !loss_v.is_finite() || loss_v > self.max_loss {
-                return Err(Error::Diverged(format!(
-                    "the loss is {loss_v} at epoch {}, batch {} (lr {lr:.2e})",
-                    epoch + 1,
-                    bi + 1
-                )));
-            }
-            let grads = loss.backward()?;
-            let step = self.optimizer.step(&grads, lr)?;
-            clipped += usize::from(step.clip_coef.is_some());
-            let (top1, top5) = count_correct(&logits.to_vec2::<f32>()?, &labels);
-            tally.add(labels.len(), loss_v, top1, top5);
+            let at = BatchAt {
+                epoch,
+                batch: bi,
+                lr,
+            };
+            let was_clipped = learn_batch(
+                &mut self.optimizer,
+                &logits,
+                &loss,
+                &labels,
+                self.max_loss,
+                at,
+                &mut tally,
+            )?;
+            clipped += usize::from(was_clipped);
         }
         Ok(EpochStats {
             tally,

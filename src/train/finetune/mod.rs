@@ -233,6 +233,40 @@ pub(crate) struct EpochStats {
     pub skipped: usize,
 }
 
+/// Where a batch is, for messages: 0-based epoch and batch, and the learning rate.
+pub(crate) struct BatchAt {
+    pub epoch: usize,
+    pub batch: usize,
+    pub lr: f64,
+}
+
+/// One optimiser step on a batch's `loss` (refused as diverged when it is not finite or above
+/// `max_loss`); adds the batch to `tally` and returns whether the gradients were clipped.
+pub(crate) fn learn_batch(
+    optimizer: &mut Optimizer,
+    logits: &Tensor,
+    loss: &Tensor,
+    labels: &[u32],
+    max_loss: f64,
+    at: BatchAt,
+    tally: &mut Tally,
+) -> Result<bool> {
+    let loss_v = loss.to_scalar::<f32>()? as f64;
+    if !loss_v.is_finite() || loss_v > max_loss {
+        return Err(Error::Diverged(format!(
+            "the loss is {loss_v} at epoch {}, batch {} (lr {:.2e})",
+            at.epoch + 1,
+            at.batch + 1,
+            at.lr
+        )));
+    }
+    let grads = loss.backward()?;
+    let step = optimizer.step(&grads, at.lr)?;
+    let (top1, top5) = crate::train::metrics::count_correct(&logits.to_vec2::<f32>()?, labels);
+    tally.add(labels.len(), loss_v, top1, top5);
+    Ok(step.clip_coef.is_some())
+}
+
 /// The two ways to train: the head on cached features, or frames through a partly trainable
 /// backbone.
 pub(crate) trait Fitter {

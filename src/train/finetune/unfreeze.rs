@@ -4,14 +4,14 @@
 //! built from plain tensors, so no gradient is computed or kept for it and its values never
 //! change. BatchNorm follows the original's partial BN, as `train` does.
 
-use super::{EpochStats, Fitter};
+use super::{learn_batch, BatchAt, EpochStats, Fitter};
 use crate::model::config::{Arch, ModelConfig, TrnMode};
 use crate::model::tsn::{BuildOptions, Tsn};
 use crate::train::data::flip::FlipPolicy;
 use crate::train::data::loader::{Augment, EpochLoader, LoaderOptions};
 use crate::train::data::Dataset;
 use crate::train::evaluate::evaluate;
-use crate::train::metrics::{count_correct, Tally};
+use crate::train::metrics::Tally;
 use crate::train::optim::{OptimConfig, Optimizer};
 use crate::train::params::trainable_params;
 use crate::util::mix_seed;
@@ -237,19 +237,21 @@ impl Fitter for FrameFitter {
             let y = Tensor::from_vec(batch.labels.clone(), b, &self.device)?;
             let logits = self.model.forward_t(&x, true)?; // [b, C]
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;
-            let loss_v = loss.to_scalar::<f32>()? as f64;
-            if !loss_v.is_finite() || loss_v > self.max_loss {
-                return Err(Error::Diverged(format!(
-                    "the loss is {loss_v} at epoch {}, batch {} (lr {lr:.2e})",
-                    epoch + 1,
-                    bi + 1
-                )));
-            }
-            let grads = loss.backward()?;
-            let step = self.optimizer.step(&grads, lr)?;
-            clipped += usize::from(step.clip_coef.is_some());
-            let (top1, top5) = count_correct(&logits.to_vec2::<f32>()?, &batch.labels);
-            tally.add(b, loss_v, top1, top5);
+            let at = BatchAt {
+                epoch,
+                batch: bi,
+                lr,
+            };
+            let was_clipped = learn_batch(
+                &mut self.optimizer,
+                &logits,
+                &loss,
+                &batch.labels,
+                self.max_loss,
+                at,
+                &mut tally,
+            )?;
+            clipped += usize::from(was_clipped);
         }
         if tally.clips == 0 {
             return Err(Error::Data(format!(

@@ -20,7 +20,9 @@ pub struct ClipFeatures {
     /// Index of the clip in its data set's list.
     pub entry: usize,
     pub label: usize,
-    /// Frames in the clip (rows of `plain`).
+    /// Frames at the model's clip rate (rows of `plain`): a recorded clip (`dataset.toml`) is
+    /// resampled by time as the train loader and the live worker do, so segments are picked
+    /// among the frames the model would see.
     pub frames: usize,
     /// `[frames, F]` row-major.
     pub plain: Vec<f32>,
@@ -64,26 +66,36 @@ fn frame_count(ds: &Dataset, entry: usize) -> Result<usize> {
     }
 }
 
-/// Decodes, crops and normalises every frame of a clip (and its mirror image when `flip`):
-/// `[frames (+ frames), 3, S, S]` row-major, the mirrored frames after the plain ones.
+/// The stored frames a clip of `stored` frames contributes at the model's clip rate.
+fn clip_steps(ds: &Dataset, entry: usize, stored: usize, model: &GestureModel) -> Vec<usize> {
+    match ds.rates.rate(&ds.list.entries[entry].id) {
+        Some(from) => preprocess::resample_clip(stored, from, model.config().clip_fps),
+        None => (0..stored).collect(),
+    }
+}
+
+/// Decodes, crops and normalises the stored frames `steps` of a clip (and their mirror images
+/// when `flip`): `[steps (+ steps), 3, S, S]` row-major, the mirrored frames after the plain
+/// ones.
 fn clip_pixels(
     ds: &Dataset,
     entry: usize,
-    frames: usize,
+    steps: &[usize],
     model: &GestureModel,
     flip: bool,
 ) -> Result<Vec<f32>> {
     let cfg = model.config();
     let plane = 3 * cfg.input_size * cfg.input_size;
     let e = &ds.list.entries[entry];
-    let images: Vec<RgbImage> = (0..frames)
-        .into_par_iter()
-        .map(|i| {
+    let frames = steps.len();
+    let images: Vec<RgbImage> = steps
+        .par_iter()
+        .map(|&i| {
             let path = ds.frame_path(e, i);
             if !path.exists() {
                 return Err(Error::Clip {
                     path,
-                    reason: format!("frame missing (the index says {frames} frames)"),
+                    reason: "frame missing (the index names more frames)".to_string(),
                 });
             }
             let img = preprocess::load_frame(&path)?;
@@ -150,7 +162,7 @@ impl FeatureCache {
                 reason: "clip has no label".into(),
             })?;
             match frame_count(ds, i) {
-                Ok(frames) => plan.push((i, label, frames, flip(label))),
+                Ok(stored) => plan.push((i, label, clip_steps(ds, i, stored, model), flip(label))),
                 Err(err) => skipped.push(Skipped {
                     id: e.id.clone(),
                     reason: crate::error::report(&err),
@@ -159,17 +171,18 @@ impl FeatureCache {
         }
         let total: usize = plan
             .iter()
-            .map(|&(_, _, n, f)| if f { 2 * n } else { n })
+            .map(|(_, _, steps, f)| if *f { 2 * steps.len() } else { steps.len() })
             .sum();
         let mut done = 0;
         progress(done, total);
         let mut clips = Vec::with_capacity(plan.len());
-        for (entry, label, frames, flip) in plan {
+        for (entry, label, steps, flip) in plan {
+            let frames = steps.len();
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled("computing backbone features".into()));
             }
             let rows = if flip { 2 * frames } else { frames };
-            let pixels = match clip_pixels(ds, entry, frames, model, flip) {
+            let pixels = match clip_pixels(ds, entry, &steps, model, flip) {
                 Ok(p) => p,
                 Err(err) => {
                     skipped.push(Skipped {
@@ -266,6 +279,7 @@ mod tests {
                 path: dir.join("list.txt"),
                 entries,
             },
+            rates: Default::default(),
         }
     }
 
@@ -279,6 +293,25 @@ mod tests {
         cfg.input_size = 32;
         cfg.resize_size = 32;
         crate::testing::random_model(&cfg, &candle_core::Device::Cpu).unwrap()
+    }
+
+    /// A recorded clip (its rate in `dataset.toml`) is cached at the model's clip rate: the
+    /// rows are the stored frames the train loader would resample to.
+    #[test]
+    fn recorded_clips_are_cached_at_the_clip_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ds = dataset(dir.path(), &[8]);
+        let m = model();
+        let none = AtomicBool::new(false);
+        let stored = FeatureCache::compute(&m, &ds, &|_| false, &mut |_, _| {}, &none).unwrap();
+        ds.rates.clip_fps.insert("c0".into(), 2.0 * m.config().clip_fps);
+        let rated = FeatureCache::compute(&m, &ds, &|_| false, &mut |_, _| {}, &none).unwrap();
+        let steps = preprocess::resample_clip(8, 2.0 * m.config().clip_fps, m.config().clip_fps);
+        assert_eq!(steps.len(), 4, "{steps:?}");
+        assert_eq!(rated.clips[0].frames, 4);
+        let mut want = Vec::new();
+        stored.gather(0, &steps, false, &mut want);
+        assert_eq!(rated.clips[0].plain, want);
     }
 
     #[test]

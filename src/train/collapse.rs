@@ -8,7 +8,8 @@
 //! share of the largest class, for an unbalanced set) and either its predictions are constant
 //! (one class takes [`CONSTANT_SHARE`] % or more of them) or its training loss is within a few
 //! percent of ln C. The run is flagged after [`WINDOW`] such epochs in a row in which the loss
-//! has not fallen either, so a run that learns slowly is left alone.
+//! has not fallen either, so a run that learns slowly is left alone; once flagged, it stays so
+//! until an epoch is off chance.
 
 use crate::train::metrics::EpochRecord;
 use serde::{Deserialize, Serialize};
@@ -105,9 +106,12 @@ pub fn detect(history: &[EpochRecord], classes: usize, majority_pct: f64) -> Opt
     let window = &history[history.len() - WINDOW..];
     let last = &window[WINDOW - 1];
     let all_constant = window.iter().all(constant);
-    // A loss still falling is a run learning slowly, unless nothing but one class comes out.
+    // A loss still falling is a run learning slowly, unless nothing but one class comes out,
+    // or the run was flagged already: then only an epoch off chance clears it (a noisy dip in
+    // a small data set's loss is no recovery).
     let falling = window[0].train_loss - last.train_loss > 0.05 * lnc;
-    if falling && !all_constant {
+    let flagged = history[history.len() - 2].diagnosis.is_some();
+    if falling && !all_constant && !flagged {
         return None;
     }
     Some(Stall {
@@ -311,6 +315,37 @@ mod tests {
         recovered.push(record(5, 1.6, 40.0, Some((3, 30.0))));
         assert_eq!(detect(&recovered, 9, 11.1), None);
         assert!(detect(&recovered[..4], 9, 11.1).is_some());
+    }
+
+    #[test]
+    fn a_flagged_run_stays_flagged_through_a_noisy_dip() {
+        // Small data: the loss wobbles. Unflagged, a dip of more than 5 % of ln C over the
+        // window counts as learning; once flagged, only an epoch off chance clears the flag.
+        let losses = [1.10, 1.11, 1.12, 1.13, 1.14, 1.06, 1.10];
+        let mut h: Vec<EpochRecord> = Vec::new();
+        let mut flags = Vec::new();
+        for (i, &l) in losses.iter().enumerate() {
+            h.push(record(i + 1, l, 35.0, Some((1, 60.0))));
+            let d = detect(&h, 3, 33.3);
+            h[i].diagnosis = d.as_ref().map(|d| d.headline(&facts()));
+            flags.push(d.map(|d| (d.from_epoch, d.to_epoch)));
+        }
+        let want = [
+            None,
+            None,
+            Some((1, 3)),
+            Some((1, 4)),
+            Some((1, 5)),
+            Some((1, 6)),
+            Some((1, 7)),
+        ];
+        assert_eq!(flags, want);
+        let unflagged: Vec<_> = [1.14, 1.12, 1.08]
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| record(i + 1, l, 35.0, Some((1, 60.0))))
+            .collect();
+        assert_eq!(detect(&unflagged, 3, 33.3), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub struct CheckgenArgs {
     /// validation clips.
     #[arg(long, default_value_t = 50, value_name = "K")]
     pub clips_per_class: usize,
+    /// Seed of every random choice: the same options and seed give the same bytes.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Frame width in pixels (Jester's frames are about 176×100).

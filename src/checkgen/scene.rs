@@ -456,11 +456,9 @@ impl Look {
         let mut img = image::RgbImage::new(w as u32, h as u32);
         for (p, out) in buf.iter().zip(img.pixels_mut()) {
             let luma = self.noise * gauss(rng);
-            for c in 0..3 {
+            for ((o, &v), &wb) in out.0.iter_mut().zip(p).zip(&self.white_balance) {
                 let n = luma + self.noise * self.chroma * gauss(rng);
-                out.0[c] = (p[c] * self.white_balance[c] * gain + n)
-                    .round()
-                    .clamp(0.0, 255.0) as u8;
+                *o = (v * wb * gain + n).round().clamp(0.0, 255.0) as u8;
             }
         }
         img

@@ -51,6 +51,9 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Generate Jester-layout clips of a drawn hand doing Jester gestures
     Synth(commands::synth::SynthArgs),
+    /// Generate check clips with a second renderer, independent of synth: to check that a
+    /// recipe learns data it was not tuned on
+    Checkgen(commands::checkgen::CheckgenArgs),
     /// Data set tools (`data check`)
     Data(commands::data::DataArgs),
     /// Record clips of a gesture from the camera (or a folder, or generated gestures) into a
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Train(a)) => commands::train::run(*a),
         Some(Command::Eval(a)) => commands::eval::run(a),
         Some(Command::Synth(a)) => commands::synth::run(a),
+        Some(Command::Checkgen(a)) => commands::checkgen::run(a),
         Some(Command::Data(a)) => commands::data::run(a),
         Some(Command::Record(a)) => commands::record::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),

@@ -4,13 +4,15 @@
 //!
 //! The modules follow the data flow (docs/ARCHITECTURE.md §3): [`capture`] → [`live`] → [`ui`]
 //! for the live app, [`train`] for training, both on [`model`], whose files [`weights`] reads and
-//! writes; [`synth`] generates clips for both. What is public here is what the `gesture-app`
+//! writes; [`synth`] generates clips for both, and [`checkgen`], a second and independent
+//! generator, clips that only check training. What is public here is what the `gesture-app`
 //! binary, the tests and the benchmarks use; the kernels, the training ops and the small helpers
 //! stay inside.
 
 pub mod actions;
 pub mod bench;
 pub mod capture;
+pub mod checkgen;
 pub mod device;
 mod error;
 pub mod fuzz;

@@ -9,6 +9,7 @@ pub mod bench_pipeline;
 pub mod bench_train;
 pub mod bundled;
 pub mod cameras;
+pub mod checkgen;
 pub mod classify;
 pub mod convert;
 pub mod data;

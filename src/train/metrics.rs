@@ -1,6 +1,7 @@
 //! Accuracy bookkeeping: top-k counts from logits, running averages, the confusion matrix, and
 //! the per-epoch record a run writes as CSV and JSON lines.
 
+use crate::train::collapse::PredictionSpread;
 use crate::util::write_atomic;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,13 @@ impl ConfusionMatrix {
         self.counts[truth][predicted] += 1;
     }
 
+    /// Per class: how many clips were predicted as it (the column sums).
+    pub fn predicted_counts(&self) -> Vec<u64> {
+        (0..self.counts.len())
+            .map(|j| self.counts.iter().map(|row| row[j]).sum())
+            .collect()
+    }
+
     /// Per class: (clips, accuracy in percent or `None` without clips).
     pub fn per_class(&self) -> Vec<(u64, Option<f64>)> {
         self.counts
@@ -142,6 +150,16 @@ pub struct EpochRecord {
     pub epoch_s: f64,
     /// Optimiser steps whose gradients were clipped.
     pub clipped_steps: usize,
+    /// The class the training predictions went to most, and its share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_pred: Option<PredictionSpread>,
+    /// The same for the validation predictions, when the epoch was validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_pred: Option<PredictionSpread>,
+    /// "no learning yet: ..." when the run looked collapsed after this epoch
+    /// ([`crate::train::collapse`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diagnosis: Option<String>,
 }
 
 const CSV_HEADER: &str = "epoch,lr,train_loss,train_top1,train_top5,val_loss,val_top1,val_top5,\
@@ -251,6 +269,9 @@ mod tests {
             clips_per_s: 12.5,
             epoch_s: 8.0,
             clipped_steps: 0,
+            train_pred: None,
+            val_pred: None,
+            diagnosis: None,
         }
     }
 
@@ -271,6 +292,7 @@ mod tests {
         for (t, p) in [(0, 0), (0, 1), (1, 1), (1, 1)] {
             m.add(t, p);
         }
+        assert_eq!(m.predicted_counts(), vec![1, 3, 0]);
         assert_eq!(
             m.per_class(),
             vec![(2, Some(50.0)), (2, Some(100.0)), (0, None)]

@@ -1,8 +1,9 @@
 //! Training and evaluation (docs/ARCHITECTURE.md §2, §5–§7): data sets and the threaded loader,
 //! the original's optimiser recipe, the training loop with atomic checkpoints and exact resume,
-//! metrics and their plots.
+//! metrics and their plots, and the check that a run is learning at all.
 
 pub mod checkpoint;
+pub mod collapse;
 pub mod config;
 pub mod data;
 pub mod evaluate;

@@ -307,6 +307,9 @@ mod tests {
             clips_per_s: 1.0,
             epoch_s: 1.0,
             clipped_steps: 0,
+            train_pred: None,
+            val_pred: None,
+            diagnosis: None,
         }
     }
 

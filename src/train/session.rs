@@ -27,6 +27,8 @@ pub struct RunPaths {
     pub best: PathBuf,
     pub curves: PathBuf,
     pub log: PathBuf,
+    /// Written when the run looks collapsed ([`crate::train::collapse`]).
+    pub diagnosis: PathBuf,
 }
 
 impl RunPaths {
@@ -39,6 +41,7 @@ impl RunPaths {
             best: dir.join("best.safetensors"),
             curves: dir.join("curves.png"),
             log: dir.join("train.log"),
+            diagnosis: dir.join("diagnosis.txt"),
         }
     }
 }

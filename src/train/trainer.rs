@@ -7,19 +7,24 @@
 //! checkpoint, and the metrics files are rewritten from its history, so they never show a gap
 //! or a duplicate epoch.
 //!
+//! After each epoch the history is read for a collapse ([`crate::train::collapse`]): a run at
+//! chance says so in its epoch line, with the likely causes in `train.log` and `diagnosis.txt`.
+//!
 //! Reproducibility: the shuffle, the frame sampling, the crops and the flips of epoch `e` come
 //! from (seed, e), so a resumed run reads exactly the batches an uninterrupted one would.
 //! Dropout masks come from candle's own RNG, which cannot be seeded on the CPU.
 
+use crate::model::config::Arch;
+use crate::train::collapse::{self, PredictionSpread, RunFacts};
 use crate::train::data::loader::{Augment, EpochLoader, Skipped};
 use crate::train::evaluate::{evaluate, EvalResult};
-use crate::train::metrics::{count_correct, EpochRecord, MetricsFiles, Tally};
+use crate::train::metrics::{count_correct, top_k, EpochRecord, MetricsFiles, Tally};
 use crate::train::optim::lr_at_epoch;
 use crate::train::plot;
 use crate::train::progress::Console;
 use crate::train::provenance::portable_path;
 use crate::train::session::Session;
-use crate::util::mix_seed;
+use crate::util::{mix_seed, write_atomic};
 use crate::{Error, Result};
 use candle_core::Tensor;
 use rand::seq::SliceRandom;
@@ -52,6 +57,8 @@ struct EpochOutcome {
     train: Tally,
     skipped: usize,
     clipped_steps: usize,
+    /// Training predictions per class.
+    predicted: Vec<u64>,
     secs: f64,
 }
 
@@ -94,6 +101,7 @@ fn train_epoch(
     let (size, segs) = (s.loader.input_size, s.loader.num_segments);
     let start = Instant::now();
     let mut tally = Tally::default();
+    let mut predicted = vec![0u64; s.model_cfg.num_classes];
     let (mut skipped, mut clipped_steps, mut done) = (0, 0, 0);
     for (bi, batch) in loader.enumerate() {
         let batch = batch?;
@@ -122,7 +130,13 @@ fn train_epoch(
             other => other,
         })?;
         clipped_steps += usize::from(step.clip_coef.is_some());
-        let (top1, top5) = count_correct(&logits.to_vec2::<f32>()?, &batch.labels);
+        let rows = logits.to_vec2::<f32>()?;
+        let (top1, top5) = count_correct(&rows, &batch.labels);
+        for row in &rows {
+            if let Some(&c) = top_k(row, 1).first() {
+                predicted[c] += 1;
+            }
+        }
         tally.add(b, loss_v, top1, top5);
         let rate = tally.clips as f64 / start.elapsed().as_secs_f64().max(1e-9);
         console.update(
@@ -152,6 +166,7 @@ fn train_epoch(
         train: tally,
         skipped,
         clipped_steps,
+        predicted,
         secs: start.elapsed().as_secs_f64(),
     })
 }
@@ -206,6 +221,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
     let metrics = MetricsFiles::in_dir(&s.paths.dir);
     metrics.rewrite(&s.state.history)?;
     let epochs = s.cfg.optim.epochs;
+    let facts = run_facts(s);
     while s.state.epoch < epochs {
         let epoch = s.state.epoch;
         let lr = lr_at_epoch(s.cfg.optim.lr, &s.cfg.optim.lr_steps, epoch);
@@ -225,7 +241,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
                 )));
             }
         }
-        let record = EpochRecord {
+        let mut record = EpochRecord {
             epoch: epoch + 1,
             lr,
             train_loss: out.train.loss(),
@@ -239,7 +255,18 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
             clips_per_s: out.train.clips as f64 / out.secs.max(1e-9),
             epoch_s: out.secs,
             clipped_steps: out.clipped_steps,
+            train_pred: PredictionSpread::from_counts(&out.predicted),
+            val_pred: val
+                .as_ref()
+                .and_then(|v| PredictionSpread::from_counts(&v.confusion.predicted_counts())),
+            diagnosis: None,
         };
+        let stall = {
+            let mut h = s.state.history.clone();
+            h.push(record.clone());
+            collapse::detect(&h, facts.labels.len(), facts.majority_pct)
+        };
+        record.diagnosis = stall.as_ref().map(|st| st.headline(&facts));
         let is_best = match (record.val_top1, s.state.best_val_top1) {
             (Some(v), Some(best)) => v > best,
             (Some(_), None) => true,
@@ -257,6 +284,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
         metrics.append(&record)?;
         plot::write_curves(&s.paths.curves, &s.state.history)?;
         console.line(&summary_line(&record, epochs, is_best));
+        report_stall(s, console, stall.as_ref(), &facts)?;
         if let (Some(target), Some(v)) = (s.cfg.run.stop_at_val_top1, record.val_top1) {
             if v >= target {
                 console.line(&format!(
@@ -298,5 +326,68 @@ pub fn summary_line(r: &EpochRecord, epochs: usize, best: bool) -> String {
     if best {
         line.push_str("  *best*");
     }
+    if let Some(d) = &r.diagnosis {
+        line.push_str("  ");
+        line.push_str(d);
+    }
     line
+}
+
+/// What the collapse advice refers to.
+fn run_facts(s: &Session) -> RunFacts {
+    let labels = s.train.labels.clone();
+    let mut counts = vec![0usize; labels.len()];
+    for l in s.train.list.entries.iter().filter_map(|e| e.label) {
+        if let Some(n) = counts.get_mut(l) {
+            *n += 1;
+        }
+    }
+    let total = counts.iter().sum::<usize>().max(1);
+    RunFacts {
+        labels,
+        majority_pct: 100.0 * *counts.iter().max().unwrap_or(&0) as f64 / total as f64,
+        train_clips: s.train.len(),
+        lr: s.cfg.optim.lr,
+        arch: s.model_cfg.arch.name().to_string(),
+        bn_free: s.model_cfg.arch == Arch::SqueezeNet11,
+        from_scratch: s.cfg.model.pretrained.is_none(),
+        input_size: s.cfg.model.input_size,
+        data_root: s
+            .cfg
+            .data
+            .root
+            .as_deref()
+            .map_or_else(|| "ROOT".into(), |r| r.display().to_string()),
+    }
+}
+
+/// Says that the run has collapsed (the causes once, when it starts), or that it has started
+/// learning after all; keeps `diagnosis.txt` in step.
+fn report_stall(
+    s: &Session,
+    console: &Console,
+    stall: Option<&collapse::Stall>,
+    facts: &RunFacts,
+) -> Result<()> {
+    let h = &s.state.history;
+    let before = h.len().checked_sub(2).and_then(|i| h[i].diagnosis.as_ref());
+    match (stall, before) {
+        (Some(st), _) => {
+            if before.is_none() {
+                for line in st.report(facts).lines().skip(2) {
+                    console.line(&format!("  {line}"));
+                }
+                console.line(&format!("  (also in {})", s.paths.diagnosis.display()));
+            }
+            write_atomic(&s.paths.diagnosis, st.report(facts).as_bytes())?;
+        }
+        (None, Some(was)) => {
+            let epoch = h.last().map_or(0, |r| r.epoch);
+            let text = format!("learning began at epoch {epoch}, after: {was}\n");
+            console.line(text.trim_end());
+            write_atomic(&s.paths.diagnosis, text.as_bytes())?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
 }

@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("weights", &["model", "error", "util"]),
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
+    ("checkgen", &["util"]),
     ("actions", &[]),
     ("capture", &["preprocess", "synth", "util", "error"]),
     (

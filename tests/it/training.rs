@@ -1,7 +1,8 @@
 //! End-to-end training through the built binary: generated clips are learned to ≥ 90 %
 //! validation top-1 and `eval` agrees; a run killed with SIGKILL resumes exactly where it stopped;
 //! a diverging run stops and keeps its last good checkpoint; unreadable clips are skipped; bad
-//! data sets are reported with file:line.
+//! data sets are reported with file:line; the demo recipe learns clips of the second generator;
+//! a run at chance says so.
 
 use gesture_app::train::checkpoint;
 use gesture_app::train::metrics::{EpochRecord, MetricsFiles};
@@ -136,7 +137,7 @@ mod resume {
     use super::*;
 
     /// A tiny, fully deterministic set-up: no dropout, the avg head, SGD.
-    fn tiny_args<'a>(data: &'a str, run_dir: &'a str) -> Vec<&'a str> {
+    pub(super) fn tiny_args<'a>(data: &'a str, run_dir: &'a str) -> Vec<&'a str> {
         vec![
             "train",
             "--root",
@@ -169,7 +170,7 @@ mod resume {
         ]
     }
 
-    fn tiny_data(dir: &Path) -> std::path::PathBuf {
+    pub(super) fn tiny_data(dir: &Path) -> std::path::PathBuf {
         let data = dir.join("data");
         run_ok(&[
             "synth",
@@ -311,6 +312,125 @@ mod resume {
         .unwrap();
         assert_eq!(ckpt.state.epoch, 1);
         assert_eq!(MetricsFiles::in_dir(&run_dir).read().unwrap(), first);
+    }
+}
+
+mod second_generator {
+    use super::*;
+
+    /// The demo recipe learns clips of the second generator (`checkgen`), which no recipe was
+    /// tuned on: the training loss falls well below ln C and training top-1 rises well above
+    /// chance. The recipe is training/demo.toml itself, read by the recipe loader (`--recipe`);
+    /// only the number of epochs is cut, and the data kept small (3 classes × 24 training and
+    /// 6 validation clips at half Jester's frame size), to keep the test cheap.
+    ///
+    /// It checks that learning happens at all, on the training clips: 24 clips a class are too
+    /// few to generalise from (a small BatchNorm CNN in PyTorch, Adam 1e-3, fits them to 85–90 %
+    /// in 20 epochs but validates at 40–60 %). Generalisation is the benchmark's job: 9 classes
+    /// × 40/10 at 176×100 to ≥ 90 % validation top-1, docs/bench/checkgen_train.sh.
+    ///
+    /// Ignored until the new demo recipe (issue 9, branch `recipe`) is merged: the current one
+    /// stays at chance here (train loss 1.06–1.15 ≈ ln 3 for 15 epochs, predictions constant),
+    /// as the issue describes for its own independent clips.
+    #[test]
+    #[ignore = "needs the new demo recipe (branch recipe)"]
+    fn demo_recipe_learns_the_second_generator() {
+        let dir = tempfile::tempdir().unwrap();
+        let (data, run_dir) = (dir.path().join("data"), dir.path().join("run"));
+        run_ok(&[
+            "checkgen",
+            s(&data),
+            "--classes",
+            "Swiping Left,Swiping Up,Zooming In With Full Hand",
+            "--clips-per-class",
+            "30",
+            "--width",
+            "88",
+            "--height",
+            "50",
+            "--seed",
+            "3",
+        ]);
+        let start = Instant::now();
+        let out = run_ok(&[
+            "train",
+            "--recipe",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/training/demo.toml"),
+            "--root",
+            s(&data),
+            "--run-dir",
+            s(&run_dir),
+            "--epochs",
+            "20",
+            "--no-progress",
+        ]);
+        let log = String::from_utf8_lossy(&out.stdout);
+        eprintln!("{log}\ntrained in {:.0} s", start.elapsed().as_secs_f64());
+        let history = MetricsFiles::in_dir(&run_dir).read().unwrap();
+        let ln_c = 3f64.ln();
+        // The best of the last three epochs: one noisy epoch does not fail a run that learnt.
+        let tail = &history[history.len() - 3..];
+        let loss = tail
+            .iter()
+            .map(|r| r.train_loss)
+            .fold(f64::INFINITY, f64::min);
+        let top1 = tail.iter().map(|r| r.train_top1).fold(0.0, f64::max);
+        assert!(
+            loss < 0.6 * ln_c,
+            "training loss {loss:.3} is not well below ln 3 = {ln_c:.3}\n{log}"
+        );
+        assert!(
+            top1 >= 70.0,
+            "training top-1 {top1:.1}% is not well above chance (33.3%)\n{log}"
+        );
+        assert_eq!(history.last().unwrap().diagnosis, None, "{log}");
+    }
+}
+
+mod collapse {
+    use super::*;
+
+    /// A run that cannot learn (a learning rate of 1e-9 leaves the random network as it is)
+    /// says so after three epochs at chance: in the epoch line, with the causes in train.log
+    /// and diagnosis.txt, and in metrics.jsonl.
+    #[test]
+    fn a_run_at_chance_says_no_learning_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = super::resume::tiny_data(dir.path());
+        let run_dir = dir.path().join("run");
+        let mut args = super::resume::tiny_args(s(&data), s(&run_dir));
+        let lr = args.iter().position(|a| *a == "--lr").unwrap();
+        args[lr + 1] = "1e-9";
+        let out = run_ok(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let flagged: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("epoch") && l.contains("no learning yet"))
+            .collect();
+        assert_eq!(flagged.len(), 2, "epochs 3 and 4 are flagged:\n{stdout}");
+        assert!(flagged[0].contains("epochs 1-3"), "{stdout}");
+        let diagnosis = std::fs::read_to_string(run_dir.join("diagnosis.txt")).unwrap();
+        assert!(diagnosis.starts_with("no learning yet: "), "{diagnosis}");
+        for cause in [
+            "learning rate",
+            "dead ReLUs",
+            "input too small",
+            "too little data",
+            "labels wrong",
+        ] {
+            assert!(diagnosis.contains(cause), "{cause}: {diagnosis}");
+        }
+        let log = std::fs::read_to_string(run_dir.join("train.log")).unwrap();
+        assert!(
+            log.contains("dead ReLUs") && log.contains("no learning yet"),
+            "{log}"
+        );
+        let history = MetricsFiles::in_dir(&run_dir).read().unwrap();
+        let marked: Vec<bool> = history.iter().map(|r| r.diagnosis.is_some()).collect();
+        assert_eq!(marked, [false, false, true, true]);
+        assert!(history
+            .iter()
+            .all(|r| r.train_pred.is_some() && r.val_pred.is_some()));
     }
 }
 

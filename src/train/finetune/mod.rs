@@ -705,6 +705,10 @@ pub fn run(
             clips_per_s: out.tally.clips as f64 / out.secs.max(1e-9),
             epoch_s: out.secs,
             clipped_steps: out.clipped_steps,
+            // Few clips per label learn in a few epochs; the collapse check is for long runs.
+            train_pred: None,
+            val_pred: None,
+            diagnosis: None,
         };
         let last = epoch + 1 == opts.epochs;
         let reached = matches!(

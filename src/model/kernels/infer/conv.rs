@@ -153,6 +153,7 @@ impl ConvPlan {
     }
 
     /// The same convolution computed by im2col and gemm only (no Winograd), to compare.
+    #[cfg(test)]
     pub fn without_winograd(&self) -> ConvPlan {
         ConvPlan {
             winograd: None,

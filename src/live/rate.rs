@@ -119,6 +119,11 @@ impl SampleClock {
         *self = SampleClock::new(self.fps as f32);
     }
 
+    /// Source time of sample `k` (`None` before the first frame).
+    pub fn time(&self, k: u64) -> Option<f64> {
+        Some(self.anchor? + k as f64 / self.fps)
+    }
+
     /// Samples handed out since the start (or the last reset).
     pub fn samples(&self) -> u64 {
         self.next

@@ -525,10 +525,18 @@ fn a_model_swapped_into_a_running_pipeline_predicts_its_own_classes_and_can_be_s
         _ => None,
     };
     let timeout = Duration::from_secs(30);
-    assert_eq!(wait_for(&pipeline, timeout, prediction).unwrap().probs.len(), 5);
+    assert_eq!(
+        wait_for(&pipeline, timeout, prediction)
+            .unwrap()
+            .probs
+            .len(),
+        5
+    );
     let old = pipeline.model();
     let captured = pipeline.ring().pushed();
-    pipeline.swap_model(Arc::new(random_model(&small_config(3), &Device::Cpu).unwrap()));
+    pipeline.swap_model(Arc::new(
+        random_model(&small_config(3), &Device::Cpu).unwrap(),
+    ));
     let labels = wait_for(&pipeline, timeout, swapped).unwrap().unwrap();
     assert_eq!(labels.len(), 3);
     assert_eq!(pipeline.model().config().labels, labels);
@@ -537,7 +545,19 @@ fn a_model_swapped_into_a_running_pipeline_predicts_its_own_classes_and_can_be_s
     assert_eq!(p.probs.len(), 3);
     assert!(pipeline.ring().pushed() > captured);
     pipeline.swap_model(old);
-    assert_eq!(wait_for(&pipeline, timeout, swapped).unwrap().unwrap().len(), 5);
-    assert_eq!(wait_for(&pipeline, timeout, prediction).unwrap().probs.len(), 5);
+    assert_eq!(
+        wait_for(&pipeline, timeout, swapped)
+            .unwrap()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        wait_for(&pipeline, timeout, prediction)
+            .unwrap()
+            .probs
+            .len(),
+        5
+    );
     pipeline.stop();
 }

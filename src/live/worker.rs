@@ -525,9 +525,8 @@ impl Worker {
     fn nearest_sample(&self, k: u64) -> &Sample {
         let mut best = &self.samples[self.samples.len() - 1];
         for s in &self.samples {
-            if s.k.abs_diff(k) < best.k.abs_diff(k) {
-                best = s;
-            } else if s.k.abs_diff(k) == best.k.abs_diff(k) && s.k > best.k {
+            let (d, bd) = (s.k.abs_diff(k), best.k.abs_diff(k));
+            if d < bd || (d == bd && s.k > best.k) {
                 best = s;
             }
         }

@@ -75,18 +75,6 @@ pub fn simd_level() -> String {
     format!("kernels {kernels}, gemm {gemm}")
 }
 
-#[cfg(test)]
-mod simd_tests {
-    #[test]
-    fn the_level_names_both_parts() {
-        let level = super::simd_level();
-        assert!(
-            level.starts_with("kernels ") && level.contains(", gemm "),
-            "{level}"
-        );
-    }
-}
-
 /// Largest absolute difference of two equally long slices, infinite where either holds a NaN
 /// (so that `max_abs_diff(..) < tol` fails on NaN).
 #[cfg(test)]
@@ -97,4 +85,16 @@ pub(crate) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .map(|d| if d.is_nan() { f32::INFINITY } else { d })
         .fold(0.0, f32::max)
+}
+
+#[cfg(test)]
+mod simd_tests {
+    #[test]
+    fn the_level_names_both_parts() {
+        let level = super::simd_level();
+        assert!(
+            level.starts_with("kernels ") && level.contains(", gemm "),
+            "{level}"
+        );
+    }
 }

@@ -82,7 +82,7 @@ impl Winograd<'_> {
             let tasks = threads * tiles.div_ceil(threads * MAX_TILES);
             // Blocks of output rows that are whole tile rows: with an even height a tile row
             // is 2·w rows and frames hold whole tile rows; with an odd one, whole frames.
-            let chunk = if x.h % 2 == 0 {
+            let chunk = if x.h.is_multiple_of(2) {
                 (x.n * th).div_ceil(tasks).max(1) * 2 * x.w
             } else {
                 x.n.div_ceil(tasks).max(1) * x.h * x.w
@@ -102,7 +102,10 @@ impl Winograd<'_> {
         let mut r = r0;
         while r < r0 + y.rows() {
             let (img, oy) = (r / (h * w), (r % (h * w)) / w);
-            debug_assert!(oy % 2 == 0 && r % w == 0, "bands are whole tile rows");
+            debug_assert!(
+                oy.is_multiple_of(2) && r.is_multiple_of(w),
+                "bands are whole tile rows"
+            );
             tiles.extend((0..tw).map(|tx| (img, oy / 2, tx)));
             r += 2.min(h - oy) * w;
         }

@@ -265,6 +265,15 @@ impl LiveApp {
         }
     }
 
+    /// Points the actions at the current labels; a gesture the model lacks is shown as an error.
+    fn relabel_actions(&mut self) {
+        if let Some(d) = &mut self.actions {
+            if let Err(e) = d.relabel(&self.labels) {
+                self.error = Some(format!("actions: {e}; that gesture never fires"));
+            }
+        }
+    }
+
     /// Loads the weights file named in the weights field; on success the current source (if
     /// any) restarts with the new model, on failure the error is shown and the old model stays.
     /// Says whether it loaded.
@@ -280,11 +289,7 @@ impl LiveApp {
                 self.facts = facts;
                 self.error = None;
                 self.events.clear();
-                if let Some(d) = &mut self.actions {
-                    if let Err(e) = d.relabel(&self.labels) {
-                        self.error = Some(format!("actions: {e}; that gesture never fires"));
-                    }
-                }
+                self.relabel_actions();
                 self.chosen_weights = Some(absolute(&path));
                 let restart = self
                     .pipeline
@@ -497,6 +502,14 @@ impl LiveApp {
             }
             WorkerMsg::Stats(s) => self.stats = s,
             WorkerMsg::Status(s) => self.status = Some(s),
+            // Predictions after this refer to the swapped-in model's classes.
+            WorkerMsg::ModelSwapped(Ok(labels)) => {
+                self.labels = labels;
+                self.current = None;
+                self.history.clear();
+                self.relabel_actions();
+            }
+            WorkerMsg::ModelSwapped(Err(e)) => self.error = Some(e),
             WorkerMsg::Quit(None) => {
                 self.ended = true;
                 self.status = Some("the source ended; pick another one to go on".into());

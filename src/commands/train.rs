@@ -102,6 +102,10 @@ pub struct TrainArgs {
     /// Gradient-norm clipping limit (0: off).
     #[arg(long, alias = "gd", value_name = "NORM")]
     pub clip_gradient: Option<f64>,
+    /// Ramp the learning rate up linearly over the first N epochs, step by step (0: off)
+    /// [default: 0]. Helps a from-scratch network past its first, largest updates.
+    #[arg(long, value_name = "N")]
+    pub warmup_epochs: Option<usize>,
 
     /// Horizontal flip: auto (mirror left/right classes by name), off, naive (the original:
     /// flipped clips keep their label), or a file of `Label A;Label B` pairs.
@@ -184,6 +188,7 @@ impl TrainArgs {
             ("--batch-size", self.batch_size.is_some()),
             ("--momentum", self.momentum.is_some()),
             ("--weight-decay", self.weight_decay.is_some()),
+            ("--warmup-epochs", self.warmup_epochs.is_some()),
             ("--flip-map", self.flip_map.is_some()),
             ("--seed", self.seed.is_some()),
         ];
@@ -218,6 +223,7 @@ impl TrainArgs {
         set(&mut o.batch_size, self.batch_size);
         set(&mut o.momentum, self.momentum);
         set(&mut o.weight_decay, self.weight_decay);
+        set(&mut o.warmup_epochs, self.warmup_epochs);
         set(&mut c.run.flip, self.flip_map.clone());
         set(&mut c.run.seed, self.seed);
     }
@@ -293,10 +299,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             m.arch, m.consensus, m.num_segments, m.input_size, m.dropout, s.cfg.model.partial_bn
         ),
         format!(
-            "optimiser: {:?}, lr {} (÷10 at epochs {:?}), momentum {}, weight decay {}, clip {}, batch {}, {} epochs",
+            "optimiser: {:?}, lr {} (÷10 at epochs {:?}{}), momentum {}, weight decay {}, clip {}, batch {}, {} epochs",
             s.cfg.optim.optimizer,
             s.cfg.optim.lr,
             s.cfg.optim.lr_steps,
+            match s.cfg.optim.warmup_epochs {
+                0 => String::new(),
+                w => format!(", warm-up over {w} epoch(s)"),
+            },
             s.cfg.optim.momentum,
             s.cfg.optim.weight_decay,
             s.cfg.optim.clip_gradient,

@@ -93,6 +93,10 @@ pub struct OptimSection {
     pub clip_gradient: f64,
     pub epochs: usize,
     pub batch_size: usize,
+    /// Epochs over which the learning rate ramps up linearly, step by step, from lr/steps to
+    /// lr (0: none). Keeps a from-scratch network's first, largest updates from killing its
+    /// ReLUs before it has learnt anything.
+    pub warmup_epochs: usize,
 }
 
 impl Default for OptimSection {
@@ -106,6 +110,7 @@ impl Default for OptimSection {
             clip_gradient: 20.0,
             epochs: 30,
             batch_size: 16,
+            warmup_epochs: 0,
         }
     }
 }

@@ -103,7 +103,7 @@ pub struct TrainArgs {
     #[arg(long, alias = "gd", value_name = "NORM")]
     pub clip_gradient: Option<f64>,
     /// Ramp the learning rate up linearly over the first N epochs, step by step (0: off)
-    /// [default: 0]. Helps a from-scratch network past its first, largest updates.
+    /// [default: 0]: gentler first updates for a network trained from scratch.
     #[arg(long, value_name = "N")]
     pub warmup_epochs: Option<usize>,
 

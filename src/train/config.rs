@@ -94,8 +94,8 @@ pub struct OptimSection {
     pub epochs: usize,
     pub batch_size: usize,
     /// Epochs over which the learning rate ramps up linearly, step by step, from lr/steps to
-    /// lr (0: none). Keeps a from-scratch network's first, largest updates from killing its
-    /// ReLUs before it has learnt anything.
+    /// lr (0: none): gentler first updates for a network trained from scratch (on its own it
+    /// does not get squeezenet1_1 off the ln C plateau on hard clips; training/README.md).
     pub warmup_epochs: usize,
 }
 

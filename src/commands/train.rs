@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::model::config::{Arch, Consensus};
 use gesture_app::train::config::RunConfig;
+use gesture_app::train::init::LinearInit;
 use gesture_app::train::optim::OptimizerKind;
 use gesture_app::train::progress::Console;
 use gesture_app::train::session::Session;
@@ -77,6 +78,10 @@ pub struct TrainArgs {
     /// Initial weights: ImageNet backbone from `gesture-app convert`, or a whole model.
     #[arg(long, value_name = "FILE")]
     pub pretrained: Option<PathBuf>,
+    /// How fully connected layers start from scratch: candle (Kaiming normal, ReLU gain) or
+    /// torch (PyTorch's default, uniform ±1/√fan_in: about 2.45 times smaller) [default: candle].
+    #[arg(long, value_name = "candle|torch", value_parser = ["candle", "torch"])]
+    pub linear_init: Option<String>,
 
     /// sgd (the original) or adam.
     #[arg(long)]
@@ -184,6 +189,7 @@ impl TrainArgs {
             ("--resize-size", self.resize_size.is_some()),
             ("--no-partialbn", self.no_partialbn),
             ("--pretrained", self.pretrained.is_some()),
+            ("--linear-init", self.linear_init.is_some()),
             ("--optimizer", self.optimizer.is_some()),
             ("--batch-size", self.batch_size.is_some()),
             ("--momentum", self.momentum.is_some()),
@@ -218,6 +224,13 @@ impl TrainArgs {
             m.partial_bn = false;
         }
         set(&mut m.pretrained, self.pretrained.clone().map(Some));
+        if let Some(v) = &self.linear_init {
+            m.linear_init = if v == "torch" {
+                LinearInit::Torch
+            } else {
+                LinearInit::Candle
+            };
+        }
         let o = &mut c.optim;
         set(&mut o.optimizer, self.optimizer);
         set(&mut o.batch_size, self.batch_size);

@@ -4,6 +4,7 @@
 //! the run folder, from which `--resume` continues.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::train::init::LinearInit;
 use crate::train::optim::{OptimConfig, OptimizerKind};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -59,6 +60,9 @@ pub struct ModelSection {
     pub partial_bn: bool,
     /// Initial weights: backbone (from `gesture-app convert`) or a whole model.
     pub pretrained: Option<PathBuf>,
+    /// How fully connected layers start from scratch: `candle` (Kaiming normal, ReLU gain) or
+    /// `torch` (PyTorch's uniform ±1/√fan_in, about 2.45 times smaller).
+    pub linear_init: LinearInit,
 }
 
 impl Default for ModelSection {
@@ -75,6 +79,7 @@ impl Default for ModelSection {
             rnn_layers: 1,
             partial_bn: true,
             pretrained: None,
+            linear_init: LinearInit::Candle,
         }
     }
 }

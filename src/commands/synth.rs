@@ -19,12 +19,28 @@ pub struct SynthArgs {
     pub clips_per_class: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Frame side in pixels (square frames).
+    /// Frame width in pixels; also the height unless --height is given.
     #[arg(long, default_value_t = 128, value_name = "PX")]
     pub size: u32,
-    /// Frames per clip (Jester clips are ~36 frames at 12 fps).
+    /// Frame height in pixels, for frames that are not square (Jester's are 176×100:
+    /// `--size 176 --height 100`). Not with --session.
+    #[arg(long, value_name = "PX", conflicts_with = "session")]
+    pub height: Option<u32>,
+    /// Frames per clip (Jester clips are ~36 frames at 12 fps); with --max-frames, the
+    /// shortest clip.
     #[arg(long, default_value_t = 24, value_name = "F")]
     pub frames: usize,
+    /// Clip lengths vary: each clip has between --frames and this many frames (Jester: 30–40
+    /// at 12 fps). Not with --session.
+    #[arg(long, value_name = "F", conflicts_with = "session")]
+    pub max_frames: Option<usize>,
+    /// The hard look, for tuning a training recipe on data unlike the default clips: no
+    /// motion trail and no hand leaning into a swipe (the cues the default look draws so that
+    /// one frame shows the motion), saturated, textured, noisy backgrounds, hands of varied
+    /// shape, size and skin tone with less contrast, more varied places and speeds. Not with
+    /// --session.
+    #[arg(long, conflicts_with = "session")]
+    pub hard: bool,
     /// Every N-th clip of a class goes to the validation list (0: none).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub val_every: usize,
@@ -69,7 +85,10 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         clips_per_class: args.clips_per_class,
         seed: args.seed,
         size: args.size,
+        height: args.height,
         frames: args.frames,
+        max_frames: args.max_frames,
+        hard: args.hard,
         val_every: args.val_every,
         jpeg_quality: args.quality.clamp(1, 100),
         partial_no_gesture: args.partial_no_gesture.clamp(0.0, 1.0),
@@ -92,13 +111,15 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
     })?;
     bar.finish_and_clear();
     println!(
-        "{}: {} classes, {} training + {} validation clips, {} frames of {}px",
+        "{}: {} classes, {} training + {} validation clips, {} frames of {}×{}px{}",
         args.out_dir.display(),
         s.labels.len(),
         s.train_clips,
         s.val_clips,
         s.frames_written,
-        args.size
+        args.size,
+        args.height.unwrap_or(args.size),
+        if args.hard { " (hard look)" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
 }

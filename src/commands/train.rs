@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::model::config::{Arch, Consensus};
 use gesture_app::train::config::RunConfig;
+use gesture_app::train::init::LinearInit;
 use gesture_app::train::optim::OptimizerKind;
 use gesture_app::train::progress::Console;
 use gesture_app::train::session::Session;
@@ -79,6 +80,10 @@ pub struct TrainArgs {
     /// Initial weights: ImageNet backbone from `gesture-app convert`, or a whole model.
     #[arg(long, value_name = "FILE")]
     pub pretrained: Option<PathBuf>,
+    /// How fully connected layers start from scratch: candle (Kaiming normal, ReLU gain) or
+    /// torch (PyTorch's default, uniform ±1/√fan_in: about 2.45 times smaller) [default: candle].
+    #[arg(long, value_name = "candle|torch", value_parser = ["candle", "torch"])]
+    pub linear_init: Option<String>,
 
     /// Fine-tune BASE (any weights file: a model or an ImageNet backbone) on the data set at
     /// --root: the head is rebuilt for its labels and trained in seconds on cached backbone
@@ -120,6 +125,10 @@ pub struct TrainArgs {
     /// Gradient-norm clipping limit (0: off).
     #[arg(long, alias = "gd", value_name = "NORM")]
     pub clip_gradient: Option<f64>,
+    /// Ramp the learning rate up linearly over the first N epochs, step by step (0: off)
+    /// [default: 0]: gentler first updates for a network trained from scratch.
+    #[arg(long, value_name = "N")]
+    pub warmup_epochs: Option<usize>,
 
     /// Horizontal flip: auto (mirror left/right classes by name), off, naive (the original:
     /// flipped clips keep their label), or a file of `Label A;Label B` pairs.
@@ -198,10 +207,12 @@ impl TrainArgs {
             ("--resize-size", self.resize_size.is_some()),
             ("--no-partialbn", self.no_partialbn),
             ("--pretrained", self.pretrained.is_some()),
+            ("--linear-init", self.linear_init.is_some()),
             ("--optimizer", self.optimizer.is_some()),
             ("--batch-size", self.batch_size.is_some()),
             ("--momentum", self.momentum.is_some()),
             ("--weight-decay", self.weight_decay.is_some()),
+            ("--warmup-epochs", self.warmup_epochs.is_some()),
             ("--flip-map", self.flip_map.is_some()),
             ("--seed", self.seed.is_some()),
         ];
@@ -231,11 +242,19 @@ impl TrainArgs {
             m.partial_bn = false;
         }
         set(&mut m.pretrained, self.pretrained.clone().map(Some));
+        if let Some(v) = &self.linear_init {
+            m.linear_init = if v == "torch" {
+                LinearInit::Torch
+            } else {
+                LinearInit::Candle
+            };
+        }
         let o = &mut c.optim;
         set(&mut o.optimizer, self.optimizer);
         set(&mut o.batch_size, self.batch_size);
         set(&mut o.momentum, self.momentum);
         set(&mut o.weight_decay, self.weight_decay);
+        set(&mut o.warmup_epochs, self.warmup_epochs);
         set(&mut c.run.flip, self.flip_map.clone());
         set(&mut c.run.seed, self.seed);
     }
@@ -314,10 +333,14 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             m.arch, m.consensus, m.num_segments, m.input_size, m.dropout, s.cfg.model.partial_bn
         ),
         format!(
-            "optimiser: {:?}, lr {} (÷10 at epochs {:?}), momentum {}, weight decay {}, clip {}, batch {}, {} epochs",
+            "optimiser: {:?}, lr {} (÷10 at epochs {:?}{}), momentum {}, weight decay {}, clip {}, batch {}, {} epochs",
             s.cfg.optim.optimizer,
             s.cfg.optim.lr,
             s.cfg.optim.lr_steps,
+            match s.cfg.optim.warmup_epochs {
+                0 => String::new(),
+                w => format!(", warm-up over {w} epoch(s)"),
+            },
             s.cfg.optim.momentum,
             s.cfg.optim.weight_decay,
             s.cfg.optim.clip_gradient,

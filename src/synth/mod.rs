@@ -4,6 +4,11 @@
 //! sizes, speeds, colours and noise. They let training, evaluation and the live app run where
 //! Jester itself cannot be downloaded; a model trained on them recognises these drawings, not
 //! real hands. Everything is a pure function of the seed.
+//!
+//! The hard look ([`SynthOptions::hard`], `synth --hard`) turns off the cues drawn for global
+//! average pooling (trail, lean) and makes backgrounds, hands and speeds vary much more, in
+//! frames of any size (Jester's are 176×100) and clips of varying length: data of the kind an
+//! independent renderer or a user's own recordings give, to tune training recipes on.
 
 pub mod motion;
 pub mod render;
@@ -51,9 +56,16 @@ pub struct SynthOptions {
     pub motions: Vec<Motion>,
     pub clips_per_class: usize,
     pub seed: u64,
-    /// Frame side in pixels (frames are square).
+    /// Frame width in pixels (and height, unless `height` is set).
     pub size: u32,
+    /// Frame height in pixels; `None`: square frames.
+    pub height: Option<u32>,
+    /// Frames per clip; with `max_frames`, the shortest clip.
     pub frames: usize,
+    /// Longest clip: each clip's length is drawn from `frames..=max_frames`.
+    pub max_frames: Option<usize>,
+    /// The hard look (module doc).
+    pub hard: bool,
     /// Every `val_every`-th clip of a class goes to the validation list (0: none).
     pub val_every: usize,
     pub jpeg_quality: u8,
@@ -68,7 +80,10 @@ impl Default for SynthOptions {
             clips_per_class: 40,
             seed: 0,
             size: 128,
+            height: None,
             frames: 24,
+            max_frames: None,
+            hard: false,
             val_every: 5,
             jpeg_quality: 90,
             partial_no_gesture: 0.0,
@@ -93,9 +108,40 @@ pub fn render_clip_with(
     frames: usize,
     partial: f32,
 ) -> Vec<RgbImage> {
+    let look = Look {
+        width: size,
+        height: size,
+        hard: false,
+    };
+    render_clip_look(motion, seed, &look, frames, partial)
+}
+
+/// A clip's frame size and look.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    pub width: u32,
+    pub height: u32,
+    /// The hard look (module doc).
+    pub hard: bool,
+}
+
+/// [`render_clip_with`] in frames of any size and either look.
+pub fn render_clip_look(
+    motion: Motion,
+    seed: u64,
+    look: &Look,
+    frames: usize,
+    partial: f32,
+) -> Vec<RgbImage> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut scene = Scene::random(size, &mut rng);
-    let mut path = Path::random(motion, size as f32, &mut rng);
+    let (w, h) = (look.width, look.height);
+    let mut scene = if look.hard {
+        Scene::random_hard(w, h, &mut rng)
+    } else {
+        Scene::random_sized(w, h, &mut rng)
+    };
+    let new_path = |m, rng: &mut StdRng| Path::random_in(m, w as f32, h as f32, look.hard, rng);
+    let mut path = new_path(motion, &mut rng);
     if motion == Motion::NoGesture && rng.random_bool(0.25) {
         scene.hand_visible = false;
     }
@@ -105,7 +151,7 @@ pub fn render_clip_with(
     if motion == Motion::NoGesture && partial > 0.0 && rng.random_bool(partial.min(1.0) as f64) {
         // A still hand coming in or leaving is no gesture either.
         let other = Motion::ALL[rng.random_range(0..Motion::ALL.len())];
-        path = Path::random(other, size as f32, &mut rng);
+        path = new_path(other, &mut rng);
         scene.hand_visible = true;
         // The part of the other motion shown, as a fraction of its length: at most about half
         // of the movement itself (which takes the middle 55–95 % of a clip).
@@ -329,6 +375,22 @@ pub fn generate(
             opts.size
         )));
     }
+    if let Some(h) = opts.height.filter(|h| !(32..=1024).contains(h)) {
+        return Err(SynthError::Options(format!(
+            "--height {h} is outside 32..=1024 pixels"
+        )));
+    }
+    if let Some(m) = opts.max_frames.filter(|&m| m < opts.frames) {
+        return Err(SynthError::Options(format!(
+            "--max-frames {m} is below --frames {}",
+            opts.frames
+        )));
+    }
+    let look = Look {
+        width: opts.size,
+        height: opts.height.unwrap_or(opts.size),
+        hard: opts.hard,
+    };
     let mut motions = opts.motions.clone();
     motions.sort();
     motions.dedup();
@@ -346,33 +408,39 @@ pub fn generate(
         .enumerate()
         .map(|(i, (c, k))| (i + 1, c, k))
         .collect();
+    let lengths: Vec<usize> = jobs
+        .iter()
+        .map(|&(id, _, _)| clip_length(opts, id))
+        .collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
     use rayon::prelude::*;
-    jobs.par_iter().try_for_each(|&(id, class, _)| {
-        let dir = rgb.join(id.to_string());
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let frames = render_clip_with(
-            motions[class],
-            mix_seed(opts.seed, id as u64),
-            opts.size,
-            opts.frames,
-            opts.partial_no_gesture,
-        );
-        for (f, img) in frames.iter().enumerate() {
-            save_jpeg(
-                img,
-                &dir.join(format!("{:05}.jpg", f + 1)),
-                opts.jpeg_quality,
-            )?;
-        }
-        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        progress(d, jobs.len());
-        Ok::<(), SynthError>(())
-    })?;
+    jobs.par_iter()
+        .zip(&lengths)
+        .try_for_each(|(&(id, class, _), &len)| {
+            let dir = rgb.join(id.to_string());
+            std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+            let frames = render_clip_look(
+                motions[class],
+                mix_seed(opts.seed, id as u64),
+                &look,
+                len,
+                opts.partial_no_gesture,
+            );
+            for (f, img) in frames.iter().enumerate() {
+                save_jpeg(
+                    img,
+                    &dir.join(format!("{:05}.jpg", f + 1)),
+                    opts.jpeg_quality,
+                )?;
+            }
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(d, jobs.len());
+            Ok::<(), SynthError>(())
+        })?;
 
     let (mut train, mut val) = (Vec::new(), Vec::new());
-    for &(id, class, k) in &jobs {
-        let line = (id.to_string(), opts.frames, class);
+    for (&(id, class, k), &len) in jobs.iter().zip(&lengths) {
+        let line = (id.to_string(), len, class);
         if opts.val_every > 0 && k % opts.val_every == opts.val_every - 1 {
             val.push(line);
         } else {
@@ -390,8 +458,20 @@ pub fn generate(
         labels,
         train_clips: train.len(),
         val_clips: val.len(),
-        frames_written: jobs.len() * opts.frames,
+        frames_written: lengths.iter().sum(),
     })
+}
+
+/// Frames in clip `id`: `opts.frames`, or drawn from `frames..=max_frames` (its own stream, so
+/// the pictures of a clip do not depend on its length's draw).
+fn clip_length(opts: &SynthOptions, id: usize) -> usize {
+    match opts.max_frames {
+        Some(max) if max > opts.frames => {
+            let mut rng = StdRng::seed_from_u64(mix_seed(mix_seed(opts.seed, id as u64), 0x1e57));
+            rng.random_range(opts.frames..=max)
+        }
+        _ => opts.frames,
+    }
 }
 
 /// Writes a clip list in the TRN format `<folder> <frames> <label>` (one clip a line), which
@@ -511,6 +591,61 @@ mod tests {
             "3 6 Swiping Left\n9 12 Zooming In With Full Hand\n"
         );
         assert_eq!(crate::preprocess::list_clip_frames(&out).unwrap().len(), 12);
+    }
+
+    #[test]
+    fn the_hard_look_has_any_frame_size_and_varied_clip_lengths() {
+        let look = Look {
+            width: 176,
+            height: 100,
+            hard: true,
+        };
+        let a = render_clip_look(Motion::SwipingLeft, 5, &look, 3, 0.0);
+        assert_eq!(a[0].dimensions(), (176, 100));
+        assert_eq!(a, render_clip_look(Motion::SwipingLeft, 5, &look, 3, 0.0));
+        let easy = Look {
+            hard: false,
+            ..look
+        };
+        assert_ne!(a, render_clip_look(Motion::SwipingLeft, 5, &easy, 3, 0.0));
+
+        let dir = tempfile::tempdir().unwrap();
+        let opts = SynthOptions {
+            motions: vec![Motion::SwipingUp, Motion::ZoomingIn],
+            clips_per_class: 6,
+            size: 48,
+            height: Some(32),
+            frames: 3,
+            max_frames: Some(6),
+            hard: true,
+            ..Default::default()
+        };
+        let s = generate(dir.path(), &opts, &|_, _| {}).unwrap();
+        let mut lengths = Vec::new();
+        for list in ["train_videofolder.txt", "val_videofolder.txt"] {
+            for line in std::fs::read_to_string(dir.path().join(list))
+                .unwrap()
+                .lines()
+            {
+                let f: Vec<&str> = line.split(' ').collect();
+                let n: usize = f[1].parse().unwrap();
+                assert!((3..=6).contains(&n), "{line}");
+                let frames =
+                    crate::preprocess::list_clip_frames(&dir.path().join("rgb").join(f[0]));
+                assert_eq!(frames.unwrap().len(), n, "{line}");
+                lengths.push(n);
+            }
+        }
+        assert_eq!(s.frames_written, lengths.iter().sum::<usize>());
+        assert!(lengths.iter().any(|&n| n != lengths[0]), "{lengths:?}");
+        let img = image::open(dir.path().join("rgb/1/00001.jpg")).unwrap();
+        assert_eq!((img.width(), img.height()), (48, 32));
+        let bad = SynthOptions {
+            max_frames: Some(2),
+            ..opts
+        };
+        let e = generate(dir.path(), &bad, &|_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("--max-frames 2"), "{e}");
     }
 
     #[test]

@@ -81,34 +81,54 @@ fn smoothstep(x: f32) -> f32 {
 }
 
 impl Path {
-    /// Draws a path of `motion` in a `size`-pixel square frame.
+    /// Draws a path of `motion` in a `size`-pixel square frame, default look.
     pub fn random(motion: Motion, size: f32, rng: &mut impl Rng) -> Path {
-        let scale = size * rng.random_range(0.2..0.26);
+        Path::random_in(motion, size, size, false, rng)
+    }
+
+    /// Draws a path of `motion` in a `width × height` frame. The default look's swiping hand
+    /// leads with its fingers (it leans into a sideways swipe and points along a vertical one),
+    /// so every frame shows which way it goes; a `hard` path has no such cue (the hand stays
+    /// upright up to a small tilt, as the hard look's independent renderers draw it), varies
+    /// more in size, place and speed, and only its position over time tells a swipe's direction.
+    pub fn random_in(
+        motion: Motion,
+        width: f32,
+        height: f32,
+        hard: bool,
+        rng: &mut impl Rng,
+    ) -> Path {
+        let short = width.min(height);
+        let scale = if hard {
+            short * rng.random_range(0.14..0.3)
+        } else {
+            short * rng.random_range(0.2..0.26)
+        };
         let jitter = rng.random_range(-0.12..0.12);
         let tilt = rng.random_range(-0.25..0.25);
-        let cx = size * rng.random_range(0.4..0.6);
-        let cy = size * rng.random_range(0.4..0.6);
+        let centre = if hard { 0.3..0.7 } else { 0.4..0.6 };
+        let cx = width * rng.random_range(centre.clone());
+        let cy = height * rng.random_range(centre);
         let pose = |x, y, scale, angle| Pose { x, y, scale, angle };
-        let travel = size * rng.random_range(0.45..0.65) / 2.0;
-        // A swiping hand leads with its fingers: it leans into the motion (left, right) or
-        // points along it (up, down), so every frame shows which way it goes.
-        let lean = 0.5;
+        let reach = rng.random_range(0.45..0.65) / 2.0;
+        let (travel_x, travel_y) = (width * reach, height * reach);
+        let (lean, down) = if hard { (0.0, 0.0) } else { (0.5, PI) };
         let (from, to) = match motion {
             Motion::SwipingLeft => (
-                pose(cx + travel, cy, scale, -lean + jitter),
-                pose(cx - travel, cy, scale, -lean + jitter),
+                pose(cx + travel_x, cy, scale, -lean + jitter),
+                pose(cx - travel_x, cy, scale, -lean + jitter),
             ),
             Motion::SwipingRight => (
-                pose(cx - travel, cy, scale, lean + jitter),
-                pose(cx + travel, cy, scale, lean + jitter),
+                pose(cx - travel_x, cy, scale, lean + jitter),
+                pose(cx + travel_x, cy, scale, lean + jitter),
             ),
             Motion::SwipingUp => (
-                pose(cx, cy + travel, scale, jitter),
-                pose(cx, cy - travel, scale, jitter),
+                pose(cx, cy + travel_y, scale, jitter),
+                pose(cx, cy - travel_y, scale, jitter),
             ),
             Motion::SwipingDown => (
-                pose(cx, cy - travel, scale, PI + jitter),
-                pose(cx, cy + travel, scale, PI + jitter),
+                pose(cx, cy - travel_y, scale, down + jitter),
+                pose(cx, cy + travel_y, scale, down + jitter),
             ),
             Motion::ZoomingIn | Motion::ZoomingOut => {
                 let small = scale * rng.random_range(0.55..0.7);
@@ -137,12 +157,12 @@ impl Path {
                 (p, p)
             }
         };
-        Path {
-            from,
-            to,
-            t0: rng.random_range(0.0..0.2),
-            t1: rng.random_range(0.75..0.95),
-        }
+        let (t0, t1) = if hard {
+            (rng.random_range(0.0..0.3), rng.random_range(0.6..1.0))
+        } else {
+            (rng.random_range(0.0..0.2), rng.random_range(0.75..0.95))
+        };
+        Path { from, to, t0, t1 }
     }
 
     /// The pose at clip time `t` (0 = first frame, 1 = last).
@@ -192,6 +212,31 @@ mod tests {
             assert!(cw.at(1.0).angle > cw.at(0.0).angle + 1.5);
             let still = p(Motion::NoGesture);
             assert_eq!(still.at(0.0), still.at(1.0));
+        }
+    }
+
+    #[test]
+    fn hard_swipes_keep_the_hand_upright_in_wide_frames() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(2);
+        for m in [
+            Motion::SwipingLeft,
+            Motion::SwipingRight,
+            Motion::SwipingUp,
+            Motion::SwipingDown,
+        ] {
+            for _ in 0..20 {
+                let p = Path::random_in(m, 176.0, 100.0, true, &mut rng);
+                // No lean and no pointing along the motion: only the position tells.
+                assert!(p.from.angle.abs() <= 0.12 && p.to.angle == p.from.angle);
+                assert!(p.from.scale < 0.3 * 100.0);
+                let (dx, dy) = (p.to.x - p.from.x, p.to.y - p.from.y);
+                match m {
+                    Motion::SwipingLeft | Motion::SwipingRight => {
+                        assert!(dx.abs() > 0.45 * 176.0 && dy == 0.0)
+                    }
+                    _ => assert!(dy.abs() > 0.45 * 100.0 && dx == 0.0),
+                }
+            }
         }
     }
 }

@@ -1,6 +1,12 @@
 //! Drawing generated frames: a textured background, a hand (palm, four fingers and a thumb, as
 //! signed distance fields, antialiased) with a fading motion trail, and sensor noise.
 //!
+//! Two looks: the default one (muted backgrounds, a hand that stands out, the trail) and the
+//! hard one ([`Scene::random_hard`]): saturated, textured, noisy backgrounds, hands of varied
+//! shape, size and skin tone with less contrast, and no trail, as an independent renderer or a
+//! camera would give. The hard look is for tuning training recipes on data whose frames carry no
+//! cue that global average pooling keeps by construction.
+//!
 //! Why a trail: the backbone sees one frame at a time and its global average pooling forgets
 //! where things are, so a swipe left and a swipe right would look alike frame by frame. Real
 //! moving hands leave motion blur behind them; the trail plays that part, so each frame shows
@@ -10,16 +16,58 @@ use super::motion::Pose;
 use image::RgbImage;
 use rand::Rng;
 
+/// The proportions of a hand, in hand radii (palm centre at the origin, fingers towards -y).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HandShape {
+    /// Palm ellipse half-width and half-height.
+    palm: (f32, f32),
+    /// Finger lengths, outermost first (the thumb's side last).
+    fingers: [f32; 4],
+    /// Finger and thumb radius.
+    finger_r: f32,
+    thumb_r: f32,
+}
+
+impl HandShape {
+    /// The default look's hand.
+    pub const STANDARD: HandShape = HandShape {
+        palm: (0.55, 0.6),
+        fingers: [0.62, 0.75, 0.78, 0.66],
+        finger_r: 0.12,
+        thumb_r: 0.13,
+    };
+
+    /// A hand of random proportions around [`HandShape::STANDARD`].
+    pub fn random(rng: &mut impl Rng) -> HandShape {
+        let s = HandShape::STANDARD;
+        HandShape {
+            palm: (
+                s.palm.0 * rng.random_range(0.8..1.2),
+                s.palm.1 * rng.random_range(0.8..1.2),
+            ),
+            fingers: s.fingers.map(|l| l * rng.random_range(0.7..1.25)),
+            finger_r: s.finger_r * rng.random_range(0.75..1.3),
+            thumb_r: s.thumb_r * rng.random_range(0.75..1.3),
+        }
+    }
+}
+
 /// A clip's fixed look: background, hand colour and handedness.
 #[derive(Debug, Clone)]
 pub struct Scene {
-    pub size: u32,
-    /// Background, `size²` RGB floats in 0..255.
+    pub width: u32,
+    pub height: u32,
+    /// Background, `width × height` RGB floats in 0..255, row-major.
     background: Vec<[f32; 3]>,
     hand_rgb: [f32; 3],
     /// +1 right hand (thumb on the image's right when fingers point up), -1 left.
     handedness: f32,
     noise_sigma: f32,
+    shape: HandShape,
+    /// Whether a moving hand leaves a fading trail (the default look) or not (the hard one).
+    pub trail: bool,
+    /// Frame-to-frame brightness flicker: the range the gain is drawn from.
+    gain: (f32, f32),
     /// Whether the hand is in the picture at all (a "No gesture" clip may show none).
     pub hand_visible: bool,
 }
@@ -37,10 +85,16 @@ fn random_color(rng: &mut impl Rng) -> [f32; 3] {
 }
 
 impl Scene {
-    /// A random scene: background gradient plus static blobs, a skin-like or odd hand colour
-    /// that stands out from the background, random handedness and noise level.
+    /// A random square scene of the default look ([`Scene::random_sized`]).
     pub fn random(size: u32, rng: &mut impl Rng) -> Scene {
-        let n = size as usize;
+        Scene::random_sized(size, size, rng)
+    }
+
+    /// A random scene of the default look: background gradient plus static blobs, a skin-like
+    /// or odd hand colour that stands out from the background, random handedness and noise
+    /// level.
+    pub fn random_sized(width: u32, height: u32, rng: &mut impl Rng) -> Scene {
+        let (w, h) = (width as usize, height as usize);
         // Muted backgrounds (a grey level plus a little colour): varied, but the hand stays the
         // most salient thing in the picture, as a hand close to a camera is.
         let muted = |rng: &mut dyn rand::RngCore| -> [f32; 3] {
@@ -50,11 +104,11 @@ impl Scene {
         let (c0, c1) = (muted(rng), muted(rng));
         let dir = rng.random_range(0.0..std::f32::consts::TAU);
         let (dx, dy) = (dir.cos(), dir.sin());
-        let mut background = Vec::with_capacity(n * n);
-        for y in 0..n {
-            for x in 0..n {
+        let mut background = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
                 let t = 0.5
-                    + 0.5 * ((x as f32 / n as f32 - 0.5) * dx + (y as f32 / n as f32 - 0.5) * dy);
+                    + 0.5 * ((x as f32 / w as f32 - 0.5) * dx + (y as f32 / h as f32 - 0.5) * dy);
                 background.push(std::array::from_fn(|c| c0[c] + (c1[c] - c0[c]) * t));
             }
         }
@@ -62,31 +116,16 @@ impl Scene {
         for _ in 0..rng.random_range(2..6) {
             let col = muted(rng);
             let (bx, by) = (
-                rng.random_range(0.0..n as f32),
-                rng.random_range(0.0..n as f32),
+                rng.random_range(0.0..w as f32),
+                rng.random_range(0.0..h as f32),
             );
             let (rx, ry) = (
-                rng.random_range(0.05..0.25) * n as f32,
-                rng.random_range(0.05..0.25) * n as f32,
+                rng.random_range(0.05..0.25) * w as f32,
+                rng.random_range(0.05..0.25) * h as f32,
             );
             let boxy = rng.random_bool(0.5);
             let alpha = rng.random_range(0.15..0.4);
-            for y in 0..n {
-                for x in 0..n {
-                    let (u, v) = ((x as f32 - bx) / rx, (y as f32 - by) / ry);
-                    let inside = if boxy {
-                        u.abs() < 1.0 && v.abs() < 1.0
-                    } else {
-                        u * u + v * v < 1.0
-                    };
-                    if inside {
-                        let px = &mut background[y * n + x];
-                        for c in 0..3 {
-                            px[c] += (col[c] - px[c]) * alpha;
-                        }
-                    }
-                }
-            }
+            paint_blob(&mut background, w, (bx, by, rx, ry), boxy, col, alpha);
         }
         let bg_lum = background.iter().map(|p| lum(*p)).sum::<f32>() / background.len() as f32;
         let mut hand_rgb;
@@ -104,12 +143,125 @@ impl Scene {
             }
         }
         Scene {
-            size,
+            width,
+            height,
             background,
             hand_rgb,
             handedness: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
             noise_sigma: rng.random_range(2.0..6.0),
+            shape: HandShape::STANDARD,
+            trail: true,
+            gain: (0.95, 1.05),
             hand_visible: true,
+        }
+    }
+
+    /// A random scene of the hard look: a gradient between two saturated colours, oriented
+    /// stripes and many opaque coloured blobs (texture at every scale), a fixed grain, a skin
+    /// tone from pale to dark that need not stand out much, a hand of random proportions,
+    /// strong sensor noise and flicker, and no trail.
+    pub fn random_hard(width: u32, height: u32, rng: &mut impl Rng) -> Scene {
+        let (w, h) = (width as usize, height as usize);
+        let (c0, c1) = (random_color(rng), random_color(rng));
+        let dir = rng.random_range(0.0..std::f32::consts::TAU);
+        let (dx, dy) = (dir.cos(), dir.sin());
+        // Gratings: (frequency in cycles per frame width, orientation, phase, amplitude).
+        let gratings: Vec<(f32, f32, f32, f32)> = (0..rng.random_range(1..4))
+            .map(|_| {
+                (
+                    rng.random_range(1.0..12.0f32),
+                    rng.random_range(0.0..std::f32::consts::PI),
+                    rng.random_range(0.0..std::f32::consts::TAU),
+                    rng.random_range(5.0..35.0f32),
+                )
+            })
+            .collect();
+        let mut background = Vec::with_capacity(w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let (u, v) = (x as f32 / w as f32 - 0.5, y as f32 / w as f32 - 0.5);
+                let t = 0.5 + 0.5 * (u * dx + v * dy) * 2f32.sqrt();
+                let stripes: f32 = gratings
+                    .iter()
+                    .map(|&(f, o, p, a)| {
+                        a * ((u * o.cos() + v * o.sin()) * f * std::f32::consts::TAU + p).sin()
+                    })
+                    .sum();
+                background.push(std::array::from_fn(|c| {
+                    c0[c] + (c1[c] - c0[c]) * t.clamp(0.0, 1.0) + stripes
+                }));
+            }
+        }
+        for _ in 0..rng.random_range(4..14) {
+            let col = random_color(rng);
+            let (bx, by) = (
+                rng.random_range(0.0..w as f32),
+                rng.random_range(0.0..h as f32),
+            );
+            let side = rng.random_range(0.03..0.3) * h as f32;
+            let (rx, ry) = (
+                side * rng.random_range(0.5..2.0),
+                side * rng.random_range(0.5..2.0),
+            );
+            let boxy = rng.random_bool(0.5);
+            let alpha = rng.random_range(0.3..0.9);
+            paint_blob(&mut background, w, (bx, by, rx, ry), boxy, col, alpha);
+        }
+        let grain = rng.random_range(3.0..15.0f32);
+        for px in &mut background {
+            for c in px.iter_mut() {
+                *c = (*c + rng.random_range(-grain..grain)).clamp(0.0, 255.0);
+            }
+        }
+        let bg_lum = background.iter().map(|p| lum(*p)).sum::<f32>() / background.len() as f32;
+        let mut hand_rgb = [0.0; 3];
+        for _ in 0..50 {
+            let k = rng.random_range(0.0..1.0f32);
+            let base = [255.0 - 170.0 * k, 215.0 - 160.0 * k, 185.0 - 145.0 * k];
+            hand_rgb = std::array::from_fn(|c| {
+                (base[c] + rng.random_range(-20.0..20.0)).clamp(0.0, 255.0)
+            });
+            if (lum(hand_rgb) - bg_lum).abs() > 25.0 {
+                break;
+            }
+        }
+        Scene {
+            width,
+            height,
+            background,
+            hand_rgb,
+            handedness: if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+            noise_sigma: rng.random_range(4.0..12.0),
+            shape: HandShape::random(rng),
+            trail: false,
+            gain: (0.88, 1.12),
+            hand_visible: true,
+        }
+    }
+}
+
+/// Blends an ellipse (or a box, if `boxy`) centred at (bx, by) with radii (rx, ry) into `buf`
+/// (`w` pixels a row).
+fn paint_blob(
+    buf: &mut [[f32; 3]],
+    w: usize,
+    (bx, by, rx, ry): (f32, f32, f32, f32),
+    boxy: bool,
+    col: [f32; 3],
+    alpha: f32,
+) {
+    for (i, px) in buf.iter_mut().enumerate() {
+        let (x, y) = ((i % w) as f32, (i / w) as f32);
+        let (u, v) = ((x - bx) / rx, (y - by) / ry);
+        let inside = if boxy {
+            u.abs() < 1.0 && v.abs() < 1.0
+        } else {
+            u * u + v * v < 1.0
+        };
+        if inside {
+            for c in 0..3 {
+                px[c] += (col[c] - px[c]) * alpha;
+            }
         }
     }
 }
@@ -121,29 +273,30 @@ fn capsule(px: f32, py: f32, ax: f32, ay: f32, bx: f32, by: f32, r: f32) -> f32 
 }
 
 /// Signed distance (in hand radii) from a hand-space point to the hand; fingers point to -y.
-fn hand_sdf(u: f32, v: f32, handedness: f32) -> f32 {
+fn hand_sdf(u: f32, v: f32, shape: &HandShape, handedness: f32) -> f32 {
     // Palm: an ellipse, distance approximated by scaling.
-    let (ex, ey) = (u / 0.55, (v - 0.15) / 0.6);
+    let (ex, ey) = (u / shape.palm.0, (v - 0.15) / shape.palm.1);
     let mut d = ((ex * ex + ey * ey).sqrt() - 1.0) * 0.55;
-    for (x, len) in [(-0.36, 0.62), (-0.12, 0.75), (0.12, 0.78), (0.36, 0.66)] {
-        d = d.min(capsule(u, v, x, -0.25, x * 1.15, -0.25 - len, 0.12));
+    let r = shape.finger_r;
+    for (x, len) in [-0.36, -0.12, 0.12, 0.36].into_iter().zip(shape.fingers) {
+        d = d.min(capsule(u, v, x, -0.25, x * 1.15, -0.25 - len, r));
     }
     let t = handedness;
-    d.min(capsule(u, v, 0.4 * t, 0.25, 0.85 * t, -0.2, 0.13))
+    d.min(capsule(u, v, 0.4 * t, 0.25, 0.85 * t, -0.2, shape.thumb_r))
 }
 
 /// Draws the hand at `pose` over `buf` with opacity `alpha`.
 fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
-    let n = scene.size as i32;
+    let (w, h) = (scene.width as i32, scene.height as i32);
     let reach = (pose.scale * 1.4) as i32 + 2;
     let (sin, cos) = pose.angle.sin_cos();
     let (x0, x1) = (
         (pose.x as i32 - reach).max(0),
-        (pose.x as i32 + reach).min(n - 1),
+        (pose.x as i32 + reach).min(w - 1),
     );
     let (y0, y1) = (
         (pose.y as i32 - reach).max(0),
-        (pose.y as i32 + reach).min(n - 1),
+        (pose.y as i32 + reach).min(h - 1),
     );
     for y in y0..=y1 {
         for x in x0..=x1 {
@@ -151,7 +304,7 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
             // Rotate the pixel into hand space (inverse rotation), then scale.
             let u = (cos * dx + sin * dy) / pose.scale;
             let v = (-sin * dx + cos * dy) / pose.scale;
-            let d_px = hand_sdf(u, v, scene.handedness) * pose.scale;
+            let d_px = hand_sdf(u, v, &scene.shape, scene.handedness) * pose.scale;
             let cover = (0.5 - d_px).clamp(0.0, 1.0);
             if cover <= 0.0 {
                 continue;
@@ -160,7 +313,7 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
             let rim = if d_px > -1.5 { 0.65 } else { 1.0 };
             let shade = rim * (1.1 - 0.25 * (v + 1.0) / 2.0);
             let a = cover * alpha;
-            let px = &mut buf[(y * n + x) as usize];
+            let px = &mut buf[(y * w + x) as usize];
             for (p, &h) in px.iter_mut().zip(&scene.hand_rgb) {
                 let col = (h * shade).min(255.0);
                 *p += (col - *p) * a;
@@ -172,19 +325,20 @@ fn draw_hand(buf: &mut [[f32; 3]], scene: &Scene, pose: Pose, alpha: f32) {
 /// Opacity of the trail copies, newest first.
 const TRAIL: [f32; 4] = [0.6, 0.45, 0.3, 0.15];
 
-/// Renders one frame: the background, the trail (`trail[0]` the pose one step back, ...), the
-/// hand, brightness flicker and noise.
+/// Renders one frame: the background, the trail (`trail[0]` the pose one step back, ...; drawn
+/// only if the scene has one), the hand, brightness flicker and noise.
 pub fn render_frame(scene: &Scene, pose: Pose, trail: &[Pose], rng: &mut impl Rng) -> RgbImage {
     let mut buf = scene.background.clone();
     if scene.hand_visible {
-        for (p, a) in trail.iter().zip(TRAIL).rev() {
-            draw_hand(&mut buf, scene, *p, a);
+        if scene.trail {
+            for (p, a) in trail.iter().zip(TRAIL).rev() {
+                draw_hand(&mut buf, scene, *p, a);
+            }
         }
         draw_hand(&mut buf, scene, pose, 1.0);
     }
-    let gain = rng.random_range(0.95..1.05f32);
-    let n = scene.size;
-    let mut img = RgbImage::new(n, n);
+    let gain = rng.random_range(scene.gain.0..scene.gain.1);
+    let mut img = RgbImage::new(scene.width, scene.height);
     for (px, out) in buf.iter().zip(img.pixels_mut()) {
         for (o, &p) in out.0.iter_mut().zip(px) {
             // Sum of uniforms: a cheap, nearly Gaussian noise of the scene's sigma.
@@ -202,12 +356,51 @@ mod tests {
 
     #[test]
     fn hand_shape_is_chiral_and_filled() {
-        assert!(hand_sdf(0.0, 0.1, 1.0) < 0.0, "palm centre is inside");
-        assert!(hand_sdf(0.12, -0.9, 1.0) < 0.0, "a finger is inside");
-        assert!(hand_sdf(0.0, 2.0, 1.0) > 0.0);
+        let s = &HandShape::STANDARD;
+        assert!(hand_sdf(0.0, 0.1, s, 1.0) < 0.0, "palm centre is inside");
+        assert!(hand_sdf(0.12, -0.9, s, 1.0) < 0.0, "a finger is inside");
+        assert!(hand_sdf(0.0, 2.0, s, 1.0) > 0.0);
         // The thumb is on one side only.
-        assert!(hand_sdf(0.8, -0.15, 1.0) < 0.0);
-        assert!(hand_sdf(-0.8, -0.15, 1.0) > 0.0);
+        assert!(hand_sdf(0.8, -0.15, s, 1.0) < 0.0);
+        assert!(hand_sdf(-0.8, -0.15, s, 1.0) > 0.0);
+    }
+
+    #[test]
+    fn the_hard_look_draws_no_trail() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let scene = Scene::random_hard(80, 48, &mut rng);
+        assert!(!scene.trail);
+        let pose = |x| Pose {
+            x,
+            y: 24.0,
+            scale: 10.0,
+            angle: 0.0,
+        };
+        let frame = |trail: &[Pose]| {
+            render_frame(
+                &scene,
+                pose(40.0),
+                trail,
+                &mut rand::rngs::StdRng::seed_from_u64(1),
+            )
+        };
+        assert_eq!(frame(&[pose(30.0), pose(20.0)]), frame(&[]));
+        assert_eq!(frame(&[]).dimensions(), (80, 48));
+        let mut easy = Scene::random_sized(80, 48, &mut rng);
+        easy.hand_visible = true;
+        let with = render_frame(
+            &easy,
+            pose(40.0),
+            &[pose(20.0)],
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
+        let without = render_frame(
+            &easy,
+            pose(40.0),
+            &[],
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
+        assert_ne!(with, without, "the default look draws its trail");
     }
 
     #[test]

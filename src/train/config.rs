@@ -4,6 +4,7 @@
 //! the run folder, from which `--resume` continues.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::train::init::LinearInit;
 use crate::train::optim::{OptimConfig, OptimizerKind};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,9 @@ pub struct ModelSection {
     pub partial_bn: bool,
     /// Initial weights: backbone (from `gesture-app convert`) or a whole model.
     pub pretrained: Option<PathBuf>,
+    /// How fully connected layers start from scratch: `candle` (Kaiming normal, ReLU gain) or
+    /// `torch` (PyTorch's uniform ±1/√fan_in, about 2.45 times smaller).
+    pub linear_init: LinearInit,
 }
 
 impl Default for ModelSection {
@@ -77,6 +81,7 @@ impl Default for ModelSection {
             rnn_layers: 1,
             partial_bn: true,
             pretrained: None,
+            linear_init: LinearInit::Candle,
         }
     }
 }
@@ -95,6 +100,10 @@ pub struct OptimSection {
     pub clip_gradient: f64,
     pub epochs: usize,
     pub batch_size: usize,
+    /// Epochs over which the learning rate ramps up linearly, step by step, from lr/steps to
+    /// lr (0: none): gentler first updates for a network trained from scratch (on its own it
+    /// does not get squeezenet1_1 off the ln C plateau on hard clips; training/README.md).
+    pub warmup_epochs: usize,
 }
 
 impl Default for OptimSection {
@@ -108,6 +117,7 @@ impl Default for OptimSection {
             clip_gradient: 20.0,
             epochs: 30,
             batch_size: 16,
+            warmup_epochs: 0,
         }
     }
 }

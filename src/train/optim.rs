@@ -90,6 +90,16 @@ pub fn lr_at_epoch(base: f64, lr_steps: &[usize], epoch: usize) -> f64 {
     base * 0.1f64.powi(decays as i32)
 }
 
+/// The learning rate of optimiser step `step` (0-based, counted over the whole run) during a
+/// linear warm-up of `warmup_steps` steps: `lr × (step + 1) / warmup_steps`, then `lr`.
+pub fn warmup_lr(lr: f64, step: u64, warmup_steps: u64) -> f64 {
+    if step >= warmup_steps {
+        lr
+    } else {
+        lr * (step + 1) as f64 / warmup_steps as f64
+    }
+}
+
 /// SGD-momentum or Adam over a list of parameters.
 pub struct Optimizer {
     cfg: OptimConfig,
@@ -355,6 +365,15 @@ impl Optimizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warmup_ramps_linearly_then_holds() {
+        assert_eq!(warmup_lr(0.1, 0, 4), 0.025);
+        assert_eq!(warmup_lr(0.1, 1, 4), 0.05);
+        assert_eq!(warmup_lr(0.1, 3, 4), 0.1);
+        assert_eq!(warmup_lr(0.1, 4, 4), 0.1);
+        assert_eq!(warmup_lr(0.1, 0, 0), 0.1);
+    }
     use candle_core::{Device, Tensor};
 
     fn var(v: &[f32]) -> Var {

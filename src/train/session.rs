@@ -158,7 +158,12 @@ impl Session {
         }
         let model_cfg = cfg.model_config(train.labels.clone())?;
         let varmap = VarMap::new();
-        let vb = crate::train::init::seeded_var_builder(&varmap, cfg.run.seed, device);
+        let vb = crate::train::init::seeded_var_builder(
+            &varmap,
+            cfg.run.seed,
+            cfg.model.linear_init,
+            device,
+        );
         let build = BuildOptions::training(cfg.model.partial_bn, cfg.run.seed);
         let mut train_cfg = model_cfg.clone();
         train_cfg.trn_mode = TrnMode::Random;
@@ -325,7 +330,12 @@ mod tests {
         cfg.input_size = 32;
         cfg.resize_size = 32;
         let map = VarMap::new();
-        let vb = crate::train::init::seeded_var_builder(&map, seed, &Device::Cpu);
+        let vb = crate::train::init::seeded_var_builder(
+            &map,
+            seed,
+            crate::train::init::LinearInit::Candle,
+            &Device::Cpu,
+        );
         Tsn::new(&cfg, vb, BuildOptions::training(true, 0)).unwrap();
         (map, cfg)
     }

@@ -19,7 +19,7 @@ use crate::train::collapse::{self, PredictionSpread, RunFacts};
 use crate::train::data::loader::{Augment, EpochLoader, Skipped};
 use crate::train::evaluate::{evaluate, EvalResult};
 use crate::train::metrics::{count_correct, top_k, EpochRecord, MetricsFiles, Tally};
-use crate::train::optim::lr_at_epoch;
+use crate::train::optim::{lr_at_epoch, warmup_lr};
 use crate::train::plot;
 use crate::train::progress::Console;
 use crate::train::provenance::portable_path;
@@ -103,6 +103,7 @@ fn train_epoch(
     let mut tally = Tally::default();
     let mut predicted = vec![0u64; s.model_cfg.num_classes];
     let (mut skipped, mut clipped_steps, mut done) = (0, 0, 0);
+    let warmup_steps = (s.cfg.optim.warmup_epochs * n.div_ceil(batch_size)) as u64;
     for (bi, batch) in loader.enumerate() {
         let batch = batch?;
         report_skips(console, &batch.skipped, &mut skipped);
@@ -125,6 +126,7 @@ fn train_epoch(
             )));
         }
         let grads = loss.backward()?;
+        let lr = warmup_lr(lr, s.optimizer.steps(), warmup_steps);
         let step = s.optimizer.step(&grads, lr).map_err(|e| match e {
             Error::Diverged(m) => Error::Diverged(format!("{m} at {}", where_())),
             other => other,

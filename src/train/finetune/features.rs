@@ -304,7 +304,9 @@ mod tests {
         let m = model();
         let none = AtomicBool::new(false);
         let stored = FeatureCache::compute(&m, &ds, &|_| false, &mut |_, _| {}, &none).unwrap();
-        ds.rates.clip_fps.insert("c0".into(), 2.0 * m.config().clip_fps);
+        ds.rates
+            .clip_fps
+            .insert("c0".into(), 2.0 * m.config().clip_fps);
         let rated = FeatureCache::compute(&m, &ds, &|_| false, &mut |_, _| {}, &none).unwrap();
         let steps = preprocess::resample_clip(8, 2.0 * m.config().clip_fps, m.config().clip_fps);
         assert_eq!(steps.len(), 4, "{steps:?}");

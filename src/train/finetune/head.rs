@@ -181,7 +181,7 @@ pub fn init_from_base(
 mod tests {
     use super::*;
     use crate::model::config::{Arch, Consensus};
-    use crate::train::init::seeded_var_builder;
+    use crate::train::init::{seeded_var_builder, LinearInit};
     use candle_core::Device;
 
     fn cfg(consensus: Consensus, labels: &[&str]) -> ModelConfig {
@@ -198,7 +198,13 @@ mod tests {
 
     fn build(c: &ModelConfig, seed: u64) -> (VarMap, Head) {
         let vars = VarMap::new();
-        let head = Head::new(c, seeded_var_builder(&vars, seed, &Device::Cpu), seed, true).unwrap();
+        let head = Head::new(
+            c,
+            seeded_var_builder(&vars, seed, LinearInit::Candle, &Device::Cpu),
+            seed,
+            true,
+        )
+        .unwrap();
         (vars, head)
     }
 

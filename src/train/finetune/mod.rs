@@ -25,7 +25,7 @@ use crate::model::GestureModel;
 use crate::train::data::flip::FlipPolicy;
 use crate::train::data::loader::{default_workers, LoaderOptions};
 use crate::train::data::{DataSpec, Dataset};
-use crate::train::init::seeded_var_builder;
+use crate::train::init::{seeded_var_builder, LinearInit};
 use crate::train::metrics::{EpochRecord, MetricsFiles, Tally};
 use crate::train::optim::{lr_at_epoch, OptimConfig, Optimizer, OptimizerKind};
 use crate::train::params::trainable_params;
@@ -521,7 +521,7 @@ pub fn run(
 
     // The head, initialised from the base's where it fits.
     let vars = VarMap::new();
-    let vb = seeded_var_builder(&vars, opts.seed, &Device::Cpu);
+    let vb = seeded_var_builder(&vars, opts.seed, LinearInit::Candle, &Device::Cpu);
     let train_head = head::Head::new(&cfg, vb.clone(), opts.seed, true)?;
     let eval_head = head::Head::new(&cfg, vb, opts.seed, false)?;
     let base_head = (b.contents == Contents::Model).then_some((&b.config, &b.head));

@@ -36,6 +36,9 @@ pub enum Error {
     /// The loss or the gradients stopped being finite or exploded.
     #[error("{0}")]
     Diverged(String),
+    /// The caller asked the work to stop (what was being done is named).
+    #[error("cancelled while {0}")]
+    Cancelled(String),
     /// A clip (frame folder) that cannot be used.
     #[error("{path}: {reason}")]
     Clip { path: PathBuf, reason: String },

@@ -2,6 +2,7 @@
 //! ([`model`]), the live pipeline as a user feels it ([`pipeline`]) and training
 //! ([`train`]). They time the real code paths on random weights and generated frames.
 
+pub mod finetune;
 pub mod model;
 pub mod pipeline;
 pub mod train;

@@ -4,6 +4,7 @@
 
 pub mod actions_args;
 pub mod bench;
+pub mod bench_finetune;
 pub mod bench_pipeline;
 pub mod bench_train;
 pub mod bundled;
@@ -13,6 +14,7 @@ pub mod convert;
 pub mod data;
 pub mod dataset_args;
 pub mod eval;
+pub mod finetune;
 pub mod fuzz;
 pub mod info;
 pub mod record;

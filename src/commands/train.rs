@@ -80,6 +80,22 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub pretrained: Option<PathBuf>,
 
+    /// Fine-tune BASE (any weights file: a model or an ImageNet backbone) on the data set at
+    /// --root: the head is rebuilt for its labels and trained in seconds on cached backbone
+    /// features. Architecture, input size, normalisation and clip rate come from BASE; BASE is
+    /// only read. Defaults: 30 epochs, adam, lr 0.001, weight decay 1e-4, batch 8.
+    #[arg(long, value_name = "BASE")]
+    pub finetune: Option<PathBuf>,
+    /// With --finetune: keep the whole backbone frozen and train the head on cached features
+    /// (the default).
+    #[arg(long, requires = "finetune", conflicts_with = "train_last_blocks")]
+    pub freeze_backbone: bool,
+    /// With --finetune: also train the backbone's last K blocks (Fire modules of squeezenet1_1,
+    /// inception blocks of BNInception), or `all` layers; frames are then decoded and run
+    /// through the backbone every epoch (slower; for larger data sets).
+    #[arg(long, requires = "finetune", value_name = "K|all")]
+    pub train_last_blocks: Option<String>,
+
     /// sgd (the original) or adam.
     #[arg(long)]
     pub optimizer: Option<OptimizerKind>,
@@ -248,6 +264,9 @@ fn default_run_dir(c: &RunConfig) -> PathBuf {
 
 /// Runs `gesture-app train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    if let Some(base) = args.finetune.clone() {
+        return super::finetune::run(&args, &base);
+    }
     let (device, why) = device::select(args.device)?;
     let mut session = match &args.resume {
         Some(dir) => {

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod evaluate;
+pub mod finetune;
 pub mod init;
 pub mod metrics;
 pub mod optim;

@@ -6,6 +6,7 @@ mod camera;
 mod cli;
 mod common;
 mod demo;
+mod finetune;
 mod heads;
 mod layering;
 mod parity;

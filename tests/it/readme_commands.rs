@@ -57,6 +57,8 @@ const PATHS: &[(&str, Stand)] = &[
     ),
     // Data, clips and the bundled files.
     ("/data/jester", Stand::DataRoot),
+    // `train --finetune` on "your own clips": the generated data set stands for them.
+    ("my_clips", Stand::DataRoot),
     ("path/to/clip_folder", Stand::Clip),
     ("path/to/frames", Stand::Repo("assets/demo_clips/gestures")),
     ("W", Stand::Repo("weights/demo.safetensors")),
@@ -75,6 +77,8 @@ const PATHS: &[(&str, Stand)] = &[
     ("runs/jester_trn8", Stand::AsWritten),
     ("runs/jester_trn8/best.safetensors", Stand::AsWritten),
     ("runs/squeezenet_mlp", Stand::AsWritten),
+    ("runs/my_gestures", Stand::AsWritten),
+    ("runs/my_gestures/best.safetensors", Stand::AsWritten),
     ("confusion.png", Stand::AsWritten),
     ("train_videofolder.txt", Stand::AsWritten),
     ("my_gestures", Stand::AsWritten),
@@ -93,6 +97,7 @@ const PATH_FLAGS: &[&str] = &[
     "--root",
     "--recipe",
     "--pretrained",
+    "--finetune",
     "--run-dir",
     "--resume",
     "--confusion-png",

@@ -1,0 +1,76 @@
+//! `gesture-app bench-finetune`: time from "Train" to a usable model on a few clips per label,
+//! and the per-epoch speed-up of cached-feature head training over full fine-tuning.
+
+use gesture_app::bench::finetune::{self as bench, BenchFinetuneOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Measure fine-tuning on generated clips (CPU): time to a usable model, and the speed-up of
+/// head training on cached features over full fine-tuning.
+#[derive(clap::Args, Debug)]
+pub struct BenchFinetuneArgs {
+    /// Base weights to fine-tune.
+    #[arg(long, default_value = "weights/demo.safetensors", value_name = "FILE")]
+    pub base: PathBuf,
+    /// Classes (generated gestures under labels the base does not know).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub classes: usize,
+    /// Clips per class (every 5th goes to validation).
+    #[arg(long, default_value_t = 10, value_name = "K")]
+    pub clips: usize,
+    /// Frames per clip (30 = 2.5 s at 12 fps).
+    #[arg(long, default_value_t = 30, value_name = "F")]
+    pub frames: usize,
+    /// Side of the generated frames in pixels.
+    #[arg(long, default_value_t = 128, value_name = "PX")]
+    pub size: u32,
+    /// Epochs of full fine-tuning to time.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub full_epochs: usize,
+    /// Epochs of the cached fine-tuning [default: the fine-tuning default, 30].
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<usize>,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `gesture-app bench-finetune`.
+pub fn run(a: BenchFinetuneArgs) -> anyhow::Result<ExitCode> {
+    let mut o = BenchFinetuneOptions::new(a.base);
+    o.classes = a.classes.clamp(1, 9);
+    o.clips_per_class = a.clips.max(2);
+    o.frames = a.frames.max(1);
+    o.size = a.size;
+    o.full_epochs = a.full_epochs.max(1);
+    if let Some(e) = a.epochs {
+        o.options.epochs = e.max(1);
+    }
+    let r = bench::run(&o)?;
+    if a.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} classes, {} training + {} validation clips of {} frames, {} compute threads",
+        r.classes, r.train_clips, r.val_clips, r.frames_per_clip, r.threads
+    );
+    println!(
+        "frozen backbone, cached features: {:.1} s to the best model ({:.1} s base + features, \
+         {} epochs of {:.1} ms), validation top-1 {}",
+        r.total_s,
+        r.setup_s,
+        r.epochs,
+        r.cached_epoch_s * 1e3,
+        r.val_top1.map_or("-".into(), |t| format!("{t:.1}%"))
+    );
+    if let (Some(e), Some(t)) = (r.first_best_epoch, r.time_to_first_best_s) {
+        println!("  that accuracy first reached after epoch {e}, {t:.1} s from the start");
+    }
+    println!(
+        "full fine-tuning (every layer trainable): {:.2} s per epoch -> {:.0}x per epoch; \
+         {:.1}x over the whole run (feature pass included)",
+        r.full_epoch_s, r.epoch_speedup, r.run_speedup
+    );
+    Ok(ExitCode::SUCCESS)
+}

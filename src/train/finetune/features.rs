@@ -1,0 +1,367 @@
+//! The feature cache of a frozen backbone: every frame of every clip goes through the backbone
+//! once (the fast inference path, at the model's input size and normalisation, resize + centre
+//! crop as in evaluation), and so does its mirror image where a flip may be drawn for the clip's
+//! label. Epochs then pick TSN segments and flips from the cache instead of decoding and
+//! running the backbone again.
+
+use crate::model::GestureModel;
+use crate::preprocess;
+use crate::train::data::loader::Skipped;
+use crate::train::data::Dataset;
+use crate::{Error, Result};
+use candle_core::Tensor;
+use image::RgbImage;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// One clip's backbone features.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClipFeatures {
+    /// Index of the clip in its data set's list.
+    pub entry: usize,
+    pub label: usize,
+    /// Frames in the clip (rows of `plain`).
+    pub frames: usize,
+    /// `[frames, F]` row-major.
+    pub plain: Vec<f32>,
+    /// The horizontally mirrored frames' features, `[frames, F]`; `None` when the clip is never
+    /// flipped.
+    pub flipped: Option<Vec<f32>>,
+}
+
+/// The backbone features of a data set's readable clips.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureCache {
+    /// Width F of one frame's feature.
+    pub dim: usize,
+    pub clips: Vec<ClipFeatures>,
+    /// Clips that could not be read, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Frames sent through the backbone at once.
+const CHUNK: usize = 64;
+
+/// Frames in the clip: from the index when it says, else counted on disk.
+fn frame_count(ds: &Dataset, entry: usize) -> Result<usize> {
+    let e = &ds.list.entries[entry];
+    match e.num_frames {
+        Some(k) if k > 0 => Ok(k),
+        Some(_) => Err(Error::Clip {
+            path: ds.clip_dir(e),
+            reason: "the index says the clip has 0 frames".into(),
+        }),
+        None => {
+            let n = preprocess::list_clip_frames(&ds.clip_dir(e))?.len();
+            if n == 0 {
+                return Err(Error::Clip {
+                    path: ds.clip_dir(e),
+                    reason: "no frames".into(),
+                });
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Decodes, crops and normalises every frame of a clip (and its mirror image when `flip`):
+/// `[frames (+ frames), 3, S, S]` row-major, the mirrored frames after the plain ones.
+fn clip_pixels(
+    ds: &Dataset,
+    entry: usize,
+    frames: usize,
+    model: &GestureModel,
+    flip: bool,
+) -> Result<Vec<f32>> {
+    let cfg = model.config();
+    let plane = 3 * cfg.input_size * cfg.input_size;
+    let e = &ds.list.entries[entry];
+    let images: Vec<RgbImage> = (0..frames)
+        .into_par_iter()
+        .map(|i| {
+            let path = ds.frame_path(e, i);
+            if !path.exists() {
+                return Err(Error::Clip {
+                    path,
+                    reason: format!("frame missing (the index says {frames} frames)"),
+                });
+            }
+            let img = preprocess::load_frame(&path)?;
+            Ok(preprocess::resize_center_crop(
+                &img,
+                cfg.resize_size,
+                cfg.input_size,
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let copies = if flip { 2 } else { 1 };
+    let mut out = vec![0f32; copies * frames * plane];
+    let (plain, mirrored) = out.split_at_mut(frames * plane);
+    plain
+        .par_chunks_mut(plane)
+        .zip(&images)
+        .for_each(|(dst, img)| preprocess::normalize_into(img, &cfg.input, dst));
+    if flip {
+        mirrored
+            .par_chunks_mut(plane)
+            .zip(&images)
+            .for_each(|(dst, img)| {
+                let m = image::imageops::flip_horizontal(img);
+                preprocess::normalize_into(&m, &cfg.input, dst);
+            });
+    }
+    Ok(out)
+}
+
+/// `[n, 3, S, S]` pixels → `[n, F]` backbone features, in chunks.
+fn backbone(model: &GestureModel, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
+    let s = model.config().input_size;
+    let plane = 3 * s * s;
+    let mut out = Vec::with_capacity(n * model.config().arch.feature_dim());
+    for (k, chunk) in pixels.chunks(CHUNK * plane).enumerate() {
+        let m = chunk.len() / plane;
+        debug_assert!(k * CHUNK + m <= n);
+        let x = Tensor::from_slice(chunk, (m, 3, s, s), model.device())?;
+        let f = model.backbone_features(&x)?; // [m, F]
+        out.extend(f.flatten_all()?.to_vec1::<f32>()?);
+    }
+    Ok(out)
+}
+
+impl FeatureCache {
+    /// Runs the backbone of `model` over every clip of `ds`. `flip(label)` says whether the
+    /// mirrored frames of a clip with that label are needed too. `progress(done, total)` counts
+    /// frames (mirrored ones included). Unreadable clips are skipped and listed; `cancel` stops
+    /// between clips with [`Error::Cancelled`].
+    pub fn compute(
+        model: &GestureModel,
+        ds: &Dataset,
+        flip: &dyn Fn(usize) -> bool,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Self> {
+        let dim = model.config().arch.feature_dim();
+        // Frame counts first, so progress knows the total.
+        let mut plan = Vec::with_capacity(ds.len());
+        let mut skipped = Vec::new();
+        for (i, e) in ds.list.entries.iter().enumerate() {
+            let label = e.label.ok_or_else(|| Error::Clip {
+                path: ds.clip_dir(e),
+                reason: "clip has no label".into(),
+            })?;
+            match frame_count(ds, i) {
+                Ok(frames) => plan.push((i, label, frames, flip(label))),
+                Err(err) => skipped.push(Skipped {
+                    id: e.id.clone(),
+                    reason: crate::error::report(&err),
+                }),
+            }
+        }
+        let total: usize = plan
+            .iter()
+            .map(|&(_, _, n, f)| if f { 2 * n } else { n })
+            .sum();
+        let mut done = 0;
+        progress(done, total);
+        let mut clips = Vec::with_capacity(plan.len());
+        for (entry, label, frames, flip) in plan {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled("computing backbone features".into()));
+            }
+            let rows = if flip { 2 * frames } else { frames };
+            let pixels = match clip_pixels(ds, entry, frames, model, flip) {
+                Ok(p) => p,
+                Err(err) => {
+                    skipped.push(Skipped {
+                        id: ds.list.entries[entry].id.clone(),
+                        reason: crate::error::report(&err),
+                    });
+                    done += rows;
+                    progress(done, total);
+                    continue;
+                }
+            };
+            let mut features = backbone(model, &pixels, rows)?;
+            let flipped = flip.then(|| features.split_off(frames * dim));
+            clips.push(ClipFeatures {
+                entry,
+                label,
+                frames,
+                plain: features,
+                flipped,
+            });
+            done += rows;
+            progress(done, total);
+        }
+        Ok(FeatureCache {
+            dim,
+            clips,
+            skipped,
+        })
+    }
+
+    /// Appends the features of frames `indices` of clip `clip` (mirrored when `flipped`, which
+    /// the clip must have) to `out`: `[indices.len(), F]`.
+    pub fn gather(&self, clip: usize, indices: &[usize], flipped: bool, out: &mut Vec<f32>) {
+        let c = &self.clips[clip];
+        let rows = match (&c.flipped, flipped) {
+            (Some(f), true) => f,
+            (None, true) => panic!("clip {} has no mirrored features", c.entry),
+            _ => &c.plain,
+        };
+        for &i in indices {
+            let i = i.min(c.frames - 1);
+            out.extend_from_slice(&rows[i * self.dim..(i + 1) * self.dim]);
+        }
+    }
+
+    /// Bytes the cached features take.
+    pub fn bytes(&self) -> usize {
+        self.clips
+            .iter()
+            .map(|c| (c.plain.len() + c.flipped.as_ref().map_or(0, Vec::len)) * 4)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::config::{Arch, Consensus, ModelConfig};
+    use crate::train::data::index::{ClipEntry, ClipList};
+    use crate::train::data::FrameNaming;
+
+    /// Clips of `frames` frames whose left half is bright and right half dark.
+    fn dataset(dir: &std::path::Path, frames: &[usize]) -> Dataset {
+        let mut entries = Vec::new();
+        for (c, &n) in frames.iter().enumerate() {
+            let clip = dir.join(format!("c{c}"));
+            std::fs::create_dir_all(&clip).unwrap();
+            for f in 0..n {
+                let img = RgbImage::from_fn(40, 40, |x, y| {
+                    let v = if x < 20 {
+                        230
+                    } else {
+                        10 + (f * 20 + y as usize) as u8
+                    };
+                    image::Rgb([v, v / 2, (c * 40) as u8])
+                });
+                img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+            }
+            entries.push(ClipEntry {
+                id: format!("c{c}"),
+                num_frames: Some(n),
+                label: Some(c % 2),
+                line: c + 1,
+            });
+        }
+        Dataset {
+            frames_dir: dir.to_path_buf(),
+            naming: FrameNaming {
+                digits: 5,
+                ext: "png".into(),
+            },
+            labels: vec!["Left".into(), "Right".into()],
+            list: ClipList {
+                path: dir.join("list.txt"),
+                entries,
+            },
+        }
+    }
+
+    fn model() -> GestureModel {
+        let mut cfg = ModelConfig::new(
+            Arch::SqueezeNet11,
+            Consensus::Avg,
+            2,
+            vec!["Left".into(), "Right".into()],
+        );
+        cfg.input_size = 32;
+        cfg.resize_size = 32;
+        crate::testing::random_model(&cfg, &candle_core::Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn shapes_flips_and_skips() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ds = dataset(dir.path(), &[3, 5, 2]);
+        // Clip 2 claims more frames than it has: skipped, not fatal.
+        ds.list.entries[2].num_frames = Some(9);
+        let m = model();
+        let mut seen = Vec::new();
+        let cache = FeatureCache::compute(
+            &m,
+            &ds,
+            &|label| label == 1,
+            &mut |d, t| seen.push((d, t)),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        assert_eq!(cache.dim, 512);
+        assert_eq!(cache.clips.len(), 2);
+        let (a, b) = (&cache.clips[0], &cache.clips[1]);
+        assert_eq!((a.entry, a.label, a.frames), (0, 0, 3));
+        assert_eq!(a.plain.len(), 3 * 512);
+        assert!(a.flipped.is_none(), "label 0 is never flipped");
+        assert_eq!(b.flipped.as_ref().unwrap().len(), 5 * 512);
+        assert_ne!(b.flipped.as_ref().unwrap(), &b.plain);
+        assert_eq!(cache.skipped.len(), 1);
+        assert!(cache.skipped[0].reason.contains("frame missing"));
+        assert_eq!(seen.last(), Some(&(3 + 10 + 9, 3 + 10 + 9)));
+        assert_eq!(cache.bytes(), (3 + 10) * 512 * 4);
+
+        // The cache holds exactly what the inference model computes per frame.
+        let frame = preprocess::load_frame(&ds.frame_path(&ds.list.entries[1], 4)).unwrap();
+        let x = preprocess::frames_to_tensor(&[frame.clone()], m.config(), m.device()).unwrap();
+        let x = x.reshape((1, 3, 32, 32)).unwrap();
+        let want = m.backbone_features(&x).unwrap().flatten_all().unwrap();
+        let mut got = Vec::new();
+        cache.gather(1, &[4], false, &mut got);
+        let want: Vec<f32> = want.to_vec1().unwrap();
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-4, "{diff}");
+        // ... and the mirrored row is the mirrored frame's.
+        let mirrored = image::imageops::flip_horizontal(&frame);
+        let x = preprocess::frames_to_tensor(&[mirrored], m.config(), m.device()).unwrap();
+        let want: Vec<f32> = m
+            .backbone_features(&x.reshape((1, 3, 32, 32)).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let mut got = Vec::new();
+        cache.gather(1, &[4], true, &mut got);
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-4, "{diff}");
+
+        // Gathering repeats and clamps indices as segment sampling asks.
+        let mut rows = Vec::new();
+        cache.gather(0, &[0, 0, 2], false, &mut rows);
+        assert_eq!(rows.len(), 3 * 512);
+        assert_eq!(rows[..512], rows[512..1024]);
+    }
+
+    #[test]
+    fn cancel_stops_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = dataset(dir.path(), &[2]);
+        let e = FeatureCache::compute(
+            &model(),
+            &ds,
+            &|_| true,
+            &mut |_, _| {},
+            &AtomicBool::new(true),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Cancelled(_)), "{e}");
+    }
+}

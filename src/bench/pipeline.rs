@@ -1,7 +1,8 @@
 //! Measuring the live pipeline as a user feels it: a frame folder played through the real
-//! capture thread, ring, cached-feature worker and channel; predictions per second, backbone
-//! passes per prediction (≈ 1 thanks to the feature cache) and glass-to-label latency (frame
-//! capture → prediction sent). `gesture-app bench-pipeline` prints it.
+//! capture thread, ring, clip-rate worker and channel; predictions per second (at most the
+//! model's clip rate: one per clip-rate sample), backbone passes per prediction (1: each sample
+//! computed once) and glass-to-label latency (frame capture → prediction sent).
+//! `gesture-app bench-pipeline` prints it.
 
 use crate::capture::{SourceOptions, SourceSpec};
 use crate::live::{FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg, WorkerOptions};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PipelineBench {
     pub seconds: f64,
+    /// The model's clip rate: the most predictions a second the worker makes.
+    pub clip_fps: f64,
     pub frames_captured: u64,
     pub predictions: u64,
     pub predictions_per_s: f64,
@@ -31,6 +34,7 @@ pub fn measure(
     warmup: Duration,
     seconds: Duration,
 ) -> Result<PipelineBench, LiveError> {
+    let clip_fps = model.config().clip_fps as f64;
     let options = PipelineOptions {
         source: SourceOptions {
             fps: Some(fps),
@@ -88,6 +92,7 @@ pub fn measure(
     let secs = seconds.as_secs_f64();
     Ok(PipelineBench {
         seconds: secs,
+        clip_fps,
         frames_captured: frames,
         predictions: n as u64,
         predictions_per_s: n as f64 / secs,

@@ -59,8 +59,9 @@ fn reference_frame_ms(arch: Arch) -> f64 {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (dev, why) = device::select(args.device)?;
+    let simd = gesture_app::model::simd_level();
     eprintln!(
-        "device: {why}; threads: {}; {} warm-up + median of {} runs; input 224x224, batch 1",
+        "device: {why}; threads: {}; CPU {simd}; {} warm-up + median of {} runs; input 224x224, batch 1",
         candle_core::utils::get_num_threads(),
         args.warmup,
         args.iters
@@ -86,7 +87,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         "{}",
                         serde_json::json!({
                             "arch": arch.name(), "consensus": consensus.name(), "segments": n,
-                            "device": why, "frame_ms": r.frame_ms, "head_ms": r.head_ms,
+                            "device": why, "simd": on_cpu.then_some(&simd), "frame_ms": r.frame_ms, "head_ms": r.head_ms,
                             "head_cpu_ms": r.head_cpu_ms, "clip_ms": r.clip_ms,
                             "clip_cpu_ms": r.clip_cpu_ms,
                             "pytorch_clip_ms": reference,

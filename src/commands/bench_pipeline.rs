@@ -1,6 +1,7 @@
 //! `gesture-app bench-pipeline`: the live pipeline on a frame folder at 30 fps (by default
-//! squeezenet1_1 + TRNmultiscale N=8 with random weights): predictions/s, backbone passes per
-//! prediction and glass-to-label latency p50/p95, as a Markdown table for README.
+//! squeezenet1_1 + TRNmultiscale N=8 with random weights): predictions/s against the model's
+//! clip rate, backbone passes per prediction and glass-to-label latency p50/p95, as a Markdown
+//! table for README.
 
 use anyhow::{bail, Context};
 use gesture_app::bench::pipeline::measure;
@@ -100,7 +101,10 @@ pub fn run(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
         r.frames_captured,
         r.frames_captured as f64 / r.seconds
     );
-    println!("| predictions/s | {:.1} |", r.predictions_per_s);
+    println!(
+        "| predictions/s | {:.1} (clip rate {}) |",
+        r.predictions_per_s, r.clip_fps
+    );
     println!(
         "| backbone passes per prediction | {:.2} |",
         r.backbone_passes_per_prediction

@@ -146,7 +146,8 @@ pub fn run(
                     line(json!({"t_ms": t_ms, "event": "print", "label": e.label, "text": text}))?;
                 }
             }
-            WorkerMsg::Stats(_) | WorkerMsg::Status(_) => {}
+            // Headless runs never swap models.
+            WorkerMsg::Stats(_) | WorkerMsg::Status(_) | WorkerMsg::ModelSwapped(_) => {}
             WorkerMsg::Quit(None) => break Ok(()),
             WorkerMsg::Quit(Some(why)) => break Err(LiveError::Stopped(why)),
         }

@@ -1,15 +1,17 @@
 //! The live pipeline (docs/ARCHITECTURE.md §1): a [`Capture`] thread fills a frame ring, a
-//! [`worker::Worker`] thread turns the newest window into predictions and events, and a
-//! crossbeam channel carries them to the window or the headless printer. [`Pipeline`] starts
-//! and stops the two threads as one.
+//! [`worker::Worker`] thread turns the window, resampled to the model's clip rate, into one
+//! prediction per clip-rate sample (and events), and a crossbeam channel carries them to the
+//! window or the headless printer. [`Pipeline`] starts and stops the two threads as one, and
+//! swaps the model the worker runs without stopping capture.
 
 pub mod events;
 pub mod headless;
+pub mod pace;
 pub mod rate;
 pub mod worker;
 
 pub use events::{EventSettings, GestureEvent, SettingsError};
-pub use worker::{Control, FrameModel, Prediction, Stats, WorkerMsg, WorkerOptions};
+pub use worker::{Control, CurrentModel, FrameModel, Prediction, Stats, WorkerMsg, WorkerOptions};
 
 use crate::capture::{
     Capture, CaptureError, CaptureOptions, FrameRing, Opener, SourceOptions, SourceSpec, Waker,
@@ -65,6 +67,7 @@ pub struct Pipeline {
     stop: Arc<AtomicBool>,
     rx: Receiver<WorkerMsg>,
     controls: Sender<Control>,
+    current: CurrentModel,
 }
 
 impl Pipeline {
@@ -148,6 +151,7 @@ impl Pipeline {
             waker,
             options.worker.clone(),
         )?;
+        let current = worker.current_model();
         let handle = std::thread::Builder::new()
             .name("inference".into())
             .spawn(move || worker.run())
@@ -158,6 +162,7 @@ impl Pipeline {
             stop,
             rx,
             controls,
+            current,
         })
     }
 
@@ -179,6 +184,23 @@ impl Pipeline {
     /// Sends a live change to the worker.
     pub fn control(&self, c: Control) {
         let _ = self.controls.send(c);
+    }
+
+    /// The model the worker runs now: the one it started with, or the last swap it accepted.
+    /// Keep it before [`Pipeline::swap_model`] to restore it later.
+    pub fn model(&self) -> Arc<dyn FrameModel> {
+        match self.current.lock() {
+            Ok(m) => m.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Asks the worker to run `model` from its next prediction on; capture keeps running. The
+    /// answer comes as [`WorkerMsg::ModelSwapped`] on [`Pipeline::messages`] (the new labels,
+    /// or why it was refused and the old model kept). Predictions resume once the new model
+    /// has seen N clip-rate samples (0.7 s for N=8 at 12 fps).
+    pub fn swap_model(&self, model: Arc<dyn FrameModel>) {
+        self.control(Control::SwapModel(model));
     }
 
     /// Stops both threads and waits for them; returns how long that took.

@@ -87,6 +87,98 @@ pub fn window_steps(window: Duration, fps: f32, n: usize) -> usize {
     ((window.as_secs_f64() * fps as f64).round() as usize).max(n)
 }
 
+/// The clip-rate grid the live worker computes features on: sample `k` is due at
+/// `anchor + k / fps` on the source clock and takes the frame nearest to that time. The anchor is
+/// the first frame seen, so consecutive predictions share all but one sample and each sample's
+/// features are computed once. A sample is decided as soon as the frame nearest to it has
+/// arrived (within half a source frame interval of its time), not one frame later.
+#[derive(Debug, Clone)]
+pub struct SampleClock {
+    fps: f64,
+    /// Source time of sample 0.
+    anchor: Option<f64>,
+    /// The first sample not yet handed out.
+    next: u64,
+    /// Source time of the newest frame seen.
+    newest: f64,
+}
+
+impl SampleClock {
+    /// A clock for `fps` samples per second (positive).
+    pub fn new(fps: f32) -> Self {
+        SampleClock {
+            fps: fps as f64,
+            anchor: None,
+            next: 0,
+            newest: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Starts again at the next frame (after a pause, a change of model or a source restart).
+    pub fn reset(&mut self) {
+        *self = SampleClock::new(self.fps as f32);
+    }
+
+    /// Source time of sample `k` (`None` before the first frame).
+    pub fn time(&self, k: u64) -> Option<f64> {
+        Some(self.anchor? + k as f64 / self.fps)
+    }
+
+    /// Samples handed out since the start (or the last reset).
+    pub fn samples(&self) -> u64 {
+        self.next
+    }
+
+    /// The samples that became due with the frames in `pts` (ascending, newest last): `(k,
+    /// index of the nearest frame)`, oldest first, at most `max_len` (older ones are dropped:
+    /// they would never be looked at). A clock that runs backwards (a source restarted) starts
+    /// the grid again at the newest frame.
+    pub fn due(&mut self, pts: &[Duration], max_len: usize) -> Vec<(u64, usize)> {
+        let Some(last) = pts.last() else {
+            return Vec::new();
+        };
+        let newest = last.as_secs_f64();
+        if newest < self.newest {
+            self.reset();
+        }
+        self.newest = newest;
+        let anchor = *self.anchor.get_or_insert(newest);
+        let step = 1.0 / self.fps;
+        // A sample whose time lies within half a frame interval after the newest frame is
+        // nearest to that frame: no later frame can be nearer. The tolerance never exceeds half
+        // a sample step, so one frame is not handed out for two samples of a faster source.
+        let interval = match pts.len() {
+            0 | 1 => 0.0,
+            n => newest - pts[n - 2].as_secs_f64(),
+        };
+        let tolerance = (interval / 2.0).min(step / 2.0) + 1e-9;
+        // Samples 0..=last_due are due.
+        let last_due = ((newest + tolerance - anchor) / step).floor();
+        if last_due < self.next as f64 {
+            return Vec::new();
+        }
+        let last_due = last_due as u64;
+        let first = self.next.max((last_due + 1).saturating_sub(max_len as u64));
+        self.next = last_due + 1;
+        let secs: Vec<f64> = pts.iter().map(Duration::as_secs_f64).collect();
+        (first..=last_due)
+            .map(|k| (k, nearest(&secs, anchor + k as f64 * step)))
+            .collect()
+    }
+}
+
+/// Offsets back from the newest sample (0 = the newest) of the `n` samples the model sees when
+/// the window holds `have` samples: the TSN test rule over the window, shifted so that the last
+/// pick is the newest sample (see [`segment_times`]). Oldest first; `None` while `have < n`.
+pub fn segment_offsets(have: usize, n: usize) -> Option<Vec<usize>> {
+    if have < n || n == 0 {
+        return None;
+    }
+    let picks = sample_eval_indices(have, n);
+    let last = picks[n - 1];
+    Some(picks.iter().map(|&j| last - j).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +270,73 @@ mod tests {
         assert_eq!(window_steps(Duration::from_millis(100), 12.0, 8), 8);
         assert!(resample(&[], 12.0, 10).is_empty());
         assert_eq!(resample(&times(30.0, 300), 12.0, 5).len(), 5);
+    }
+    #[test]
+    fn clock_hands_out_each_sample_once_on_the_nearest_frame_as_it_arrives() {
+        // 30 fps source, 12 fps clock, frames arriving one by one.
+        let pts = times(30.0, 91);
+        let mut clock = SampleClock::new(12.0);
+        let mut got = Vec::new();
+        for end in 1..=pts.len() {
+            for (k, i) in clock.due(&pts[..end], 24) {
+                // Decided on arrival: the frame is the newest or (on a tie) the one before.
+                assert!(i + 1 >= end - 1, "sample {k} on frame {i} decided at {end}");
+                got.push((k, i));
+            }
+        }
+        let ks: Vec<u64> = got.iter().map(|g| g.0).collect();
+        assert_eq!(
+            ks,
+            (0..=36).collect::<Vec<_>>(),
+            "one per 1/12 s, none twice"
+        );
+        for &(k, i) in &got {
+            // Nearest: within half a source frame (ties may go either way).
+            let off = (pts[i].as_secs_f64() - k as f64 / 12.0).abs();
+            assert!(off <= 1.0 / 60.0 + 1e-9, "sample {k} on frame {i}");
+        }
+        assert_eq!(clock.samples(), 37);
+    }
+
+    #[test]
+    fn clock_drops_what_the_window_cannot_hold_and_restarts_when_time_runs_back() {
+        let pts = times(30.0, 300);
+        let mut clock = SampleClock::new(12.0);
+        assert_eq!(clock.due(&pts[..1], 24), vec![(0, 0)]);
+        // 10 s later in one go: only the newest 24 samples.
+        let due = clock.due(&pts, 24);
+        assert_eq!(due.len(), 24);
+        assert_eq!(due.last().unwrap().0, 119);
+        assert!(clock.due(&pts, 24).is_empty(), "nothing new");
+        // A source that restarts its clock: a new grid at the new first frame.
+        let again = clock.due(&pts[..2], 24);
+        assert_eq!(again, vec![(0, 1)]);
+        // A slower source repeats frames.
+        let slow = times(5.0, 3);
+        let mut clock = SampleClock::new(12.0);
+        let all: Vec<_> = (1..=3).flat_map(|e| clock.due(&slow[..e], 24)).collect();
+        assert_eq!(
+            all.iter().map(|d| d.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            all.iter().map(|d| d.1).collect::<Vec<_>>(),
+            vec![0, 0, 1, 1, 2, 2]
+        );
+    }
+
+    #[test]
+    fn offsets_are_the_segment_rule_ending_at_the_newest_sample() {
+        assert_eq!(
+            segment_offsets(24, 8),
+            Some(vec![21, 18, 15, 12, 9, 6, 3, 0])
+        );
+        assert_eq!(segment_offsets(8, 8), Some((0..8).rev().collect()));
+        assert_eq!(segment_offsets(7, 8), None);
+        // The same picks segment_frames makes on a clip at the clock's own rate.
+        let pts = times(12.0, 36);
+        let frames = segment_frames(&pts, 12.0, 24, 8).unwrap();
+        let offsets = segment_offsets(24, 8).unwrap();
+        assert_eq!(frames, offsets.iter().map(|o| 35 - o).collect::<Vec<_>>());
     }
 }

@@ -1,20 +1,24 @@
-//! The inference worker: waits for a new frame, takes the newest window from the ring,
-//! resamples it to the model's clip rate, picks N segments (TSN test rule), computes backbone
-//! features only for frames it has not seen (a feature cache keyed by frame, never larger than
-//! the ring), runs the consensus head and sends the prediction. It never queues work: frames
-//! that arrive while it computes are simply not the newest any more.
+//! The inference worker. The model looks at the window resampled to its clip rate (Jester:
+//! 12 fps), so the worker runs on that grid ([`rate::SampleClock`]), not on every captured
+//! frame: as each clip-rate sample's frame arrives it computes that frame's backbone features
+//! once, keeps them for the window, and predicts once per sample from the N samples the TSN
+//! test rule picks. With a 30 fps camera that is 12 backbone passes a second, not 30. When one
+//! sample costs more than a sample step, [`pace::Pace`] makes it compute every k-th sample only
+//! (a steady lower rate); a sample that is late is dropped for a newer one, never queued.
+//! [`Control::SwapModel`] replaces the model between two predictions without stopping capture.
 
 use super::events::{EventDetector, EventSettings, GestureEvent, SettingsError};
-use super::rate;
+use super::pace::Pace;
+use super::rate::{self, SampleClock};
 use crate::capture::{Frame, FrameRing, RingState, Waker};
 use crate::model::config::ModelConfig;
 use crate::preprocess::{normalize_into, resize_center_crop};
 use crate::GestureModel;
 use candle_core::{Device, Tensor};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What the worker needs from a model: per-frame features (cacheable, each depends on one
@@ -72,16 +76,39 @@ impl Default for WorkerOptions {
 }
 
 /// Live changes from the UI.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Control {
     Events(EventSettings),
     Pause(bool),
+    /// Run this model from the next prediction on (a fine-tuned one, or the previous one back),
+    /// without stopping capture. Features of the old model are dropped, so predictions resume
+    /// once N clip-rate samples have been computed with the new one. Answered by
+    /// [`WorkerMsg::ModelSwapped`]; a model whose labels do not fit the event settings is
+    /// refused and the old one keeps running.
+    SwapModel(Arc<dyn FrameModel>),
 }
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Control::Events(s) => f.debug_tuple("Events").field(s).finish(),
+            Control::Pause(p) => f.debug_tuple("Pause").field(p).finish(),
+            Control::SwapModel(m) => f
+                .debug_tuple("SwapModel")
+                .field(&m.config().labels)
+                .finish(),
+        }
+    }
+}
+
+/// The model the worker runs, shared with [`super::Pipeline::model`]: replaced when a swap is
+/// accepted.
+pub type CurrentModel = Arc<Mutex<Arc<dyn FrameModel>>>;
 
 /// One prediction.
 #[derive(Debug, Clone)]
 pub struct Prediction {
-    /// Newest frame of the window (the frame whose arrival triggered this prediction).
+    /// Frame of the newest clip-rate sample (the frame whose arrival triggered this prediction).
     pub seq: u64,
     /// Its source time.
     pub t: Duration,
@@ -91,11 +118,12 @@ pub struct Prediction {
     pub probs: Vec<f32>,
     /// The `top_k` classes by smoothed probability: (class, probability).
     pub top: Vec<(usize, f32)>,
-    /// Frames that went through the backbone for this prediction (cache misses).
+    /// Frames that went through the backbone for this prediction: 1 (its newest sample), 0
+    /// when that frame was already computed (a source slower than the clip rate).
     pub backbone_passes: usize,
     /// The frames the model saw (sequence numbers, oldest first).
     pub frames: Vec<u64>,
-    /// Features held in the cache after this prediction.
+    /// Clip-rate samples whose features are held after this prediction (at most a window).
     pub cached_features: usize,
 }
 
@@ -109,8 +137,12 @@ pub struct Stats {
     pub latency_ms: f32,
     pub predictions: u64,
     pub backbone_passes: u64,
-    /// Frames that were never the newest frame of a prediction (dropped, not queued).
+    /// Frames the worker never looked at (between clip-rate samples, or while it computed).
     pub frames_skipped: u64,
+    /// Clip-rate samples not computed: the worker was late for them or ran at a stride.
+    pub samples_skipped: u64,
+    /// Every how many clip-rate samples the worker computes one (1 when it keeps up).
+    pub sample_stride: u64,
     /// Frames the ring overwrote.
     pub frames_overwritten: u64,
     /// Frames the source delivered that could not be decoded (dropped; the stream went on).
@@ -127,13 +159,27 @@ pub enum WorkerMsg {
     Stats(Stats),
     /// Something to show while there is no prediction yet ("warming up: 3/8 frames").
     Status(String),
+    /// Answer to [`Control::SwapModel`]: the labels predictions refer to from now on, or why
+    /// the model was refused (the old one keeps running).
+    ModelSwapped(Result<Vec<String>, String>),
     /// The worker stopped: `None` at the end of a finite source or on request, else why.
     Quit(Option<String>),
+}
+
+/// One computed clip-rate sample.
+struct Sample {
+    /// Index on the clip-rate grid.
+    k: u64,
+    /// Its frame.
+    seq: u64,
+    /// `[D]`
+    feature: Tensor,
 }
 
 /// The worker's state; [`Worker::run`] is the thread body.
 pub struct Worker {
     model: Arc<dyn FrameModel>,
+    current: CurrentModel,
     ring: Arc<FrameRing>,
     tx: Sender<WorkerMsg>,
     controls: Receiver<Control>,
@@ -141,17 +187,25 @@ pub struct Worker {
     waker: Option<Waker>,
     options: WorkerOptions,
     detector: EventDetector,
-    cache: BTreeMap<u64, Tensor>,
+    clock: SampleClock,
+    pace: Pace,
+    /// Computed samples of the window, oldest first.
+    samples: VecDeque<Sample>,
     paused: bool,
     stats: Stats,
 }
 
-/// Backbone passes a prediction may spend, beyond the newest frame's, on segments whose
-/// frames are far from any cached one (see `Worker::pick_frames`).
+/// Samples a prediction may compute beyond its newest one, to fill a hole a hiccup left.
 pub const EXTRA_PASSES: usize = 1;
 
 /// How long a blocking send of an event waits for room before checking the stop flag again.
 const SEND_RETRY: Duration = Duration::from_millis(100);
+
+/// The largest stride: the samples a prediction looks at are about `steps / n` apart, and a
+/// stride beyond that would show the model the same sample in several segments.
+fn max_stride(steps: usize, n: usize) -> u64 {
+    (steps / n.max(1)).max(1) as u64
+}
 
 impl Worker {
     /// A worker reading `ring` and sending on `tx`; fails on settings that do not fit the model.
@@ -170,7 +224,12 @@ impl Worker {
                 return Err(SettingsError::ClipRate(fps));
             }
         }
+        let fps = options.clip_fps.unwrap_or(model.config().clip_fps);
+        let steps = rate::window_steps(options.window, fps, model.config().num_segments);
         Ok(Worker {
+            current: Arc::new(Mutex::new(model.clone())),
+            clock: SampleClock::new(fps),
+            pace: Pace::new(fps, max_stride(steps, model.config().num_segments)),
             model,
             ring,
             tx,
@@ -179,10 +238,18 @@ impl Worker {
             waker,
             options,
             detector,
-            cache: BTreeMap::new(),
+            samples: VecDeque::new(),
             paused: false,
-            stats: Stats::default(),
+            stats: Stats {
+                sample_stride: 1,
+                ..Stats::default()
+            },
         })
+    }
+
+    /// The model this worker runs, updated when it accepts a [`Control::SwapModel`].
+    pub fn current_model(&self) -> CurrentModel {
+        self.current.clone()
     }
 
     /// The thread body: predicts until the source ends, fails, or stop is requested; the last
@@ -220,28 +287,71 @@ impl Worker {
             };
             self.stats.frames_skipped += newest.seq - last_seq.map_or(0, |s| s + 1);
             last_seq = Some(newest.seq);
-            if self.paused {
-                continue;
-            }
-            // The cache never outlives the ring: features of overwritten frames go.
-            let oldest = frames[0].seq;
-            self.cache = self.cache.split_off(&oldest);
-            match self.predict(&frames) {
-                Ok(Some((mut p, event))) => {
-                    // Measured as late as possible: the latency covers everything up to the send.
-                    p.latency = frames[frames.len() - 1].captured_at.elapsed();
-                    interval.latency_sum += p.latency;
-                    interval.predictions += 1;
-                    self.send_prediction(p);
-                    if let Some(e) = event {
-                        self.send_reliably(WorkerMsg::Event(e));
-                    }
-                    self.wake();
-                }
-                Ok(None) => {}
-                Err(e) => return Some(format!("inference failed: {}", crate::error::report(&e))),
+            if let Err(why) = self.on_frames(&frames, &mut interval) {
+                return Some(why);
             }
         }
+    }
+
+    /// Handles the ring's frames after a new one arrived (`frames`, oldest first): computes and
+    /// predicts the newest clip-rate sample that became due, if any.
+    fn on_frames(&mut self, frames: &[Frame], interval: &mut Interval) -> Result<(), String> {
+        if self.paused {
+            return Ok(());
+        }
+        let (fps, steps) = self.window();
+        let pts: Vec<Duration> = frames.iter().map(|f| f.pts).collect();
+        let due = self.clock.due(&pts, steps);
+        // The newest due sample on the stride; the others are not computed, ever: a late
+        // sample gives way to a newer one instead of queueing.
+        let stride = self.pace.stride();
+        let Some(&(k, i)) = due.iter().rev().find(|(k, _)| k % stride == 0) else {
+            self.stats.samples_skipped += due.len() as u64;
+            return Ok(());
+        };
+        self.stats.samples_skipped += due.len() as u64 - 1;
+        let started = Instant::now();
+        let result = self.predict(k, frames, i, fps, steps);
+        if result.is_ok() {
+            self.pace.record(started.elapsed());
+            self.stats.sample_stride = self.pace.stride();
+        }
+        match result {
+            Ok(Some((mut p, event))) => {
+                // Measured as late as possible: the latency covers everything up to the send.
+                p.latency = frames[i].captured_at.elapsed();
+                interval.latency_sum += p.latency;
+                interval.predictions += 1;
+                self.send_prediction(p);
+                if let Some(e) = event {
+                    self.send_reliably(WorkerMsg::Event(e));
+                }
+                self.wake();
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(format!("inference failed: {}", crate::error::report(&e))),
+        }
+    }
+
+    /// The clip rate and the window length in samples.
+    fn window(&self) -> (f32, usize) {
+        let cfg = self.model.config();
+        let fps = self.options.clip_fps.unwrap_or(cfg.clip_fps);
+        (
+            fps,
+            rate::window_steps(self.options.window, fps, cfg.num_segments),
+        )
+    }
+
+    /// Forgets the window: the next frame starts a new clip-rate grid.
+    fn restart_window(&mut self) {
+        let (fps, steps) = self.window();
+        self.samples.clear();
+        self.clock = SampleClock::new(fps);
+        self.pace = Pace::new(fps, max_stride(steps, self.model.config().num_segments));
+        self.stats.sample_stride = 1;
+        self.detector.reset();
     }
 
     fn apply_controls(&mut self) {
@@ -250,7 +360,8 @@ impl Worker {
                 Control::Pause(p) => {
                     self.paused = p;
                     if p {
-                        self.detector.reset();
+                        // Resuming starts a fresh window: the paused gap is not a gesture.
+                        self.restart_window();
                     }
                 }
                 Control::Events(s) => {
@@ -261,116 +372,160 @@ impl Worker {
                         self.options.events = s;
                     }
                 }
+                Control::SwapModel(model) => {
+                    let answer = self.swap_model(model);
+                    self.send_reliably(WorkerMsg::ModelSwapped(answer));
+                    self.wake();
+                }
             }
         }
     }
 
-    /// One prediction (and the event it fires) from the frames in the ring, or `None` while the
-    /// window is too short.
+    /// Runs `model` from now on, or says why not (the old model stays).
+    fn swap_model(&mut self, model: Arc<dyn FrameModel>) -> Result<Vec<String>, String> {
+        let labels = model.config().labels.clone();
+        let detector = EventDetector::new(&self.options.events, &labels)
+            .map_err(|e| format!("the new model does not fit the gesture settings: {e}"))?;
+        self.detector = detector;
+        if let Ok(mut current) = self.current.lock() {
+            *current = model.clone();
+        }
+        self.model = model;
+        self.restart_window();
+        Ok(labels)
+    }
+
+    /// Computes sample `k` (frame `frame`) unless its frame was already computed, then predicts
+    /// from the window, or returns `None` while the window holds fewer than N samples.
     fn predict(
         &mut self,
+        k: u64,
         frames: &[Frame],
+        i: usize,
+        fps: f32,
+        steps: usize,
     ) -> crate::Result<Option<(Prediction, Option<GestureEvent>)>> {
-        let cfg = self.model.config();
-        let n = cfg.num_segments;
-        let fps = self.options.clip_fps.unwrap_or(cfg.clip_fps);
-        let steps = rate::window_steps(self.options.window, fps, n);
-        let pts: Vec<Duration> = frames.iter().map(|f| f.pts).collect();
-        // Resampling steps the ring covers: fewer than N, no prediction; fewer than the whole
-        // window, a prediction that may not start an event (below).
-        let have = rate::resample(&pts, fps, steps).len();
-        let Some(times) = rate::segment_times(&pts, fps, steps, n) else {
+        let n = self.model.config().num_segments;
+        let frame = &frames[i];
+        let mut passes = self.compute_sample(k, frame)?;
+        self.stats.backbone_passes += passes as u64;
+        // Samples older than the window (and the stride's slack for a substitute) go.
+        let keep = (steps as u64) + self.pace.stride();
+        while self.samples.front().is_some_and(|s| s.k + keep <= k) {
+            self.samples.pop_front();
+        }
+        // Samples on the grid up to this one, at most a window.
+        let have = (k as usize).saturating_add(1).min(steps);
+        let Some(offsets) = rate::segment_offsets(have, n) else {
             self.send_status(format!("warming up: {have}/{n} frames at {fps} fps"));
             return Ok(None);
         };
-        let picked = self.pick_frames(frames, &times, fps);
-        let mut missing: Vec<&Frame> = Vec::new();
-        for &i in &picked {
-            let f = &frames[i];
-            if !self.cache.contains_key(&f.seq) && !missing.iter().any(|m| m.seq == f.seq) {
-                missing.push(f);
-            }
-        }
-        if !missing.is_empty() {
-            let batch = self.preprocess(&missing)?; // [k, 3, S, S]
-            let feats = self.model.frame_features(&batch)?; // [k, D]
-            for (j, f) in missing.iter().enumerate() {
-                self.cache.insert(f.seq, feats.get(j)?); // [D]
-            }
-        }
-        let rows: Vec<Tensor> = picked
+        let extra = self.fill_holes(&offsets, k, frames)?;
+        self.stats.backbone_passes += extra as u64;
+        passes += extra;
+        let used: Vec<&Sample> = offsets
             .iter()
-            .map(|&i| self.cache[&frames[i].seq].clone())
+            .map(|&o| self.nearest_sample(k.saturating_sub(o as u64)))
             .collect();
+        let rows: Vec<Tensor> = used.iter().map(|s| s.feature.clone()).collect();
+        let seen: Vec<u64> = used.iter().map(|s| s.seq).collect();
         let feats = Tensor::stack(&rows, 0)?.unsqueeze(0)?; // [1, N, D]
         let logits = self.model.head(&feats)?; // [1, C]
         let logits: Vec<f32> = logits
             .squeeze(0)?
             .to_dtype(candle_core::DType::F32)?
             .to_vec1()?;
-        let newest = &frames[frames.len() - 1];
         let raw = softmax(&logits);
         self.stats.predictions += 1;
-        self.stats.backbone_passes += missing.len() as u64;
         // Smoothing runs here (not in the consumer) so headless and window agree.
         // A window shorter than its full length (just after the start, a switch of source or a
         // pause) is stretched over the N segments: the model sees a gesture's first moments as
         // a whole gesture. Its predictions are shown, but only a full window starts an event.
-        let event = self.detector.update_with(&raw, newest.pts, have >= steps);
+        let event = self.detector.update_with(&raw, frame.pts, have >= steps);
         let probs = self.detector.smoothed().to_vec();
         let prediction = Prediction {
-            seq: newest.seq,
-            t: newest.pts,
-            latency: newest.captured_at.elapsed(),
+            seq: frame.seq,
+            t: frame.pts,
+            latency: frame.captured_at.elapsed(),
             top: top_k(&probs, self.options.top_k),
             probs,
-            backbone_passes: missing.len(),
-            frames: picked.iter().map(|&i| frames[i].seq).collect(),
-            cached_features: self.cache.len(),
+            backbone_passes: passes,
+            frames: seen,
+            cached_features: self.samples.len(),
         };
         Ok(Some((prediction, event)))
     }
 
-    /// The frame (index into `frames`) for each segment time.
-    ///
-    /// The newest segment always takes the frame nearest to its time. Any other segment takes
-    /// its nearest frame if that frame's feature is cached, else the nearest cached frame if
-    /// one lies within half a resampling step (as close as nearest-frame resampling itself
-    /// gets). While the worker keeps up with the source that is always the case and one
-    /// backbone pass per prediction suffices. When it falls behind, the window shifts by
-    /// several frames between predictions; rather than pay up to N passes (and fall further
-    /// behind), at most [`EXTRA_PASSES`] segments — those farthest from a cached frame — get
-    /// their nearest frame computed, and the rest use the nearest cached frame.
-    fn pick_frames(&self, frames: &[Frame], times: &[f64], fps: f32) -> Vec<usize> {
+    /// Computes sample `k` on `frame` and keeps it (in grid order); returns the backbone passes
+    /// spent: 0 when the frame was already computed (a source slower than the clip rate hands
+    /// out one frame for several samples).
+    fn compute_sample(&mut self, k: u64, frame: &Frame) -> crate::Result<usize> {
+        let known = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.seq == frame.seq)
+            .map(|s| s.feature.clone());
+        let passes = usize::from(known.is_none());
+        let feature = match known {
+            Some(f) => f,
+            None => {
+                let batch = self.preprocess(&[frame])?; // [1, 3, S, S]
+                self.model.frame_features(&batch)?.get(0)? // [D]
+            }
+        };
+        let at = self.samples.partition_point(|s| s.k < k);
+        self.samples.insert(
+            at,
+            Sample {
+                k,
+                seq: frame.seq,
+                feature,
+            },
+        );
+        Ok(passes)
+    }
+
+    /// Computes up to [`EXTRA_PASSES`] of the samples this prediction picks that are on the
+    /// stride but were skipped because the worker was late for them (a hiccup: a slow first
+    /// pass, another process), newest first, so that one hiccup does not leave a hole in the
+    /// next second of predictions. Returns the passes spent.
+    fn fill_holes(&mut self, offsets: &[usize], k: u64, frames: &[Frame]) -> crate::Result<usize> {
+        let stride = self.pace.stride();
         let secs: Vec<f64> = frames.iter().map(|f| f.pts.as_secs_f64()).collect();
-        let cached: Vec<usize> = (0..frames.len())
-            .filter(|&i| self.cache.contains_key(&frames[i].seq))
-            .collect();
-        let exact: Vec<usize> = times.iter().map(|&t| rate::nearest(&secs, t)).collect();
-        if cached.is_empty() {
-            return exact;
-        }
-        let cached_secs: Vec<f64> = cached.iter().map(|&i| secs[i]).collect();
-        let half_step = 0.5 / fps as f64;
-        let mut picked = exact.clone();
-        // (distance to the nearest cached frame, segment) for segments with no good cached frame.
-        let mut far: Vec<(f64, usize)> = Vec::new();
-        for (k, &t) in times.iter().enumerate().take(times.len() - 1) {
-            if self.cache.contains_key(&frames[exact[k]].seq) {
+        let mut passes = 0;
+        let mut filled = 0;
+        for &o in offsets.iter().rev() {
+            if filled == EXTRA_PASSES {
+                break;
+            }
+            let Some(j) = k.checked_sub(o as u64) else {
+                continue;
+            };
+            if j % stride != 0 || self.samples.iter().any(|s| s.k == j) {
                 continue;
             }
-            let c = cached[rate::nearest(&cached_secs, t)];
-            let distance = (secs[c] - t).abs();
-            picked[k] = c;
-            if distance >= half_step {
-                far.push((distance, k));
+            let Some(t) = self.clock.time(j) else {
+                continue;
+            };
+            passes += self.compute_sample(j, &frames[rate::nearest(&secs, t)])?;
+            filled += 1;
+        }
+        Ok(passes)
+    }
+
+    /// The computed sample nearest to grid index `k` (itself when the worker keeps up; a
+    /// neighbour on the stride when it runs at one; the later one on a tie).
+    fn nearest_sample(&self, k: u64) -> &Sample {
+        let mut best = &self.samples[self.samples.len() - 1];
+        for s in &self.samples {
+            if s.k.abs_diff(k) < best.k.abs_diff(k) {
+                best = s;
+            } else if s.k.abs_diff(k) == best.k.abs_diff(k) && s.k > best.k {
+                best = s;
             }
         }
-        far.sort_by(|a, b| b.0.total_cmp(&a.0));
-        for &(_, k) in far.iter().take(EXTRA_PASSES) {
-            picked[k] = exact[k];
-        }
-        picked
+        best
     }
 
     /// Crops and normalises frames for the backbone: `[k, 3, S, S]` on the model's device.
@@ -483,6 +638,342 @@ pub fn top_k(probs: &[f32], k: usize) -> Vec<(usize, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::config::{Arch, Consensus};
+    use crossbeam_channel::{bounded, unbounded};
+    use image::RgbImage;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A model that counts its backbone passes, takes `delay` per frame, and whose head always
+    /// prefers class `class`.
+    struct Counting {
+        cfg: ModelConfig,
+        device: Device,
+        passes: AtomicUsize,
+        delay: Duration,
+        class: usize,
+    }
+
+    fn counting(classes: usize, class: usize, delay: Duration) -> Arc<Counting> {
+        let labels = (0..classes).map(|i| format!("gesture {i}")).collect();
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
+        cfg.input_size = 8;
+        cfg.resize_size = 8;
+        cfg.clip_fps = 12.0;
+        Arc::new(Counting {
+            cfg,
+            device: Device::Cpu,
+            passes: AtomicUsize::new(0),
+            delay,
+            class,
+        })
+    }
+
+    impl FrameModel for Counting {
+        fn config(&self) -> &ModelConfig {
+            &self.cfg
+        }
+        fn device(&self) -> &Device {
+            &self.device
+        }
+        fn frame_features(&self, frames: &Tensor) -> crate::Result<Tensor> {
+            let k = frames.dim(0)?;
+            self.passes.fetch_add(k, Ordering::SeqCst);
+            std::thread::sleep(self.delay * k as u32);
+            Ok(frames.flatten_from(1)?.mean_keepdim(1)?.repeat((1, 4))?) // [k, 4]
+        }
+        fn head(&self, features: &Tensor) -> crate::Result<Tensor> {
+            let b = features.dim(0)?;
+            let mut logits = vec![0f32; b * self.cfg.labels.len()];
+            for row in logits.chunks_mut(self.cfg.labels.len()) {
+                row[self.class] = 5.0;
+            }
+            Ok(Tensor::from_vec(
+                logits,
+                (b, self.cfg.labels.len()),
+                &Device::Cpu,
+            )?)
+        }
+    }
+
+    fn frame(seq: u64, fps: f64) -> Frame {
+        Frame {
+            seq,
+            pts: Duration::from_secs_f64(seq as f64 / fps),
+            captured_at: Instant::now(),
+            image: Arc::new(RgbImage::new(8, 8)),
+        }
+    }
+
+    struct Harness {
+        worker: Worker,
+        rx: Receiver<WorkerMsg>,
+        controls: Sender<Control>,
+        interval: Interval,
+        frames: Vec<Frame>,
+    }
+
+    impl Harness {
+        fn new(model: Arc<dyn FrameModel>, options: WorkerOptions) -> Self {
+            let (tx, rx) = bounded(4096);
+            let (controls, controls_rx) = unbounded();
+            let stop = Arc::new(AtomicBool::new(false));
+            let ring = Arc::new(FrameRing::new(1));
+            let worker = Worker::new(model, ring, tx, controls_rx, stop, None, options).unwrap();
+            Harness {
+                worker,
+                rx,
+                controls,
+                interval: Interval::new(0),
+                frames: Vec::new(),
+            }
+        }
+
+        /// `count` more frames at `fps`, each handed to the worker as it arrives (the worker
+        /// keeps up), the ring holding the newest 128.
+        fn play(&mut self, count: usize, fps: f64) -> Vec<WorkerMsg> {
+            for _ in 0..count {
+                self.frames.push(frame(self.frames.len() as u64, fps));
+                let ring = &self.frames[self.frames.len().saturating_sub(128)..];
+                self.worker.apply_controls();
+                self.worker.on_frames(ring, &mut self.interval).unwrap();
+            }
+            self.rx.try_iter().collect()
+        }
+
+        /// `count` more frames that arrive while the worker is busy (it sees them with the next
+        /// frame [`Harness::play`] hands it).
+        fn arrive_unseen(&mut self, count: usize, fps: f64) {
+            for _ in 0..count {
+                self.frames.push(frame(self.frames.len() as u64, fps));
+            }
+        }
+    }
+
+    fn predictions(msgs: &[WorkerMsg]) -> Vec<&Prediction> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                WorkerMsg::Prediction(p) => Some(p),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn one_pass_and_one_prediction_per_clip_rate_sample() {
+        let model = counting(5, 0, Duration::ZERO);
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        // 3 s of a 30 fps camera: 37 samples at 12 fps, the first prediction at the 8th.
+        let msgs = h.play(91, 30.0);
+        let preds = predictions(&msgs);
+        assert_eq!(
+            model.passes.load(Ordering::SeqCst),
+            37,
+            "one pass per sample"
+        );
+        assert_eq!(preds.len(), 37 - 7, "one prediction per sample");
+        assert!(preds.iter().all(|p| p.backbone_passes == 1));
+        for (j, p) in preds.iter().enumerate() {
+            // Prediction j is on sample j + 7, at its time to the nearest frame.
+            let k = (j + 7) as f64;
+            assert!((p.t.as_secs_f64() - k / 12.0).abs() <= 1.0 / 60.0 + 1e-9);
+            assert_eq!(*p.frames.last().unwrap(), p.seq);
+            assert!(p.cached_features <= 25, "{}", p.cached_features);
+        }
+        // A full window: 24 samples, segments 3 samples (6 or 9 frames at 30 fps) apart.
+        let last = preds.last().unwrap();
+        assert_eq!(last.frames.len(), 8);
+        for w in last.frames.windows(2) {
+            assert!((7..=8).contains(&(w[1] - w[0])), "{:?}", last.frames);
+        }
+        let s = &h.worker.stats;
+        assert_eq!((s.samples_skipped, s.sample_stride), (0, 1));
+    }
+
+    #[test]
+    fn a_sample_the_worker_was_late_for_is_computed_once_when_a_prediction_needs_it() {
+        let model = counting(5, 0, Duration::ZERO);
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        h.play(60, 30.0);
+        // A hiccup: 6 frames (2 to 3 samples) arrive while the worker is busy.
+        h.arrive_unseen(6, 30.0);
+        let msgs = h.play(60, 30.0);
+        let preds = predictions(&msgs);
+        let samples = h.worker.clock.samples() as usize;
+        assert_eq!(
+            model.passes.load(Ordering::SeqCst),
+            samples,
+            "each sample once"
+        );
+        assert!(h.worker.stats.samples_skipped >= 1);
+        assert!(preds.iter().all(|p| p.backbone_passes <= 1 + EXTRA_PASSES));
+        // The window is whole again: segments 3 samples apart, each on its nearest frame.
+        let last = preds.last().unwrap();
+        for w in last.frames.windows(2) {
+            assert!((7..=8).contains(&(w[1] - w[0])), "{:?}", last.frames);
+        }
+    }
+
+    #[test]
+    fn the_clip_at_its_own_rate_is_seen_frame_by_frame() {
+        let model = counting(5, 0, Duration::ZERO);
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        let msgs = h.play(8, 12.0);
+        let preds = predictions(&msgs);
+        assert_eq!(preds.len(), 1);
+        assert_eq!(preds[0].frames, (0..8).collect::<Vec<u64>>());
+        assert_eq!(model.passes.load(Ordering::SeqCst), 8);
+    }
+
+    #[test]
+    fn a_slow_source_repeats_frames_without_computing_them_again() {
+        let model = counting(5, 0, Duration::ZERO);
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        // 5 fps: about 2.4 samples per frame; the worker predicts the newest due sample.
+        let msgs = h.play(20, 5.0);
+        assert_eq!(model.passes.load(Ordering::SeqCst), 20, "each frame once");
+        let preds = predictions(&msgs);
+        assert!(!preds.is_empty());
+        assert!(preds.iter().all(|p| p.backbone_passes <= 1));
+    }
+
+    #[test]
+    fn a_slow_model_degrades_to_an_even_lower_rate_without_a_backlog() {
+        // 30 fps in real time, 120 ms per pass against an 83 ms sample step: every second
+        // sample (6 predictions/s), each on time, one pass each.
+        let model = counting(5, 0, Duration::from_millis(120));
+        let ring = Arc::new(FrameRing::new(128));
+        let (tx, rx) = bounded(4096);
+        let (_controls, controls_rx) = unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let options = WorkerOptions::default();
+        let worker = Worker::new(
+            model.clone(),
+            ring.clone(),
+            tx,
+            controls_rx,
+            stop.clone(),
+            None,
+            options,
+        )
+        .unwrap();
+        let handle = std::thread::spawn(move || worker.run());
+        let start = Instant::now();
+        let image = Arc::new(RgbImage::new(8, 8));
+        for i in 0..150u32 {
+            let pts = Duration::from_secs_f64(i as f64 / 30.0);
+            if let Some(wait) = pts.checked_sub(start.elapsed()) {
+                std::thread::sleep(wait);
+            }
+            ring.push(image.clone(), pts, Instant::now());
+        }
+        stop.store(true, Ordering::SeqCst);
+        handle.join().unwrap();
+        let msgs: Vec<WorkerMsg> = rx.try_iter().collect();
+        let preds = predictions(&msgs);
+        // After two seconds the stride has settled.
+        let late: Vec<&&Prediction> = preds.iter().filter(|p| p.t.as_secs_f64() > 2.0).collect();
+        assert!(late.len() >= 10, "{} predictions after 2 s", late.len());
+        // One pass per prediction, now and then two to fill a hole a late sample left.
+        assert!(preds.iter().all(|p| p.backbone_passes <= 2));
+        let passes: usize = late.iter().map(|p| p.backbone_passes).sum();
+        assert!(passes as f64 <= 1.05 * late.len() as f64, "{passes} passes");
+        let step = 1.0 / 12.0;
+        let gaps: Vec<f64> = late
+            .windows(2)
+            .map(|w| w[1].t.as_secs_f64() - w[0].t.as_secs_f64())
+            .collect();
+        // Never two predictions for one sample step, and (a loaded machine may be late now
+        // and then) nearly all exactly two steps apart.
+        assert!(gaps.iter().all(|&g| g > step), "{gaps:?}");
+        let even = gaps
+            .iter()
+            .filter(|&&g| (g - 2.0 * step).abs() <= 1.0 / 30.0)
+            .count();
+        assert!(even * 10 >= gaps.len() * 8, "{gaps:?}");
+        // No backlog: the latency does not grow.
+        assert!(
+            late.iter().all(|p| p.latency < Duration::from_millis(600)),
+            "{:?}",
+            late.iter().map(|p| p.latency).collect::<Vec<_>>()
+        );
+        let stats = msgs
+            .iter()
+            .rev()
+            .find_map(|m| match m {
+                WorkerMsg::Stats(s) => Some(s.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(stats.sample_stride, 2);
+        assert!(stats.backbone_passes <= stats.predictions + 8);
+    }
+
+    #[test]
+    fn a_swapped_model_runs_from_the_next_prediction_and_can_be_swapped_back() {
+        let a = counting(5, 0, Duration::ZERO);
+        let b = counting(3, 2, Duration::ZERO);
+        let mut h = Harness::new(a.clone(), WorkerOptions::default());
+        let before = predictions(&h.play(40, 30.0)).len();
+        assert!(before > 0);
+        let a_passes = a.passes.load(Ordering::SeqCst);
+        h.controls.send(Control::SwapModel(b.clone())).unwrap();
+        let msgs = h.play(60, 30.0);
+        let swapped = msgs
+            .iter()
+            .position(|m| matches!(m, WorkerMsg::ModelSwapped(_)));
+        let Some(WorkerMsg::ModelSwapped(Ok(labels))) = swapped.map(|i| &msgs[i]) else {
+            panic!("no swap answer: {msgs:?}");
+        };
+        assert_eq!(labels, &b.cfg.labels);
+        // Nothing from the old model after the answer, and its features were not reused.
+        assert_eq!(a.passes.load(Ordering::SeqCst), a_passes);
+        let after = predictions(&msgs);
+        assert!(!after.is_empty());
+        for p in &after {
+            assert_eq!(p.probs.len(), 3);
+            assert_eq!(p.top[0].0, 2);
+        }
+        assert_eq!(
+            b.passes.load(Ordering::SeqCst),
+            24,
+            "60 frames = 24 samples"
+        );
+        assert_eq!(
+            h.worker
+                .current_model()
+                .lock()
+                .unwrap()
+                .config()
+                .labels
+                .len(),
+            3
+        );
+        // And back.
+        h.controls.send(Control::SwapModel(a.clone())).unwrap();
+        let back = h.play(30, 30.0);
+        assert!(matches!(back[0], WorkerMsg::ModelSwapped(Ok(ref l)) if l.len() == 5));
+        assert!(predictions(&back).iter().all(|p| p.top[0].0 == 0));
+    }
+
+    #[test]
+    fn a_model_that_does_not_fit_the_settings_is_refused_and_the_old_one_kept() {
+        let a = counting(5, 0, Duration::ZERO);
+        let b = counting(3, 2, Duration::ZERO);
+        let mut options = WorkerOptions::default();
+        options.events.class_thresholds = vec![("gesture 4".into(), 0.5)];
+        let mut h = Harness::new(a.clone(), options);
+        h.play(40, 30.0);
+        h.controls.send(Control::SwapModel(b.clone())).unwrap();
+        let msgs = h.play(10, 30.0);
+        match &msgs[0] {
+            WorkerMsg::ModelSwapped(Err(why)) => assert!(why.contains("gesture 4"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(b.passes.load(Ordering::SeqCst), 0);
+        let preds = predictions(&msgs);
+        assert_eq!(preds.len(), 4, "10 frames = 4 samples, the window kept");
+        assert!(preds.iter().all(|p| p.probs.len() == 5));
+    }
 
     #[test]
     fn softmax_and_top_k() {

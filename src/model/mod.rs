@@ -8,6 +8,8 @@ pub mod config;
 pub mod consensus;
 pub mod fold;
 pub(crate) mod kernels;
+/// What the CPU kernels run on (see `kernels::simd`), for benchmark reports.
+pub use kernels::{simd_level, SIMD_ENV};
 pub mod layers;
 pub mod spec;
 pub mod tsn;

@@ -497,6 +497,18 @@ impl LiveApp {
             }
             WorkerMsg::Stats(s) => self.stats = s,
             WorkerMsg::Status(s) => self.status = Some(s),
+            // Predictions after this refer to the swapped-in model's classes.
+            WorkerMsg::ModelSwapped(Ok(labels)) => {
+                self.labels = labels;
+                self.current = None;
+                self.history.clear();
+                if let Some(d) = &mut self.actions {
+                    if let Err(e) = d.relabel(&self.labels) {
+                        self.error = Some(format!("actions: {e}; that gesture never fires"));
+                    }
+                }
+            }
+            WorkerMsg::ModelSwapped(Err(e)) => self.error = Some(e),
             WorkerMsg::Quit(None) => {
                 self.ended = true;
                 self.status = Some("the source ended; pick another one to go on".into());

@@ -66,6 +66,17 @@ pub fn side_panel_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                         ),
                         ("frames skipped".into(), s.frames_skipped.to_string()),
                         (
+                            "clip samples skipped".into(),
+                            if s.sample_stride > 1 {
+                                format!(
+                                    "{} (every {} computed)",
+                                    s.samples_skipped, s.sample_stride
+                                )
+                            } else {
+                                s.samples_skipped.to_string()
+                            },
+                        ),
+                        (
                             "frames undecodable".into(),
                             s.frames_undecodable.to_string(),
                         ),

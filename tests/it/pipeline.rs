@@ -1,7 +1,8 @@
 //! The live pipeline end to end (source → capture thread → ring → worker → channel) on real
 //! models: the label for a fixture clip equals what `classify` computes, the worker's feature
 //! cache never outgrows the ring, stopping joins every thread within a second, a model slower
-//! than the source drops frames instead of queueing them, headless JSON, and bad input.
+//! than the source drops frames instead of queueing them, headless JSON, bad input, and a model
+//! swapped into a running pipeline.
 
 use crate::common;
 
@@ -487,4 +488,76 @@ fn cli_headless_runs_and_reports_bad_input_in_one_line() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
     }
+}
+
+/// Waits for the first message `want` accepts, up to `timeout`.
+fn wait_for<T>(
+    pipeline: &Pipeline,
+    timeout: Duration,
+    mut want: impl FnMut(WorkerMsg) -> Option<T>,
+) -> Option<T> {
+    let end = Instant::now() + timeout;
+    while let Some(left) = end.checked_duration_since(Instant::now()) {
+        let msg = pipeline.messages().recv_timeout(left).ok()?;
+        if let Some(t) = want(msg) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+#[test]
+fn a_model_swapped_into_a_running_pipeline_predicts_its_own_classes_and_can_be_swapped_back() {
+    let first = small_model();
+    let mut pipeline = Pipeline::start(
+        first.clone(),
+        &SourceSpec::Synthetic,
+        &options(30.0, true),
+        None,
+    )
+    .unwrap();
+    let prediction = |p: WorkerMsg| match p {
+        WorkerMsg::Prediction(p) => Some(p),
+        _ => None,
+    };
+    let swapped = |m: WorkerMsg| match m {
+        WorkerMsg::ModelSwapped(r) => Some(r),
+        _ => None,
+    };
+    let timeout = Duration::from_secs(30);
+    assert_eq!(
+        wait_for(&pipeline, timeout, prediction)
+            .unwrap()
+            .probs
+            .len(),
+        5
+    );
+    let old = pipeline.model();
+    let captured = pipeline.ring().pushed();
+    pipeline.swap_model(Arc::new(
+        random_model(&small_config(3), &Device::Cpu).unwrap(),
+    ));
+    let labels = wait_for(&pipeline, timeout, swapped).unwrap().unwrap();
+    assert_eq!(labels.len(), 3);
+    assert_eq!(pipeline.model().config().labels, labels);
+    // Capture went on, and every later prediction is the new model's.
+    let p = wait_for(&pipeline, timeout, prediction).unwrap();
+    assert_eq!(p.probs.len(), 3);
+    assert!(pipeline.ring().pushed() > captured);
+    pipeline.swap_model(old);
+    assert_eq!(
+        wait_for(&pipeline, timeout, swapped)
+            .unwrap()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        wait_for(&pipeline, timeout, prediction)
+            .unwrap()
+            .probs
+            .len(),
+        5
+    );
+    pipeline.stop();
 }

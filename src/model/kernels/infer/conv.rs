@@ -1,8 +1,10 @@
 //! Convolution (+ bias, + optional ReLU) in NHWC: im2col rows of contiguous channel vectors for
 //! k×k kernels (none for 1×1), one gemm per block of output pixels, bias and ReLU applied while
-//! the block is still in cache. Output goes to any channel window of a row buffer, so branches
-//! of an inception/fire module write straight into their concatenation.
+//! the block is still in cache; stride-1 3×3 convolutions go through Winograd F(2×2, 3×3)
+//! ([`super::winograd`]) instead. Output goes to any channel window of a row buffer, so
+//! branches of an inception/fire module write straight into their concatenation.
 
+use super::winograd::{transform_filters, Winograd};
 use super::{host_vec, num_threads, Act, Out, View};
 use crate::model::kernels::gemm::{matmul, Mat};
 use crate::model::kernels::im2col::{im2col, permute_filters, ConvWindow};
@@ -31,6 +33,14 @@ pub struct ConvPlan {
     bias: Vec<f32>,
     /// ReLU applies to output channels `0..relu_cols` (all or none, except in fused plans).
     relu_cols: usize,
+    /// Winograd-transformed filters `[16, c_in, c_out]` of a stride-1, padding-1 3×3 window.
+    winograd: Option<Vec<f32>>,
+}
+
+/// The Winograd filters for `w` (`[(ky, kx, ci), o]`) if `win` is a stride-1, padding-1 3×3.
+fn winograd_filters(win: &ConvWindow, w: &[f32], c_in: usize, c_out: usize) -> Option<Vec<f32>> {
+    let fits = (win.k, win.stride, win.pad) == (3, 1, 1);
+    fits.then(|| transform_filters(w, c_in, c_out))
 }
 
 impl ConvPlan {
@@ -60,10 +70,12 @@ impl ConvPlan {
             Some(b) => host_vec(b)?,
             None => vec![0.0; c_out],
         };
+        let win = ConvWindow { k, stride, pad };
         Ok(ConvPlan {
             c_in,
             c_out,
-            win: ConvWindow { k, stride, pad },
+            winograd: winograd_filters(&win, &w, c_in, c_out),
+            win,
             w,
             bias,
             relu_cols: if relu { c_out } else { 0 },
@@ -111,10 +123,12 @@ impl ConvPlan {
         }
         Ok(ConvPlan {
             c_out,
+            winograd: winograd_filters(&first.win, &w, first.c_in, c_out),
             w,
             bias,
             relu_cols,
-            ..(*first).clone()
+            c_in: first.c_in,
+            win: first.win,
         })
     }
 
@@ -138,12 +152,32 @@ impl ConvPlan {
         Ok(y)
     }
 
+    /// The same convolution computed by im2col and gemm only (no Winograd), to compare.
+    #[cfg(test)]
+    pub fn without_winograd(&self) -> ConvPlan {
+        ConvPlan {
+            winograd: None,
+            ..self.clone()
+        }
+    }
+
     /// Into the channel window `y` (which must have `n·oh·ow` rows and `c_out` channels).
     pub fn forward_into(&self, x: View, y: Out) -> Result<()> {
         let (oh, ow) = self.out_hw(x.h, x.w)?;
         assert_eq!(x.c, self.c_in, "conv input channels");
         assert_eq!(y.channels(), self.c_out, "conv output channels");
         assert_eq!(y.rows(), x.n * oh * ow, "conv output rows");
+        if let Some(u) = &self.winograd {
+            let plan = Winograd {
+                c_in: self.c_in,
+                c_out: self.c_out,
+                u,
+                bias: &self.bias,
+                relu_cols: self.relu_cols,
+            };
+            plan.forward_into(x, y);
+            return Ok(());
+        }
         let threads = num_threads();
         let rows = y.rows();
         if threads > 1 && rows >= threads * MIN_ROWS_PER_TASK {
@@ -246,6 +280,46 @@ mod tests {
             );
             let d = crate::model::kernels::max_abs_diff(&got.data, &want.data);
             assert!(d < 1e-4, "k{k} s{s} p{p}: {d}");
+        }
+        Ok(())
+    }
+
+    /// Winograd and im2col agree on odd and even maps, several frames, channel counts that
+    /// are not a multiple of the transform's chunk, ReLU on part of the channels, and an input
+    /// that is a channel slice of a wider buffer written into a channel window of another.
+    #[test]
+    fn winograd_matches_im2col() -> Result<()> {
+        let dev = Device::Cpu;
+        for (c_in, c_out, h, w, n) in [
+            (6, 7, 9, 9, 3),
+            (70, 33, 8, 6, 2),
+            (130, 65, 7, 7, 1),
+            (16, 24, 14, 14, 8),
+            (3, 5, 1, 2, 1),
+        ] {
+            let wt = Tensor::randn(0f32, 0.5, (c_out, c_in, 3, 3), &dev)?;
+            let b = Tensor::randn(0f32, 0.5, c_out, &dev)?;
+            let relu = ConvPlan::new(&wt, Some(&b), 1, 1, true)?;
+            let plain = ConvPlan::new(&wt, Some(&b), 1, 1, false)?;
+            let plan = ConvPlan::concat(&[&relu, &plain])?;
+            assert!(plan.winograd.is_some() && relu.winograd.is_some());
+            let wide = Tensor::randn(0f32, 1., (n, c_in + 5, h, w), &dev)?;
+            let x = Act::from_nchw(&wide)?;
+            let view = x.channels(2, c_in);
+            let mut fast = Act::for_overwrite(n, h, w, 2 * c_out + 3);
+            fast.data.fill(-7.0);
+            plan.forward_into(view, fast.out(1, 2 * c_out))?;
+            let slow = plan.without_winograd().forward(view)?;
+            let scale = slow.data.iter().fold(1f32, |m, v| m.max(v.abs()));
+            for (r, px) in fast.data.chunks_exact(fast.c).enumerate() {
+                assert_eq!((px[0], px[2 * c_out + 1]), (-7.0, -7.0), "wrote outside");
+                let want = &slow.data[r * 2 * c_out..(r + 1) * 2 * c_out];
+                let d = crate::model::kernels::max_abs_diff(&px[1..1 + 2 * c_out], want);
+                assert!(
+                    d <= 1e-5 * scale,
+                    "{c_in}->{c_out} {h}x{w}: {d} (scale {scale})"
+                );
+            }
         }
         Ok(())
     }

@@ -15,6 +15,7 @@ pub mod conv;
 pub mod pool;
 pub mod relations;
 pub mod squeezenet;
+pub mod winograd;
 
 use super::gemm::MatMut;
 use candle_core::{DType, Result, Storage, Tensor};

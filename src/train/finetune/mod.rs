@@ -575,6 +575,7 @@ pub fn run(
                 norm: cfg.input,
                 workers: opts.workers.unwrap_or_else(default_workers),
                 prefetch: 4,
+                clip_fps: Some(cfg.clip_fps),
             };
             let f = unfreeze::FrameFitter::new(
                 unfreeze::FrameSetup {

@@ -11,6 +11,14 @@ pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading("gesture-app");
+            let open = app.teach.open;
+            if ui
+                .selectable_label(open, "Teach")
+                .on_hover_text("record your own gestures and fine-tune the model on them")
+                .clicked()
+            {
+                app.teach.set_open(!open);
+            }
             ui.separator();
             ui.label(&app.source_label);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {

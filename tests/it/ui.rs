@@ -65,12 +65,14 @@ pub fn window(
         actions: None,
         armed: false,
         given: Given::default(),
+        teach_dir: None,
+        teach_open: false,
     };
     build(init, None)
 }
 
 /// The real App in a test window, started with `storage` as eframe would pass it.
-fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
+pub fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
     let storage = storage.cloned();
     Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
@@ -84,7 +86,7 @@ fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, Liv
 }
 
 /// Steps the UI (with real time passing) until `done` holds or `timeout` passes.
-fn step_until(
+pub fn step_until(
     h: &mut Harness<'static, LiveApp>,
     timeout: Duration,
     done: impl Fn(&LiveApp) -> bool,
@@ -297,6 +299,8 @@ fn default_init(source: SourceSpec, given: Given) -> AppInit {
         given,
         actions: None,
         armed: false,
+        teach_dir: None,
+        teach_open: false,
     }
 }
 

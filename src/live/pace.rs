@@ -15,6 +15,8 @@ const SETTLE: usize = 4;
 const GROW_AT: f64 = 0.95;
 /// …and shrinks when a smaller stride would keep the cost under this share.
 const SHRINK_AT: f64 = 0.8;
+/// Below this share there is time to fill a hole a late sample left.
+const SLACK_AT: f64 = 0.5;
 
 /// Chooses how many grid samples apart the worker computes.
 #[derive(Debug, Clone)]
@@ -42,18 +44,35 @@ impl Pace {
         self.stride
     }
 
+    /// Whether there is time for more than one pass per sample: the recent samples cost at most
+    /// half their time budget (or too few have been measured to tell, as at the start). A
+    /// worker that is late all the time spends nothing on filling holes.
+    pub fn has_slack(&self) -> bool {
+        match self.median() {
+            None => true,
+            Some(m) => m <= SLACK_AT * self.stride as f64 * self.step,
+        }
+    }
+
+    /// Median of the recent costs, once there are enough of them.
+    fn median(&self) -> Option<f64> {
+        if self.costs.len() < SETTLE {
+            return None;
+        }
+        let mut sorted: Vec<f64> = self.costs.iter().copied().collect();
+        sorted.sort_by(f64::total_cmp);
+        Some(sorted[sorted.len() / 2])
+    }
+
     /// Records what one sample cost (features + head, wall time) and updates the stride.
     pub fn record(&mut self, cost: Duration) {
         if self.costs.len() == WINDOW {
             self.costs.pop_front();
         }
         self.costs.push_back(cost.as_secs_f64());
-        if self.costs.len() < SETTLE {
+        let Some(median) = self.median() else {
             return;
-        }
-        let mut sorted: Vec<f64> = self.costs.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
-        let median = sorted[sorted.len() / 2];
+        };
         let strides = |share: f64| ((median / (share * self.step)).ceil() as u64).max(1);
         let next = if median > GROW_AT * self.stride as f64 * self.step {
             strides(GROW_AT)
@@ -83,6 +102,7 @@ mod tests {
             p.record(ms(40));
         }
         assert_eq!(p.stride(), 1);
+        assert!(p.has_slack());
         // One slow outlier (another process) does not move it.
         p.record(ms(400));
         p.record(ms(40));
@@ -101,6 +121,7 @@ mod tests {
             p.record(ms(130));
         }
         assert_eq!(p.stride(), 2, "steady");
+        assert!(!p.has_slack(), "130 of 167 ms leaves no time to fill holes");
         // 78 ms fits one step at 94 %: not yet back (dead band)…
         for _ in 0..20 {
             p.record(ms(78));

@@ -420,7 +420,11 @@ impl Worker {
             self.send_status(format!("warming up: {have}/{n} frames at {fps} fps"));
             return Ok(None);
         };
-        let extra = self.fill_holes(&offsets, k, frames)?;
+        let extra = if self.pace.has_slack() {
+            self.fill_holes(&offsets, k, frames)?
+        } else {
+            0
+        };
         self.stats.backbone_passes += extra as u64;
         passes += extra;
         let used: Vec<&Sample> = offsets
@@ -489,7 +493,9 @@ impl Worker {
     /// Computes up to [`EXTRA_PASSES`] of the samples this prediction picks that are on the
     /// stride but were skipped because the worker was late for them (a hiccup: a slow first
     /// pass, another process), newest first, so that one hiccup does not leave a hole in the
-    /// next second of predictions. Returns the passes spent.
+    /// next second of predictions. Called only when the worker has slack ([`Pace::has_slack`]):
+    /// a worker that is always late takes the nearest computed sample instead. Returns the
+    /// passes spent.
     fn fill_holes(&mut self, offsets: &[usize], k: u64, frames: &[Frame]) -> crate::Result<usize> {
         let stride = self.pace.stride();
         let secs: Vec<f64> = frames.iter().map(|f| f.pts.as_secs_f64()).collect();

@@ -287,6 +287,15 @@ impl LiveApp {
         }
     }
 
+    /// Points the actions at the current labels; a gesture the model lacks is shown as an error.
+    fn relabel_actions(&mut self) {
+        if let Some(d) = &mut self.actions {
+            if let Err(e) = d.relabel(&self.labels) {
+                self.error = Some(format!("actions: {e}; that gesture never fires"));
+            }
+        }
+    }
+
     /// Loads the weights file named in the weights field; on success the current source (if
     /// any) restarts with the new model, on failure the error is shown and the old model stays.
     /// Says whether it loaded.
@@ -302,11 +311,7 @@ impl LiveApp {
                 self.facts = facts;
                 self.error = None;
                 self.events.clear();
-                if let Some(d) = &mut self.actions {
-                    if let Err(e) = d.relabel(&self.labels) {
-                        self.error = Some(format!("actions: {e}; that gesture never fires"));
-                    }
-                }
+                self.relabel_actions();
                 self.chosen_weights = Some(absolute(&path));
                 self.model_file = Some(absolute(&path));
                 let restart = self
@@ -528,11 +533,7 @@ impl LiveApp {
                 self.labels = labels;
                 self.current = None;
                 self.history.clear();
-                if let Some(d) = &mut self.actions {
-                    if let Err(e) = d.relabel(&self.labels) {
-                        self.error = Some(format!("actions: {e}; that gesture never fires"));
-                    }
-                }
+                self.relabel_actions();
             }
             WorkerMsg::ModelSwapped(Err(e)) => {
                 // The worker kept the model it had: so does the window.

@@ -77,6 +77,23 @@ fn class_folders(dir: &Path, classes: &[&str]) -> Vec<PathBuf> {
     folders
 }
 
+/// Records `clips` clips of 0.5 s of generated gestures as `label` into `out`.
+fn record_generated(out: &Path, label: &str, clips: &str) {
+    run_ok(&[
+        "record",
+        "--out",
+        s(out),
+        "--label",
+        label,
+        "--source",
+        "synthetic",
+        "--clips",
+        clips,
+        "--seconds",
+        "0.5",
+    ]);
+}
+
 /// The ids named by both index files.
 fn indexed_ids(root: &Path) -> Vec<String> {
     let mut ids: Vec<String> = ["train_videofolder.txt", "val_videofolder.txt"]
@@ -194,19 +211,7 @@ fn recorded_clips_are_read_by_data_check_and_eval() {
     assert!(run_dir.join("best.safetensors").is_file());
 
     // A label the model does not know: named in the error.
-    run_ok(&[
-        "record",
-        "--out",
-        s(&out),
-        "--label",
-        "Thumb Up",
-        "--source",
-        "synthetic",
-        "--clips",
-        "2",
-        "--seconds",
-        "0.5",
-    ]);
+    record_generated(&out, "Thumb Up", "2");
     assert_eq!(
         read(&out.join("category.txt")),
         "Swiping Right\nSwiping Left\nThumb Up\n"
@@ -300,19 +305,7 @@ fn start_recording(out: &Path, log: &Path, after: usize) -> std::process::Child 
 fn ctrl_c_and_kill_keep_the_finished_clips() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("set");
-    run_ok(&[
-        "record",
-        "--out",
-        s(&out),
-        "--label",
-        "Earlier",
-        "--source",
-        "synthetic",
-        "--clips",
-        "2",
-        "--seconds",
-        "0.5",
-    ]);
+    record_generated(&out, "Earlier", "2");
     let train_before = read(&out.join("train_videofolder.txt"));
     let val_before = read(&out.join("val_videofolder.txt"));
 
@@ -356,19 +349,7 @@ fn ctrl_c_and_kill_keep_the_finished_clips() {
     assert!(before.iter().all(|id| after.contains(id)));
     assert!(after.len() > before.len(), "the finished clip is kept");
     assert_consistent(&out);
-    run_ok(&[
-        "record",
-        "--out",
-        s(&out),
-        "--label",
-        "Wave",
-        "--source",
-        "synthetic",
-        "--clips",
-        "1",
-        "--seconds",
-        "0.5",
-    ]);
+    record_generated(&out, "Wave", "1");
     let partial = std::fs::read_dir(out.join("rgb"))
         .unwrap()
         .flatten()

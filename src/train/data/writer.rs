@@ -122,7 +122,7 @@ pub fn check_label(label: &str) -> Result<String> {
 /// validation goes to validation: every `val_every`-th clip, and the second one when none is
 /// there yet, so a label has a validation clip as soon as it has two clips.
 pub fn goes_to_val(k: usize, val: usize, val_every: usize) -> bool {
-    (val_every > 0 && k % val_every == 0) || (k >= 2 && val == 0)
+    (val_every > 0 && k.is_multiple_of(val_every)) || (k >= 2 && val == 0)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {

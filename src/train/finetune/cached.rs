@@ -19,6 +19,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Clips per validation batch (features only: cheap).
@@ -40,6 +41,20 @@ pub struct CachedFitter {
     pub device: Device,
     /// The base's backbone tensors, unchanged, for the weights file.
     pub backbone: HashMap<String, Tensor>,
+    /// A one-thread pool the head runs in: its matrix products are far too small to gain from
+    /// more threads, and handing each to a pool that shares the cores with other work costs more
+    /// than the product itself.
+    pub pool: Arc<rayon::ThreadPool>,
+}
+
+/// The pool for [`CachedFitter::pool`].
+pub fn head_pool() -> Result<Arc<rayon::ThreadPool>> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .thread_name(|_| "finetune-head".into())
+        .build()
+        .map(Arc::new)
+        .map_err(|e| Error::Config(format!("cannot start the head's thread: {e}")))
 }
 
 /// Frames and flip of training clip `clip` at position `k` of the epoch with seed `epoch_seed`:
@@ -78,8 +93,13 @@ impl CachedFitter {
     }
 }
 
-impl Fitter for CachedFitter {
-    fn train_epoch(&mut self, epoch: usize, lr: f64, cancel: &AtomicBool) -> Result<EpochStats> {
+impl CachedFitter {
+    fn train_epoch_here(
+        &mut self,
+        epoch: usize,
+        lr: f64,
+        cancel: &AtomicBool,
+    ) -> Result<EpochStats> {
         let start = Instant::now();
         let n = self.train.clips.len();
         let mut order: Vec<usize> = (0..n).collect();
@@ -131,7 +151,7 @@ impl Fitter for CachedFitter {
         })
     }
 
-    fn validate(&mut self) -> Result<Option<Tally>> {
+    fn validate_here(&self) -> Result<Option<Tally>> {
         if self.val.clips.is_empty() {
             return Ok(None);
         }
@@ -152,6 +172,17 @@ impl Fitter for CachedFitter {
             tally.add(labels.len(), loss_v, top1, top5);
         }
         Ok(Some(tally))
+    }
+}
+
+impl Fitter for CachedFitter {
+    fn train_epoch(&mut self, epoch: usize, lr: f64, cancel: &AtomicBool) -> Result<EpochStats> {
+        let pool = self.pool.clone();
+        pool.install(|| self.train_epoch_here(epoch, lr, cancel))
+    }
+
+    fn validate(&mut self) -> Result<Option<Tally>> {
+        self.pool.install(|| self.validate_here())
     }
 
     fn tensors(&self) -> HashMap<String, Tensor> {

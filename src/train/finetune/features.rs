@@ -312,7 +312,8 @@ mod tests {
 
         // The cache holds exactly what the inference model computes per frame.
         let frame = preprocess::load_frame(&ds.frame_path(&ds.list.entries[1], 4)).unwrap();
-        let x = preprocess::frames_to_tensor(&[frame.clone()], m.config(), m.device()).unwrap();
+        let x = preprocess::frames_to_tensor(std::slice::from_ref(&frame), m.config(), m.device())
+            .unwrap();
         let x = x.reshape((1, 3, 32, 32)).unwrap();
         let want = m.backbone_features(&x).unwrap().flatten_all().unwrap();
         let mut got = Vec::new();

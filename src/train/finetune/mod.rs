@@ -196,7 +196,8 @@ pub enum FinetuneProgress {
     Note(String),
     /// Backbone features: `done` of `total` frames (mirrored frames included).
     Features { done: usize, total: usize },
-    /// An epoch ended (validation figures in the record); `best` when its weights were saved.
+    /// An epoch ended (validation figures in the record); `best` when it is the best so far
+    /// (its weights are the ones written at the end).
     Epoch {
         record: EpochRecord,
         epochs: usize,
@@ -407,6 +408,15 @@ fn better(new: &EpochRecord, best: Option<&EpochRecord>) -> bool {
     }
 }
 
+/// A deep copy of the model's tensors (training updates the variables in place).
+fn snapshot(fitter: &dyn Fitter) -> Result<HashMap<String, Tensor>> {
+    fitter
+        .tensors()
+        .into_iter()
+        .map(|(k, t)| Ok((k, t.copy()?)))
+        .collect()
+}
+
 /// Feature progress for `progress`, about every 2% of the frames: enough for a smooth bar.
 fn throttled(progress: &mut dyn FnMut(FinetuneProgress)) -> impl FnMut(usize, usize) + '_ {
     let mut last = 0;
@@ -420,8 +430,9 @@ fn throttled(progress: &mut dyn FnMut(FinetuneProgress)) -> impl FnMut(usize, us
 
 /// Fine-tunes `base` on the data set `data`, writing the run folder `run_dir` (which must not
 /// hold a run yet), and returns where the new weights are. `progress` hears about every step;
-/// setting `cancel` stops the run at the next clip or batch with [`Error::Cancelled`] (a best
-/// model saved before stays). Runs on the calling thread (the backbone and the head use
+/// setting `cancel` stops the run at the next clip or batch with [`Error::Cancelled`] and writes
+/// no model. The best epoch's model (by validation top-1, then loss) is written when the last
+/// epoch ends. Runs on the calling thread (the backbone and the head use
 /// candle's thread pool).
 pub fn run(
     base: &Path,
@@ -560,6 +571,7 @@ pub fn run(
                 max_loss: opts.max_loss,
                 device: Device::Cpu,
                 backbone: b.backbone.clone(),
+                pool: cached::head_pool()?,
             })
         }
         BackboneMode::LastBlocks(_) | BackboneMode::All => {
@@ -607,6 +619,7 @@ pub fn run(
     let t_train = Instant::now();
     let mut history: Vec<EpochRecord> = Vec::new();
     let mut best: Option<EpochRecord> = None;
+    let mut best_tensors: Option<HashMap<String, Tensor>> = None;
     let save = |record: &EpochRecord, tensors: &HashMap<String, Tensor>| -> Result<()> {
         let mut c = cfg.clone();
         let p = &mut c.provenance;
@@ -668,7 +681,9 @@ pub fn run(
         let is_best =
             better(&record, best.as_ref()) || (record.val_top1.is_none() && (last || reached));
         if is_best {
-            save(&record, &fitter.tensors())?;
+            // A copy in memory; the file is written once, at the end (writing it every time
+            // the model improves would cost more than the epoch).
+            best_tensors = Some(snapshot(fitter.as_ref())?);
             best = Some(record.clone());
         }
         files.metrics.append(&record)?;
@@ -694,11 +709,14 @@ pub fn run(
             break;
         }
     }
-    if best.is_none() {
-        // Every validation clip was unreadable: keep the last epoch.
-        if let Some(r) = history.last() {
-            save(r, &fitter.tensors())?;
-            best = Some(r.clone());
+    match (&best, &best_tensors) {
+        (Some(r), Some(t)) => save(r, t)?,
+        _ => {
+            // Every validation clip was unreadable: keep the last epoch.
+            if let Some(r) = history.last() {
+                save(r, &fitter.tensors())?;
+                best = Some(r.clone());
+            }
         }
     }
     plot::write_curves(&files.curves, &history)?;

@@ -15,8 +15,6 @@ use super::{num_threads, Out, View};
 use crate::model::kernels::gemm::{matmul, Mat, MatMut};
 use std::cell::RefCell;
 
-/// Channels transformed at a time (fixed-size arrays the compiler keeps in vector registers).
-const CH: usize = 64;
 /// Tiles per task: large enough for efficient products, small enough that the transformed
 /// tiles of a task stay near L2.
 const MAX_TILES: usize = 64;
@@ -113,6 +111,9 @@ impl Winograd<'_> {
         BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.resize(16 * t * (ci + co), 0.0);
+            // Tile-major: tile `i` holds its 16 transformed vectors at `[i, ξ, c]`, so the
+            // transforms read and write one contiguous block per tile, and product `ξ` reads
+            // rows `16·c` apart.
             let (v, m) = buf.split_at_mut(16 * t * ci);
             crate::model::kernels::simd(InputTransform {
                 x,
@@ -121,8 +122,8 @@ impl Winograd<'_> {
             });
             for xi in 0..16 {
                 matmul(
-                    MatMut::rows(&mut m[xi * t * co..(xi + 1) * t * co], t, co, co),
-                    Mat::rows(&v[xi * t * ci..(xi + 1) * t * ci], t, ci, ci),
+                    MatMut::rows(&mut m[xi * co..], t, co, 16 * co),
+                    Mat::new(&v[xi * ci..], (t, ci), (16 * ci, 1)),
                     Mat::rows(&self.u[xi * ci * co..(xi + 1) * ci * co], ci, co, co),
                     false,
                     threads,
@@ -141,7 +142,60 @@ impl Winograd<'_> {
     }
 }
 
-/// `V = Bᵀ d B` of every tile's 4×4 patch into `v` (`[16, tiles, c_in]`).
+/// Lanes of the transforms' fixed-size vectors (one AVX2 register).
+const L: usize = 8;
+type Lanes = [f32; L];
+
+#[inline(always)]
+fn add(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] + b[i])
+}
+
+#[inline(always)]
+fn sub(a: Lanes, b: Lanes) -> Lanes {
+    std::array::from_fn(|i| a[i] - b[i])
+}
+
+/// `[d0 − d2, d1 + d2, d2 − d1, d1 − d3]`: `Bᵀ` applied to four vectors.
+#[inline(always)]
+fn bt(d: [Lanes; 4]) -> [Lanes; 4] {
+    [
+        sub(d[0], d[2]),
+        add(d[1], d[2]),
+        sub(d[2], d[1]),
+        sub(d[1], d[3]),
+    ]
+}
+
+/// `[m0 + m1 + m2, m1 − m2 − m3]`: `Aᵀ` applied to four vectors.
+#[inline(always)]
+fn at(m: [Lanes; 4]) -> [Lanes; 2] {
+    [add(add(m[0], m[1]), m[2]), sub(sub(m[1], m[2]), m[3])]
+}
+
+/// `V = Bᵀ d B` of a 4×4 patch `d` (row-major) of `L` channels.
+#[inline(always)]
+fn input_tile(d: [Lanes; 16]) -> [Lanes; 16] {
+    // Bᵀ down each column, then along each row.
+    let cols: [[Lanes; 4]; 4] = std::array::from_fn(|j| bt([d[j], d[4 + j], d[8 + j], d[12 + j]]));
+    let mut v = [[0f32; L]; 16];
+    for a in 0..4 {
+        let row = bt([cols[0][a], cols[1][a], cols[2][a], cols[3][a]]);
+        v[a * 4..a * 4 + 4].copy_from_slice(&row);
+    }
+    v
+}
+
+/// `Y = Aᵀ M A` of a tile's 16 products `m` (row-major) of `L` channels: the 2×2 outputs.
+#[inline(always)]
+fn output_tile(m: [Lanes; 16]) -> [Lanes; 4] {
+    let cols: [[Lanes; 2]; 4] = std::array::from_fn(|j| at([m[j], m[4 + j], m[8 + j], m[12 + j]]));
+    let top = at([cols[0][0], cols[1][0], cols[2][0], cols[3][0]]);
+    let bottom = at([cols[0][1], cols[1][1], cols[2][1], cols[3][1]]);
+    [top[0], top[1], bottom[0], bottom[1]]
+}
+
+/// `V = Bᵀ d B` of every tile's 4×4 patch into `v` (`[tiles, 16, c_in]`).
 struct InputTransform<'a, 'b> {
     x: View<'a>,
     tiles: &'b [(usize, usize, usize)],
@@ -155,64 +209,44 @@ impl pulp::WithSimd for InputTransform<'_, '_> {
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let x = self.x;
         let (h, w, c) = (x.h as isize, x.w as isize, x.c);
-        let t = self.tiles.len();
-        for (ti, &(img, ty, tx)) in self.tiles.iter().enumerate() {
-            for c0 in (0..c).step_by(CH) {
-                let len = CH.min(c - c0);
-                let mut d = [[0f32; CH]; 16];
-                for i in 0..4 {
-                    let iy = (2 * ty + i) as isize - 1;
-                    if !(0..h).contains(&iy) {
-                        continue;
-                    }
-                    for j in 0..4 {
-                        let ix = (2 * tx + j) as isize - 1;
-                        if !(0..w).contains(&ix) {
-                            continue;
-                        }
-                        let px = x.pixel((img * x.h + iy as usize) * x.w + ix as usize);
-                        d[i * 4 + j][..len].copy_from_slice(&px[c0..c0 + len]);
-                    }
+        let zero = vec![0f32; c];
+        for (&(img, ty, tx), vt) in self.tiles.iter().zip(self.v.chunks_exact_mut(16 * c)) {
+            // The patch's pixels; padding reads zeros.
+            let src: [&[f32]; 16] = std::array::from_fn(|p| {
+                let iy = (2 * ty + p / 4) as isize - 1;
+                let ix = (2 * tx + p % 4) as isize - 1;
+                if (0..h).contains(&iy) && (0..w).contains(&ix) {
+                    x.pixel((img * x.h + iy as usize) * x.w + ix as usize)
+                } else {
+                    &zero[..]
                 }
-                // Bᵀ over rows (patch row i is d[4i..4i + 4]), then over columns.
-                let mut r = [[0f32; CH]; 16];
-                for j in 0..4 {
-                    for k in 0..CH {
-                        let (d0, d1, d2, d3) = (d[j][k], d[4 + j][k], d[8 + j][k], d[12 + j][k]);
-                        r[j][k] = d0 - d2;
-                        r[4 + j][k] = d1 + d2;
-                        r[8 + j][k] = d2 - d1;
-                        r[12 + j][k] = d1 - d3;
-                    }
+            });
+            let mut k = 0;
+            while k + L <= c {
+                let d: [Lanes; 16] =
+                    std::array::from_fn(|p| src[p][k..k + L].try_into().expect("L lanes"));
+                for (xi, lanes) in input_tile(d).iter().enumerate() {
+                    vt[xi * c + k..xi * c + k + L].copy_from_slice(lanes);
                 }
-                for a in 0..4 {
-                    let mut out = [[0f32; CH]; 4];
-                    for k in 0..CH {
-                        let (r0, r1, r2, r3) = (
-                            r[a * 4][k],
-                            r[a * 4 + 1][k],
-                            r[a * 4 + 2][k],
-                            r[a * 4 + 3][k],
-                        );
-                        out[0][k] = r0 - r2;
-                        out[1][k] = r1 + r2;
-                        out[2][k] = r2 - r1;
-                        out[3][k] = r1 - r3;
-                    }
-                    for (b, o) in out.iter().enumerate() {
-                        let xi = a * 4 + b;
-                        let s = (xi * t + ti) * c + c0;
-                        self.v[s..s + len].copy_from_slice(&o[..len]);
-                    }
+                k += L;
+            }
+            for k in k..c {
+                let d: [Lanes; 16] = std::array::from_fn(|p| {
+                    let mut l = [0f32; L];
+                    l[0] = src[p][k];
+                    l
+                });
+                for (xi, lanes) in input_tile(d).iter().enumerate() {
+                    vt[xi * c + k] = lanes[0];
                 }
             }
         }
     }
 }
 
-/// `Y = Aᵀ M A` of every tile, plus bias and ReLU, into the output pixels inside the map.
+/// `Y = Aᵀ M A` of every tile (`m`: `[tiles, 16, c_out]`), plus bias and ReLU, into the output
+/// pixels inside the map.
 struct OutputTransform<'a, 'b, 'c> {
-    /// `[16, tiles, c_out]`
     m: &'a [f32],
     tiles: &'a [(usize, usize, usize)],
     y: &'a mut Out<'b>,
@@ -230,56 +264,36 @@ impl pulp::WithSimd for OutputTransform<'_, '_, '_> {
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let (h, w) = self.hw;
         let c = self.y.channels();
-        let t = self.tiles.len();
-        for (ti, &(img, ty, tx)) in self.tiles.iter().enumerate() {
-            for c0 in (0..c).step_by(CH) {
-                let len = CH.min(c - c0);
-                let mut mm = [[0f32; CH]; 16];
-                for (xi, row) in mm.iter_mut().enumerate() {
-                    let s = (xi * t + ti) * c + c0;
-                    row[..len].copy_from_slice(&self.m[s..s + len]);
-                }
-                // Aᵀ over rows, then over columns.
-                let mut s = [[0f32; CH]; 8];
-                for b in 0..4 {
-                    for k in 0..CH {
-                        let (m0, m1, m2, m3) =
-                            (mm[b][k], mm[4 + b][k], mm[8 + b][k], mm[12 + b][k]);
-                        s[b][k] = m0 + m1 + m2;
-                        s[4 + b][k] = m1 - m2 - m3;
-                    }
-                }
-                let mut out = [[0f32; CH]; 4];
-                for p in 0..2 {
-                    for k in 0..CH {
-                        let (s0, s1, s2, s3) = (
-                            s[p * 4][k],
-                            s[p * 4 + 1][k],
-                            s[p * 4 + 2][k],
-                            s[p * 4 + 3][k],
-                        );
-                        out[p * 2][k] = s0 + s1 + s2;
-                        out[p * 2 + 1][k] = s1 - s2 - s3;
-                    }
-                }
-                let bias = &self.bias[c0..c0 + len];
-                let relu = self.relu_cols.saturating_sub(c0).min(len);
-                for (q, o) in out.iter().enumerate() {
+        for (&(img, ty, tx), mt) in self.tiles.iter().zip(self.m.chunks_exact(16 * c)) {
+            let mut k = 0;
+            while k < c {
+                let len = L.min(c - k);
+                let mm: [Lanes; 16] = std::array::from_fn(|xi| {
+                    let mut l = [0f32; L];
+                    l[..len].copy_from_slice(&mt[xi * c + k..xi * c + k + len]);
+                    l
+                });
+                let mut bias = [0f32; L];
+                bias[..len].copy_from_slice(&self.bias[k..k + len]);
+                // Channels k + i < relu_cols get ReLU.
+                let relu: [bool; L] = std::array::from_fn(|i| k + i < self.relu_cols);
+                for (q, y) in output_tile(mm).into_iter().enumerate() {
                     let (oy, ox) = (2 * ty + q / 2, 2 * tx + q % 2);
                     if oy >= h || ox >= w {
                         continue;
                     }
+                    let out: Lanes = std::array::from_fn(|i| {
+                        let v = y[i] + bias[i];
+                        if relu[i] {
+                            v.max(0.0)
+                        } else {
+                            v
+                        }
+                    });
                     let row = (img * h + oy) * w + ox - self.r0;
-                    let dst = &mut self.y.row_mut(row)[c0..c0 + len];
-                    let (with_relu, plain) = dst.split_at_mut(relu);
-                    let (b_relu, b_plain) = bias.split_at(relu);
-                    for ((v, &a), &b) in with_relu.iter_mut().zip(&o[..relu]).zip(b_relu) {
-                        *v = (a + b).max(0.0);
-                    }
-                    for ((v, &a), &b) in plain.iter_mut().zip(&o[relu..len]).zip(b_plain) {
-                        *v = a + b;
-                    }
+                    self.y.row_mut(row)[k..k + len].copy_from_slice(&out[..len]);
                 }
+                k += L;
             }
         }
     }

@@ -632,11 +632,7 @@ impl LiveApp {
                 self.labels = slot.model.config().labels.clone();
                 self.current = None;
                 self.history.clear();
-                if let Some(d) = &mut self.actions {
-                    if let Err(e) = d.relabel(&self.labels) {
-                        self.error = Some(format!("actions: {e}; that gesture never fires"));
-                    }
-                }
+                self.relabel_actions();
                 self.teach.previous = old;
             }
         }

@@ -33,7 +33,11 @@ fn random_tensors(cfg: &ModelConfig) -> Result<HashMap<String, Tensor>> {
 
 /// Writes a weights file of `cfg` with random weights to `path` (a base to fine-tune from in
 /// tests) and returns the model loaded from it.
-pub fn random_weights_file(cfg: &ModelConfig, path: &Path, device: &Device) -> Result<GestureModel> {
+pub fn random_weights_file(
+    cfg: &ModelConfig,
+    path: &Path,
+    device: &Device,
+) -> Result<GestureModel> {
     crate::weights::save(path, &random_tensors(cfg)?, cfg)?;
     crate::weights::load_model(path, device)
 }

@@ -4,8 +4,8 @@
 //! UI with `request_repaint`.
 
 use super::panels;
-use super::teach::{ModelSlot, Teach, Trained};
 use super::settings::{absolute, Given, Recall, Remembered};
+use super::teach::{ModelSlot, Teach, Trained};
 use crate::actions::{ActionMap, Dispatcher};
 use crate::capture::Opener;
 use crate::capture::{SourceSpec, Waker};
@@ -181,7 +181,9 @@ impl LiveApp {
             .then(|| absolute(Path::new(init.weights_text.trim())))
             .filter(|p| p.is_file());
         let teach = Teach::new(
-            init.teach_dir.take().unwrap_or_else(super::teach::default_dir),
+            init.teach_dir
+                .take()
+                .unwrap_or_else(super::teach::default_dir),
             waker.clone(),
         );
         let mut app = LiveApp {

@@ -336,6 +336,16 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     if let Some(s) = &app.status {
         ui.weak(s);
     }
+    // The Teach panel's countdown and clip progress, where the user looks while gesturing.
+    if let Some((line, fraction)) = app.teach.banner() {
+        ui.label(
+            RichText::new(line)
+                .size(26.0)
+                .strong()
+                .color(Color32::from_rgb(230, 80, 80)),
+        );
+        ui.add(egui::ProgressBar::new(fraction).desired_width(ui.available_width() * 0.6));
+    }
     let plot_height = 140.0;
     let top_height = (ui.available_height() - plot_height - 16.0).max(160.0);
     ui.horizontal(|ui| {

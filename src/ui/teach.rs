@@ -41,7 +41,10 @@ pub struct ModelSlot {
 pub enum Rec {
     Idle,
     /// Waiting before clip `clip` (0-based) starts.
-    Countdown { clip: usize, until: Instant },
+    Countdown {
+        clip: usize,
+        until: Instant,
+    },
     /// Taking frames for clip `clip`: those after `last_seq`, until they span the clip length.
     Recording {
         clip: usize,
@@ -338,7 +341,11 @@ impl Teach {
 
     /// Takes frames for the recording, the file thread's answers and the training's progress.
     /// `ctx` uploads thumbnails and playback frames. Returns a trained model to swap in.
-    pub fn update(&mut self, ring: Option<&Arc<FrameRing>>, ctx: &egui::Context) -> Option<Trained> {
+    pub fn update(
+        &mut self,
+        ring: Option<&Arc<FrameRing>>,
+        ctx: &egui::Context,
+    ) -> Option<Trained> {
         self.record_step(ring);
         if self.recording.is_some() {
             // The countdown and the clip's progress are drawn from the clock.
@@ -354,8 +361,7 @@ impl Teach {
         };
         let Some(ring) = ring.filter(|r| Arc::ptr_eq(r, &rec.ring)) else {
             self.stop_recording(Some(
-                "the source changed during the recording: the clip under way was discarded"
-                    .into(),
+                "the source changed during the recording: the clip under way was discarded".into(),
             ));
             return;
         };
@@ -408,8 +414,7 @@ impl Teach {
                     rec.state = if next < rec.clips {
                         Rec::Countdown {
                             clip: next,
-                            until: Instant::now()
-                                + Duration::from_secs_f32(rec.countdown.max(0.0)),
+                            until: Instant::now() + Duration::from_secs_f32(rec.countdown.max(0.0)),
                         }
                     } else {
                         Rec::Idle
@@ -550,7 +555,9 @@ impl Teach {
         let rec = self.recording.as_ref()?;
         match &rec.state {
             Rec::Countdown { clip, until } => {
-                let left = until.saturating_duration_since(Instant::now()).as_secs_f32();
+                let left = until
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f32();
                 Some((
                     format!(
                         "'{}': clip {} of {} in {}…",
@@ -570,7 +577,12 @@ impl Teach {
             } => {
                 let done = first_pts.map_or(0.0, |f| last_pts.saturating_sub(f).as_secs_f32());
                 Some((
-                    format!("recording '{}': clip {} of {}", rec.label, clip + 1, rec.clips),
+                    format!(
+                        "recording '{}': clip {} of {}",
+                        rec.label,
+                        clip + 1,
+                        rec.clips
+                    ),
                     (done / rec.seconds.max(0.01)).clamp(0.0, 1.0),
                 ))
             }
@@ -604,6 +616,9 @@ mod tests {
         let first = next_run_dir(dir.path()).unwrap();
         assert_eq!(first, dir.path().join("run-001"));
         std::fs::create_dir_all(&first).unwrap();
-        assert_eq!(next_run_dir(dir.path()).unwrap(), dir.path().join("run-002"));
+        assert_eq!(
+            next_run_dir(dir.path()).unwrap(),
+            dir.path().join("run-002")
+        );
     }
 }

@@ -54,7 +54,10 @@ pub enum IoReply {
     /// A clip's frames and the rate they were recorded at.
     Frames(String, Vec<egui::ColorImage>, Option<f32>),
     /// Something failed: what, and why (recording stops on a failed frame or clip).
-    Failed { what: String, why: String },
+    Failed {
+        what: String,
+        why: String,
+    },
 }
 
 /// The file thread's end of the channels.

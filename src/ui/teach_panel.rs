@@ -100,7 +100,11 @@ fn record_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
             "type or pick a label"
         };
         let r = ui.add_enabled(can, egui::Button::new(text));
-        let r = if can { r } else { r.on_disabled_hover_text(hover) };
+        let r = if can {
+            r
+        } else {
+            r.on_disabled_hover_text(hover)
+        };
         if r.clicked() {
             t.start_recording(ring.as_ref());
         }
@@ -163,7 +167,9 @@ fn clips_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                         "{} · {} frames{} · {:?}\nclick to play back",
                         clip.id,
                         clip.frames,
-                        clip.fps.map(|f| format!(" at {f:.0} fps")).unwrap_or_default(),
+                        clip.fps
+                            .map(|f| format!(" at {f:.0} fps"))
+                            .unwrap_or_default(),
                         clip.split
                     );
                     let r = match t.thumbs.get(&clip.id) {
@@ -234,7 +240,9 @@ fn train_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
                 let r = if can {
                     r.on_hover_text(format!(
                         "fine-tunes the head of {} on these clips (backbone frozen)",
-                        base.as_ref().map(|b| b.display().to_string()).unwrap_or_default()
+                        base.as_ref()
+                            .map(|b| b.display().to_string())
+                            .unwrap_or_default()
                     ))
                 } else {
                     r.on_disabled_hover_text(

@@ -130,7 +130,13 @@ fn teach_records_two_labels_trains_and_swaps_the_new_model_in() {
         assert!(h.state().newest_frame() > first_seq);
         assert!(h.state().newest_frame().unwrap() > 60);
         assert!(h.query_by_label("best.safetensors").is_some());
-        assert!(h.state().teach().train_note.as_deref().unwrap().contains("trained in"));
+        assert!(h
+            .state()
+            .teach()
+            .train_note
+            .as_deref()
+            .unwrap()
+            .contains("trained in"));
 
         // One click puts the previous model back, in the running worker too.
         h.get_by_label_contains("Restore previous model").click();
@@ -165,7 +171,9 @@ fn teach_deletes_a_clip_and_plays_one_back() {
     let clips = h.state().teach().listing.clips.clone();
     assert!(step_until(&mut h, WAIT, |app| app.teach().thumbs.len() == 2));
     // Playback: click a thumbnail, its frames cycle.
-    h.state_mut().teach_mut().play(&clips[0].id, clips[0].frames);
+    h.state_mut()
+        .teach_mut()
+        .play(&clips[0].id, clips[0].frames);
     assert!(step_until(&mut h, WAIT, |app| app
         .teach()
         .playback

@@ -3,7 +3,7 @@
 //! model's labels in the top-5 (swapped into the running worker, the capture never restarted),
 //! then restore the previous model with one click.
 
-use crate::ui::{build, step_until};
+use crate::ui::{build, small_config, step_until};
 use candle_core::Device;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
@@ -11,7 +11,6 @@ use gesture_app::capture::SourceSpec;
 use gesture_app::live::{FrameModel, PipelineOptions};
 use gesture_app::testing::random_weights_file;
 use gesture_app::ui::{model_facts, AppInit, Given, LiveApp};
-use gesture_app::{Arch, Consensus, ModelConfig};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,13 +19,7 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(180);
 
 fn app_on_random_weights(base: &Path, teach_dir: &Path) -> Harness<'static, LiveApp> {
-    let labels = ["Swiping Left", "Swiping Right", "No gesture"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Avg, 8, labels);
-    cfg.input_size = 64;
-    cfg.resize_size = 73;
+    let cfg = small_config();
     let model: Arc<dyn FrameModel> =
         Arc::new(random_weights_file(&cfg, base, &Device::Cpu).unwrap());
     let facts = model_facts(model.config(), "cpu", Some(base));

@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn small_model() -> Arc<dyn FrameModel> {
+/// A small, fast model configuration: three Jester labels, 64 px input.
+pub fn small_config() -> ModelConfig {
     let labels = ["Swiping Left", "Swiping Right", "No gesture"]
         .iter()
         .map(|s| s.to_string())
@@ -25,7 +26,11 @@ fn small_model() -> Arc<dyn FrameModel> {
     let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
     cfg.input_size = 64;
     cfg.resize_size = 73;
-    Arc::new(random_model(&cfg, &Device::Cpu).unwrap())
+    cfg
+}
+
+fn small_model() -> Arc<dyn FrameModel> {
+    Arc::new(random_model(&small_config(), &Device::Cpu).unwrap())
 }
 
 fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {

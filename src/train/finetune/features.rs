@@ -266,6 +266,7 @@ mod tests {
                 path: dir.join("list.txt"),
                 entries,
             },
+            rates: Default::default(),
         }
     }
 

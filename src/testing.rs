@@ -13,6 +13,11 @@ use std::path::Path;
 
 /// An inference model of `cfg` with random weights (through the real loading path: BN folding).
 pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> {
+    GestureModel::from_tensors(cfg.clone(), random_tensors(cfg)?, device)
+}
+
+/// The training-layout tensors of `cfg`, randomly initialised.
+fn random_tensors(cfg: &ModelConfig) -> Result<HashMap<String, Tensor>> {
     let vm = VarMap::new();
     let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
     Tsn::new(cfg, vb, BuildOptions::training(false, 0))?;
@@ -23,7 +28,18 @@ pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> 
         .iter()
         .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
         .collect();
-    GestureModel::from_tensors(cfg.clone(), tensors, device)
+    Ok(tensors)
+}
+
+/// Writes a weights file of `cfg` with random weights to `path` (a base to fine-tune from in
+/// tests) and returns the model loaded from it.
+pub fn random_weights_file(
+    cfg: &ModelConfig,
+    path: &Path,
+    device: &Device,
+) -> Result<GestureModel> {
+    crate::weights::save(path, &random_tensors(cfg)?, cfg)?;
+    crate::weights::load_model(path, device)
 }
 
 /// Writes `count` generated 240×240 frames (gestures from [`crate::synth`], 24-frame clips one

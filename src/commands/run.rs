@@ -28,6 +28,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
+    /// Folder of the window's Teach panel: the clips it records (`DIR/clips`, a data set in
+    /// Jester's layout) and its fine-tuning runs (`DIR/runs/run-NNN`) [default: `teach` in the
+    /// app's data folder, e.g. ~/.local/share/gesture-app/teach].
+    #[arg(long, value_name = "DIR")]
+    pub teach_dir: Option<PathBuf>,
+
+    /// Open the window with the Teach panel shown (it also opens from the top bar; a headless
+    /// run has no panel).
+    #[arg(long)]
+    pub teach: bool,
+
     /// Run the built-in demo: the bundled model on the bundled clips (the default when there is
     /// neither --weights nor a camera).
     #[arg(long)]
@@ -406,6 +417,8 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         actions: action_map,
         armed: args.actions.armed,
         given: args.given(),
+        teach_dir: args.teach_dir.clone(),
+        teach_open: args.teach,
     })
     .map_err(|e| anyhow!("cannot open the window: {e} (no display? try --headless)"))?;
     Ok(ExitCode::SUCCESS)

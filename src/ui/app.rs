@@ -5,6 +5,7 @@
 
 use super::panels;
 use super::settings::{absolute, Given, Recall, Remembered};
+use super::teach::{ModelSlot, Teach, Trained};
 use crate::actions::{ActionMap, Dispatcher};
 use crate::capture::Opener;
 use crate::capture::{SourceSpec, Waker};
@@ -54,6 +55,11 @@ pub struct AppInit {
     /// The settings the command line gave explicitly: they win over remembered ones, the
     /// others start from what the window remembered ([`Remembered`]).
     pub given: Given,
+    /// The Teach panel's folder (its data set and fine-tuning runs); `None`: the app's data
+    /// folder ([`super::teach::default_dir`]).
+    pub teach_dir: Option<PathBuf>,
+    /// Whether the Teach panel starts open.
+    pub teach_open: bool,
 }
 
 /// The model facts the window lists.
@@ -144,6 +150,10 @@ pub struct LiveApp {
     chosen_source: Option<String>,
     /// The weights file to remember, on the same terms.
     chosen_weights: Option<PathBuf>,
+    /// The weights file the running model came from, if known (Teach fine-tunes from it).
+    pub(super) model_file: Option<PathBuf>,
+    /// The Teach panel.
+    pub(super) teach: Teach,
     waker: Waker,
 }
 
@@ -167,6 +177,15 @@ impl LiveApp {
         let mut notes = remembered.apply_events(init.given, &mut options.worker.events);
         let chosen_weights = (init.given.weights && init.model.is_some())
             .then(|| absolute(Path::new(init.weights_text.trim())));
+        let model_file = (init.model.is_some() && !init.weights_text.trim().is_empty())
+            .then(|| absolute(Path::new(init.weights_text.trim())))
+            .filter(|p| p.is_file());
+        let teach = Teach::new(
+            init.teach_dir
+                .take()
+                .unwrap_or_else(super::teach::default_dir),
+            waker.clone(),
+        );
         let mut app = LiveApp {
             model: init.model,
             loader: init.loader,
@@ -201,6 +220,8 @@ impl LiveApp {
             action_log: VecDeque::new(),
             chosen_source: None,
             chosen_weights,
+            model_file,
+            teach,
             waker,
         };
         match remembered.weights_to_load(init.given) {
@@ -248,6 +269,9 @@ impl LiveApp {
                 app.start_source(spec, chosen);
             }
         }
+        if init.teach_open {
+            app.teach.set_open(true);
+        }
         let lines: Vec<String> = init.notice.into_iter().chain(notes).collect();
         app.notice = (!lines.is_empty()).then(|| lines.join("\n"));
         app
@@ -291,6 +315,7 @@ impl LiveApp {
                 self.events.clear();
                 self.relabel_actions();
                 self.chosen_weights = Some(absolute(&path));
+                self.model_file = Some(absolute(&path));
                 let restart = self
                     .pipeline
                     .as_ref()
@@ -504,12 +529,21 @@ impl LiveApp {
             WorkerMsg::Status(s) => self.status = Some(s),
             // Predictions after this refer to the swapped-in model's classes.
             WorkerMsg::ModelSwapped(Ok(labels)) => {
+                if let Some(old) = self.teach.swapping_out.take() {
+                    self.teach.previous = Some(old);
+                }
                 self.labels = labels;
                 self.current = None;
                 self.history.clear();
                 self.relabel_actions();
             }
-            WorkerMsg::ModelSwapped(Err(e)) => self.error = Some(e),
+            WorkerMsg::ModelSwapped(Err(e)) => {
+                // The worker kept the model it had: so does the window.
+                if let Some(old) = self.teach.swapping_out.take() {
+                    self.set_model_slot(old);
+                }
+                self.error = Some(format!("the new model was not swapped in: {e}"));
+            }
             WorkerMsg::Quit(None) => {
                 self.ended = true;
                 self.status = Some("the source ended; pick another one to go on".into());
@@ -566,6 +600,99 @@ impl LiveApp {
         self.action_log.iter().map(String::as_str)
     }
 
+    /// The model running now as a [`ModelSlot`].
+    fn model_slot(&self) -> Option<ModelSlot> {
+        Some(ModelSlot {
+            model: self.model.clone()?,
+            facts: self.facts.clone(),
+            file: self.model_file.clone(),
+        })
+    }
+
+    /// Makes `slot` the window's model (facts, weights field, the file to remember), without
+    /// touching the worker.
+    fn set_model_slot(&mut self, slot: ModelSlot) {
+        self.model = Some(slot.model);
+        self.facts = slot.facts;
+        self.model_file = slot.file.clone();
+        if let Some(f) = slot.file {
+            self.weights_text = f.display().to_string();
+            self.chosen_weights = Some(f);
+        }
+    }
+
+    /// Swaps `slot` into the running worker (the capture goes on); the labels change when the
+    /// worker answers ([`WorkerMsg::ModelSwapped`]). The model it replaces can be restored.
+    fn swap_in(&mut self, slot: ModelSlot) {
+        let old = self.model_slot();
+        match &self.pipeline {
+            Some(p) => {
+                p.swap_model(slot.model.clone());
+                self.teach.swapping_out = old;
+            }
+            None => {
+                self.labels = slot.model.config().labels.clone();
+                self.current = None;
+                self.history.clear();
+                self.relabel_actions();
+                self.teach.previous = old;
+            }
+        }
+        self.set_model_slot(slot);
+    }
+
+    /// Swaps the model the last Teach swap replaced back in (one click in the panel); the
+    /// taught one can then be restored the same way.
+    pub fn restore_previous_model(&mut self) {
+        if let Some(prev) = self.teach.previous.take() {
+            self.swap_in(prev);
+        }
+    }
+
+    /// The labels of the model the worker runs now.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The labels of the latest prediction's top classes, best first.
+    pub fn top_labels(&self) -> Vec<String> {
+        self.current
+            .as_ref()
+            .map(|p| {
+                p.top
+                    .iter()
+                    .filter_map(|&(c, _)| self.labels.get(c).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The Teach panel's state (what its fields and buttons change).
+    pub fn teach_mut(&mut self) -> &mut Teach {
+        &mut self.teach
+    }
+
+    /// The Teach panel's state.
+    pub fn teach(&self) -> &Teach {
+        &self.teach
+    }
+
+    /// Starts recording the Teach panel's label from the running source (its Record button).
+    pub fn teach_record(&mut self) {
+        let ring = self.pipeline.as_ref().map(|p| p.ring().clone());
+        self.teach.start_recording(ring.as_ref());
+    }
+
+    /// Starts fine-tuning on the Teach data set from the running model's file (its Train
+    /// button).
+    pub fn teach_train(&mut self) {
+        let device = self.model.as_ref().map(|m| m.device().clone());
+        match device {
+            Some(d) => self.teach.start_training(self.model_file.clone(), d),
+            None => self.teach.error = Some("no model loaded: load a weights file first".into()),
+        }
+    }
+
     /// Uploads the newest frame to the preview texture (in place after the first).
     fn update_preview(&mut self, ctx: &egui::Context) {
         let Some(frame) = self.pipeline.as_ref().and_then(|p| p.ring().latest()) else {
@@ -607,10 +734,21 @@ impl eframe::App for LiveApp {
         }
         self.refresh_source_status();
         self.update_preview(ctx);
+        let ring = self.pipeline.as_ref().map(|p| p.ring().clone());
+        if let Some(Trained(mut slot)) = self.teach.update(ring.as_ref(), ctx) {
+            let device = self
+                .facts
+                .iter()
+                .find(|(k, _)| k == "device")
+                .map_or_else(|| "cpu".to_string(), |(_, v)| v.clone());
+            slot.facts = super::model_facts(slot.model.config(), &device, slot.file.as_deref());
+            self.swap_in(slot);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         panels::top_bar_ui(self, ui);
+        super::teach_panel::teach_panel_ui(self, ui);
         panels::side_panel_ui(self, ui);
         panels::events_panel_ui(self, ui);
         egui::CentralPanel::default().show(ui, |ui| panels::central_ui(self, ui));

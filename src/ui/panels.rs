@@ -11,6 +11,14 @@ pub fn top_bar_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading("gesture-app");
+            let open = app.teach.open;
+            if ui
+                .selectable_label(open, "Teach")
+                .on_hover_text("record your own gestures and fine-tune the model on them")
+                .clicked()
+            {
+                app.teach.set_open(!open);
+            }
             ui.separator();
             ui.label(&app.source_label);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -327,6 +335,16 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     }
     if let Some(s) = &app.status {
         ui.weak(s);
+    }
+    // The Teach panel's countdown and clip progress, where the user looks while gesturing.
+    if let Some((line, fraction)) = app.teach.banner() {
+        ui.label(
+            RichText::new(line)
+                .size(26.0)
+                .strong()
+                .color(Color32::from_rgb(230, 80, 80)),
+        );
+        ui.add(egui::ProgressBar::new(fraction).desired_width(ui.available_width() * 0.6));
     }
     let plot_height = 140.0;
     let top_height = (ui.available_height() - plot_height - 16.0).max(160.0);

@@ -524,6 +524,8 @@ fn window(armed: bool) -> egui_kittest::Harness<'static, gesture_app::ui::LiveAp
         given: Default::default(),
         actions: Some(map),
         armed,
+        teach_dir: None,
+        teach_open: false,
     };
     egui_kittest::Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))

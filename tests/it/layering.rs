@@ -30,9 +30,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "ui",
-        &["live", "capture", "model", "preprocess", "actions", "error"],
+        &[
+            "live",
+            "capture",
+            "model",
+            "preprocess",
+            "actions",
+            "train",
+            "weights",
+            "error",
+        ],
     ),
-    ("testing", &["model", "synth", "error", "util"]),
+    ("testing", &["model", "weights", "synth", "error", "util"]),
     (
         "bench",
         &[

@@ -13,5 +13,6 @@ mod parity;
 mod pipeline;
 mod readme_commands;
 mod record;
+mod teach_ui;
 mod training;
 mod ui;

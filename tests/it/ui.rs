@@ -17,7 +17,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn small_model() -> Arc<dyn FrameModel> {
+/// A small, fast model configuration: three Jester labels, 64 px input.
+pub fn small_config() -> ModelConfig {
     let labels = ["Swiping Left", "Swiping Right", "No gesture"]
         .iter()
         .map(|s| s.to_string())
@@ -25,7 +26,11 @@ fn small_model() -> Arc<dyn FrameModel> {
     let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::TrnMultiscale, 8, labels);
     cfg.input_size = 64;
     cfg.resize_size = 73;
-    Arc::new(random_model(&cfg, &Device::Cpu).unwrap())
+    cfg
+}
+
+fn small_model() -> Arc<dyn FrameModel> {
+    Arc::new(random_model(&small_config(), &Device::Cpu).unwrap())
 }
 
 fn harness(source: SourceSpec, threshold: f32) -> Harness<'static, LiveApp> {
@@ -65,12 +70,14 @@ pub fn window(
         actions: None,
         armed: false,
         given: Given::default(),
+        teach_dir: None,
+        teach_open: false,
     };
     build(init, None)
 }
 
 /// The real App in a test window, started with `storage` as eframe would pass it.
-fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
+pub fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, LiveApp> {
     let storage = storage.cloned();
     Harness::builder()
         .with_size(egui::Vec2::new(1180.0, 760.0))
@@ -84,7 +91,7 @@ fn build(init: AppInit, storage: Option<&MemoryStorage>) -> Harness<'static, Liv
 }
 
 /// Steps the UI (with real time passing) until `done` holds or `timeout` passes.
-fn step_until(
+pub fn step_until(
     h: &mut Harness<'static, LiveApp>,
     timeout: Duration,
     done: impl Fn(&LiveApp) -> bool,
@@ -297,6 +304,8 @@ fn default_init(source: SourceSpec, given: Given) -> AppInit {
         given,
         actions: None,
         armed: false,
+        teach_dir: None,
+        teach_open: false,
     }
 }
 

@@ -37,9 +37,15 @@ pub struct ConvPlan {
     winograd: Option<Vec<f32>>,
 }
 
-/// The Winograd filters for `w` (`[(ky, kx, ci), o]`) if `win` is a stride-1, padding-1 3×3.
+/// Input channels below which a 3×3 convolution stays on im2col: with few channels the
+/// Winograd products are too thin to repay the transforms (squeezenet1_1's expand3x3 layers,
+/// 16–64 channels in, measured slower; BNInception's 3×3 layers have 64–192).
+const WINOGRAD_MIN_C_IN: usize = 96;
+
+/// The Winograd filters for `w` (`[(ky, kx, ci), o]`) if `win` is a stride-1, padding-1 3×3
+/// with enough input channels ([`WINOGRAD_MIN_C_IN`]).
 fn winograd_filters(win: &ConvWindow, w: &[f32], c_in: usize, c_out: usize) -> Option<Vec<f32>> {
-    let fits = (win.k, win.stride, win.pad) == (3, 1, 1);
+    let fits = (win.k, win.stride, win.pad) == (3, 1, 1) && c_in >= WINOGRAD_MIN_C_IN;
     fits.then(|| transform_filters(w, c_in, c_out))
 }
 
@@ -290,12 +296,18 @@ mod tests {
     #[test]
     fn winograd_matches_im2col() -> Result<()> {
         let dev = Device::Cpu;
+        let thin = Tensor::randn(0f32, 0.5, (64, WINOGRAD_MIN_C_IN - 1, 3, 3), &dev)?;
+        let thin = ConvPlan::new(&thin, None, 1, 1, true)?;
+        assert!(
+            thin.winograd.is_none(),
+            "thin 3x3 convolutions stay on im2col"
+        );
         for (c_in, c_out, h, w, n) in [
-            (6, 7, 9, 9, 3),
-            (70, 33, 8, 6, 2),
+            (96, 7, 9, 9, 3),
+            (100, 33, 8, 6, 2),
             (130, 65, 7, 7, 1),
-            (16, 24, 14, 14, 8),
-            (3, 5, 1, 2, 1),
+            (128, 24, 14, 14, 8),
+            (97, 5, 1, 2, 1),
         ] {
             let wt = Tensor::randn(0f32, 0.5, (c_out, c_in, 3, 3), &dev)?;
             let b = Tensor::randn(0f32, 0.5, c_out, &dev)?;

@@ -101,3 +101,29 @@ fn max_abs_diff_fails_on_nan() {
     // Two equal infinities are no difference of a finite size: inf − inf is NaN, and fails.
     assert!(max_abs_diff(&inf, &inf).is_nan());
 }
+
+/// Runs the crate's binary with `args` and returns what it did.
+pub fn run(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gesture-app"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// [`run`], failing the test (with both output streams) unless it succeeded.
+pub fn run_ok(args: &[&str]) -> std::process::Output {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "gesture-app {} failed: {}\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out
+}
+
+/// A temporary path as a command-line argument.
+pub fn s(p: &std::path::Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}

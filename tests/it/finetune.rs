@@ -3,32 +3,9 @@
 //! top-1, `eval` on the saved model agrees, and the base file is never written; a partly
 //! unfrozen backbone trains too; bad flags and a used run folder are clear errors.
 
+use super::common::{run, run_ok, s};
 use gesture_app::train::metrics::MetricsFiles;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gesture-app"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "gesture-app {} failed: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
 
 /// 3 classes × 6 clips (2 of each for validation), relabelled "My Left", "My Right", "My Zoom":
 /// labels the demo model does not have, two of them mirrors of each other.

@@ -67,6 +67,30 @@ pub struct ModelSection {
     pub linear_init: LinearInit,
 }
 
+/// The schedule checks every training shares (`train` and `train --finetune`).
+pub(crate) fn check_schedule(epochs: usize, batch_size: usize, lr: f64) -> Result<()> {
+    if epochs == 0 {
+        return Err(Error::Config("epochs must be at least 1".into()));
+    }
+    if batch_size == 0 {
+        return Err(Error::Config("batch size must be at least 1".into()));
+    }
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(Error::Config(format!(
+            "lr must be a positive number, got {lr}"
+        )));
+    }
+    Ok(())
+}
+
+/// A dropout probability must lie in [0, 1).
+pub(crate) fn check_dropout(p: f32) -> Result<()> {
+    if !(0.0..1.0).contains(&p) {
+        return Err(Error::Config(format!("dropout must be in [0, 1), got {p}")));
+    }
+    Ok(())
+}
+
 impl Default for ModelSection {
     fn default() -> Self {
         ModelSection {
@@ -181,24 +205,8 @@ impl RunConfig {
         if self.data.root.is_none() {
             return bad("no data root: give --root DIR or set data.root in the recipe".into());
         }
-        if self.optim.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.optim.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
-        }
-        if !(self.optim.lr > 0.0 && self.optim.lr.is_finite()) {
-            return bad(format!(
-                "lr must be a positive number, got {}",
-                self.optim.lr
-            ));
-        }
-        if !(0.0..1.0).contains(&self.model.dropout) {
-            return bad(format!(
-                "dropout must be in [0, 1), got {}",
-                self.model.dropout
-            ));
-        }
+        check_schedule(self.optim.epochs, self.optim.batch_size, self.optim.lr)?;
+        check_dropout(self.model.dropout)?;
         if self.run.eval_freq == 0 {
             return bad("eval_freq must be at least 1".into());
         }

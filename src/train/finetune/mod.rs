@@ -157,15 +157,7 @@ impl FinetuneOptions {
     /// Checks values a fine-tuning cannot start with.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
-        if self.epochs == 0 {
-            return bad("epochs must be at least 1".into());
-        }
-        if self.batch_size == 0 {
-            return bad("batch size must be at least 1".into());
-        }
-        if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad(format!("lr must be a positive number, got {}", self.lr));
-        }
+        crate::train::config::check_schedule(self.epochs, self.batch_size, self.lr)?;
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad(format!(
                 "weight decay must be 0 or more, got {}",
@@ -173,9 +165,7 @@ impl FinetuneOptions {
             ));
         }
         if let Some(d) = self.dropout {
-            if !(0.0..1.0).contains(&d) {
-                return bad(format!("dropout must be in [0, 1), got {d}"));
-            }
+            crate::train::config::check_dropout(d)?;
         }
         if let Some(fps) = self.clip_fps {
             if !(fps > 0.0 && fps.is_finite()) {

@@ -4,34 +4,15 @@
 //! data sets are reported with file:line; the demo recipe learns clips of the second generator;
 //! a run at chance says so.
 
+use super::common::{run, run_ok, s};
 use gesture_app::train::checkpoint;
 use gesture_app::train::metrics::{EpochRecord, MetricsFiles};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gesture-app"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn run_ok(args: &[&str]) -> Output {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "gesture-app {} failed: {}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 /// The metrics of a run, minus the wall-clock fields.

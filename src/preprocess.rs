@@ -1,8 +1,8 @@
 //! From frames on disk or from a camera to the network's input: TSN segment sampling
-//! (docs/ARCHITECTURE.md §5), the evaluation resize + centre crop, and normalisation per the
-//! weights' [`InputNorm`].
+//! (docs/ARCHITECTURE.md §5), the evaluation resize + centre crop, normalisation per the
+//! weights' [`InputNorm`], and the frame differences of the RGBDiff modality.
 
-use crate::model::config::{ChannelOrder, InputNorm, ModelConfig};
+use crate::model::config::{ChannelOrder, InputNorm, Modality, ModelConfig};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use image::{imageops::FilterType, RgbImage};
@@ -71,6 +71,65 @@ pub fn resample_clip(num_frames: usize, from_fps: f32, to_fps: f32) -> Vec<usize
         .collect()
 }
 
+/// Segments of `frames_per_segment` consecutive frames (RGBDiff reads several): the frames
+/// (0-based, into `num_frames`) each of the segments starting at `starts` reads, segment after
+/// segment, clamped to the clip. Starts come from the sampling rules applied to
+/// [`segment_starts_len`] positions, as TSN does for `new_length > 1`.
+pub fn segment_frames(
+    starts: &[usize],
+    frames_per_segment: usize,
+    num_frames: usize,
+) -> Vec<usize> {
+    let last = num_frames.saturating_sub(1);
+    starts
+        .iter()
+        .flat_map(|&s| (0..frames_per_segment).map(move |j| (s + j).min(last)))
+        .collect()
+}
+
+/// Where a segment of `frames_per_segment` frames may start in a clip of `num_frames`: TSN's
+/// `num_frames - new_length + 1` (at least 1).
+pub fn segment_starts_len(num_frames: usize, frames_per_segment: usize) -> usize {
+    (num_frames + 1)
+        .saturating_sub(frames_per_segment.max(1))
+        .max(1)
+}
+
+/// Writes one segment's backbone input into `out` (`c_in · S · S` floats) from its crops
+/// (`S`×`S`, oldest first; one per frame of the segment): the normalised frame for RGB, the
+/// differences of neighbouring normalised frames (newer minus older) for RGBDiff, as TSN's
+/// `_get_diff` computes them on the normalised input.
+pub fn segment_into(crops: &[&RgbImage], modality: Modality, norm: &InputNorm, out: &mut [f32]) {
+    match modality {
+        Modality::Rgb => normalize_into(crops[0], norm, out),
+        Modality::RgbDiff => {
+            let plane3 = out.len() / crops.len().saturating_sub(1).max(1);
+            for (pair, dst) in crops.windows(2).zip(out.chunks_exact_mut(plane3)) {
+                diff_into(pair[0], pair[1], norm, dst);
+            }
+        }
+    }
+}
+
+/// `normalise(newer) - normalise(older)` as CHW floats into `out`: the mean cancels.
+fn diff_into(older: &RgbImage, newer: &RgbImage, norm: &InputNorm, out: &mut [f32]) {
+    let plane = (newer.width() * newer.height()) as usize;
+    debug_assert_eq!(out.len(), 3 * plane);
+    let src = match norm.channel_order {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    let (a, b) = (older.as_raw(), newer.as_raw());
+    for c in 0..3 {
+        let mul = norm.scale / norm.std[c];
+        let dst = &mut out[c * plane..(c + 1) * plane];
+        let s = src[c];
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = (b[3 * i + s] as f32 - a[3 * i + s] as f32) * mul;
+        }
+    }
+}
+
 /// Resizes so the shorter side is `resize` (aspect kept), then crops the centre `crop`×`crop`.
 pub fn resize_center_crop(img: &RgbImage, resize: usize, crop: usize) -> RgbImage {
     let (w, h) = img.dimensions();
@@ -116,15 +175,34 @@ pub fn normalize_into(img: &RgbImage, norm: &InputNorm, out: &mut [f32]) {
     }
 }
 
-/// Evaluation preprocessing of whole frames into one tensor `[n, 3, S, S]` on `device`.
+/// Evaluation preprocessing of whole frames into one tensor `[n, c_in, S, S]` on `device`:
+/// `frames` holds the segments' frames one segment after the other (`cfg.frames_per_segment()`
+/// each, so one frame per segment for RGB).
 pub fn frames_to_tensor(frames: &[RgbImage], cfg: &ModelConfig, device: &Device) -> Result<Tensor> {
     let s = cfg.input_size;
-    let mut data = vec![0f32; frames.len() * 3 * s * s];
-    for (img, out) in frames.iter().zip(data.chunks_mut(3 * s * s)) {
-        let crop = resize_center_crop(img, cfg.resize_size, s);
-        normalize_into(&crop, &cfg.input, out);
+    let per = cfg.frames_per_segment();
+    if frames.is_empty() || !frames.len().is_multiple_of(per) {
+        return Err(Error::Config(format!(
+            "{} frame(s) do not make whole segments of {per} frames",
+            frames.len()
+        )));
     }
-    Ok(Tensor::from_vec(data, (frames.len(), 3, s, s), device)?)
+    let n = frames.len() / per;
+    let len = cfg.input_channels() * s * s;
+    let mut data = vec![0f32; n * len];
+    for (seg, out) in frames.chunks(per).zip(data.chunks_mut(len)) {
+        let crops: Vec<RgbImage> = seg
+            .iter()
+            .map(|img| resize_center_crop(img, cfg.resize_size, s))
+            .collect();
+        let refs: Vec<&RgbImage> = crops.iter().collect();
+        segment_into(&refs, cfg.modality, &cfg.input, out);
+    }
+    Ok(Tensor::from_vec(
+        data,
+        (n, cfg.input_channels(), s, s),
+        device,
+    )?)
 }
 
 /// The frame files of a clip folder (`00001.jpg`, `000001.png`, ...), in frame order.
@@ -185,8 +263,9 @@ pub fn load_frame(path: &Path) -> Result<RgbImage> {
     Ok(img.to_rgb8())
 }
 
-/// Loads the `num_segments` frames of a clip folder chosen by the evaluation rule, preprocessed:
-/// `[N, 3, S, S]`. Errors if the clip has fewer frames than the model has segments.
+/// Loads the `num_segments` segments of a clip folder chosen by the evaluation rule,
+/// preprocessed: `[N, c_in, S, S]`. Errors if the clip has fewer frames than the model has
+/// segments.
 pub fn load_clip(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Tensor> {
     let files = list_clip_frames(dir)?;
     if files.len() < cfg.num_segments {
@@ -200,7 +279,9 @@ pub fn load_clip(dir: &Path, cfg: &ModelConfig, device: &Device) -> Result<Tenso
             ),
         });
     }
-    let idx = sample_eval_indices(files.len(), cfg.num_segments);
+    let per = cfg.frames_per_segment();
+    let starts = sample_eval_indices(segment_starts_len(files.len(), per), cfg.num_segments);
+    let idx = segment_frames(&starts, per, files.len());
     let frames = idx
         .iter()
         .map(|&i| load_frame(&files[i]))
@@ -265,6 +346,59 @@ mod tests {
         let mut out = vec![0.0; 6];
         normalize_into(&img, &bgr, &mut out);
         assert_eq!(out, vec![-74.0, -74.0, -97.0, -97.0, -118.0, -118.0]);
+    }
+
+    #[test]
+    fn segments_of_several_frames_start_where_they_fit() {
+        // TSN with new_length 5 (6 frames a segment) on 30 frames: 25 starts, tick 25/4.
+        let starts = sample_eval_indices(segment_starts_len(30, 6), 4);
+        assert_eq!(starts, vec![3, 9, 15, 21]);
+        let frames = segment_frames(&starts, 6, 30);
+        assert_eq!(frames.len(), 24);
+        assert_eq!(&frames[18..], &[21, 22, 23, 24, 25, 26]);
+        // A clip shorter than a segment repeats its last frame.
+        assert_eq!(segment_starts_len(3, 6), 1);
+        assert_eq!(segment_frames(&[0], 6, 3), vec![0, 1, 2, 2, 2, 2]);
+        // RGB: one frame a segment, the plain rules.
+        assert_eq!(segment_starts_len(30, 1), 30);
+        assert_eq!(segment_frames(&[4, 9], 1, 30), vec![4, 9]);
+    }
+
+    #[test]
+    fn rgb_diff_input_is_the_difference_of_normalised_neighbours() {
+        let norm = ModelConfig::new(
+            crate::model::config::Arch::SqueezeNet11,
+            crate::model::config::Consensus::Mlp,
+            1,
+            vec!["a".into()],
+        )
+        .input;
+        let frames: Vec<RgbImage> = [10u8, 30, 25]
+            .iter()
+            .map(|&v| RgbImage::from_pixel(2, 1, image::Rgb([v, 2 * v, 0])))
+            .collect();
+        let refs: Vec<&RgbImage> = frames.iter().collect();
+        let mut out = vec![f32::NAN; 2 * 3 * 2];
+        segment_into(&refs, Modality::RgbDiff, &norm, &mut out);
+        let mut a = vec![0.0; 6];
+        let mut b = vec![0.0; 6];
+        for (k, pair) in frames.windows(2).enumerate() {
+            normalize_into(&pair[0], &norm, &mut a);
+            normalize_into(&pair[1], &norm, &mut b);
+            for i in 0..6 {
+                let want = b[i] - a[i];
+                let got = out[k * 6 + i];
+                assert!(
+                    (got - want).abs() <= 1e-5,
+                    "diff {k} value {i}: {got} vs {want}"
+                );
+            }
+        }
+        // RGB reads only the first crop.
+        let mut rgb = vec![f32::NAN; 6];
+        segment_into(&refs, Modality::Rgb, &norm, &mut rgb);
+        normalize_into(&frames[0], &norm, &mut a);
+        assert_eq!(rgb, a);
     }
 
     #[test]

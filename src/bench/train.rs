@@ -121,6 +121,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     for &workers in &opts.workers {
         let lo = LoaderOptions {
             num_segments: opts.segments,
+            modality: cfg.modality,
+            frames_per_segment: cfg.frames_per_segment(),
             input_size: opts.input_size,
             resize_size: cfg.resize_size,
             norm: cfg.input,

@@ -51,6 +51,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     ds.relabel(&cfg.labels)?;
     let opts = LoaderOptions {
         num_segments: cfg.num_segments,
+        modality: cfg.modality,
+        frames_per_segment: cfg.frames_per_segment(),
         input_size: cfg.input_size,
         resize_size: cfg.resize_size,
         norm: cfg.input,

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::model::config::{Arch, Consensus};
+use gesture_app::model::config::{Arch, Consensus, Modality};
 use gesture_app::train::config::RunConfig;
 use gesture_app::train::init::LinearInit;
 use gesture_app::train::optim::OptimizerKind;
@@ -74,6 +74,14 @@ pub struct TrainArgs {
     /// Shorter side before the evaluation centre crop.
     #[arg(long, value_name = "PX")]
     pub resize_size: Option<usize>,
+    /// What each segment feeds the backbone: RGB (one frame) or RGBDiff (the differences of
+    /// new_length + 1 consecutive frames: motion the CNN sees directly; what the demo recipe
+    /// uses to learn from scratch) [default: RGB].
+    #[arg(long)]
+    pub modality: Option<Modality>,
+    /// Frame differences per segment with RGBDiff (TSN's new_length) [default: 5].
+    #[arg(long, alias = "new_length", value_name = "K")]
+    pub new_length: Option<usize>,
     /// Train every BatchNorm layer (the original's partial BN is the default).
     #[arg(long, alias = "no_partialbn")]
     pub no_partialbn: bool,
@@ -205,6 +213,8 @@ impl TrainArgs {
             ("--dropout", self.dropout.is_some()),
             ("--input-size", self.input_size.is_some()),
             ("--resize-size", self.resize_size.is_some()),
+            ("--modality", self.modality.is_some()),
+            ("--new-length", self.new_length.is_some()),
             ("--no-partialbn", self.no_partialbn),
             ("--pretrained", self.pretrained.is_some()),
             ("--linear-init", self.linear_init.is_some()),
@@ -238,6 +248,8 @@ impl TrainArgs {
         set(&mut m.dropout, self.dropout);
         set(&mut m.input_size, self.input_size);
         set(&mut m.resize_size, self.resize_size);
+        set(&mut m.modality, self.modality);
+        set(&mut m.new_length, self.new_length);
         if self.no_partialbn {
             m.partial_bn = false;
         }
@@ -329,8 +341,17 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             m.num_classes
         ),
         format!(
-            "model: {} + {}, {} segments, input {}px, dropout {}, partial BN {}",
-            m.arch, m.consensus, m.num_segments, m.input_size, m.dropout, s.cfg.model.partial_bn
+            "model: {} + {}, {} segments{}, input {}px, dropout {}, partial BN {}",
+            m.arch,
+            m.consensus,
+            m.num_segments,
+            match m.modality {
+                Modality::Rgb => String::new(),
+                Modality::RgbDiff => format!(" of {} frame differences (RGBDiff)", m.new_length),
+            },
+            m.input_size,
+            m.dropout,
+            s.cfg.model.partial_bn
         ),
         format!(
             "optimiser: {:?}, lr {} (÷10 at epochs {:?}{}), momentum {}, weight decay {}, clip {}, batch {}, {} epochs",

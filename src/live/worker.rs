@@ -6,13 +6,15 @@
 //! sample costs more than a sample step, [`pace::Pace`] makes it compute every k-th sample only
 //! (a steady lower rate); a sample that is late is dropped for a newer one, never queued.
 //! [`Control::SwapModel`] replaces the model between two predictions without stopping capture.
+//! A model fed frame differences (RGBDiff) reads, for each sample, the frames of that sample and
+//! the `new_length` samples before it on the same grid: still one backbone pass per sample.
 
 use super::events::{EventDetector, EventSettings, GestureEvent, SettingsError};
 use super::pace::Pace;
 use super::rate::{self, SampleClock};
 use crate::capture::{Frame, FrameRing, RingState, Waker};
 use crate::model::config::ModelConfig;
-use crate::preprocess::{normalize_into, resize_center_crop};
+use crate::preprocess::{resize_center_crop, segment_into};
 use crate::GestureModel;
 use candle_core::{Device, Tensor};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -28,7 +30,7 @@ pub trait FrameModel: Send + Sync {
     fn config(&self) -> &ModelConfig;
     /// Where inputs must be placed.
     fn device(&self) -> &Device;
-    /// `[n, 3, S, S]` → `[n, D]`.
+    /// `[n, c_in, S, S]` segment inputs → `[n, D]`.
     fn frame_features(&self, frames: &Tensor) -> crate::Result<Tensor>;
     /// `[b, N, D]` → `[b, C]` logits.
     fn head(&self, features: &Tensor) -> crate::Result<Tensor>;
@@ -172,6 +174,8 @@ struct Sample {
     k: u64,
     /// Its frame.
     seq: u64,
+    /// The frames its input was made of, oldest first (its frame alone for RGB).
+    stack: Vec<u64>,
     /// `[D]`
     feature: Tensor,
 }
@@ -407,7 +411,7 @@ impl Worker {
     ) -> crate::Result<Option<(Prediction, Option<GestureEvent>)>> {
         let n = self.model.config().num_segments;
         let frame = &frames[i];
-        let mut passes = self.compute_sample(k, frame)?;
+        let mut passes = self.compute_sample(k, frames, i)?;
         self.stats.backbone_passes += passes as u64;
         // Samples older than the window (and the stride's slack for a substitute) go.
         let keep = (steps as u64) + self.pace.stride();
@@ -460,21 +464,24 @@ impl Worker {
         Ok(Some((prediction, event)))
     }
 
-    /// Computes sample `k` on `frame` and keeps it (in grid order); returns the backbone passes
-    /// spent: 0 when the frame was already computed (a source slower than the clip rate hands
-    /// out one frame for several samples).
-    fn compute_sample(&mut self, k: u64, frame: &Frame) -> crate::Result<usize> {
+    /// Computes sample `k` on `frames[i]` and keeps it (in grid order); returns the backbone
+    /// passes spent: 0 when the same input was already computed (a source slower than the clip
+    /// rate hands out one frame for several samples).
+    fn compute_sample(&mut self, k: u64, frames: &[Frame], i: usize) -> crate::Result<usize> {
+        let stack = self.stack_of(k, frames, i);
+        let seqs: Vec<u64> = stack.iter().map(|&j| frames[j].seq).collect();
         let known = self
             .samples
             .iter()
             .rev()
-            .find(|s| s.seq == frame.seq)
+            .find(|s| s.stack == seqs)
             .map(|s| s.feature.clone());
         let passes = usize::from(known.is_none());
         let feature = match known {
             Some(f) => f,
             None => {
-                let batch = self.preprocess(&[frame])?; // [1, 3, S, S]
+                let inputs: Vec<&Frame> = stack.iter().map(|&j| &frames[j]).collect();
+                let batch = self.preprocess(&inputs)?; // [1, c_in, S, S]
                 self.model.frame_features(&batch)?.get(0)? // [D]
             }
         };
@@ -483,11 +490,34 @@ impl Worker {
             at,
             Sample {
                 k,
-                seq: frame.seq,
+                seq: frames[i].seq,
+                stack: seqs,
                 feature,
             },
         );
         Ok(passes)
+    }
+
+    /// The frames (indices into `frames`) sample `k`'s input is made of, oldest first: its own
+    /// frame `i` for RGB; for RGBDiff also the frames of the `new_length` samples before it on
+    /// the grid (the first sample's frame before the grid starts), as training reads
+    /// consecutive clip-rate frames.
+    fn stack_of(&self, k: u64, frames: &[Frame], i: usize) -> Vec<usize> {
+        let per = self.model.config().frames_per_segment() as u64;
+        if per == 1 {
+            return vec![i];
+        }
+        let secs: Vec<f64> = frames.iter().map(|f| f.pts.as_secs_f64()).collect();
+        (0..per)
+            .rev()
+            .map(|back| match (back, k.checked_sub(back)) {
+                (0, _) => i,
+                (_, j) => self
+                    .clock
+                    .time(j.unwrap_or(0))
+                    .map_or(i, |t| rate::nearest(&secs, t).min(i)),
+            })
+            .collect()
     }
 
     /// Computes up to [`EXTRA_PASSES`] of the samples this prediction picks that are on the
@@ -514,7 +544,7 @@ impl Worker {
             let Some(t) = self.clock.time(j) else {
                 continue;
             };
-            passes += self.compute_sample(j, &frames[rate::nearest(&secs, t)])?;
+            passes += self.compute_sample(j, frames, rate::nearest(&secs, t))?;
             filled += 1;
         }
         Ok(passes)
@@ -533,19 +563,23 @@ impl Worker {
         best
     }
 
-    /// Crops and normalises frames for the backbone: `[k, 3, S, S]` on the model's device.
+    /// Crops and normalises one segment's frames (oldest first; one for RGB) into the
+    /// backbone's input: `[1, c_in, S, S]` on the model's device.
     fn preprocess(&self, frames: &[&Frame]) -> crate::Result<Tensor> {
         let cfg = self.model.config();
         let s = cfg.input_size;
-        let mut data = vec![0f32; frames.len() * 3 * s * s];
-        for (f, out) in frames.iter().zip(data.chunks_mut(3 * s * s)) {
-            // The capture thread already resized to `resize_size`, so this only crops.
-            let crop = resize_center_crop(&f.image, cfg.resize_size, s);
-            normalize_into(&crop, &cfg.input, out);
-        }
+        let c_in = cfg.input_channels();
+        let mut data = vec![0f32; c_in * s * s];
+        // The capture thread already resized to `resize_size`, so this only crops.
+        let crops: Vec<_> = frames
+            .iter()
+            .map(|f| resize_center_crop(&f.image, cfg.resize_size, s))
+            .collect();
+        let refs: Vec<_> = crops.iter().collect();
+        segment_into(&refs, cfg.modality, &cfg.input, &mut data);
         Ok(Tensor::from_vec(
             data,
-            (frames.len(), 3, s, s),
+            (1, c_in, s, s),
             self.model.device(),
         )?)
     }
@@ -682,6 +716,7 @@ mod tests {
         }
         fn frame_features(&self, frames: &Tensor) -> crate::Result<Tensor> {
             let k = frames.dim(0)?;
+            assert_eq!(frames.dim(1)?, self.cfg.input_channels(), "input channels");
             self.passes.fetch_add(k, Ordering::SeqCst);
             std::thread::sleep(self.delay * k as u32);
             Ok(frames.flatten_from(1)?.mean_keepdim(1)?.repeat((1, 4))?) // [k, 4]
@@ -792,6 +827,32 @@ mod tests {
         }
         let s = &h.worker.stats;
         assert_eq!((s.samples_skipped, s.sample_stride), (0, 1));
+    }
+
+    #[test]
+    fn a_frame_difference_model_reads_each_sample_with_the_samples_before_it() {
+        let mut model = Arc::into_inner(counting(5, 0, Duration::ZERO)).unwrap();
+        model.cfg.modality = crate::model::config::Modality::RgbDiff;
+        model.cfg.new_length = 2;
+        let model = Arc::new(model);
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        let msgs = h.play(91, 30.0);
+        let preds = predictions(&msgs);
+        // Still one pass per clip-rate sample and one prediction per sample.
+        assert_eq!(model.passes.load(Ordering::SeqCst), 37);
+        assert_eq!(preds.len(), 37 - 7);
+        for s in &h.worker.samples {
+            assert_eq!(s.stack.len(), 3, "sample {}", s.k);
+            assert_eq!(*s.stack.last().unwrap(), s.seq);
+            // The samples before it on the 12 fps grid: 2 or 3 frames of 30 fps apart.
+            for w in s.stack.windows(2) {
+                assert!((2..=3).contains(&(w[1] - w[0])), "{:?}", s.stack);
+            }
+        }
+        // The first samples repeat the first frame where the grid had not started.
+        let mut h = Harness::new(model.clone(), WorkerOptions::default());
+        h.play(1, 30.0);
+        assert_eq!(h.worker.samples[0].stack, vec![0, 0, 0]);
     }
 
     #[test]

@@ -205,6 +205,53 @@ pub struct InputNorm {
     pub std: [f32; 3],
 }
 
+/// What each segment feeds the backbone (TSN's `--modality`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+pub enum Modality {
+    /// One frame per segment: 3 channels.
+    #[default]
+    #[serde(rename = "RGB")]
+    Rgb,
+    /// TSN's RGBDiff: `new_length + 1` consecutive frames per segment, the differences of
+    /// neighbours stacked as `3 · new_length` channels. Motion then shows in every crop of the
+    /// input, where a convolution sees it and global pooling keeps it: a from-scratch network
+    /// learns direction from it even when single frames do not show where a hand is going
+    /// (training/README.md, issue 9).
+    #[serde(rename = "RGBDiff")]
+    RgbDiff,
+}
+
+impl Modality {
+    /// The name the original code and our files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Modality::Rgb => "RGB",
+            Modality::RgbDiff => "RGBDiff",
+        }
+    }
+}
+
+impl fmt::Display for Modality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Modality {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "rgb" => Ok(Modality::Rgb),
+            "rgbdiff" | "rgb-diff" | "diff" => Ok(Modality::RgbDiff),
+            _ => Err(UnknownName {
+                what: "modality",
+                got: s.to_string(),
+                expected: "one of: RGB, RGBDiff",
+            }),
+        }
+    }
+}
+
 /// How TRNmultiscale picks relations for scales smaller than N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -247,6 +294,13 @@ pub struct ModelConfig {
     /// resamples the camera to it.
     #[serde(default = "default_fps")]
     pub clip_fps: f32,
+    /// What a segment feeds the backbone: one frame, or frame differences.
+    #[serde(default)]
+    pub modality: Modality,
+    /// Frame differences per segment with [`Modality::RgbDiff`] (TSN's `new_length`); unused
+    /// for RGB.
+    #[serde(default = "default_new_length")]
+    pub new_length: usize,
     /// Free-form provenance: where the weights came from, training run, dataset, accuracy.
     #[serde(default)]
     pub provenance: std::collections::BTreeMap<String, String>,
@@ -264,6 +318,14 @@ fn default_dropout() -> f32 {
 fn default_fps() -> f32 {
     12.0
 }
+fn default_new_length() -> usize {
+    DEFAULT_NEW_LENGTH
+}
+
+/// TSN's frame differences per segment for RGBDiff.
+pub const DEFAULT_NEW_LENGTH: usize = 5;
+/// The most frame differences a segment may stack.
+pub const MAX_NEW_LENGTH: usize = 16;
 
 impl ModelConfig {
     /// A config with the original's defaults for the given backbone, head and label list.
@@ -283,7 +345,25 @@ impl ModelConfig {
             dropout: default_dropout(),
             trn_mode: TrnMode::default(),
             clip_fps: default_fps(),
+            modality: Modality::Rgb,
+            new_length: default_new_length(),
             provenance: Default::default(),
+        }
+    }
+
+    /// Consecutive frames each segment reads: 1 for RGB, `new_length + 1` for RGBDiff.
+    pub fn frames_per_segment(&self) -> usize {
+        match self.modality {
+            Modality::Rgb => 1,
+            Modality::RgbDiff => self.new_length + 1,
+        }
+    }
+
+    /// Channels of a segment's input to the backbone: 3 for RGB, `3 · new_length` for RGBDiff.
+    pub fn input_channels(&self) -> usize {
+        match self.modality {
+            Modality::Rgb => 3,
+            Modality::RgbDiff => 3 * self.new_length,
         }
     }
 
@@ -328,6 +408,9 @@ impl ModelConfig {
                 resize: self.resize_size,
             });
         }
+        if self.modality == Modality::RgbDiff && !(1..=MAX_NEW_LENGTH).contains(&self.new_length) {
+            return Err(ConfigError::NewLength(self.new_length));
+        }
         Ok(())
     }
 }
@@ -356,6 +439,8 @@ pub enum ConfigError {
          (need 32 <= input_size <= resize_size)"
     )]
     InputSize { input: usize, resize: usize },
+    #[error("new_length (frame differences per segment) must be in 1..={MAX_NEW_LENGTH}, got {0}")]
+    NewLength(usize),
 }
 
 impl From<ConfigError> for crate::Error {
@@ -411,5 +496,29 @@ mod tests {
         assert!(cfg.validate().is_ok());
         cfg.num_classes = 4;
         assert!(cfg.validate().is_err());
+        cfg.num_classes = 3;
+        cfg.modality = Modality::RgbDiff;
+        cfg.new_length = 0;
+        assert!(cfg
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("new_length"));
+        cfg.new_length = 4;
+        assert!(cfg.validate().is_ok());
+        assert_eq!((cfg.frames_per_segment(), cfg.input_channels()), (5, 12));
+    }
+
+    #[test]
+    fn configs_without_a_modality_read_as_rgb() {
+        let cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 4, vec!["a".into()]);
+        let mut json: serde_json::Value = serde_json::to_value(&cfg).unwrap();
+        json.as_object_mut().unwrap().remove("modality");
+        json.as_object_mut().unwrap().remove("new_length");
+        let back: ModelConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(back.modality, Modality::Rgb);
+        assert_eq!((back.frames_per_segment(), back.input_channels()), (1, 3));
+        assert_eq!("rgbdiff".parse::<Modality>().unwrap(), Modality::RgbDiff);
+        assert!("flow".parse::<Modality>().is_err());
     }
 }

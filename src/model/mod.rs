@@ -82,12 +82,13 @@ impl GestureModel {
         &self.device
     }
 
-    /// Backbone features before `new_fc`: `[n, 3, S, S]` → `[n, F]`.
+    /// Backbone features before `new_fc`: `[n, c_in, S, S]` → `[n, F]` (c_in =
+    /// `config.input_channels()`: 3 for RGB).
     pub fn backbone_features(&self, frames: &Tensor) -> Result<Tensor> {
         Ok(self.tsn.backbone_features_t(frames, false)?)
     }
 
-    /// Per-frame features: `[n, 3, S, S]` preprocessed frames → `[n, D]` after new_fc
+    /// Per-segment features: `[n, c_in, S, S]` preprocessed segments → `[n, D]` after new_fc
     /// (D = `config.frame_feature_dim()`). Each frame's feature depends on that frame alone.
     pub fn frame_features(&self, frames: &Tensor) -> Result<Tensor> {
         Ok(self.tsn.frame_features_t(frames, false)?)
@@ -98,7 +99,7 @@ impl GestureModel {
         Ok(self.tsn.head_t(features, false)?)
     }
 
-    /// The whole model: `[b, N, 3, S, S]` → `[b, C]` logits.
+    /// The whole model: `[b, N, c_in, S, S]` → `[b, C]` logits.
     pub fn forward(&self, clips: &Tensor) -> Result<Tensor> {
         Ok(self.tsn.forward_t(clips, false)?)
     }

@@ -48,11 +48,13 @@ pub fn expected_tensors(
 }
 
 /// Name → shape of every tensor of `arch`'s backbone alone (`base_model.*`, BatchNorm
-/// statistics included): what an ImageNet state_dict must provide. Needs no head, so no labels.
+/// statistics included) for RGB input: what an ImageNet state_dict must provide. Needs no head,
+/// so no labels.
 pub fn expected_backbone_tensors(arch: Arch) -> Result<BTreeMap<String, Vec<usize>>> {
     record(|vb| {
         Backbone::new(
             arch,
+            3,
             vb.pp("base_model"),
             BnMode::Trainable,
             BnMode::Trainable,

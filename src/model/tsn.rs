@@ -61,7 +61,13 @@ impl Tsn {
         } else {
             (BnMode::Trainable, BnMode::Trainable, BnMode::Trainable)
         };
-        let backbone = Backbone::new(cfg.arch, vb.pp("base_model"), first_bn, rest_bn)?;
+        let backbone = Backbone::new(
+            cfg.arch,
+            cfg.input_channels(),
+            vb.pp("base_model"),
+            first_bn,
+            rest_bn,
+        )?;
         let new_fc = linear(
             cfg.arch.feature_dim(),
             cfg.frame_feature_dim(),
@@ -81,12 +87,12 @@ impl Tsn {
         &self.config
     }
 
-    /// Backbone features only: `[n, 3, S, S]` → `[n, F]`.
+    /// Backbone features only: `[n, c_in, S, S]` → `[n, F]` (`c_in` = `input_channels()`).
     pub fn backbone_features_t(&self, frames: &Tensor, train: bool) -> Result<Tensor> {
         self.backbone.forward_t(frames, train)
     }
 
-    /// Per-frame features after `new_fc`: `[n, 3, S, S]` → `[n, D]`.
+    /// Per-segment features after `new_fc`: `[n, c_in, S, S]` → `[n, D]`.
     pub fn frame_features_t(&self, frames: &Tensor, train: bool) -> Result<Tensor> {
         let f = self.backbone.forward_t(frames, train)?; // [n, F]
         let f = dropout(&f, self.config.dropout, train)?;
@@ -98,7 +104,7 @@ impl Tsn {
         self.consensus.forward_t(features, train)
     }
 
-    /// `[b, N, 3, S, S]` → `[b, C]` logits.
+    /// `[b, N, c_in, S, S]` → `[b, C]` logits.
     pub fn forward_t(&self, clips: &Tensor, train: bool) -> Result<Tensor> {
         let (b, n, c, h, w) = clips.dims5()?;
         let frames = clips.reshape((b * n, c, h, w))?;
@@ -159,6 +165,29 @@ mod tests {
                     assert_eq!(y.dims(), &[2, 5], "{consensus} N={n} train={train}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn frame_difference_models_read_three_channels_per_difference() {
+        for arch in Arch::ALL {
+            let mut cfg = ModelConfig::new(arch, Consensus::Mlp, 2, vec!["c".into(); 3]);
+            cfg.modality = crate::model::config::Modality::RgbDiff;
+            cfg.new_length = 4;
+            cfg.input_size = 64;
+            cfg.resize_size = 64;
+            let (_, tsn) = build(&cfg, BuildOptions::training(true, 0));
+            let clips = Tensor::randn(0f32, 1., (1, 2, 12, 64, 64), &Device::Cpu).unwrap();
+            assert_eq!(
+                tsn.forward_t(&clips, false).unwrap().dims(),
+                &[1, 3],
+                "{arch}"
+            );
+            let rgb = Tensor::randn(0f32, 1., (1, 2, 3, 64, 64), &Device::Cpu).unwrap();
+            assert!(
+                tsn.forward_t(&rgb, false).is_err(),
+                "{arch}: 3 channels refused"
+            );
         }
     }
 

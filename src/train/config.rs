@@ -3,7 +3,7 @@
 //! recipe (`training/*.toml`), overridden by command-line flags, and saved as `config.toml` in
 //! the run folder, from which `--resume` continues.
 
-use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::model::config::{Arch, Consensus, Modality, ModelConfig, DEFAULT_NEW_LENGTH};
 use crate::train::init::LinearInit;
 use crate::train::optim::{OptimConfig, OptimizerKind};
 use crate::{Error, Result};
@@ -58,6 +58,10 @@ pub struct ModelSection {
     pub resize_size: usize,
     pub rnn_hidden: usize,
     pub rnn_layers: usize,
+    /// What a segment feeds the backbone: `RGB` (one frame) or `RGBDiff` (frame differences).
+    pub modality: Modality,
+    /// Frame differences per segment with RGBDiff (TSN's `new_length`).
+    pub new_length: usize,
     /// The original's partial BatchNorm (`--no-partialbn` turns it off).
     pub partial_bn: bool,
     /// Initial weights: backbone (from `gesture-app convert`) or a whole model.
@@ -103,6 +107,8 @@ impl Default for ModelSection {
             resize_size: 256,
             rnn_hidden: 256,
             rnn_layers: 1,
+            modality: Modality::Rgb,
+            new_length: DEFAULT_NEW_LENGTH,
             partial_bn: true,
             pretrained: None,
             linear_init: LinearInit::Candle,
@@ -238,6 +244,8 @@ impl RunConfig {
         cfg.rnn_hidden = m.rnn_hidden;
         cfg.rnn_layers = m.rnn_layers;
         cfg.clip_fps = self.data.clip_fps;
+        cfg.modality = m.modality;
+        cfg.new_length = m.new_length;
         cfg.validate()?;
         Ok(cfg)
     }

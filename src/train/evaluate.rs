@@ -44,7 +44,11 @@ pub fn evaluate(
             continue;
         }
         let b = batch.len();
-        let x = Tensor::from_vec(batch.data, (b, opts.num_segments, 3, s, s), device)?;
+        let x = Tensor::from_vec(
+            batch.data,
+            (b, opts.num_segments, opts.channels(), s, s),
+            device,
+        )?;
         let y = Tensor::from_vec(batch.labels.clone(), b, device)?;
         let logits = forward(&x)?; // [b, C]
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;

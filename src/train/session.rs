@@ -99,11 +99,16 @@ fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
             None => name.clone(),
         };
         let Some(var) = vars.get(&name) else { continue };
-        if var.shape() != t.shape() {
+        let t = t.to_dtype(DType::F32)?.to_device(var.device())?;
+        let t = if var.shape() == t.shape() {
+            t
+        } else if let Some(expanded) = rgb_kernel_for_diffs(&t, var.dims())? {
+            expanded
+        } else {
             wrong_shape.push(name);
             continue;
-        }
-        var.set(&t.to_dtype(DType::F32)?.to_device(var.device())?)?;
+        };
+        var.set(&t)?;
         loaded += 1;
     }
     if loaded == 0 {
@@ -127,6 +132,23 @@ fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
         ));
     }
     Ok(note)
+}
+
+/// An RGB first convolution `[o, 3, k, k]` for a model fed frame differences `[o, 3K, k, k]`:
+/// TSN's `_construct_diff_model` initialisation, the kernel averaged over its colour channels
+/// and repeated on every input channel. `None` when the shapes are not that case.
+fn rgb_kernel_for_diffs(t: &Tensor, want: &[usize]) -> Result<Option<Tensor>> {
+    let got = t.dims();
+    let fits = got.len() == 4
+        && want.len() == 4
+        && got[1] == 3
+        && want[1] > 3
+        && want[1].is_multiple_of(3)
+        && (got[0], got[2], got[3]) == (want[0], want[2], want[3]);
+    if !fits {
+        return Ok(None);
+    }
+    Ok(Some(t.mean_keepdim(1)?.broadcast_as(want)?.contiguous()?))
 }
 
 /// Deletes the temp files (`.tmp-*`) a killed run may have left while writing atomically.
@@ -175,6 +197,8 @@ impl Session {
         let flip = FlipPolicy::from_spec(&cfg.run.flip, &train.labels)?;
         let loader = LoaderOptions {
             num_segments: model_cfg.num_segments,
+            modality: model_cfg.modality,
+            frames_per_segment: model_cfg.frames_per_segment(),
             input_size: model_cfg.input_size,
             resize_size: model_cfg.resize_size,
             norm: model_cfg.input,
@@ -388,5 +412,21 @@ mod tests {
         save_with(&file, &other, &cfg, Contents::Backbone).unwrap();
         let e = load_pretrained(&dst, &file).unwrap_err().to_string();
         assert!(e.contains("none of its 1 tensors fits this model"), "{e}");
+    }
+
+    #[test]
+    fn an_rgb_first_convolution_initialises_a_diff_model_as_tsn_does() {
+        let w = Tensor::arange(0f32, 2.0 * 3.0 * 4.0, &Device::Cpu)
+            .unwrap()
+            .reshape((2, 3, 2, 2))
+            .unwrap();
+        let got = rgb_kernel_for_diffs(&w, &[2, 6, 2, 2]).unwrap().unwrap();
+        assert_eq!(got.dims(), &[2, 6, 2, 2]);
+        // Output 0, tap (0, 0): channels hold 0, 4, 8 → mean 4 on all six channels.
+        let v: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
+        assert!((0..6).all(|c| v[c * 4] == 4.0), "{v:?}");
+        assert!((0..6).all(|c| v[24 + c * 4] == 16.0), "{v:?}");
+        assert!(rgb_kernel_for_diffs(&w, &[2, 5, 2, 2]).unwrap().is_none());
+        assert!(rgb_kernel_for_diffs(&w, &[3, 6, 2, 2]).unwrap().is_none());
     }
 }

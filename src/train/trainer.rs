@@ -112,7 +112,11 @@ fn train_epoch(
             continue;
         }
         let b = batch.len();
-        let x = Tensor::from_vec(batch.data, (b, segs, 3, size, size), &s.device)?;
+        let x = Tensor::from_vec(
+            batch.data,
+            (b, segs, s.loader.channels(), size, size),
+            &s.device,
+        )?;
         let y = Tensor::from_vec(batch.labels.clone(), b, &s.device)?;
         let logits = s.model.forward_t(&x, true)?; // [b, C]
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?;

@@ -4,7 +4,7 @@
 //! and write atomically. Nothing is written on error.
 
 use super::{import, save_with, Contents};
-use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::model::config::{Arch, Consensus, Modality, ModelConfig};
 use crate::model::spec::{diff_report, expected_backbone_tensors, expected_tensors};
 use crate::model::tsn::BuildOptions;
 use crate::{Error, Result};
@@ -174,6 +174,25 @@ pub fn convert_state_dict(
     }
     if let Some(b) = classifier_bias(opts.consensus).and_then(|k| tensors.get(k)) {
         check_classes(&cfg, b.dim(0)?, "the classifier")?;
+    }
+    // TSN's RGBDiff models differ only in their first convolution's input channels (3 per
+    // frame difference); the original's checkpoints do not store the modality.
+    let first_conv = match cfg.arch {
+        Arch::SqueezeNet11 => "base_model.0.weight",
+        Arch::BnInception => "base_model.conv1_7x7_s2.weight",
+    };
+    if let Some(w) = tensors.get(first_conv) {
+        let c_in = w.dim(1)?;
+        if c_in != 3 {
+            if !c_in.is_multiple_of(3) {
+                return Err(Error::Config(format!(
+                    "{first_conv} reads {c_in} input channels: neither RGB (3) nor RGBDiff \
+                     (3 per frame difference)"
+                )));
+            }
+            cfg.modality = Modality::RgbDiff;
+            cfg.new_length = c_in / 3;
+        }
     }
     cfg.validate()?;
 
@@ -405,6 +424,48 @@ mod tests {
         assert!(
             e.contains("neither a model checkpoint")
                 && e.contains("its 1 tensors are named like encoder.layer0.weight"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn rgb_diff_models_are_recognised_by_their_first_convolution() {
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 3, vec!["x".into(); 4]);
+        cfg.modality = Modality::RgbDiff;
+        cfg.new_length = 5;
+        let expected = expected_tensors(&cfg, BuildOptions::training(false, 0)).unwrap();
+        assert_eq!(expected["base_model.0.weight"], vec![64, 15, 3, 3]);
+        let sd: Vec<(String, Tensor)> = expected
+            .iter()
+            .map(|(k, s)| {
+                let t = Tensor::zeros(s.as_slice(), DType::F32, &Device::Cpu).unwrap();
+                (format!("module.{k}"), t)
+            })
+            .collect();
+        let mut o = opts(Arch::SqueezeNet11, 4);
+        o.num_segments = 3;
+        o.consensus = Consensus::Mlp;
+        let (got, _, _) = convert_state_dict(sd.clone(), &BTreeMap::new(), &o).unwrap();
+        assert_eq!((got.modality, got.new_length), (Modality::RgbDiff, 5));
+        // Channels that are not whole frames are refused, naming the tensor.
+        let odd: Vec<(String, Tensor)> = sd
+            .into_iter()
+            .map(|(k, t)| {
+                if k == "module.base_model.0.weight" {
+                    (
+                        k,
+                        Tensor::zeros((64, 4, 3, 3), DType::F32, &Device::Cpu).unwrap(),
+                    )
+                } else {
+                    (k, t)
+                }
+            })
+            .collect();
+        let e = convert_state_dict(odd, &BTreeMap::new(), &o)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("base_model.0.weight reads 4 input channels"),
             "{e}"
         );
     }

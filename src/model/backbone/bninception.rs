@@ -265,18 +265,19 @@ pub struct BnInception {
 }
 
 impl BnInception {
-    /// `vb` points at `base_model`. With partial BN (`first_bn` Trainable, `rest_bn` Frozen) only
+    /// `vb` points at `base_model`; `c_in` is 3 for RGB. With partial BN (`first_bn` Trainable, `rest_bn` Frozen) only
     /// the first BatchNorm trains, as in the original. `cpu_inference` (folded BatchNorm only) also
     /// prepares the NHWC CPU kernels that [`BnInception::forward_t`] uses when not training on
     /// the CPU (the weights are then copied: they must not change afterwards).
     pub fn new(
+        c_in: usize,
         vb: VarBuilder,
         first_bn: BnMode,
         rest_bn: BnMode,
         cpu_inference: bool,
     ) -> Result<Self> {
         let mut net = BnInception {
-            conv1: unit(3, 64, 7, 2, "conv1_7x7_s2", first_bn, &vb)?,
+            conv1: unit(c_in, 64, 7, 2, "conv1_7x7_s2", first_bn, &vb)?,
             conv2_reduce: unit(64, 64, 1, 1, "conv2_3x3_reduce", rest_bn, &vb)?,
             conv2: unit(64, 192, 3, 1, "conv2_3x3", rest_bn, &vb)?,
             blocks: BLOCKS

@@ -1,4 +1,5 @@
-//! The per-frame 2D CNNs. Each maps `[n, 3, S, S]` to globally pooled features `[n, F]`.
+//! The per-frame 2D CNNs. Each maps `[n, c_in, S, S]` (3 channels for RGB, `3 · new_length`
+//! for RGBDiff) to globally pooled features `[n, F]`.
 
 pub mod bninception;
 pub mod squeezenet;
@@ -16,16 +17,26 @@ pub enum Backbone {
 }
 
 impl Backbone {
-    /// Builds `arch` under `vb` (= `base_model`). `first_bn`/`rest_bn` matter for BN-Inception only.
-    /// Folded BatchNorm means inference weights: on the CPU the NHWC kernels of
-    /// `model::kernels::infer` are then prepared and used whenever `train` is false.
-    pub fn new(arch: Arch, vb: VarBuilder, first_bn: BnMode, rest_bn: BnMode) -> Result<Self> {
+    /// Builds `arch` for `c_in` input channels under `vb` (= `base_model`). `first_bn`/`rest_bn`
+    /// matter for BN-Inception only. Folded BatchNorm means inference weights: on the CPU the
+    /// NHWC kernels of `model::kernels::infer` are then prepared and used whenever `train` is
+    /// false.
+    pub fn new(
+        arch: Arch,
+        c_in: usize,
+        vb: VarBuilder,
+        first_bn: BnMode,
+        rest_bn: BnMode,
+    ) -> Result<Self> {
         let cpu_inference = first_bn == BnMode::Folded && vb.device().is_cpu();
         Ok(match arch {
-            Arch::SqueezeNet11 => {
-                Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(vb, cpu_inference)?))
-            }
+            Arch::SqueezeNet11 => Backbone::SqueezeNet11(Box::new(squeezenet::SqueezeNet11::new(
+                c_in,
+                vb,
+                cpu_inference,
+            )?)),
             Arch::BnInception => Backbone::BnInception(Box::new(bninception::BnInception::new(
+                c_in,
                 vb,
                 first_bn,
                 rest_bn,
@@ -34,7 +45,7 @@ impl Backbone {
         })
     }
 
-    /// `[n, 3, S, S]` → `[n, F]`.
+    /// `[n, c_in, S, S]` → `[n, F]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         match self {
             Backbone::SqueezeNet11(m) => m.forward_t(x, train),

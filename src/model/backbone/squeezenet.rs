@@ -59,12 +59,12 @@ pub struct SqueezeNet11 {
 }
 
 impl SqueezeNet11 {
-    /// `vb` points at `base_model`. `cpu_inference` also prepares the NHWC CPU kernels that
+    /// `vb` points at `base_model`; `c_in` is 3 for RGB. `cpu_inference` also prepares the NHWC CPU kernels that
     /// [`SqueezeNet11::forward_t`] uses when not training on the CPU (the weights are then
     /// copied: they must not change afterwards).
-    pub fn new(vb: VarBuilder, cpu_inference: bool) -> Result<Self> {
+    pub fn new(c_in: usize, vb: VarBuilder, cpu_inference: bool) -> Result<Self> {
         let mut net = SqueezeNet11 {
-            conv0: Conv::new(3, 64, 3, 2, 0, true, vb.pp("0"))?,
+            conv0: Conv::new(c_in, 64, 3, 2, 0, true, vb.pp("0"))?,
             fires_a: [
                 Fire::new(64, 16, 64, 64, vb.pp("3"))?,
                 Fire::new(128, 16, 64, 64, vb.pp("4"))?,
@@ -126,7 +126,7 @@ mod tests {
     fn training_forward_matches_inference_kernels() -> Result<()> {
         let dev = Device::Cpu;
         let vm = VarMap::new();
-        let net = SqueezeNet11::new(VarBuilder::from_varmap(&vm, DType::F32, &dev), true)?;
+        let net = SqueezeNet11::new(3, VarBuilder::from_varmap(&vm, DType::F32, &dev), true)?;
         let x = Tensor::randn(0f32, 1., (2, 3, 67, 64), &dev)?;
         let eval = net.forward_t(&x, false)?;
         let train = net.forward_t(&x, true)?;

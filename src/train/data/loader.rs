@@ -13,7 +13,7 @@
 use super::augment::{crop_resize, sample_multiscale_crop};
 use super::flip::FlipPolicy;
 use super::Dataset;
-use crate::model::config::InputNorm;
+use crate::model::config::{InputNorm, Modality};
 use crate::preprocess;
 use crate::util::mix_seed;
 use crate::{Error, Result};
@@ -25,10 +25,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// What every clip becomes: N frames of `input_size`² normalised per `norm`.
+/// What every clip becomes: N segments of `input_size`² normalised per `norm` (one frame each
+/// for RGB, frame differences for RGBDiff).
 #[derive(Debug, Clone)]
 pub struct LoaderOptions {
     pub num_segments: usize,
+    /// What a segment feeds the backbone.
+    pub modality: Modality,
+    /// Consecutive frames a segment reads (1 for RGB; `new_length + 1` for RGBDiff).
+    pub frames_per_segment: usize,
     pub input_size: usize,
     /// Shorter side before the evaluation centre crop.
     pub resize_size: usize,
@@ -40,6 +45,21 @@ pub struct LoaderOptions {
     /// The model's clip rate: clips whose recording rate the data set gives (`dataset.toml`)
     /// are resampled to it before segments are picked. `None`: every clip is used as stored.
     pub clip_fps: Option<f32>,
+}
+
+impl LoaderOptions {
+    /// Channels of one segment's input: 3 for RGB, 3 per frame difference for RGBDiff.
+    pub fn channels(&self) -> usize {
+        match self.modality {
+            Modality::Rgb => 3,
+            Modality::RgbDiff => 3 * self.frames_per_segment.saturating_sub(1).max(1),
+        }
+    }
+
+    /// Floats of one preprocessed clip.
+    pub fn clip_len(&self) -> usize {
+        self.num_segments * self.channels() * self.input_size * self.input_size
+    }
 }
 
 /// Training or evaluation preprocessing.
@@ -58,7 +78,7 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// One batch: `data` is `[b, N, 3, S, S]` row-major.
+/// One batch: `data` is `[b, N, c_in, S, S]` row-major.
 #[derive(Debug)]
 pub struct Batch {
     /// Position of the batch in the epoch.
@@ -82,8 +102,8 @@ impl Batch {
     }
 }
 
-/// Loads, samples and preprocesses one clip into `out` (`N·3·S·S` floats); returns its label
-/// after augmentation. Errors name the clip folder or frame file.
+/// Loads, samples and preprocesses one clip into `out` ([`LoaderOptions::clip_len`] floats);
+/// returns its label after augmentation. Errors name the clip folder or frame file.
 pub fn load_clip_into(
     ds: &Dataset,
     entry_idx: usize,
@@ -108,11 +128,14 @@ pub fn load_clip_into(
         _ => (0..num_frames).collect(),
     };
     let mut rng = StdRng::seed_from_u64(seed);
-    let picks = match aug {
-        Augment::Train { .. } => preprocess::sample_train_indices(steps.len(), n, &mut rng),
-        Augment::Eval => preprocess::sample_eval_indices(steps.len(), n),
+    let per = opts.frames_per_segment.max(1);
+    let starts_len = preprocess::segment_starts_len(steps.len(), per);
+    let starts = match aug {
+        Augment::Train { .. } => preprocess::sample_train_indices(starts_len, n, &mut rng),
+        Augment::Eval => preprocess::sample_eval_indices(starts_len, n),
     };
-    let indices: Vec<usize> = picks
+    // Every segment's frames, segment after segment.
+    let indices: Vec<usize> = preprocess::segment_frames(&starts, per, steps.len())
         .iter()
         .map(|&i| steps[i.min(steps.len() - 1)])
         .collect();
@@ -131,7 +154,7 @@ pub fn load_clip_into(
             decoded.push((i, img));
         }
     }
-    let plane = 3 * opts.input_size * opts.input_size;
+    let seg_len = opts.channels() * opts.input_size * opts.input_size;
     let (first_w, first_h) = decoded[0].1.dimensions();
     let (crop, flip, label) = match aug {
         Augment::Train { flip } => {
@@ -144,12 +167,9 @@ pub fn load_clip_into(
         }
         Augment::Eval => (None, false, label),
     };
-    for (slot, &i) in indices.iter().enumerate() {
-        let img = &decoded
-            .iter()
-            .find(|(j, _)| *j == i)
-            .expect("decoded above")
-            .1;
+    // Each distinct frame is cropped once; a segment then reads its frames' crops.
+    let mut crops: Vec<(usize, RgbImage)> = Vec::with_capacity(decoded.len());
+    for (i, img) in &decoded {
         let mut frame = match crop {
             Some(c) => crop_resize(img, c, opts.input_size),
             None => preprocess::resize_center_crop(img, opts.resize_size, opts.input_size),
@@ -157,10 +177,18 @@ pub fn load_clip_into(
         if flip {
             image::imageops::flip_horizontal_in_place(&mut frame);
         }
-        preprocess::normalize_into(
-            &frame,
+        crops.push((*i, frame));
+    }
+    for (slot, seg) in indices.chunks(per).enumerate() {
+        let frames: Vec<&RgbImage> = seg
+            .iter()
+            .map(|i| &crops.iter().find(|(j, _)| j == i).expect("cropped above").1)
+            .collect();
+        preprocess::segment_into(
+            &frames,
+            opts.modality,
             &opts.norm,
-            &mut out[slot * plane..(slot + 1) * plane],
+            &mut out[slot * seg_len..(slot + 1) * seg_len],
         );
     }
     Ok(label as u32)
@@ -173,7 +201,7 @@ fn build_batch(
     index: usize,
     items: &[(usize, u64)],
 ) -> Batch {
-    let clip_len = opts.num_segments * 3 * opts.input_size * opts.input_size;
+    let clip_len = opts.clip_len();
     let mut data = vec![0f32; items.len() * clip_len];
     let mut labels = Vec::with_capacity(items.len());
     let mut entries = Vec::with_capacity(items.len());
@@ -356,6 +384,8 @@ mod tests {
         norm.std = [1.0; 3];
         LoaderOptions {
             num_segments: 3,
+            modality: Modality::Rgb,
+            frames_per_segment: 1,
             input_size: 8,
             resize_size: 8,
             norm,
@@ -383,6 +413,55 @@ mod tests {
         let red: Vec<f32> = (0..3).map(|s| batches[0].data[s * plane]).collect();
         assert_eq!(red, vec![41.0, 43.0, 45.0]);
         assert_eq!(batches[2].len(), 1);
+    }
+
+    #[test]
+    fn rgb_diff_segments_hold_the_differences_of_consecutive_frames() {
+        // One clip of 6 frames whose red value is f²; 3 segments of 3 frames (2 differences):
+        // TSN's centres over the 4 possible starts are 0, 2, 3.
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("c0");
+        std::fs::create_dir_all(&clip).unwrap();
+        for f in 0..6u8 {
+            let img = RgbImage::from_pixel(8, 8, image::Rgb([f * f, 7, 0]));
+            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+        }
+        let mut ds = tiny_dataset(dir.path(), 0);
+        ds.list.entries.push(ClipEntry {
+            id: "c0".into(),
+            num_frames: Some(6),
+            label: Some(0),
+            line: 1,
+        });
+        let o = LoaderOptions {
+            modality: Modality::RgbDiff,
+            frames_per_segment: 3,
+            ..opts(1)
+        };
+        assert_eq!((o.channels(), o.clip_len()), (6, 3 * 6 * 64));
+        let mut out = vec![f32::NAN; o.clip_len()];
+        load_clip_into(&ds, 0, &o, &Augment::Eval, 0, &mut out).unwrap();
+        let plane = 64;
+        // Per segment: diff 1 (red, green, blue), diff 2 (red, green, blue).
+        let red: Vec<f32> = (0..6).map(|d| out[d * 3 * plane]).collect();
+        assert_eq!(red, vec![1.0, 3.0, 5.0, 7.0, 7.0, 9.0]);
+        assert!(out.iter().all(|v| v.is_finite()));
+        let green_max = (0..6)
+            .map(|d| out[(d * 3 + 1) * plane].abs())
+            .fold(0f32, f32::max);
+        assert_eq!(green_max, 0.0, "a constant channel differences to zero");
+        // Training picks random starts but keeps each segment's frames consecutive.
+        let aug = Augment::Train {
+            flip: FlipPolicy::Off,
+        };
+        for seed in 0..20 {
+            load_clip_into(&ds, 0, &o, &aug, seed, &mut out).unwrap();
+            for seg in 0..3 {
+                let d1 = out[(seg * 6) * plane];
+                let d2 = out[(seg * 6 + 3) * plane];
+                assert_eq!(d2 - d1, 2.0, "seed {seed} segment {seg}: {d1} then {d2}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! once (the fast inference path, at the model's input size and normalisation, resize + centre
 //! crop as in evaluation), and so does its mirror image where a flip may be drawn for the clip's
 //! label. Epochs then pick TSN segments and flips from the cache instead of decoding and
-//! running the backbone again.
+//! running the backbone again. With RGBDiff a cache row is one possible segment (the
+//! differences of the consecutive frames starting there), not one frame.
 
 use crate::model::GestureModel;
 use crate::preprocess;
@@ -20,9 +21,10 @@ pub struct ClipFeatures {
     /// Index of the clip in its data set's list.
     pub entry: usize,
     pub label: usize,
-    /// Frames at the model's clip rate (rows of `plain`): a recorded clip (`dataset.toml`) is
-    /// resampled by time as the train loader and the live worker do, so segments are picked
-    /// among the frames the model would see.
+    /// Rows of `plain`: the frames at the model's clip rate (a recorded clip, `dataset.toml`,
+    /// is resampled by time as the train loader and the live worker do, so segments are picked
+    /// among the frames the model would see); with RGBDiff, the places a segment of
+    /// consecutive frames may start among them.
     pub frames: usize,
     /// `[frames, F]` row-major.
     pub plain: Vec<f32>,
@@ -74,9 +76,20 @@ fn clip_steps(ds: &Dataset, entry: usize, stored: usize, model: &GestureModel) -
     }
 }
 
-/// Decodes, crops and normalises the stored frames `steps` of a clip (and their mirror images
-/// when `flip`): `[steps (+ steps), 3, S, S]` row-major, the mirrored frames after the plain
-/// ones.
+/// Cache rows of a clip whose frames at the clip rate are `steps`: one per frame for RGB, one
+/// per possible segment start for RGBDiff.
+fn clip_rows(model: &GestureModel, steps: usize) -> usize {
+    let per = model.config().frames_per_segment();
+    if per == 1 {
+        steps
+    } else {
+        preprocess::segment_starts_len(steps, per)
+    }
+}
+
+/// Decodes, crops and normalises the stored frames `steps` of a clip into its backbone inputs,
+/// one per cache row (and their mirror images when `flip`): `[rows (+ rows), c_in, S, S]`
+/// row-major, the mirrored rows after the plain ones.
 fn clip_pixels(
     ds: &Dataset,
     entry: usize,
@@ -85,9 +98,12 @@ fn clip_pixels(
     flip: bool,
 ) -> Result<Vec<f32>> {
     let cfg = model.config();
-    let plane = 3 * cfg.input_size * cfg.input_size;
+    let plane = cfg.input_channels() * cfg.input_size * cfg.input_size;
     let e = &ds.list.entries[entry];
-    let frames = steps.len();
+    let per = cfg.frames_per_segment();
+    let frames = clip_rows(model, steps.len());
+    // Row r reads the frames r..r + per (the last one repeated past the clip's end).
+    let segment = |r: usize| preprocess::segment_frames(&[r], per, steps.len());
     let images: Vec<RgbImage> = steps
         .par_iter()
         .map(|&i| {
@@ -109,31 +125,33 @@ fn clip_pixels(
     let copies = if flip { 2 } else { 1 };
     let mut out = vec![0f32; copies * frames * plane];
     let (plain, mirrored) = out.split_at_mut(frames * plane);
-    plain
-        .par_chunks_mut(plane)
-        .zip(&images)
-        .for_each(|(dst, img)| preprocess::normalize_into(img, &cfg.input, dst));
+    let write = |images: &[RgbImage], dst: &mut [f32]| {
+        dst.par_chunks_mut(plane).enumerate().for_each(|(r, d)| {
+            let crops: Vec<&RgbImage> = segment(r).into_iter().map(|i| &images[i]).collect();
+            preprocess::segment_into(&crops, cfg.modality, &cfg.input, d);
+        });
+    };
+    write(&images, plain);
     if flip {
-        mirrored
-            .par_chunks_mut(plane)
-            .zip(&images)
-            .for_each(|(dst, img)| {
-                let m = image::imageops::flip_horizontal(img);
-                preprocess::normalize_into(&m, &cfg.input, dst);
-            });
+        let mirrored_images: Vec<RgbImage> = images
+            .par_iter()
+            .map(image::imageops::flip_horizontal)
+            .collect();
+        write(&mirrored_images, mirrored);
     }
     Ok(out)
 }
 
-/// `[n, 3, S, S]` pixels → `[n, F]` backbone features, in chunks.
+/// `[n, c_in, S, S]` pixels → `[n, F]` backbone features, in chunks.
 fn backbone(model: &GestureModel, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
     let s = model.config().input_size;
-    let plane = 3 * s * s;
+    let c_in = model.config().input_channels();
+    let plane = c_in * s * s;
     let mut out = Vec::with_capacity(n * model.config().arch.feature_dim());
     for (k, chunk) in pixels.chunks(CHUNK * plane).enumerate() {
         let m = chunk.len() / plane;
         debug_assert!(k * CHUNK + m <= n);
-        let x = Tensor::from_slice(chunk, (m, 3, s, s), model.device())?;
+        let x = Tensor::from_slice(chunk, (m, c_in, s, s), model.device())?;
         let f = model.backbone_features(&x)?; // [m, F]
         out.extend(f.flatten_all()?.to_vec1::<f32>()?);
     }
@@ -171,13 +189,20 @@ impl FeatureCache {
         }
         let total: usize = plan
             .iter()
-            .map(|(_, _, steps, f)| if *f { 2 * steps.len() } else { steps.len() })
+            .map(|(_, _, steps, f)| {
+                let rows = clip_rows(model, steps.len());
+                if *f {
+                    2 * rows
+                } else {
+                    rows
+                }
+            })
             .sum();
         let mut done = 0;
         progress(done, total);
         let mut clips = Vec::with_capacity(plan.len());
         for (entry, label, steps, flip) in plan {
-            let frames = steps.len();
+            let frames = clip_rows(model, steps.len());
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled("computing backbone features".into()));
             }
@@ -384,6 +409,53 @@ mod tests {
         cache.gather(0, &[0, 0, 2], false, &mut rows);
         assert_eq!(rows.len(), 3 * 512);
         assert_eq!(rows[..512], rows[512..1024]);
+    }
+
+    /// With RGBDiff a row is a segment: the differences of the frames starting there, as the
+    /// inference model computes them from the same frames.
+    #[test]
+    fn frame_difference_rows_are_segments_of_consecutive_frames() {
+        let dir = tempfile::tempdir().unwrap();
+        let ds = dataset(dir.path(), &[6]);
+        let mut cfg = model().config().clone();
+        cfg.modality = crate::model::config::Modality::RgbDiff;
+        cfg.new_length = 2;
+        let m = crate::testing::random_model(&cfg, &candle_core::Device::Cpu).unwrap();
+        let none = AtomicBool::new(false);
+        let cache = FeatureCache::compute(&m, &ds, &|_| true, &mut |_, _| {}, &none).unwrap();
+        // 6 frames, segments of 3: 4 starts.
+        assert_eq!(cache.clips[0].frames, 4);
+        assert_eq!(cache.clips[0].plain.len(), 4 * 512);
+        let e = &ds.list.entries[0];
+        for (flipped, start) in [(false, 1), (true, 3)] {
+            let frames: Vec<RgbImage> = (start..start + 3)
+                .map(|i| {
+                    let f = preprocess::load_frame(&ds.frame_path(e, i)).unwrap();
+                    if flipped {
+                        image::imageops::flip_horizontal(&f)
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            let x = preprocess::frames_to_tensor(&frames, m.config(), m.device()).unwrap();
+            assert_eq!(x.dims(), &[1, 6, 32, 32]);
+            let want: Vec<f32> = m
+                .backbone_features(&x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let mut got = Vec::new();
+            cache.gather(0, &[start], flipped, &mut got);
+            let diff = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(diff < 1e-4, "start {start} flipped {flipped}: {diff}");
+        }
     }
 
     #[test]

@@ -606,6 +606,8 @@ pub fn run(
             let trainable = unfreeze::trainable_backbone(cfg.arch, last)?;
             let loader = LoaderOptions {
                 num_segments: cfg.num_segments,
+                modality: cfg.modality,
+                frames_per_segment: cfg.frames_per_segment(),
                 input_size: cfg.input_size,
                 resize_size: cfg.resize_size,
                 norm: cfg.input,

@@ -233,7 +233,11 @@ impl Fitter for FrameFitter {
                 continue;
             }
             let b = batch.len();
-            let x = Tensor::from_vec(batch.data, (b, n, 3, s, s), &self.device)?;
+            let x = Tensor::from_vec(
+                batch.data,
+                (b, n, self.loader.channels(), s, s),
+                &self.device,
+            )?;
             let y = Tensor::from_vec(batch.labels.clone(), b, &self.device)?;
             let logits = self.model.forward_t(&x, true)?; // [b, C]
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;

@@ -301,12 +301,12 @@ mod tests {
         let dev = Device::Cpu;
         let vm = VarMap::new();
         let vb = VarBuilder::from_varmap(&vm, DType::F32, &dev);
-        let sq = [true, false].map(|plans| SqueezeNet11::new(vb.pp("s"), plans));
+        let sq = [true, false].map(|plans| SqueezeNet11::new(3, vb.pp("s"), plans));
         let [Ok(sq_fast), Ok(sq_slow)] = sq else {
             candle_core::bail!("squeezenet1_1 did not build");
         };
         let folded = BnMode::Folded;
-        let bn = [true, false].map(|plans| BnInception::new(vb.pp("b"), folded, folded, plans));
+        let bn = [true, false].map(|plans| BnInception::new(3, vb.pp("b"), folded, folded, plans));
         let [Ok(bn_fast), Ok(bn_slow)] = bn else {
             candle_core::bail!("BNInception did not build");
         };

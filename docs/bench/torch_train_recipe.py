@@ -5,9 +5,13 @@ Linear(512, C)), the same TSN sampling (a random frame per segment for training,
 for validation), the same augmentation (GroupMultiScaleCrop with scales 1/.875/.75/.66 of the
 shorter side at the 13 fixed offsets, horizontal flip only between mirror classes by name), the
 same evaluation resize + centre crop, ImageNet normalisation, Adam (or SGD) with the recipe's lr,
-lr steps, linear per-step warm-up, gradient-norm clipping and batch size. Only squeezenet1_1 +
-MLP (the demo family) is implemented; torchvision's own initialisation is used (kaiming-uniform
-convolutions, zero biases), which is the "torch-style" init the recipe write-up compares with.
+lr steps, linear per-step warm-up, gradient-norm clipping and batch size. The recipe's
+`modality = "RGBDiff"` with `new_length = K` reads K + 1 consecutive frames per segment (TSN's
+sampling over `num_frames - K` starts) and feeds the K differences of neighbouring normalised
+frames, stacked as 3K channels, to a first convolution with 3K inputs (TSN's `_get_diff`).
+Only squeezenet1_1 + MLP (the demo family) is implemented; torchvision's own initialisation is
+used (kaiming-uniform convolutions, zero biases), which is the "torch-style" init the recipe
+write-up compares with.
 
 It prints one line per epoch like gesture-app's, plus how many of the 512 pooled backbone
 features vary at all over the validation set (a collapsed network has none), so the two
@@ -50,7 +54,8 @@ def read_recipe(path):
         momentum=o.get("momentum", 0.9), wd=o.get("weight_decay", 5e-4),
         clip=o.get("clip_gradient", 20.0), epochs=o.get("epochs", 30),
         batch=o.get("batch_size", 16), warmup=o.get("warmup_epochs", 0),
-        seed=run.get("seed", 1), flip=run.get("flip", "auto"))
+        seed=run.get("seed", 1), flip=run.get("flip", "auto"),
+        diffs=m.get("new_length", 5) if m.get("modality", "RGB") == "RGBDiff" else 0)
 
 
 def mirror_map(labels):
@@ -112,12 +117,18 @@ def to_array(img):
     return a.transpose(2, 0, 1)
 
 
+def segment_frames(starts, k, n_frames):
+    """Each segment's k + 1 consecutive frames, clamped to the clip."""
+    return [min(s + j, n_frames - 1) for s in starts for j in range(k + 1)]
+
+
 def load_clip(root, clip, cfg, mirrors, rng=None):
     cid, n_frames, label = clip
-    n, size = cfg["segments"], cfg["input"]
+    n, size, k = cfg["segments"], cfg["input"], cfg["diffs"]
+    starts_len = max(1, n_frames - k)
     frames = []
     if rng is not None:
-        idx = train_indices(n_frames, n, rng)
+        idx = segment_frames(train_indices(starts_len, n, rng), k, n_frames)
         imgs = [load_frame(root, cid, i) for i in idx]
         box = multiscale_crop(*imgs[0].size, size, rng)
         flip = label in mirrors and cfg["flip"] == "auto" and rng.random() < 0.5
@@ -129,7 +140,7 @@ def load_clip(root, clip, cfg, mirrors, rng=None):
                 im = im.transpose(Image.FLIP_LEFT_RIGHT)
             frames.append(to_array(im))
     else:
-        for i in eval_indices(n_frames, n):
+        for i in segment_frames(eval_indices(starts_len, n), k, n_frames):
             im = load_frame(root, cid, i)
             w, h = im.size
             r = cfg["resize"]
@@ -137,7 +148,10 @@ def load_clip(root, clip, cfg, mirrors, rng=None):
             im = im.resize((nw, nh), Image.BILINEAR)
             x0, y0 = round((nw - size) / 2), round((nh - size) / 2)
             frames.append(to_array(im.crop((x0, y0, x0 + size, y0 + size))))
-    return np.stack(frames), label
+    a = np.stack(frames).reshape(n, k + 1, 3, size, size)
+    if k > 0:
+        a = a[:, 1:] - a[:, :-1]  # [n, k, 3, s, s]: newer minus older
+    return a.reshape(n, -1, size, size).astype(np.float32), label
 
 
 class Tsn(nn.Module):
@@ -146,12 +160,17 @@ class Tsn(nn.Module):
         n, d = cfg["segments"], cfg["dim"]
         self.n, self.d = n, d
         self.base = torchvision.models.squeezenet1_1(weights=None).features
+        if cfg["diffs"] > 0:
+            # TSN's RGBDiff: the first convolution reads 3 channels per frame difference.
+            self.base[0] = nn.Conv2d(3 * cfg["diffs"], 64, 3, 2)
+            nn.init.kaiming_uniform_(self.base[0].weight)
+            nn.init.zeros_(self.base[0].bias)
         self.drop = nn.Dropout(cfg["dropout"])
         self.new_fc = nn.Linear(512, d)
         self.head = nn.Sequential(nn.ReLU(), nn.Linear(n * d, 512), nn.Dropout(0.2), nn.ReLU(),
                                   nn.Linear(512, classes))
 
-    def features(self, x):  # [b, n, 3, s, s] -> [b * n, 512]
+    def features(self, x):  # [b, n, c_in, s, s] -> [b * n, 512]
         return self.base(x.flatten(0, 1)).mean((2, 3))
 
     def forward(self, x):

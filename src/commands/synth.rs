@@ -37,8 +37,9 @@ pub struct SynthArgs {
     /// The hard look, for tuning a training recipe on data unlike the default clips: no
     /// motion trail and no hand leaning into a swipe (the cues the default look draws so that
     /// one frame shows the motion), saturated, textured, noisy backgrounds, hands of varied
-    /// shape, size and skin tone with less contrast, more varied places and speeds. Not with
-    /// --session.
+    /// shape, size and skin tone with less contrast, anywhere in the frame (partly outside it
+    /// too), swaying, a camera that shakes in most clips, and a movement that takes 30-75 % of
+    /// the clip at any point of it. Not with --session.
     #[arg(long, conflicts_with = "session")]
     pub hard: bool,
     /// Every N-th clip of a class goes to the validation list (0: none).

@@ -7,8 +7,10 @@
 //!
 //! The hard look ([`SynthOptions::hard`], `synth --hard`) turns off the cues drawn for global
 //! average pooling (trail, lean) and makes backgrounds, hands and speeds vary much more, in
-//! frames of any size (Jester's are 176×100) and clips of varying length: data of the kind an
-//! independent renderer or a user's own recordings give, to tune training recipes on.
+//! frames of any size (Jester's are 176×100) and clips of varying length, with what a user's
+//! recording adds: a hand anywhere in the frame that sways, a shaking camera, a movement that
+//! fills only part of the clip. Data of the kind an independent renderer or a user's own
+//! recordings give, to tune training recipes on.
 
 pub mod motion;
 pub mod render;
@@ -162,8 +164,25 @@ pub fn render_clip_look(
             Box::new(move |t| (t <= shown).then_some(t + (1.0 - shown)))
         };
     }
-    let jitter = if motion == Motion::NoGesture {
+    let jitter = if motion == Motion::NoGesture || look.hard {
         1.0
+    } else {
+        0.0
+    };
+    // The hard look's hand sways as a held-up hand does, and its camera shakes (a laptop on a
+    // knee, a hand-held phone): the whole picture moves a few pixels from frame to frame.
+    let short = w.min(h) as f32;
+    let (sway, sway_hz, phase) = if look.hard {
+        (
+            short * rng.random_range(0.0..0.04),
+            rng.random_range(0.5..2.0f32),
+            rng.random_range(0.0..std::f32::consts::TAU),
+        )
+    } else {
+        (0.0, 0.0, 0.0)
+    };
+    let shake = if look.hard && rng.random_bool(0.6) {
+        short * rng.random_range(0.005..0.03)
     } else {
         0.0
     };
@@ -173,19 +192,45 @@ pub fn render_clip_look(
         .map(|f| {
             let mut frng = StdRng::seed_from_u64(mix_seed(seed, f as u64 + 1));
             let t = f as f32 / last;
+            let (dx, dy) = if shake > 0.0 {
+                (
+                    frng.random_range(-shake..=shake).round() as i64,
+                    frng.random_range(-shake..=shake).round() as i64,
+                )
+            } else {
+                (0, 0)
+            };
             let Some(tm) = timing(t) else {
-                return render_frame(&empty, OUT_OF_PICTURE, &[], &mut frng);
+                return shifted(render_frame(&empty, OUT_OF_PICTURE, &[], &mut frng), dx, dy);
             };
             let mut pose = path.at(tm);
             // A still hand is never perfectly still.
             pose.x += frng.random_range(-jitter..=jitter);
             pose.y += frng.random_range(-jitter..=jitter);
+            // About 1.2 s of sway at 12 fps: `t` spans the clip.
+            let angle = phase + std::f32::consts::TAU * sway_hz * t * last / 12.0;
+            pose.x += sway * angle.sin();
+            pose.y += 0.5 * sway * (1.3 * angle).cos();
             let trail: Vec<_> = (1..=4)
                 .filter_map(|k| timing(t - k as f32 / last).map(|tk| path.at(tk)))
                 .collect();
-            render_frame(&scene, pose, &trail, &mut frng)
+            shifted(render_frame(&scene, pose, &trail, &mut frng), dx, dy)
         })
         .collect()
+}
+
+/// `img` moved by (`dx`, `dy`) pixels, its edge pixels repeated where the picture moved away:
+/// a shaking camera.
+fn shifted(img: RgbImage, dx: i64, dy: i64) -> RgbImage {
+    if dx == 0 && dy == 0 {
+        return img;
+    }
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let sx = (x as i64 - dx).clamp(0, w - 1) as u32;
+        let sy = (y as i64 - dy).clamp(0, h - 1) as u32;
+        *img.get_pixel(sx, sy)
+    })
 }
 
 /// The pose of a hand that is not drawn.

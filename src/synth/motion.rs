@@ -106,7 +106,8 @@ impl Path {
         };
         let jitter = rng.random_range(-0.12..0.12);
         let tilt = rng.random_range(-0.25..0.25);
-        let centre = if hard { 0.3..0.7 } else { 0.4..0.6 };
+        // Hard: anywhere in the frame, up to a hand's size from its edges.
+        let centre = if hard { 0.2..0.8 } else { 0.4..0.6 };
         let cx = width * rng.random_range(centre.clone());
         let cy = height * rng.random_range(centre);
         let pose = |x, y, scale, angle| Pose { x, y, scale, angle };
@@ -158,7 +159,10 @@ impl Path {
             }
         };
         let (t0, t1) = if hard {
-            (rng.random_range(0.0..0.3), rng.random_range(0.6..1.0))
+            // As in a recording: the movement takes 30-75 % of the clip, starting anywhere.
+            let span = rng.random_range(0.3..0.75);
+            let t0 = rng.random_range(0.0..(1.0 - span));
+            (t0, t0 + span)
         } else {
             (rng.random_range(0.0..0.2), rng.random_range(0.75..0.95))
         };

@@ -1,6 +1,7 @@
 //! `gesture-app info`: what a weights file holds.
 
 use clap::Args;
+use gesture_app::model::config::Modality;
 use gesture_app::weights::{self, Contents};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,6 +50,14 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
                 c.input_size, c.input_size, c.resize_size, c.input.channel_order, c.input.scale, c.input.mean, c.input.std
             );
             println!("clip fps:        {}", c.clip_fps);
+            match c.modality {
+                Modality::Rgb => println!("modality:        RGB (one frame per segment)"),
+                Modality::RgbDiff => println!(
+                    "modality:        RGBDiff ({} differences of {} consecutive frames per segment)",
+                    c.new_length,
+                    c.frames_per_segment()
+                ),
+            }
         }
     }
     println!(

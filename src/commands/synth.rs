@@ -37,11 +37,15 @@ pub struct SynthArgs {
     /// The hard look, for tuning a training recipe on data unlike the default clips: no
     /// motion trail and no hand leaning into a swipe (the cues the default look draws so that
     /// one frame shows the motion), saturated, textured, noisy backgrounds, hands of varied
-    /// shape, size and skin tone with less contrast, anywhere in the frame (partly outside it
-    /// too), swaying, a camera that shakes in most clips, and a movement that takes 30-75 % of
-    /// the clip at any point of it. Not with --session.
+    /// shape, size and skin tone with less contrast, more varied places and speeds. Not with
+    /// --session.
     #[arg(long, conflicts_with = "session")]
     pub hard: bool,
+    /// With --hard: what a recording adds. The hand anywhere in the frame (partly outside it
+    /// too) and swaying, a camera that shakes in most clips, and a movement that takes 30-75 %
+    /// of the clip at any point of it.
+    #[arg(long, requires = "hard")]
+    pub recording: bool,
     /// Every N-th clip of a class goes to the validation list (0: none).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub val_every: usize,
@@ -90,6 +94,7 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         frames: args.frames,
         max_frames: args.max_frames,
         hard: args.hard,
+        recording: args.recording,
         val_every: args.val_every,
         jpeg_quality: args.quality.clamp(1, 100),
         partial_no_gesture: args.partial_no_gesture.clamp(0.0, 1.0),
@@ -120,7 +125,11 @@ pub fn run(args: SynthArgs) -> anyhow::Result<ExitCode> {
         s.frames_written,
         args.size,
         args.height.unwrap_or(args.size),
-        if args.hard { " (hard look)" } else { "" }
+        match (args.hard, args.recording) {
+            (true, true) => " (hard look, recording)",
+            (true, false) => " (hard look)",
+            _ => "",
+        }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -7,10 +7,10 @@
 //!
 //! The hard look ([`SynthOptions::hard`], `synth --hard`) turns off the cues drawn for global
 //! average pooling (trail, lean) and makes backgrounds, hands and speeds vary much more, in
-//! frames of any size (Jester's are 176×100) and clips of varying length, with what a user's
-//! recording adds: a hand anywhere in the frame that sways, a shaking camera, a movement that
-//! fills only part of the clip. Data of the kind an independent renderer or a user's own
-//! recordings give, to tune training recipes on.
+//! frames of any size (Jester's are 176×100) and clips of varying length: data of the kind an
+//! independent renderer or a user's own recordings give, to tune training recipes on.
+//! [`Look::recording`] (`synth --hard --recording`) adds what a recording adds: a hand anywhere
+//! in the frame that sways, a shaking camera, a movement that fills only part of the clip.
 
 pub mod motion;
 pub mod render;
@@ -68,6 +68,8 @@ pub struct SynthOptions {
     pub max_frames: Option<usize>,
     /// The hard look (module doc).
     pub hard: bool,
+    /// With `hard`: what a recording adds ([`Look::recording`]).
+    pub recording: bool,
     /// Every `val_every`-th clip of a class goes to the validation list (0: none).
     pub val_every: usize,
     pub jpeg_quality: u8,
@@ -86,6 +88,7 @@ impl Default for SynthOptions {
             frames: 24,
             max_frames: None,
             hard: false,
+            recording: false,
             val_every: 5,
             jpeg_quality: 90,
             partial_no_gesture: 0.0,
@@ -114,6 +117,7 @@ pub fn render_clip_with(
         width: size,
         height: size,
         hard: false,
+        recording: false,
     };
     render_clip_look(motion, seed, &look, frames, partial)
 }
@@ -125,6 +129,10 @@ pub struct Look {
     pub height: u32,
     /// The hard look (module doc).
     pub hard: bool,
+    /// What a recording adds to a clip: the hand anywhere in the frame (partly outside it too),
+    /// swaying; a camera that shakes in 60 % of the clips; a movement over 30–75 % of the clip
+    /// at any point of it.
+    pub recording: bool,
 }
 
 /// [`render_clip_with`] in frames of any size and either look.
@@ -142,7 +150,9 @@ pub fn render_clip_look(
     } else {
         Scene::random_sized(w, h, &mut rng)
     };
-    let new_path = |m, rng: &mut StdRng| Path::random_in(m, w as f32, h as f32, look.hard, rng);
+    let new_path = |m, rng: &mut StdRng| {
+        Path::random_in(m, w as f32, h as f32, look.hard, look.recording, rng)
+    };
     let mut path = new_path(motion, &mut rng);
     if motion == Motion::NoGesture && rng.random_bool(0.25) {
         scene.hand_visible = false;
@@ -164,15 +174,15 @@ pub fn render_clip_look(
             Box::new(move |t| (t <= shown).then_some(t + (1.0 - shown)))
         };
     }
-    let jitter = if motion == Motion::NoGesture || look.hard {
+    let jitter = if motion == Motion::NoGesture || look.recording {
         1.0
     } else {
         0.0
     };
-    // The hard look's hand sways as a held-up hand does, and its camera shakes (a laptop on a
+    // A recording's hand sways as a held-up hand does, and its camera shakes (a laptop on a
     // knee, a hand-held phone): the whole picture moves a few pixels from frame to frame.
     let short = w.min(h) as f32;
-    let (sway, sway_hz, phase) = if look.hard {
+    let (sway, sway_hz, phase) = if look.recording {
         (
             short * rng.random_range(0.0..0.04),
             rng.random_range(0.5..2.0f32),
@@ -181,7 +191,7 @@ pub fn render_clip_look(
     } else {
         (0.0, 0.0, 0.0)
     };
-    let shake = if look.hard && rng.random_bool(0.6) {
+    let shake = if look.recording && rng.random_bool(0.6) {
         short * rng.random_range(0.005..0.03)
     } else {
         0.0
@@ -435,6 +445,7 @@ pub fn generate(
         width: opts.size,
         height: opts.height.unwrap_or(opts.size),
         hard: opts.hard,
+        recording: opts.hard && opts.recording,
     };
     let mut motions = opts.motions.clone();
     motions.sort();
@@ -644,6 +655,7 @@ mod tests {
             width: 176,
             height: 100,
             hard: true,
+            recording: false,
         };
         let a = render_clip_look(Motion::SwipingLeft, 5, &look, 3, 0.0);
         assert_eq!(a[0].dimensions(), (176, 100));
@@ -653,6 +665,31 @@ mod tests {
             ..look
         };
         assert_ne!(a, render_clip_look(Motion::SwipingLeft, 5, &easy, 3, 0.0));
+        // A recording's clip shakes: a still hand's frames differ by more than sensor noise
+        // in some clips, and the same seed still gives the same frames.
+        let recording = Look {
+            recording: true,
+            ..look
+        };
+        let r = render_clip_look(Motion::NoGesture, 5, &recording, 3, 0.0);
+        assert_eq!(
+            r,
+            render_clip_look(Motion::NoGesture, 5, &recording, 3, 0.0)
+        );
+        let moved = (0..20u64).any(|seed| {
+            let f = render_clip_look(Motion::NoGesture, seed, &recording, 2, 0.0);
+            let still = render_clip_look(Motion::NoGesture, seed, &look, 2, 0.0);
+            let mad = |v: &[RgbImage]| {
+                v[0].as_raw()
+                    .iter()
+                    .zip(v[1].as_raw())
+                    .map(|(a, b)| a.abs_diff(*b) as f64)
+                    .sum::<f64>()
+                    / v[0].as_raw().len() as f64
+            };
+            mad(&f) > 2.0 * mad(&still)
+        });
+        assert!(moved, "no clip of a recording shook");
 
         let dir = tempfile::tempdir().unwrap();
         let opts = SynthOptions {

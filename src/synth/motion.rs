@@ -83,7 +83,7 @@ fn smoothstep(x: f32) -> f32 {
 impl Path {
     /// Draws a path of `motion` in a `size`-pixel square frame, default look.
     pub fn random(motion: Motion, size: f32, rng: &mut impl Rng) -> Path {
-        Path::random_in(motion, size, size, false, rng)
+        Path::random_in(motion, size, size, false, false, rng)
     }
 
     /// Draws a path of `motion` in a `width × height` frame. The default look's swiping hand
@@ -96,6 +96,7 @@ impl Path {
         width: f32,
         height: f32,
         hard: bool,
+        recording: bool,
         rng: &mut impl Rng,
     ) -> Path {
         let short = width.min(height);
@@ -106,8 +107,12 @@ impl Path {
         };
         let jitter = rng.random_range(-0.12..0.12);
         let tilt = rng.random_range(-0.25..0.25);
-        // Hard: anywhere in the frame, up to a hand's size from its edges.
-        let centre = if hard { 0.2..0.8 } else { 0.4..0.6 };
+        // A recording's hand is anywhere in the frame, up to a hand's size from its edges.
+        let centre = match (hard, recording) {
+            (_, true) => 0.2..0.8,
+            (true, false) => 0.3..0.7,
+            (false, false) => 0.4..0.6,
+        };
         let cx = width * rng.random_range(centre.clone());
         let cy = height * rng.random_range(centre);
         let pose = |x, y, scale, angle| Pose { x, y, scale, angle };
@@ -158,11 +163,13 @@ impl Path {
                 (p, p)
             }
         };
-        let (t0, t1) = if hard {
+        let (t0, t1) = if recording {
             // As in a recording: the movement takes 30-75 % of the clip, starting anywhere.
             let span = rng.random_range(0.3..0.75);
             let t0 = rng.random_range(0.0..(1.0 - span));
             (t0, t0 + span)
+        } else if hard {
+            (rng.random_range(0.0..0.3), rng.random_range(0.6..1.0))
         } else {
             (rng.random_range(0.0..0.2), rng.random_range(0.75..0.95))
         };
@@ -229,7 +236,7 @@ mod tests {
             Motion::SwipingDown,
         ] {
             for _ in 0..20 {
-                let p = Path::random_in(m, 176.0, 100.0, true, &mut rng);
+                let p = Path::random_in(m, 176.0, 100.0, true, false, &mut rng);
                 // No lean and no pointing along the motion: only the position tells.
                 assert!(p.from.angle.abs() <= 0.12 && p.to.angle == p.from.angle);
                 assert!(p.from.scale < 0.3 * 100.0);

@@ -2,6 +2,7 @@
 //! saved as a weights file, a checkpoint and a metrics line per epoch, and a stop with a clear
 //! message — keeping the last good checkpoint — when the loss stops being finite or explodes.
 //!
+//! The best model is the highest validation top-1, ties going to the lower validation loss.
 //! Order of writes at the end of an epoch: best model, checkpoint (which holds the metrics
 //! history), then the metrics files and the plot. A run killed in between resumes from the
 //! checkpoint, and the metrics files are rewritten from its history, so they never show a gap
@@ -196,6 +197,28 @@ fn validate(s: &Session, console: &mut Console) -> Result<EvalResult> {
     Ok(r)
 }
 
+/// Whether `record` is a better model than the best so far (epoch `best` of `history`): a
+/// higher validation top-1, or the same with a lower validation loss. Top-1 on a small
+/// validation set saturates (every epoch of a long run may score 100 %), and the first epoch to
+/// reach it is seldom the model that generalises best; the loss still tells them apart.
+fn improves(record: &EpochRecord, best: Option<usize>, history: &[EpochRecord]) -> bool {
+    let Some(top1) = record.val_top1 else {
+        return false;
+    };
+    let Some(best) = best.and_then(|e| history.get(e.checked_sub(1)?)) else {
+        return true;
+    };
+    match best.val_top1 {
+        Some(b) if top1 > b => true,
+        Some(b) if top1 == b => match (record.val_loss, best.val_loss) {
+            (Some(l), Some(bl)) => l < bl,
+            _ => false,
+        },
+        Some(_) => false,
+        None => true,
+    }
+}
+
 fn save_best(s: &Session, record: &EpochRecord, prov: &Provenance) -> Result<()> {
     let mut cfg = s.model_cfg.clone();
     let p = &mut cfg.provenance;
@@ -273,11 +296,7 @@ pub fn run(s: &mut Session, prov: &Provenance, console: &mut Console) -> Result<
             collapse::detect(&h, facts.labels.len(), facts.majority_pct)
         };
         record.diagnosis = stall.as_ref().map(|st| st.headline(&facts));
-        let is_best = match (record.val_top1, s.state.best_val_top1) {
-            (Some(v), Some(best)) => v > best,
-            (Some(_), None) => true,
-            _ => false,
-        };
+        let is_best = improves(&record, s.state.best_epoch, &s.state.history);
         if is_best {
             save_best(s, &record, prov)?;
             s.state.best_val_top1 = record.val_top1;
@@ -396,4 +415,65 @@ fn report_stall(
         (None, None) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(epoch: usize, top1: Option<f64>, loss: Option<f64>) -> EpochRecord {
+        EpochRecord {
+            epoch,
+            lr: 1e-3,
+            train_loss: 1.0,
+            train_top1: 50.0,
+            train_top5: 90.0,
+            val_loss: loss,
+            val_top1: top1,
+            val_top5: top1,
+            train_clips: 8,
+            skipped_clips: 0,
+            clips_per_s: 1.0,
+            epoch_s: 1.0,
+            clipped_steps: 0,
+            train_pred: None,
+            val_pred: None,
+            diagnosis: None,
+        }
+    }
+
+    #[test]
+    fn the_best_model_is_the_highest_top1_then_the_lowest_loss() {
+        let history = vec![
+            rec(1, Some(80.0), Some(0.5)),
+            rec(2, None, None),
+            rec(3, Some(100.0), Some(0.02)),
+        ];
+        // The first validated epoch is always the best so far.
+        assert!(improves(&history[0], None, &[]));
+        assert!(!improves(&history[1], Some(1), &history), "not validated");
+        assert!(improves(&history[2], Some(1), &history));
+        // Same top-1: the lower loss wins, an equal or higher one does not.
+        assert!(improves(
+            &rec(4, Some(100.0), Some(0.01)),
+            Some(3),
+            &history
+        ));
+        assert!(!improves(
+            &rec(4, Some(100.0), Some(0.02)),
+            Some(3),
+            &history
+        ));
+        assert!(!improves(
+            &rec(4, Some(99.0), Some(0.001)),
+            Some(3),
+            &history
+        ));
+        // A NaN loss never wins a tie.
+        assert!(!improves(
+            &rec(4, Some(100.0), Some(f64::NAN)),
+            Some(3),
+            &history
+        ));
+    }
 }

@@ -56,6 +56,8 @@ pub struct RunFacts {
     pub bn_free: bool,
     /// No --pretrained weights: the backbone starts from random weights.
     pub from_scratch: bool,
+    /// Each segment is one frame (modality RGB), not frame differences.
+    pub single_frames: bool,
     pub input_size: usize,
     pub data_root: String,
 }
@@ -152,6 +154,15 @@ impl Stall {
              (nothing moves): try short runs at a tenth and at three times it",
             facts.lr
         )];
+        if facts.from_scratch && facts.single_frames {
+            out.push(
+                "single frames from scratch: a network that pools each frame globally must \
+                 first learn where the hand is, and on clips whose frames do not show where it \
+                 is going it may never get there; feed it motion instead with --modality \
+                 RGBDiff --new-length 4 (as training/demo.toml does)"
+                    .to_string(),
+            );
+        }
         if facts.bn_free && facts.from_scratch {
             out.push(format!(
                 "dead ReLUs: {} has no BatchNorm and starts from random weights here, and \
@@ -233,6 +244,7 @@ mod tests {
             arch: "squeezenet1_1".into(),
             bn_free: true,
             from_scratch: true,
+            single_frames: true,
             input_size: 64,
             data_root: "data/check".into(),
         }
@@ -255,6 +267,7 @@ mod tests {
         let report = s.report(&f);
         for cause in [
             "learning rate 5e-4",
+            "--modality RGBDiff",
             "dead ReLUs",
             "64×64",
             "40 a class",
@@ -262,6 +275,11 @@ mod tests {
         ] {
             assert!(report.contains(cause), "{cause}: {report}");
         }
+        let diffs = RunFacts {
+            single_frames: false,
+            ..f.clone()
+        };
+        assert!(!s.report(&diffs).contains("--modality RGBDiff"));
         // Constant predictions are flagged even while the loss inches down.
         let falling: Vec<_> = (1..=3)
             .map(|e| record(e, 2.3 - 0.1 * e as f64, 11.0, Some((2, 95.0))))

@@ -15,7 +15,7 @@
 //! from (seed, e), so a resumed run reads exactly the batches an uninterrupted one would.
 //! Dropout masks come from candle's own RNG, which cannot be seeded on the CPU.
 
-use crate::model::config::Arch;
+use crate::model::config::{Arch, Modality};
 use crate::train::collapse::{self, PredictionSpread, RunFacts};
 use crate::train::data::loader::{Augment, EpochLoader, Skipped};
 use crate::train::evaluate::{evaluate, EvalResult};
@@ -376,6 +376,7 @@ fn run_facts(s: &Session) -> RunFacts {
         arch: s.model_cfg.arch.name().to_string(),
         bn_free: s.model_cfg.arch == Arch::SqueezeNet11,
         from_scratch: s.cfg.model.pretrained.is_none(),
+        single_frames: s.model_cfg.modality == Modality::Rgb,
         input_size: s.cfg.model.input_size,
         data_root: s
             .cfg

@@ -1,8 +1,9 @@
 //! The live pipeline end to end (source → capture thread → ring → worker → channel) on real
 //! models: the label for a fixture clip equals what `classify` computes, the worker's feature
 //! cache never outgrows the ring, stopping joins every thread within a second, a model slower
-//! than the source drops frames instead of queueing them, headless JSON, bad input, and a model
-//! swapped into a running pipeline.
+//! than the source drops frames instead of queueing them, headless JSON, bad input, a model
+//! swapped into a running pipeline, and a model fed frame differences (RGBDiff) predicting from
+//! exactly the frames it lists.
 
 use crate::common;
 
@@ -560,4 +561,69 @@ fn a_model_swapped_into_a_running_pipeline_predicts_its_own_classes_and_can_be_s
         5
     );
     pipeline.stop();
+}
+
+/// A model fed frame differences (RGBDiff) runs live on exactly the frames its predictions
+/// list: with the source at the model's clip rate each segment is the listed frame and the
+/// `new_length` frames before it (the first frame repeated before the clip starts), and the
+/// live probabilities are the model's on those frames.
+#[test]
+fn a_frame_difference_model_predicts_live_from_the_frames_it_lists() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clip = tmp.path().join("clip");
+    std::fs::create_dir_all(&clip).unwrap();
+    write_generated_frames(&clip, 20).unwrap();
+    let mut cfg = small_config(5);
+    cfg.consensus = Consensus::Mlp;
+    cfg.num_segments = 4;
+    cfg.modality = gesture_app::model::config::Modality::RgbDiff;
+    cfg.new_length = 2;
+    let weights = tmp.path().join("diff.safetensors");
+    let model =
+        Arc::new(gesture_app::testing::random_weights_file(&cfg, &weights, &Device::Cpu).unwrap());
+    let mut pipeline = Pipeline::start(
+        model.clone(),
+        &SourceSpec::Folder(clip.clone()),
+        &options(12.0, false),
+        None,
+    )
+    .unwrap();
+    let run = collect(&pipeline, Duration::from_secs(60));
+    pipeline.stop();
+    assert_eq!(run.quit, Some(None), "the pipeline must end cleanly");
+    assert!(run.predictions.len() >= 10, "{}", run.predictions.len());
+    assert!(run.predictions.iter().all(|p| p.backbone_passes <= 2));
+    let files = gesture_app::preprocess::list_clip_frames(&clip).unwrap();
+    for p in [&run.predictions[0], run.predictions.last().unwrap()] {
+        let stacks: Vec<usize> = p
+            .frames
+            .iter()
+            .flat_map(|&s| {
+                (0..=2u64)
+                    .rev()
+                    .map(move |back| s.saturating_sub(back) as usize)
+            })
+            .collect();
+        let frames: Vec<_> = stacks
+            .iter()
+            .map(|&i| gesture_app::preprocess::load_frame(&files[i]).unwrap())
+            .collect();
+        let x = gesture_app::preprocess::frames_to_tensor(&frames, model.config(), &Device::Cpu)
+            .unwrap();
+        assert_eq!(x.dims(), &[4, 6, 64, 64]);
+        let logits: Vec<f32> = model
+            .forward(&x.unsqueeze(0).unwrap())
+            .unwrap()
+            .squeeze(0)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let want = gesture_app::live::worker::softmax(&logits);
+        let max_diff = common::max_abs_diff(&p.probs, &want);
+        assert!(
+            max_diff < 1e-4,
+            "frames {:?}: probabilities differ by {max_diff}",
+            p.frames
+        );
+    }
 }

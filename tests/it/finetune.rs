@@ -204,6 +204,10 @@ fn last_blocks_train_on_frames_and_bad_flags_are_refused() {
             "expected a number of blocks",
         ),
         (vec!["--pretrained", s(&base)], "cannot be used with it"),
+        (
+            vec!["--modality", "RGBDiff"],
+            "--modality cannot be used with it",
+        ),
     ] {
         let mut all = vec!["train", "--finetune", s(&base), "--root", s(&data)];
         all.extend(["--run-dir", s(&other)]);

@@ -120,15 +120,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let mut loading = Vec::new();
     for &workers in &opts.workers {
         let lo = LoaderOptions {
-            num_segments: opts.segments,
-            modality: cfg.modality,
-            frames_per_segment: cfg.frames_per_segment(),
-            input_size: opts.input_size,
-            resize_size: cfg.resize_size,
-            norm: cfg.input,
-            workers,
-            prefetch: 2 * workers,
             clip_fps: None,
+            ..LoaderOptions::for_model(&cfg, workers, 2 * workers)
         };
         let aug = Augment::Train {
             flip: FlipPolicy::Naive,

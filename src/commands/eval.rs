@@ -49,17 +49,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     ds.require_labels()?;
     // By name: the data set may list the model's labels in another order, or some of them.
     ds.relabel(&cfg.labels)?;
-    let opts = LoaderOptions {
-        num_segments: cfg.num_segments,
-        modality: cfg.modality,
-        frames_per_segment: cfg.frames_per_segment(),
-        input_size: cfg.input_size,
-        resize_size: cfg.resize_size,
-        norm: cfg.input,
-        workers: args.workers.unwrap_or_else(default_workers).max(1),
-        prefetch: 4,
-        clip_fps: Some(cfg.clip_fps),
-    };
+    let opts =
+        LoaderOptions::for_model(&cfg, args.workers.unwrap_or_else(default_workers).max(1), 4);
     let labels = ds.labels.clone();
     let list_path = ds.list.path.clone();
     let bar = (!args.json && std::io::stderr().is_terminal())

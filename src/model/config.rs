@@ -229,6 +229,22 @@ impl Modality {
             Modality::RgbDiff => "RGBDiff",
         }
     }
+
+    /// Consecutive frames each segment reads: 1 for RGB, `new_length + 1` for RGBDiff.
+    pub fn frames_per_segment(self, new_length: usize) -> usize {
+        match self {
+            Modality::Rgb => 1,
+            Modality::RgbDiff => new_length + 1,
+        }
+    }
+
+    /// Channels of a segment's input to the backbone: 3 for RGB, `3 · new_length` for RGBDiff.
+    pub fn input_channels(self, new_length: usize) -> usize {
+        match self {
+            Modality::Rgb => 3,
+            Modality::RgbDiff => 3 * new_length,
+        }
+    }
 }
 
 impl fmt::Display for Modality {
@@ -351,20 +367,14 @@ impl ModelConfig {
         }
     }
 
-    /// Consecutive frames each segment reads: 1 for RGB, `new_length + 1` for RGBDiff.
+    /// Consecutive frames each segment reads ([`Modality::frames_per_segment`]).
     pub fn frames_per_segment(&self) -> usize {
-        match self.modality {
-            Modality::Rgb => 1,
-            Modality::RgbDiff => self.new_length + 1,
-        }
+        self.modality.frames_per_segment(self.new_length)
     }
 
-    /// Channels of a segment's input to the backbone: 3 for RGB, `3 · new_length` for RGBDiff.
+    /// Channels of a segment's input to the backbone ([`Modality::input_channels`]).
     pub fn input_channels(&self) -> usize {
-        match self.modality {
-            Modality::Rgb => 3,
-            Modality::RgbDiff => 3 * self.new_length,
-        }
+        self.modality.input_channels(self.new_length)
     }
 
     /// Width of what `new_fc` emits per frame: `img_feature_dim`, or the class count for `avg`.

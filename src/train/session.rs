@@ -195,17 +195,11 @@ impl Session {
         let (params, groups) = trainable_params(&vars, model_cfg.arch, cfg.model.partial_bn);
         let optimizer = Optimizer::new(params, cfg.optim_config());
         let flip = FlipPolicy::from_spec(&cfg.run.flip, &train.labels)?;
-        let loader = LoaderOptions {
-            num_segments: model_cfg.num_segments,
-            modality: model_cfg.modality,
-            frames_per_segment: model_cfg.frames_per_segment(),
-            input_size: model_cfg.input_size,
-            resize_size: model_cfg.resize_size,
-            norm: model_cfg.input,
-            workers: cfg.run.workers.unwrap_or_else(default_workers),
-            prefetch: 4,
-            clip_fps: Some(model_cfg.clip_fps),
-        };
+        let loader = LoaderOptions::for_model(
+            &model_cfg,
+            cfg.run.workers.unwrap_or_else(default_workers),
+            4,
+        );
         Ok(Session {
             cfg,
             model_cfg,

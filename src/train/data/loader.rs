@@ -13,7 +13,7 @@
 use super::augment::{crop_resize, sample_multiscale_crop};
 use super::flip::FlipPolicy;
 use super::Dataset;
-use crate::model::config::{InputNorm, Modality};
+use crate::model::config::{InputNorm, Modality, ModelConfig};
 use crate::preprocess;
 use crate::util::mix_seed;
 use crate::{Error, Result};
@@ -32,8 +32,8 @@ pub struct LoaderOptions {
     pub num_segments: usize,
     /// What a segment feeds the backbone.
     pub modality: Modality,
-    /// Consecutive frames a segment reads (1 for RGB; `new_length + 1` for RGBDiff).
-    pub frames_per_segment: usize,
+    /// Frame differences per segment with RGBDiff.
+    pub new_length: usize,
     pub input_size: usize,
     /// Shorter side before the evaluation centre crop.
     pub resize_size: usize,
@@ -48,12 +48,30 @@ pub struct LoaderOptions {
 }
 
 impl LoaderOptions {
-    /// Channels of one segment's input: 3 for RGB, 3 per frame difference for RGBDiff.
-    pub fn channels(&self) -> usize {
-        match self.modality {
-            Modality::Rgb => 3,
-            Modality::RgbDiff => 3 * self.frames_per_segment.saturating_sub(1).max(1),
+    /// What `cfg`'s model reads, at its clip rate, decoded by `workers` threads with
+    /// `prefetch` batches ahead.
+    pub fn for_model(cfg: &ModelConfig, workers: usize, prefetch: usize) -> Self {
+        LoaderOptions {
+            num_segments: cfg.num_segments,
+            modality: cfg.modality,
+            new_length: cfg.new_length,
+            input_size: cfg.input_size,
+            resize_size: cfg.resize_size,
+            norm: cfg.input,
+            workers,
+            prefetch,
+            clip_fps: Some(cfg.clip_fps),
         }
+    }
+
+    /// Consecutive frames a segment reads ([`Modality::frames_per_segment`]).
+    pub fn frames_per_segment(&self) -> usize {
+        self.modality.frames_per_segment(self.new_length)
+    }
+
+    /// Channels of one segment's input ([`Modality::input_channels`]).
+    pub fn channels(&self) -> usize {
+        self.modality.input_channels(self.new_length)
     }
 
     /// Floats of one preprocessed clip.
@@ -128,7 +146,7 @@ pub fn load_clip_into(
         _ => (0..num_frames).collect(),
     };
     let mut rng = StdRng::seed_from_u64(seed);
-    let per = opts.frames_per_segment.max(1);
+    let per = opts.frames_per_segment();
     let starts_len = preprocess::segment_starts_len(steps.len(), per);
     let starts = match aug {
         Augment::Train { .. } => preprocess::sample_train_indices(starts_len, n, &mut rng),
@@ -385,7 +403,7 @@ mod tests {
         LoaderOptions {
             num_segments: 3,
             modality: Modality::Rgb,
-            frames_per_segment: 1,
+            new_length: 0,
             input_size: 8,
             resize_size: 8,
             norm,
@@ -435,7 +453,7 @@ mod tests {
         });
         let o = LoaderOptions {
             modality: Modality::RgbDiff,
-            frames_per_segment: 3,
+            new_length: 2,
             ..opts(1)
         };
         assert_eq!((o.channels(), o.clip_len()), (6, 3 * 6 * 64));

@@ -604,17 +604,8 @@ pub fn run(
                 _ => None,
             };
             let trainable = unfreeze::trainable_backbone(cfg.arch, last)?;
-            let loader = LoaderOptions {
-                num_segments: cfg.num_segments,
-                modality: cfg.modality,
-                frames_per_segment: cfg.frames_per_segment(),
-                input_size: cfg.input_size,
-                resize_size: cfg.resize_size,
-                norm: cfg.input,
-                workers: opts.workers.unwrap_or_else(default_workers),
-                prefetch: 4,
-                clip_fps: Some(cfg.clip_fps),
-            };
+            let loader =
+                LoaderOptions::for_model(&cfg, opts.workers.unwrap_or_else(default_workers), 4);
             let f = unfreeze::FrameFitter::new(
                 unfreeze::FrameSetup {
                     cfg: cfg.clone(),

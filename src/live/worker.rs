@@ -172,12 +172,17 @@ pub enum WorkerMsg {
 struct Sample {
     /// Index on the clip-rate grid.
     k: u64,
-    /// Its frame.
-    seq: u64,
-    /// The frames its input was made of, oldest first (its frame alone for RGB).
+    /// The frames its input was made of, oldest first, its own frame last (alone for RGB).
     stack: Vec<u64>,
     /// `[D]`
     feature: Tensor,
+}
+
+impl Sample {
+    /// Its own frame.
+    fn seq(&self) -> u64 {
+        self.stack[self.stack.len() - 1]
+    }
 }
 
 /// The worker's state; [`Worker::run`] is the thread body.
@@ -436,7 +441,7 @@ impl Worker {
             .map(|&o| self.nearest_sample(k.saturating_sub(o as u64)))
             .collect();
         let rows: Vec<Tensor> = used.iter().map(|s| s.feature.clone()).collect();
-        let seen: Vec<u64> = used.iter().map(|s| s.seq).collect();
+        let seen: Vec<u64> = used.iter().map(|s| s.seq()).collect();
         let feats = Tensor::stack(&rows, 0)?.unsqueeze(0)?; // [1, N, D]
         let logits = self.model.head(&feats)?; // [1, C]
         let logits: Vec<f32> = logits
@@ -490,7 +495,6 @@ impl Worker {
             at,
             Sample {
                 k,
-                seq: frames[i].seq,
                 stack: seqs,
                 feature,
             },
@@ -843,7 +847,9 @@ mod tests {
         assert_eq!(preds.len(), 37 - 7);
         for s in &h.worker.samples {
             assert_eq!(s.stack.len(), 3, "sample {}", s.k);
-            assert_eq!(*s.stack.last().unwrap(), s.seq);
+            // Its own frame last: the frame of 30 fps nearest the sample's time.
+            let own = s.k as f64 * 30.0 / 12.0;
+            assert!((s.seq() as f64 - own).abs() <= 0.5, "{} {:?}", s.k, s.stack);
             // The samples before it on the 12 fps grid: 2 or 3 frames of 30 fps apart.
             for w in s.stack.windows(2) {
                 assert!((2..=3).contains(&(w[1] - w[0])), "{:?}", s.stack);

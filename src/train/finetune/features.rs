@@ -76,15 +76,10 @@ fn clip_steps(ds: &Dataset, entry: usize, stored: usize, model: &GestureModel) -
     }
 }
 
-/// Cache rows of a clip whose frames at the clip rate are `steps`: one per frame for RGB, one
-/// per possible segment start for RGBDiff.
+/// Cache rows of a clip whose frames at the clip rate are `steps` (at least one): one per
+/// possible segment start, which for RGB is one per frame.
 fn clip_rows(model: &GestureModel, steps: usize) -> usize {
-    let per = model.config().frames_per_segment();
-    if per == 1 {
-        steps
-    } else {
-        preprocess::segment_starts_len(steps, per)
-    }
+    preprocess::segment_starts_len(steps, model.config().frames_per_segment())
 }
 
 /// Decodes, crops and normalises the stored frames `steps` of a clip into its backbone inputs,
@@ -379,11 +374,7 @@ mod tests {
         let mut got = Vec::new();
         cache.gather(1, &[4], false, &mut got);
         let want: Vec<f32> = want.to_vec1().unwrap();
-        let diff = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let diff = crate::model::kernels::max_abs_diff(&got, &want);
         assert!(diff < 1e-4, "{diff}");
         // ... and the mirrored row is the mirrored frame's.
         let mirrored = image::imageops::flip_horizontal(&frame);
@@ -397,11 +388,7 @@ mod tests {
             .unwrap();
         let mut got = Vec::new();
         cache.gather(1, &[4], true, &mut got);
-        let diff = got
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let diff = crate::model::kernels::max_abs_diff(&got, &want);
         assert!(diff < 1e-4, "{diff}");
 
         // Gathering repeats and clamps indices as segment sampling asks.
@@ -449,11 +436,7 @@ mod tests {
                 .unwrap();
             let mut got = Vec::new();
             cache.gather(0, &[start], flipped, &mut got);
-            let diff = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let diff = crate::model::kernels::max_abs_diff(&got, &want);
             assert!(diff < 1e-4, "start {start} flipped {flipped}: {diff}");
         }
     }

@@ -99,6 +99,21 @@ fn collect(pipeline: &Pipeline, timeout: Duration) -> Run {
     run
 }
 
+/// `clip` played once at the model's clip rate of 12 fps, as a camera would deliver it, until
+/// the pipeline quits (or a minute passes).
+fn play_clip_once(model: Arc<GestureModel>, clip: &Path) -> Run {
+    let mut pipeline = Pipeline::start(
+        model,
+        &SourceSpec::Folder(clip.to_path_buf()),
+        &options(12.0, false),
+        None,
+    )
+    .unwrap();
+    let run = collect(&pipeline, Duration::from_secs(60));
+    pipeline.stop();
+    run
+}
+
 /// `gesture-app classify --json` on a clip folder: its label and softmax of its logits.
 fn classify(weights: &Path, clip: &Path) -> (String, Vec<f32>) {
     let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
@@ -160,16 +175,7 @@ fn fixture_clip_gets_the_label_classify_gives() {
         let clip = shared.join("fixtures").join(format!("{case}_frames"));
         let (want_label, want) = classify(&weights, &clip);
 
-        // The clip played at the model's own rate, as a camera would deliver it.
-        let mut pipeline = Pipeline::start(
-            model.clone(),
-            &SourceSpec::Folder(clip.clone()),
-            &options(12.0, false),
-            None,
-        )
-        .unwrap();
-        let run = collect(&pipeline, Duration::from_secs(60));
-        pipeline.stop();
+        let run = play_clip_once(model.clone(), &clip);
         assert_eq!(
             run.quit,
             Some(None),
@@ -581,15 +587,7 @@ fn a_frame_difference_model_predicts_live_from_the_frames_it_lists() {
     let weights = tmp.path().join("diff.safetensors");
     let model =
         Arc::new(gesture_app::testing::random_weights_file(&cfg, &weights, &Device::Cpu).unwrap());
-    let mut pipeline = Pipeline::start(
-        model.clone(),
-        &SourceSpec::Folder(clip.clone()),
-        &options(12.0, false),
-        None,
-    )
-    .unwrap();
-    let run = collect(&pipeline, Duration::from_secs(60));
-    pipeline.stop();
+    let run = play_clip_once(model.clone(), &clip);
     assert_eq!(run.quit, Some(None), "the pipeline must end cleanly");
     assert!(run.predictions.len() >= 10, "{}", run.predictions.len());
     assert!(run.predictions.iter().all(|p| p.backbone_passes <= 2));

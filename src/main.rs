@@ -10,14 +10,11 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     process::keep_freed_memory();
+    // Before any thread exists: candle's element-wise pool would compete with rayon's, and
+    // without a fixed thread count candle reads /proc/cpuinfo at every matrix product.
+    process::candle_elementwise_on_caller();
+    process::fix_thread_count();
     let args = cli::Cli::parse();
-    // Training: candle's element-wise thread pool would compete with rayon's (no thread yet).
-    if matches!(
-        args.command,
-        Some(cli::Command::Train(_) | cli::Command::BenchTrain(_))
-    ) {
-        process::candle_elementwise_on_caller();
-    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

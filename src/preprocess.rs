@@ -2,7 +2,7 @@
 //! (docs/ARCHITECTURE.md §5), the evaluation resize + centre crop, normalisation per the
 //! weights' [`InputNorm`], and the frame differences of the RGBDiff modality.
 
-use crate::model::config::{ChannelOrder, InputNorm, Modality, ModelConfig};
+use crate::model::config::{ChannelOrder, Framing, InputNorm, Modality, ModelConfig};
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use image::{imageops::FilterType, RgbImage};
@@ -154,6 +154,21 @@ pub fn resize_center_crop(img: &RgbImage, resize: usize, crop: usize) -> RgbImag
     image::imageops::crop_imm(src, x0, y0, crop as u32, crop as u32).to_image()
 }
 
+/// The evaluation (and live) view of one frame: the `crop`² input per `framing`. The centre
+/// crop first resizes the shorter side to `resize`; the whole frame is squashed to `crop`².
+pub fn frame_view(img: &RgbImage, framing: Framing, resize: usize, crop: usize) -> RgbImage {
+    match framing {
+        Framing::CenterCrop => resize_center_crop(img, resize, crop),
+        Framing::WholeFrame => {
+            if img.dimensions() == (crop as u32, crop as u32) {
+                img.clone()
+            } else {
+                image::imageops::resize(img, crop as u32, crop as u32, FilterType::Triangle)
+            }
+        }
+    }
+}
+
 /// Writes one `S`×`S` RGB crop as normalised CHW floats into `out` (length 3·S·S).
 pub fn normalize_into(img: &RgbImage, norm: &InputNorm, out: &mut [f32]) {
     let plane = (img.width() * img.height()) as usize;
@@ -193,7 +208,7 @@ pub fn frames_to_tensor(frames: &[RgbImage], cfg: &ModelConfig, device: &Device)
     for (seg, out) in frames.chunks(per).zip(data.chunks_mut(len)) {
         let crops: Vec<RgbImage> = seg
             .iter()
-            .map(|img| resize_center_crop(img, cfg.resize_size, s))
+            .map(|img| frame_view(img, cfg.framing, cfg.resize_size, s))
             .collect();
         let refs: Vec<&RgbImage> = crops.iter().collect();
         segment_into(&refs, cfg.modality, &cfg.input, out);
@@ -332,6 +347,35 @@ mod tests {
         assert_eq!(c.get_pixel(0, 0).0, [16, 16, 0]);
         let wide = RgbImage::new(320, 240);
         assert_eq!(resize_center_crop(&wide, 128, 112).dimensions(), (112, 112));
+    }
+
+    #[test]
+    fn whole_frame_view_keeps_the_edges_in_sight() {
+        // A 176×100 frame, dark but for a bright 20 px band at the left edge: the centre crop
+        // cuts it away, the whole-frame view keeps it at the left of its square.
+        let img = RgbImage::from_fn(176, 100, |x, _| {
+            image::Rgb(if x < 20 {
+                [250, 250, 250]
+            } else {
+                [10, 10, 10]
+            })
+        });
+        let centre = frame_view(&img, Framing::CenterCrop, 64, 64);
+        let whole = frame_view(&img, Framing::WholeFrame, 64, 64);
+        assert_eq!(
+            (centre.dimensions(), whole.dimensions()),
+            ((64, 64), (64, 64))
+        );
+        assert!(
+            centre.pixels().all(|p| p.0[0] < 20),
+            "the centre crop saw the edge"
+        );
+        // 20/176 of 64 px ≈ 7 columns stay bright; the right side stays dark.
+        assert!((0..64).all(|y| whole.get_pixel(2, y).0[0] > 240));
+        assert!((0..64).all(|y| whole.get_pixel(60, y).0[0] < 20));
+        // A frame already the input's size is taken as it is.
+        let small = RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        assert_eq!(frame_view(&small, Framing::WholeFrame, 64, 64), small);
     }
 
     #[test]

@@ -14,7 +14,14 @@
 //! where rayon's threads run the convolutions between candle's element-wise ops, the two pools
 //! fight over the cores: on 2 shared cores the spinning cost a quarter of the backward pass.
 //! With candle's pool reduced to the calling thread that disappears; the element-wise ops it
-//! runs are memory-bound and lose little.
+//! runs are memory-bound and lose little. Fine-tuning's head, whose ops are small, spent 70 % of
+//! its thread's time in that spin (perf, `bench-finetune` beside two trainings), so every
+//! command now runs candle's element-wise ops on the caller.
+//!
+//! Thread count: unless `RAYON_NUM_THREADS` is set, candle 0.11 asks `num_cpus::get_physical()`
+//! on every matrix product, which reads and parses `/proc/cpuinfo` each time (4–7 % of the
+//! fine-tuning head's time). Setting the variable once, to the count rayon's pool already uses,
+//! changes no pool and makes that a lookup.
 
 /// Makes glibc malloc reuse freed large blocks instead of returning them to the system. Returns
 /// whether every setting was accepted; a no-op (returning `false`) on other C libraries.
@@ -40,6 +47,20 @@ pub fn keep_freed_memory() -> bool {
 
 /// The variable candle reads, once, when its pool is first used.
 const CANDLE_NUM_THREADS: &str = "CANDLE_NUM_THREADS";
+/// The variable rayon reads for its global pool, and candle for every matrix product.
+const RAYON_NUM_THREADS: &str = "RAYON_NUM_THREADS";
+
+/// Sets `RAYON_NUM_THREADS` to the number of threads rayon's global pool would use anyway
+/// (the CPUs this process may run on), unless the user has set it. Returns whether it changed
+/// the setting. Call at the start of `main`, before any other thread exists.
+pub fn fix_thread_count() -> bool {
+    if std::env::var_os(RAYON_NUM_THREADS).is_some() {
+        return false;
+    }
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::env::set_var(RAYON_NUM_THREADS, n.to_string());
+    true
+}
 
 /// Makes candle run its element-wise CPU ops on the calling thread, unless the user has set
 /// `CANDLE_NUM_THREADS`. Returns whether it changed the setting. Call at the start of `main`,

@@ -4,7 +4,8 @@ the same model (torchvision squeezenet1_1 features -> global average pool -> dro
 Linear(512, C)), the same TSN sampling (a random frame per segment for training, segment centres
 for validation), the same augmentation (GroupMultiScaleCrop with scales 1/.875/.75/.66 of the
 shorter side at the 13 fixed offsets, horizontal flip only between mirror classes by name), the
-same evaluation resize + centre crop, ImageNet normalisation, Adam (or SGD) with the recipe's lr,
+same evaluation resize + centre crop (or, with `framing = "whole_frame"`, the whole frame squashed
+to the input and crops scaled per side), ImageNet normalisation, Adam (or SGD) with the recipe's lr,
 lr steps, linear per-step warm-up, gradient-norm clipping and batch size. The recipe's
 `modality = "RGBDiff"` with `new_length = K` reads K + 1 consecutive frames per segment (TSN's
 sampling over `num_frames - K` starts) and feeds the K differences of neighbouring normalised
@@ -55,7 +56,8 @@ def read_recipe(path):
         clip=o.get("clip_gradient", 20.0), epochs=o.get("epochs", 30),
         batch=o.get("batch_size", 16), warmup=o.get("warmup_epochs", 0),
         seed=run.get("seed", 1), flip=run.get("flip", "auto"),
-        diffs=m.get("new_length", 5) if m.get("modality", "RGB") == "RGBDiff" else 0)
+        diffs=m.get("new_length", 5) if m.get("modality", "RGB") == "RGBDiff" else 0,
+        whole=m.get("framing", "center_crop") == "whole_frame")
 
 
 def mirror_map(labels):
@@ -103,13 +105,25 @@ def multiscale_crop(w, h, size, rng):
         sizes.append(max(size if abs(x - size) < 3 else x, 1))
     pairs = [(min(cw, w), min(ch, h)) for i, ch in enumerate(sizes)
              for j, cw in enumerate(sizes) if abs(i - j) <= 1]
-    cw, ch = pairs[rng.randrange(len(pairs))]
+    return place_crop(w, h, pairs[rng.randrange(len(pairs))], rng)
+
+
+def place_crop(w, h, size, rng):
+    """TSN's fill_fix_offset(more_fix_crop=True): one of 13 fixed places for a crop of `size`."""
+    cw, ch = size
     ws, hs = (w - cw) // 4, (h - ch) // 4
     offs = [(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs), (0, 2 * hs),
             (4 * ws, 2 * hs), (2 * ws, 4 * hs), (2 * ws, 0), (ws, hs), (3 * ws, hs),
             (ws, 3 * hs), (3 * ws, 3 * hs)]
     x, y = offs[rng.randrange(len(offs))]
     return (x, y, x + cw, y + ch)
+
+
+def whole_frame_crop(w, h, rng):
+    """`framing = "whole_frame"`: the scales apply to each side (at most one step apart)."""
+    sides = [(max(1, min(int(w * sw), w)), max(1, min(int(h * sh), h)))
+             for i, sh in enumerate(SCALES) for j, sw in enumerate(SCALES) if abs(i - j) <= 1]
+    return place_crop(w, h, sides[rng.randrange(len(sides))], rng)
 
 
 def to_array(img):
@@ -130,7 +144,10 @@ def load_clip(root, clip, cfg, mirrors, rng=None):
     if rng is not None:
         idx = segment_frames(train_indices(starts_len, n, rng), k, n_frames)
         imgs = [load_frame(root, cid, i) for i in idx]
-        box = multiscale_crop(*imgs[0].size, size, rng)
+        if cfg["whole"]:
+            box = whole_frame_crop(*imgs[0].size, rng)
+        else:
+            box = multiscale_crop(*imgs[0].size, size, rng)
         flip = label in mirrors and cfg["flip"] == "auto" and rng.random() < 0.5
         if flip:
             label = mirrors[label]
@@ -142,6 +159,9 @@ def load_clip(root, clip, cfg, mirrors, rng=None):
     else:
         for i in segment_frames(eval_indices(starts_len, n), k, n_frames):
             im = load_frame(root, cid, i)
+            if cfg["whole"]:
+                frames.append(to_array(im.resize((size, size), Image.BILINEAR)))
+                continue
             w, h = im.size
             r = cfg["resize"]
             nw, nh = (r, (h * r + w // 2) // w) if w <= h else ((w * r + h // 2) // h, r)

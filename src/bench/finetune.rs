@@ -41,7 +41,7 @@ impl BenchFinetuneOptions {
             clips_per_class: 10,
             frames: 30,
             size: 128,
-            full_epochs: 1,
+            full_epochs: 2,
             options: FinetuneOptions::default(),
         }
     }
@@ -126,21 +126,56 @@ fn input_size(base: &Path, o: &FinetuneOptions) -> Result<usize> {
     })
 }
 
-/// Wall and CPU seconds of one call.
-fn timed<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, f64, f64)> {
-    let (wall, cpu) = (Instant::now(), super::process_cpu_ns());
-    let out = f()?;
-    let cpu_s = match (cpu, super::process_cpu_ns()) {
-        (Some(a), Some(b)) => (b - a) as f64 / 1e9,
-        _ => f64::NAN,
-    };
-    Ok((out, wall.elapsed().as_secs_f64(), cpu_s))
+/// Wall and process CPU seconds at the end of each epoch of a run, from its start.
+#[derive(Default)]
+struct EpochClock {
+    start: Option<(Instant, Option<u64>)>,
+    ends: Vec<(f64, f64)>,
 }
 
-/// Runs the benchmark on the CPU. An epoch's cost is measured as the difference between a run
-/// of E epochs and a run of one epoch, divided by E − 1, in wall time and in process CPU time
+impl EpochClock {
+    fn started() -> Self {
+        EpochClock {
+            start: Some((Instant::now(), super::process_cpu_ns())),
+            ends: Vec::new(),
+        }
+    }
+
+    fn tick(&mut self) {
+        if let Some((wall, cpu)) = self.start {
+            let cpu_s = match (cpu, super::process_cpu_ns()) {
+                (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+                _ => f64::NAN,
+            };
+            self.ends.push((wall.elapsed().as_secs_f64(), cpu_s));
+        }
+    }
+
+    /// The median wall and CPU time of the epochs after the first (which also warms caches and
+    /// allocators up), or of the first when it is the only one.
+    fn per_epoch(&self) -> (f64, f64) {
+        let mut durations: Vec<(f64, f64)> = self
+            .ends
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1))
+            .collect();
+        if durations.is_empty() {
+            return self.ends.first().copied().unwrap_or((f64::NAN, f64::NAN));
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut wall: Vec<f64> = durations.iter().map(|d| d.0).collect();
+        let mut cpu: Vec<f64> = durations.drain(..).map(|d| d.1).collect();
+        (median(&mut wall), median(&mut cpu))
+    }
+}
+
+/// Runs the benchmark on the CPU. An epoch's cost is the median, over the epochs after the
+/// first, of the time from one epoch's end to the next's, in wall time and in process CPU time
 /// (on a machine shared with other work the CPU time is the steadier figure); it includes the
-/// epoch's validation and the saving of an improved model, for both ways of training.
+/// epoch's validation and the bookkeeping of an improved model, for both ways of training.
 pub fn run(o: &BenchFinetuneOptions) -> Result<BenchFinetuneReport> {
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
     let data_dir = tmp.path().join("data");
@@ -149,55 +184,42 @@ pub fn run(o: &BenchFinetuneOptions) -> Result<BenchFinetuneReport> {
     let cancel = AtomicBool::new(false);
     let device = Device::Cpu;
     let mut n = 0;
-    let mut fit = |opts: &FinetuneOptions, on_epoch: &mut dyn FnMut()| {
+    let mut fit = |opts: &FinetuneOptions, clock: &mut EpochClock| {
         n += 1;
         let dir = tmp.path().join(format!("run{n}"));
-        timed(|| {
-            finetune::run(
-                &o.base,
-                &data,
-                &dir,
-                opts,
-                &device,
-                &mut |p| {
-                    if let finetune::FinetuneProgress::Epoch { .. } = p {
-                        on_epoch();
-                    }
-                },
-                &cancel,
-            )
-        })
+        *clock = EpochClock::started();
+        finetune::run(
+            &o.base,
+            &data,
+            &dir,
+            opts,
+            &device,
+            &mut |p| {
+                if let finetune::FinetuneProgress::Epoch { .. } = p {
+                    clock.tick();
+                }
+            },
+            &cancel,
+        )
     };
 
     let mut opts = o.options.clone();
     opts.backbone = BackboneMode::Frozen;
-    let start = Instant::now();
-    let mut epoch_ends = Vec::new();
-    let (cached, cached_wall, cached_cpu) = fit(&opts, &mut || {
-        epoch_ends.push(start.elapsed().as_secs_f64())
-    })?;
+    let mut clock = EpochClock::default();
+    let cached = fit(&opts, &mut clock)?;
     let epochs = cached.history.len();
     let first_best = cached
         .history
         .iter()
         .position(|r| r.val_top1.is_some() && r.val_top1 == cached.best_val_top1);
-    let one = FinetuneOptions {
-        epochs: 1,
-        ..opts.clone()
-    };
-    let (_, one_wall, one_cpu) = fit(&one, &mut || {})?;
-    let per = |a: f64, b: f64, k: usize| (a - b) / (k.max(2) - 1) as f64;
-    let cached_epoch_s = per(cached_wall, one_wall, epochs);
-    let cached_epoch_cpu_s = per(cached_cpu, one_cpu, epochs);
+    let epoch_ends: Vec<f64> = clock.ends.iter().map(|e| e.0).collect();
+    let (cached_epoch_s, cached_epoch_cpu_s) = clock.per_epoch();
 
     let mut full = o.options.clone();
     full.backbone = BackboneMode::All;
-    full.epochs = 1;
-    let (_, full1_wall, full1_cpu) = fit(&full, &mut || {})?;
     full.epochs = o.full_epochs.max(1) + 1;
-    let (_, fulln_wall, fulln_cpu) = fit(&full, &mut || {})?;
-    let full_epoch_s = per(fulln_wall, full1_wall, full.epochs);
-    let full_epoch_cpu_s = per(fulln_cpu, full1_cpu, full.epochs);
+    fit(&full, &mut clock)?;
+    let (full_epoch_s, full_epoch_cpu_s) = clock.per_epoch();
     Ok(BenchFinetuneReport {
         classes: cached.labels.len(),
         train_clips: cached.train_clips,

@@ -24,8 +24,9 @@ pub struct BenchFinetuneArgs {
     /// Side of the generated frames in pixels.
     #[arg(long, default_value_t = 128, value_name = "PX")]
     pub size: u32,
-    /// Epochs of full fine-tuning to time (beyond a first one, which is subtracted).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    /// Epochs of full fine-tuning to time, after a first one that warms up and is not counted
+    /// (the median is reported).
+    #[arg(long, default_value_t = 2, value_name = "N")]
     pub full_epochs: usize,
     /// Run the backbone at this input size instead of the base's (e.g. 224, Jester's, to see
     /// the speed-up where the backbone costs what a converted Jester model's does).

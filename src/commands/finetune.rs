@@ -36,6 +36,7 @@ fn refuse_unused(args: &TrainArgs) -> anyhow::Result<()> {
         ("--resume", args.resume.is_some()),
         ("--arch", args.arch.is_some()),
         ("--img-feature-dim", args.img_feature_dim.is_some()),
+        ("--framing", args.framing.is_some()),
         ("--modality", args.modality.is_some()),
         ("--new-length", args.new_length.is_some()),
         ("--no-partialbn", args.no_partialbn),

@@ -1,7 +1,7 @@
 //! `gesture-app info`: what a weights file holds.
 
 use clap::Args;
-use gesture_app::model::config::Modality;
+use gesture_app::model::config::{Framing, Modality};
 use gesture_app::weights::{self, Contents};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,9 +45,18 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("classes:         {}", c.num_classes);
+            let view = match c.framing {
+                Framing::CenterCrop => format!(
+                    "{0}x{0} centre crop after resizing the shorter side to {1}",
+                    c.input_size, c.resize_size
+                ),
+                Framing::WholeFrame => {
+                    format!("the whole frame squashed to {0}x{0}", c.input_size)
+                }
+            };
             println!(
-                "input:           {}x{} centre crop after resizing the shorter side to {}; {:?}, x*{} - mean {:?} / std {:?}",
-                c.input_size, c.input_size, c.resize_size, c.input.channel_order, c.input.scale, c.input.mean, c.input.std
+                "input:           {view}; {:?}, x*{} - mean {:?} / std {:?}",
+                c.input.channel_order, c.input.scale, c.input.mean, c.input.std
             );
             println!("clip fps:        {}", c.clip_fps);
             match c.modality {

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::model::config::{Arch, Consensus, Modality};
+use gesture_app::model::config::{Arch, Consensus, Framing, Modality};
 use gesture_app::train::config::RunConfig;
 use gesture_app::train::init::LinearInit;
 use gesture_app::train::optim::OptimizerKind;
@@ -74,6 +74,11 @@ pub struct TrainArgs {
     /// Shorter side before the evaluation centre crop.
     #[arg(long, value_name = "PX")]
     pub resize_size: Option<usize>,
+    /// Which part of each frame the network sees: center_crop (the original's centre square of
+    /// the shorter side) or whole_frame (the whole frame squashed to the square input, so a
+    /// hand near an edge stays in view) [default: center_crop].
+    #[arg(long, value_name = "center_crop|whole_frame")]
+    pub framing: Option<Framing>,
     /// What each segment feeds the backbone: RGB (one frame) or RGBDiff (the differences of
     /// new_length + 1 consecutive frames: motion the CNN sees directly; what the demo recipe
     /// uses to learn from scratch) [default: RGB].
@@ -213,6 +218,7 @@ impl TrainArgs {
             ("--dropout", self.dropout.is_some()),
             ("--input-size", self.input_size.is_some()),
             ("--resize-size", self.resize_size.is_some()),
+            ("--framing", self.framing.is_some()),
             ("--modality", self.modality.is_some()),
             ("--new-length", self.new_length.is_some()),
             ("--no-partialbn", self.no_partialbn),
@@ -248,6 +254,7 @@ impl TrainArgs {
         set(&mut m.dropout, self.dropout);
         set(&mut m.input_size, self.input_size);
         set(&mut m.resize_size, self.resize_size);
+        set(&mut m.framing, self.framing);
         set(&mut m.modality, self.modality);
         set(&mut m.new_length, self.new_length);
         if self.no_partialbn {
@@ -341,7 +348,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
             m.num_classes
         ),
         format!(
-            "model: {} + {}, {} segments{}, input {}px, dropout {}, partial BN {}",
+            "model: {} + {}, {} segments{}, input {}px ({}), dropout {}, partial BN {}",
             m.arch,
             m.consensus,
             m.num_segments,
@@ -350,6 +357,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
                 Modality::RgbDiff => format!(" of {} frame differences (RGBDiff)", m.new_length),
             },
             m.input_size,
+            m.framing,
             m.dropout,
             s.cfg.model.partial_bn
         ),

@@ -14,7 +14,7 @@ use super::pace::Pace;
 use super::rate::{self, SampleClock};
 use crate::capture::{Frame, FrameRing, RingState, Waker};
 use crate::model::config::ModelConfig;
-use crate::preprocess::{resize_center_crop, segment_into};
+use crate::preprocess::{frame_view, segment_into};
 use crate::GestureModel;
 use candle_core::{Device, Tensor};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
@@ -574,10 +574,10 @@ impl Worker {
         let s = cfg.input_size;
         let c_in = cfg.input_channels();
         let mut data = vec![0f32; c_in * s * s];
-        // The capture thread already resized to `resize_size`, so this only crops.
+        // The capture thread already resized to `resize_size`, so a centre crop only crops.
         let crops: Vec<_> = frames
             .iter()
-            .map(|f| resize_center_crop(&f.image, cfg.resize_size, s))
+            .map(|f| frame_view(&f.image, cfg.framing, cfg.resize_size, s))
             .collect();
         let refs: Vec<_> = crops.iter().collect();
         segment_into(&refs, cfg.modality, &cfg.input, &mut data);

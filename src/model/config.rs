@@ -268,6 +268,52 @@ impl FromStr for Modality {
     }
 }
 
+/// Which part of a frame the network sees, and how it is brought to the square input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Framing {
+    /// The original's: the shorter side resized to `resize_size`, then the centre
+    /// `input_size`² square (on Jester's 176×100 frames, the middle 57 % of the width).
+    /// Training crops squares of 1–0.66 of the shorter side at 13 places (TSN).
+    #[default]
+    CenterCrop,
+    /// The whole frame, squashed to `input_size`² (aspect not kept): a hand near the left or
+    /// right edge stays in view. Training crops 1–0.66 of *each* side (at most one scale step
+    /// apart) at the same 13 places, so the scale and place jitter match the original's.
+    WholeFrame,
+}
+
+impl Framing {
+    /// The name our files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::CenterCrop => "center_crop",
+            Framing::WholeFrame => "whole_frame",
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Framing {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "center_crop" | "centre_crop" | "center" | "centre" => Ok(Framing::CenterCrop),
+            "whole_frame" | "whole" | "full" => Ok(Framing::WholeFrame),
+            _ => Err(UnknownName {
+                what: "framing",
+                got: s.to_string(),
+                expected: "one of: center_crop, whole_frame",
+            }),
+        }
+    }
+}
+
 /// How TRNmultiscale picks relations for scales smaller than N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -294,6 +340,9 @@ pub struct ModelConfig {
     pub input_size: usize,
     /// Shorter side the frame is resized to before the centre crop (evaluation).
     pub resize_size: usize,
+    /// Which part of each frame the network sees (files without it: the centre crop).
+    #[serde(default)]
+    pub framing: Framing,
     pub input: InputNorm,
     /// Hidden size of the recurrent heads (the original's `--rnn_hidden_size`; BLSTM splits it
     /// in half per direction).
@@ -355,6 +404,7 @@ impl ModelConfig {
             labels,
             input_size: 224,
             resize_size: 256,
+            framing: Framing::CenterCrop,
             input: arch.default_input(),
             rnn_hidden: default_rnn_hidden(),
             rnn_layers: default_rnn_layers(),
@@ -530,5 +580,26 @@ mod tests {
         assert_eq!((back.frames_per_segment(), back.input_channels()), (1, 3));
         assert_eq!("rgbdiff".parse::<Modality>().unwrap(), Modality::RgbDiff);
         assert!("flow".parse::<Modality>().is_err());
+    }
+
+    #[test]
+    fn configs_without_a_framing_read_as_the_centre_crop() {
+        let mut cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Mlp, 4, vec!["a".into()]);
+        assert_eq!(cfg.framing, Framing::CenterCrop);
+        cfg.framing = Framing::WholeFrame;
+        let json = serde_json::to_value(&cfg).unwrap();
+        assert_eq!(json["framing"], "whole_frame");
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("framing");
+        let back: ModelConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(back.framing, Framing::CenterCrop);
+        let same: ModelConfig = serde_json::from_value(json).unwrap();
+        assert_eq!(same.framing, Framing::WholeFrame);
+        assert_eq!(
+            "whole-frame".parse::<Framing>().unwrap(),
+            Framing::WholeFrame
+        );
+        assert_eq!("centre".parse::<Framing>().unwrap(), Framing::CenterCrop);
+        assert!("letterbox".parse::<Framing>().is_err());
     }
 }

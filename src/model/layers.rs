@@ -413,23 +413,63 @@ pub fn dropout(x: &Tensor, p: f32, train: bool) -> Result<Tensor> {
     candle_nn::ops::dropout(x, p)
 }
 
-/// Linear layer with PyTorch names (`.weight` [out, in], `.bias` [out]).
-pub fn linear(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<candle_nn::Linear> {
-    candle_nn::linear(c_in, c_out, vb)
+/// A fully connected layer with PyTorch's names and layout (`.weight` [out, in], `.bias` [out]),
+/// on inputs `[..., in]` of any rank.
+///
+/// The product is taken as (W · xᵀ)ᵀ rather than candle's x · Wᵀ: the same sums, but in the
+/// backward pass the weight's gradient then comes out of a matrix product, contiguous, where
+/// candle's form hands back a transposed view that its gradient accumulation walks element by
+/// element. On a fine-tuning head (MLP: 0.66 M weights, a batch of 8) that walk was over half of
+/// every step.
+#[derive(Debug, Clone)]
+pub struct Dense {
+    weight: Tensor,
+    bias: Option<Tensor>,
 }
 
-/// Applies a linear layer to `[..., in]` of any rank (candle's Linear wants rank 2 or 3 for the
-/// fast path).
-pub fn linear_any(layer: &candle_nn::Linear, x: &Tensor) -> Result<Tensor> {
-    let dims = x.dims().to_vec();
-    let last = *dims.last().unwrap_or(&0);
-    let rows = x.elem_count() / last.max(1);
-    let y = layer.forward(&x.reshape((rows, last))?)?;
-    let mut out = dims;
-    if let Some(l) = out.last_mut() {
-        *l = y.dim(1)?;
+impl Dense {
+    /// `[out, in]`
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
     }
-    y.reshape(out)
+
+    /// `[out]`
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+}
+
+impl Module for Dense {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let last = *dims.last().unwrap_or(&0);
+        let rows = x.elem_count() / last.max(1);
+        let x2 = x.reshape((rows, last))?; // [rows, in]
+        let y = self.weight.matmul(&x2.t()?)?.t()?; // [rows, out]
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out = dims;
+        if let Some(l) = out.last_mut() {
+            *l = y.dim(1)?;
+        }
+        y.reshape(out)
+    }
+}
+
+/// Linear layer with PyTorch names (`.weight` [out, in], `.bias` [out]).
+pub fn linear(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<Dense> {
+    let l = candle_nn::linear(c_in, c_out, vb)?;
+    Ok(Dense {
+        weight: l.weight().clone(),
+        bias: l.bias().cloned(),
+    })
+}
+
+/// Applies a linear layer to `[..., in]` of any rank.
+pub fn linear_any(layer: &Dense, x: &Tensor) -> Result<Tensor> {
+    layer.forward(x)
 }
 
 /// Casts to f32 if needed (imported checkpoints may hold f16/f64).

@@ -4,9 +4,10 @@
 use crate::model::backbone::Backbone;
 use crate::model::config::{Arch, Consensus, ModelConfig};
 use crate::model::consensus::ConsensusHead;
+use crate::model::layers::Dense;
 use crate::model::layers::{dropout, linear, linear_any, BnMode};
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// How to build the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,7 @@ impl BuildOptions {
 pub struct Tsn {
     config: ModelConfig,
     backbone: Backbone,
-    new_fc: Linear,
+    new_fc: Dense,
     consensus: ConsensusHead,
 }
 

@@ -3,7 +3,7 @@
 //! recipe (`training/*.toml`), overridden by command-line flags, and saved as `config.toml` in
 //! the run folder, from which `--resume` continues.
 
-use crate::model::config::{Arch, Consensus, Modality, ModelConfig, DEFAULT_NEW_LENGTH};
+use crate::model::config::{Arch, Consensus, Framing, Modality, ModelConfig, DEFAULT_NEW_LENGTH};
 use crate::train::init::LinearInit;
 use crate::train::optim::{OptimConfig, OptimizerKind};
 use crate::{Error, Result};
@@ -56,6 +56,9 @@ pub struct ModelSection {
     pub dropout: f32,
     pub input_size: usize,
     pub resize_size: usize,
+    /// Which part of each frame the network sees: `center_crop` (the original) or
+    /// `whole_frame` (squashed to the square input).
+    pub framing: Framing,
     pub rnn_hidden: usize,
     pub rnn_layers: usize,
     /// What a segment feeds the backbone: `RGB` (one frame) or `RGBDiff` (frame differences).
@@ -105,6 +108,7 @@ impl Default for ModelSection {
             dropout: 0.3,
             input_size: 224,
             resize_size: 256,
+            framing: Framing::CenterCrop,
             rnn_hidden: 256,
             rnn_layers: 1,
             modality: Modality::Rgb,
@@ -241,6 +245,7 @@ impl RunConfig {
         cfg.dropout = m.dropout;
         cfg.input_size = m.input_size;
         cfg.resize_size = m.resize_size;
+        cfg.framing = m.framing;
         cfg.rnn_hidden = m.rnn_hidden;
         cfg.rnn_layers = m.rnn_layers;
         cfg.clip_fps = self.data.clip_fps;

@@ -4,6 +4,7 @@
 //! learning rate, and clipping of the global gradient norm as `clip_grad_norm`. Adam
 //! (`torch.optim.Adam`, L2 decay added to the gradient) is the alternative.
 
+use crate::model::kernels::simd;
 use crate::{Error, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
@@ -77,10 +78,79 @@ pub struct StepReport {
     pub clip_coef: Option<f64>,
 }
 
+/// Σ v² in f64, over 8 interleaved partial sums so that the loop vectorises (a single running
+/// sum must stay scalar: float addition is not associative).
+struct SumOfSquares<'a>(&'a [f32]);
+
+impl pulp::WithSimd for SumOfSquares<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) -> f64 {
+        let mut acc = [0f64; 8];
+        let chunks = self.0.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += f64::from(v) * f64::from(v);
+            }
+        }
+        let tail: f64 = tail.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+        acc.iter().sum::<f64>() + tail
+    }
+}
+
+/// One Adam update of a parameter in place, element by element in the order the tensor version
+/// computes (no fused multiply-add, so the results are the same bits), compiled for the CPU's
+/// vector width: on a fine-tuning head the update is most of a step's time.
+struct AdamLoop<'a> {
+    w: &'a mut [f32],
+    g: &'a [f32],
+    m: &'a mut [f32],
+    v: &'a mut [f32],
+    /// β₁, 1 − β₁, β₂, 1 − β₂, the two bias corrections, ε, the learning rate.
+    k: [f32; 8],
+}
+
+impl pulp::WithSimd for AdamLoop<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let [b1, c1, b2, c2, h1, h2, eps, lr] = self.k;
+        let n = self.w.len();
+        let (w, g, m, v) = (self.w, &self.g[..n], &mut self.m[..n], &mut self.v[..n]);
+        for i in 0..n {
+            let gi = g[i];
+            m[i] = m[i] * b1 + gi * c1;
+            v[i] = v[i] * b2 + (gi * gi) * c2;
+            let update = (m[i] * h1) / ((v[i] * h2).sqrt() + eps);
+            w[i] -= update * lr;
+        }
+    }
+}
+
+/// One parameter's optimiser state. The CPU path keeps it as plain vectors between steps (a
+/// head-only fine-tuning step is small enough that copying it in and out of tensors showed in
+/// the profile); the tensor path and checkpoints convert as needed.
 #[derive(Debug, Clone)]
 enum Slot {
     Momentum(Tensor),
     Adam { m: Tensor, v: Tensor },
+    MomentumHost(Vec<f32>),
+    AdamHost { m: Vec<f32>, v: Vec<f32> },
+}
+
+impl Slot {
+    /// The same state as tensors shaped like `p`.
+    fn into_tensors(self, p: &Param) -> Result<Slot> {
+        let t = |v: Vec<f32>| Tensor::from_vec(v, p.var.shape(), p.var.device());
+        Ok(match self {
+            Slot::MomentumHost(b) => Slot::Momentum(t(b)?),
+            Slot::AdamHost { m, v } => Slot::Adam { m: t(m)?, v: t(v)? },
+            other => other,
+        })
+    }
 }
 
 /// The learning rate of 0-based `epoch`: `base × 0.1^(number of steps ≤ epoch)` (the original's
@@ -181,11 +251,7 @@ impl Optimizer {
             .iter()
             .map(|g| g.as_ref().map(to_vec).transpose())
             .collect::<Result<_>>()?;
-        let sq: f64 = gs
-            .iter()
-            .flatten()
-            .map(|g| g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>())
-            .sum();
+        let sq: f64 = gs.iter().flatten().map(|g| simd(SumOfSquares(g))).sum();
         let grad_norm = sq.sqrt();
         let clip_coef = self.clip_coef(grad_norm)?;
         self.steps += 1;
@@ -207,15 +273,20 @@ impl Optimizer {
             match cfg.kind {
                 OptimizerKind::Sgd => {
                     let update = if cfg.momentum != 0.0 {
-                        let buf = match slot.take() {
-                            Some(Slot::Momentum(b)) => {
-                                let (mut b, m) = (to_vec(&b)?, cfg.momentum as f32);
+                        let m = cfg.momentum as f32;
+                        let previous = match slot.take() {
+                            Some(Slot::Momentum(b)) => Some(to_vec(&b)?),
+                            Some(Slot::MomentumHost(b)) => Some(b),
+                            _ => None,
+                        };
+                        let buf = match previous {
+                            Some(mut b) => {
                                 b.iter_mut().zip(&g).for_each(|(b, &g)| *b = *b * m + g);
                                 b
                             }
-                            _ => g,
+                            None => g,
                         };
-                        *slot = Some(Slot::Momentum(Tensor::from_slice(&buf, shape, dev)?));
+                        *slot = Some(Slot::MomentumHost(buf.clone()));
                         buf
                     } else {
                         g
@@ -226,6 +297,7 @@ impl Optimizer {
                     let (b1, b2) = cfg.adam_betas;
                     let (mut m, mut v) = match slot.take() {
                         Some(Slot::Adam { m, v }) => (to_vec(&m)?, to_vec(&v)?),
+                        Some(Slot::AdamHost { m, v }) => (m, v),
                         _ => (vec![0f32; g.len()], vec![0f32; g.len()]),
                     };
                     let t = self.steps as i32;
@@ -236,16 +308,14 @@ impl Optimizer {
                         (1.0 / (1.0 - b2.powi(t))) as f32,
                     );
                     let eps = cfg.adam_eps as f32;
-                    for (((w, &g), m), v) in w.iter_mut().zip(&g).zip(&mut m).zip(&mut v) {
-                        *m = *m * b1f + g * c1;
-                        *v = *v * b2f + (g * g) * c2;
-                        let update = (*m * h1) / ((*v * h2).sqrt() + eps);
-                        *w -= update * lr;
-                    }
-                    *slot = Some(Slot::Adam {
-                        m: Tensor::from_vec(m, shape, dev)?,
-                        v: Tensor::from_vec(v, shape, dev)?,
+                    simd(AdamLoop {
+                        w: &mut w,
+                        g: &g,
+                        m: &mut m,
+                        v: &mut v,
+                        k: [b1f, c1, b2f, c2, h1, h2, eps, lr],
                     });
+                    *slot = Some(Slot::AdamHost { m, v });
                 }
             }
             p.var.set(&Tensor::from_vec(w, shape, dev)?)?;
@@ -272,6 +342,9 @@ impl Optimizer {
                 g = (g + w.affine(decay, 0.0)?)?;
             }
             let lr = lr * p.lr_mult;
+            if let Some(host) = slot.take() {
+                *slot = Some(host.into_tensors(p)?);
+            }
             let update = match self.cfg.kind {
                 OptimizerKind::Sgd => {
                     if self.cfg.momentum != 0.0 {
@@ -310,19 +383,24 @@ impl Optimizer {
 
     /// The optimiser's state as named tensors (for checkpoints): `momentum.{param}`, or
     /// `adam_m.{param}` and `adam_v.{param}`.
-    pub fn state_tensors(&self) -> Vec<(String, Tensor)> {
+    pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>> {
         let mut out = Vec::new();
         for (p, slot) in self.params.iter().zip(&self.state) {
-            match slot {
-                Some(Slot::Momentum(b)) => out.push((format!("momentum.{}", p.name), b.clone())),
-                Some(Slot::Adam { m, v }) => {
-                    out.push((format!("adam_m.{}", p.name), m.clone()));
-                    out.push((format!("adam_v.{}", p.name), v.clone()));
-                }
-                None => {}
-            }
+            let t = |v: &[f32]| Tensor::from_slice(v, p.var.shape(), p.var.device());
+            let named: Vec<(&str, Tensor)> = match slot {
+                None => continue,
+                Some(Slot::Momentum(b)) => vec![("momentum", b.clone())],
+                Some(Slot::MomentumHost(b)) => vec![("momentum", t(b)?)],
+                Some(Slot::Adam { m, v }) => vec![("adam_m", m.clone()), ("adam_v", v.clone())],
+                Some(Slot::AdamHost { m, v }) => vec![("adam_m", t(m)?), ("adam_v", t(v)?)],
+            };
+            out.extend(
+                named
+                    .into_iter()
+                    .map(|(kind, tensor)| (format!("{kind}.{}", p.name), tensor)),
+            );
         }
-        out
+        Ok(out)
     }
 
     /// Restores what [`Optimizer::state_tensors`] saved, and the step count.
@@ -506,7 +584,7 @@ mod tests {
             &[1.0 - 0.01 * 2.0 / (2.0 + e), 1.0 + 0.01 * 0.5 / (0.5 + e)]
         ));
         // Step 2 from restored state equals step 2 of the original optimiser.
-        let saved: HashMap<String, Tensor> = opt.state_tensors().into_iter().collect();
+        let saved: HashMap<String, Tensor> = opt.state_tensors().unwrap().into_iter().collect();
         assert_eq!(saved.len(), 2);
         let start = values(&w);
         opt.step(&linear_loss(&w, &[1.0, 1.0]), 0.01).unwrap();

@@ -331,7 +331,7 @@ impl Session {
         checkpoint::save(
             &self.paths.checkpoint,
             &self.model_tensors(),
-            &self.optimizer.state_tensors(),
+            &self.optimizer.state_tensors()?,
             &self.state,
         )
     }

@@ -1,9 +1,10 @@
 //! MLP consensus (stmodeling `MLPmodule`): `classifier` = ReLU, Linear(N·D, 512) [`.1`],
 //! Dropout(0.2), ReLU, Linear(512, C) [`.4`] on the flattened frame features.
 
+use crate::model::layers::Dense;
 use crate::model::layers::{dropout, linear};
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 const BOTTLENECK: usize = 512;
 const DROPOUT: f32 = 0.2;
@@ -11,8 +12,8 @@ const DROPOUT: f32 = 0.2;
 /// The MLP head.
 #[derive(Debug, Clone)]
 pub struct MlpHead {
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Dense,
+    fc2: Dense,
 }
 
 impl MlpHead {

@@ -9,8 +9,9 @@
 //! are written here, once, on plain tensor ops (which also makes them trainable).
 
 use crate::model::layers::linear;
+use crate::model::layers::Dense;
 use candle_core::{Module, Result, Tensor, D};
-use candle_nn::{ops::sigmoid, Linear, VarBuilder};
+use candle_nn::{ops::sigmoid, VarBuilder};
 
 /// The recurrent cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +122,7 @@ pub struct RnnHead {
     /// Hidden size per direction.
     hidden: usize,
     layers: Vec<Vec<DirWeights>>,
-    fc: Linear,
+    fc: Dense,
 }
 
 impl RnnHead {

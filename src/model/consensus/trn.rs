@@ -18,8 +18,9 @@ use crate::model::config::TrnMode;
 use crate::model::kernels::gemm::{matmul, Mat, MatMut};
 use crate::model::kernels::infer::{host_vec, relations::relu_sum, with_slice};
 use crate::model::layers::linear;
+use crate::model::layers::Dense;
 use candle_core::{Device, Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -34,8 +35,8 @@ pub const MAX_RELATIONS_PER_SCALE: usize = 16_384;
 #[derive(Debug)]
 struct Scale {
     k: usize,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Dense,
+    fc2: Dense,
     relations: Vec<Vec<usize>>,
     /// How many relations the original sums for this scale.
     draws: usize,

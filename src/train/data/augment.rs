@@ -1,8 +1,10 @@
 //! Training augmentation (docs/ARCHITECTURE.md §5): TSN's `GroupMultiScaleCrop` — one crop per
 //! clip, its sides drawn from scales 1, .875, .75, .66 of the shorter side (aspect distortion of
 //! at most one scale step), placed at one of 13 fixed corner/centre offsets, resized to the input
-//! size — and the horizontal flip.
+//! size — and the horizontal flip. For whole-frame models ([`Framing::WholeFrame`]) the same
+//! scales and places apply to each side of the frame instead of to a square of its shorter side.
 
+use crate::model::config::Framing;
 use image::{imageops::FilterType, RgbImage};
 use rand::Rng;
 
@@ -40,6 +42,38 @@ pub fn sample_multiscale_crop(
         for (j, &w) in sizes.iter().enumerate() {
             if i.abs_diff(j) <= 1 {
                 pairs.push((w.min(img_w), h.min(img_h)));
+            }
+        }
+    }
+    let (w, h) = pairs[rng.random_range(0..pairs.len())];
+    let offsets = fix_offsets(img_w, img_h, w, h);
+    let (x, y) = offsets[rng.random_range(0..offsets.len())];
+    CropBox { x, y, w, h }
+}
+
+/// A training crop for a model that sees frames per `framing`.
+pub fn sample_crop(
+    framing: Framing,
+    img_w: u32,
+    img_h: u32,
+    input_size: usize,
+    rng: &mut impl Rng,
+) -> CropBox {
+    match framing {
+        Framing::CenterCrop => sample_multiscale_crop(img_w, img_h, input_size, rng),
+        Framing::WholeFrame => sample_whole_frame_crop(img_w, img_h, rng),
+    }
+}
+
+/// TSN's multi-scale crop with each side's scale taken of that side (the two at most one scale
+/// step apart): scale 1 on both is the whole frame, which evaluation squashes to the input.
+pub fn sample_whole_frame_crop(img_w: u32, img_h: u32, rng: &mut impl Rng) -> CropBox {
+    let side = |len: u32, s: f64| ((len as f64 * s) as u32).clamp(1, len);
+    let mut pairs = Vec::new();
+    for (i, &sh) in SCALES.iter().enumerate() {
+        for (j, &sw) in SCALES.iter().enumerate() {
+            if i.abs_diff(j) <= 1 {
+                pairs.push((side(img_w, sw), side(img_h, sh)));
             }
         }
     }
@@ -103,6 +137,38 @@ mod tests {
         // Snapping: on a 226-px frame the full-size crop becomes exactly 224.
         let c = sample_multiscale_crop(300, 226, 224, &mut rng);
         assert!([224, 197, 169, 149].contains(&c.w), "{c:?}");
+    }
+
+    #[test]
+    fn whole_frame_crops_scale_each_side_and_include_the_whole_frame() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut whole = 0;
+        let mut widths = std::collections::BTreeSet::new();
+        for _ in 0..2000 {
+            let c = sample_crop(Framing::WholeFrame, 176, 100, 64, &mut rng);
+            assert!(c.x + c.w <= 176 && c.y + c.h <= 100, "{c:?}");
+            let step_w = [176, 154, 132, 116].iter().position(|&s| s == c.w);
+            let step_h = [100, 87, 75, 66].iter().position(|&s| s == c.h);
+            let (Some(sw), Some(sh)) = (step_w, step_h) else {
+                panic!("{c:?} is not a scale of each side");
+            };
+            assert!(sw.abs_diff(sh) <= 1, "{c:?}");
+            whole += usize::from(
+                c == CropBox {
+                    x: 0,
+                    y: 0,
+                    w: 176,
+                    h: 100,
+                },
+            );
+            widths.insert(c.w);
+        }
+        // 10 size pairs, the whole frame (one pair, one place) among them.
+        assert_eq!(widths.len(), 4);
+        assert!(whole > 20, "{whole}");
+        // The centre-crop framing keeps the original's squares of the shorter side.
+        let c = sample_crop(Framing::CenterCrop, 176, 100, 64, &mut rng);
+        assert!(c.w <= 100, "{c:?}");
     }
 
     #[test]

@@ -10,10 +10,10 @@
 //! A clip whose folder or frames cannot be read is left out of its batch and reported in
 //! [`Batch::skipped`]; it never stops the run.
 
-use super::augment::{crop_resize, sample_multiscale_crop};
+use super::augment::{crop_resize, sample_crop};
 use super::flip::FlipPolicy;
 use super::Dataset;
-use crate::model::config::{InputNorm, Modality, ModelConfig};
+use crate::model::config::{Framing, InputNorm, Modality, ModelConfig};
 use crate::preprocess;
 use crate::util::mix_seed;
 use crate::{Error, Result};
@@ -37,6 +37,8 @@ pub struct LoaderOptions {
     pub input_size: usize,
     /// Shorter side before the evaluation centre crop.
     pub resize_size: usize,
+    /// Which part of each frame the model sees.
+    pub framing: Framing,
     pub norm: InputNorm,
     /// Decoding threads.
     pub workers: usize,
@@ -57,6 +59,7 @@ impl LoaderOptions {
             new_length: cfg.new_length,
             input_size: cfg.input_size,
             resize_size: cfg.resize_size,
+            framing: cfg.framing,
             norm: cfg.input,
             workers,
             prefetch,
@@ -176,7 +179,7 @@ pub fn load_clip_into(
     let (first_w, first_h) = decoded[0].1.dimensions();
     let (crop, flip, label) = match aug {
         Augment::Train { flip } => {
-            let crop = sample_multiscale_crop(first_w, first_h, opts.input_size, &mut rng);
+            let crop = sample_crop(opts.framing, first_w, first_h, opts.input_size, &mut rng);
             let coin = rng.random_bool(0.5);
             match flip.flipped_label(label) {
                 Some(mirrored) if coin => (Some(crop), true, mirrored),
@@ -190,7 +193,7 @@ pub fn load_clip_into(
     for (i, img) in &decoded {
         let mut frame = match crop {
             Some(c) => crop_resize(img, c, opts.input_size),
-            None => preprocess::resize_center_crop(img, opts.resize_size, opts.input_size),
+            None => preprocess::frame_view(img, opts.framing, opts.resize_size, opts.input_size),
         };
         if flip {
             image::imageops::flip_horizontal_in_place(&mut frame);
@@ -395,6 +398,23 @@ mod tests {
         }
     }
 
+    /// A data set of one clip, `c0` (label 0), of `frames`.
+    fn one_clip_dataset(dir: &std::path::Path, frames: &[RgbImage]) -> Dataset {
+        let clip = dir.join("c0");
+        std::fs::create_dir_all(&clip).unwrap();
+        for (f, img) in frames.iter().enumerate() {
+            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
+        }
+        let mut ds = tiny_dataset(dir, 0);
+        ds.list.entries.push(ClipEntry {
+            id: "c0".into(),
+            num_frames: Some(frames.len()),
+            label: Some(0),
+            line: 1,
+        });
+        ds
+    }
+
     fn opts(workers: usize) -> LoaderOptions {
         let mut norm = Arch::SqueezeNet11.default_input();
         norm.scale = 1.0;
@@ -406,6 +426,7 @@ mod tests {
             new_length: 0,
             input_size: 8,
             resize_size: 8,
+            framing: Framing::CenterCrop,
             norm,
             workers,
             prefetch: 2,
@@ -434,23 +455,42 @@ mod tests {
     }
 
     #[test]
+    fn whole_frame_models_see_the_edges_of_wide_frames() {
+        // One clip of 3 frames, 32×8, bright only in its 4 leftmost columns.
+        let dir = tempfile::tempdir().unwrap();
+        let edge = RgbImage::from_fn(32, 8, |x, _| {
+            image::Rgb(if x < 4 { [200, 200, 200] } else { [0, 0, 0] })
+        });
+        let ds = one_clip_dataset(dir.path(), &[edge.clone(), edge.clone(), edge]);
+        let left_column = |framing: Framing, aug: &Augment, seed: u64| -> f32 {
+            let o = LoaderOptions { framing, ..opts(1) };
+            let mut out = vec![f32::NAN; o.clip_len()];
+            load_clip_into(&ds, 0, &o, aug, seed, &mut out).unwrap();
+            // Red of the first segment's column 0, mean over the 8 rows.
+            (0..8).map(|y| out[y * 8]).sum::<f32>() / 8.0
+        };
+        assert!(left_column(Framing::WholeFrame, &Augment::Eval, 0) > 150.0);
+        assert!(left_column(Framing::CenterCrop, &Augment::Eval, 0) < 1.0);
+        // Training crops of a whole-frame model cover the left edge in some draws (corner and
+        // edge places), as the scale-1 crop does.
+        let train = Augment::Train {
+            flip: FlipPolicy::Off,
+        };
+        let seen = (0..40)
+            .filter(|&seed| left_column(Framing::WholeFrame, &train, seed) > 150.0)
+            .count();
+        assert!((1..40).contains(&seen), "{seen} of 40 draws saw the edge");
+    }
+
+    #[test]
     fn rgb_diff_segments_hold_the_differences_of_consecutive_frames() {
         // One clip of 6 frames whose red value is f²; 3 segments of 3 frames (2 differences):
         // TSN's centres over the 4 possible starts are 0, 2, 3.
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("c0");
-        std::fs::create_dir_all(&clip).unwrap();
-        for f in 0..6u8 {
-            let img = RgbImage::from_pixel(8, 8, image::Rgb([f * f, 7, 0]));
-            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
-        }
-        let mut ds = tiny_dataset(dir.path(), 0);
-        ds.list.entries.push(ClipEntry {
-            id: "c0".into(),
-            num_frames: Some(6),
-            label: Some(0),
-            line: 1,
-        });
+        let frames: Vec<RgbImage> = (0..6u8)
+            .map(|f| RgbImage::from_pixel(8, 8, image::Rgb([f * f, 7, 0])))
+            .collect();
+        let ds = one_clip_dataset(dir.path(), &frames);
         let o = LoaderOptions {
             modality: Modality::RgbDiff,
             new_length: 2,
@@ -528,20 +568,9 @@ mod tests {
     #[test]
     fn flips_mirror_the_label_and_the_pixels() {
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("c0");
-        std::fs::create_dir_all(&clip).unwrap();
-        for f in 0..3 {
-            // Left half dark, right half bright.
-            let img = RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 0 } else { 200 }; 3]));
-            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
-        }
-        let mut ds = tiny_dataset(dir.path(), 0);
-        ds.list.entries.push(ClipEntry {
-            id: "c0".into(),
-            num_frames: Some(3),
-            label: Some(0),
-            line: 1,
-        });
+        // Left half dark, right half bright.
+        let half = RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 0 } else { 200 }; 3]));
+        let ds = one_clip_dataset(dir.path(), &[half.clone(), half.clone(), half]);
         let flip = FlipPolicy::Mirror(vec![Some(1), Some(0)]);
         let o = opts(1);
         let (mut flipped, mut kept) = (0, 0);
@@ -565,19 +594,10 @@ mod tests {
         // 13 frames recorded at 24 fps (0.5 s) for a model at 6 fps: 4 steps, frames 0, 4, 8,
         // 12, of which 3 centre segments take steps 0, 2, 3.
         let dir = tempfile::tempdir().unwrap();
-        let clip = dir.path().join("c0");
-        std::fs::create_dir_all(&clip).unwrap();
-        for f in 0..13 {
-            let img = RgbImage::from_pixel(8, 8, image::Rgb([f as u8 * 10, 0, 0]));
-            img.save(clip.join(format!("{:05}.png", f + 1))).unwrap();
-        }
-        let mut ds = tiny_dataset(dir.path(), 0);
-        ds.list.entries.push(ClipEntry {
-            id: "c0".into(),
-            num_frames: Some(13),
-            label: Some(0),
-            line: 1,
-        });
+        let frames: Vec<RgbImage> = (0..13u8)
+            .map(|f| RgbImage::from_pixel(8, 8, image::Rgb([f * 10, 0, 0])))
+            .collect();
+        let mut ds = one_clip_dataset(dir.path(), &frames);
         let red = |ds: &Dataset, clip_fps: Option<f32>| -> Vec<f32> {
             let o = LoaderOptions {
                 clip_fps,

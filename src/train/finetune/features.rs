@@ -110,8 +110,9 @@ fn clip_pixels(
                 });
             }
             let img = preprocess::load_frame(&path)?;
-            Ok(preprocess::resize_center_crop(
+            Ok(preprocess::frame_view(
                 &img,
+                cfg.framing,
                 cfg.resize_size,
                 cfg.input_size,
             ))

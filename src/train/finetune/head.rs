@@ -6,18 +6,19 @@
 
 use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::consensus::ConsensusHead;
+use crate::model::layers::Dense;
 use crate::model::layers::{dropout, linear, linear_any, BnMode};
 use crate::model::spec::expected_tensors;
 use crate::model::tsn::BuildOptions;
 use crate::Result;
 use candle_core::{DType, Tensor};
-use candle_nn::{Linear, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use std::collections::{BTreeMap, HashMap};
 
 /// `new_fc` + consensus over cached backbone features.
 #[derive(Debug)]
 pub struct Head {
-    new_fc: Linear,
+    new_fc: Dense,
     consensus: ConsensusHead,
     dropout: f32,
 }

@@ -127,28 +127,27 @@ fn input_size(base: &Path, o: &FinetuneOptions) -> Result<usize> {
 }
 
 /// Wall and process CPU seconds at the end of each epoch of a run, from its start.
-#[derive(Default)]
 struct EpochClock {
-    start: Option<(Instant, Option<u64>)>,
+    wall: Instant,
+    cpu_ns: Option<u64>,
     ends: Vec<(f64, f64)>,
 }
 
 impl EpochClock {
     fn started() -> Self {
         EpochClock {
-            start: Some((Instant::now(), super::process_cpu_ns())),
+            wall: Instant::now(),
+            cpu_ns: super::process_cpu_ns(),
             ends: Vec::new(),
         }
     }
 
     fn tick(&mut self) {
-        if let Some((wall, cpu)) = self.start {
-            let cpu_s = match (cpu, super::process_cpu_ns()) {
-                (Some(a), Some(b)) => (b - a) as f64 / 1e9,
-                _ => f64::NAN,
-            };
-            self.ends.push((wall.elapsed().as_secs_f64(), cpu_s));
-        }
+        let cpu_s = match (self.cpu_ns, super::process_cpu_ns()) {
+            (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+            _ => f64::NAN,
+        };
+        self.ends.push((self.wall.elapsed().as_secs_f64(), cpu_s));
     }
 
     /// The median wall and CPU time of the epochs after the first (which also warms caches and
@@ -184,11 +183,11 @@ pub fn run(o: &BenchFinetuneOptions) -> Result<BenchFinetuneReport> {
     let cancel = AtomicBool::new(false);
     let device = Device::Cpu;
     let mut n = 0;
-    let mut fit = |opts: &FinetuneOptions, clock: &mut EpochClock| {
+    let mut fit = |opts: &FinetuneOptions| {
         n += 1;
         let dir = tmp.path().join(format!("run{n}"));
-        *clock = EpochClock::started();
-        finetune::run(
+        let mut clock = EpochClock::started();
+        let out = finetune::run(
             &o.base,
             &data,
             &dir,
@@ -200,13 +199,13 @@ pub fn run(o: &BenchFinetuneOptions) -> Result<BenchFinetuneReport> {
                 }
             },
             &cancel,
-        )
+        );
+        out.map(|o| (o, clock))
     };
 
     let mut opts = o.options.clone();
     opts.backbone = BackboneMode::Frozen;
-    let mut clock = EpochClock::default();
-    let cached = fit(&opts, &mut clock)?;
+    let (cached, clock) = fit(&opts)?;
     let epochs = cached.history.len();
     let first_best = cached
         .history
@@ -218,8 +217,7 @@ pub fn run(o: &BenchFinetuneOptions) -> Result<BenchFinetuneReport> {
     let mut full = o.options.clone();
     full.backbone = BackboneMode::All;
     full.epochs = o.full_epochs.max(1) + 1;
-    fit(&full, &mut clock)?;
-    let (full_epoch_s, full_epoch_cpu_s) = clock.per_epoch();
+    let (full_epoch_s, full_epoch_cpu_s) = fit(&full)?.1.per_epoch();
     Ok(BenchFinetuneReport {
         classes: cached.labels.len(),
         train_clips: cached.train_clips,

@@ -467,11 +467,6 @@ pub fn linear(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<Dense> {
     })
 }
 
-/// Applies a linear layer to `[..., in]` of any rank.
-pub fn linear_any(layer: &Dense, x: &Tensor) -> Result<Tensor> {
-    layer.forward(x)
-}
-
 /// Casts to f32 if needed (imported checkpoints may hold f16/f64).
 pub fn to_f32(t: &Tensor) -> Result<Tensor> {
     if t.dtype() == DType::F32 {

@@ -4,8 +4,7 @@
 use crate::model::backbone::Backbone;
 use crate::model::config::{Arch, Consensus, ModelConfig};
 use crate::model::consensus::ConsensusHead;
-use crate::model::layers::Dense;
-use crate::model::layers::{dropout, linear, linear_any, BnMode};
+use crate::model::layers::{dropout, linear, BnMode, Dense};
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -116,7 +115,7 @@ impl Tsn {
 
     /// `new_fc` applied to backbone features of any leading shape (`[..., F]` → `[..., D]`).
     pub fn new_fc(&self, features: &Tensor) -> Result<Tensor> {
-        linear_any(&self.new_fc, features)
+        self.new_fc.forward(features)
     }
 }
 

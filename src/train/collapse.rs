@@ -213,7 +213,6 @@ mod tests {
 
     fn record(epoch: usize, loss: f64, top1: f64, val: Option<(usize, f64)>) -> EpochRecord {
         EpochRecord {
-            epoch,
             lr: 5e-4,
             train_loss: loss,
             train_top1: top1,
@@ -222,16 +221,14 @@ mod tests {
             val_top1: val.map(|_| top1),
             val_top5: val.map(|_| 50.0),
             train_clips: 360,
-            skipped_clips: 0,
             clips_per_s: 10.0,
             epoch_s: 30.0,
-            clipped_steps: 0,
             train_pred: Some(PredictionSpread {
                 class: 0,
                 share: 30.0,
             }),
             val_pred: val.map(|(class, share)| PredictionSpread { class, share }),
-            diagnosis: None,
+            ..EpochRecord::blank(epoch)
         }
     }
 

@@ -169,6 +169,31 @@ fn opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x:.6}"))
 }
 
+#[cfg(test)]
+impl EpochRecord {
+    /// Epoch `epoch` with zero figures and nothing evaluated: tests set what they look at.
+    pub(crate) fn blank(epoch: usize) -> Self {
+        EpochRecord {
+            epoch,
+            lr: 0.0,
+            train_loss: 0.0,
+            train_top1: 0.0,
+            train_top5: 0.0,
+            val_loss: None,
+            val_top1: None,
+            val_top5: None,
+            train_clips: 0,
+            skipped_clips: 0,
+            clips_per_s: 0.0,
+            epoch_s: 0.0,
+            clipped_steps: 0,
+            train_pred: None,
+            val_pred: None,
+            diagnosis: None,
+        }
+    }
+}
+
 impl EpochRecord {
     fn csv_line(&self) -> String {
         format!(
@@ -256,7 +281,6 @@ mod tests {
 
     fn record(epoch: usize) -> EpochRecord {
         EpochRecord {
-            epoch,
             lr: 0.001,
             train_loss: 1.5,
             train_top1: 40.0,
@@ -268,10 +292,7 @@ mod tests {
             skipped_clips: 1,
             clips_per_s: 12.5,
             epoch_s: 8.0,
-            clipped_steps: 0,
-            train_pred: None,
-            val_pred: None,
-            diagnosis: None,
+            ..EpochRecord::blank(epoch)
         }
     }
 

@@ -294,7 +294,6 @@ mod tests {
 
     fn record(epoch: usize, val: bool) -> EpochRecord {
         EpochRecord {
-            epoch,
             lr: 0.01,
             train_loss: 2.0 / epoch as f64,
             train_top1: 20.0 * epoch as f64,
@@ -303,13 +302,9 @@ mod tests {
             val_top1: val.then_some(18.0 * epoch as f64),
             val_top5: val.then_some(95.0),
             train_clips: 10,
-            skipped_clips: 0,
             clips_per_s: 1.0,
             epoch_s: 1.0,
-            clipped_steps: 0,
-            train_pred: None,
-            val_pred: None,
-            diagnosis: None,
+            ..EpochRecord::blank(epoch)
         }
     }
 

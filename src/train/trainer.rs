@@ -424,7 +424,6 @@ mod tests {
 
     fn rec(epoch: usize, top1: Option<f64>, loss: Option<f64>) -> EpochRecord {
         EpochRecord {
-            epoch,
             lr: 1e-3,
             train_loss: 1.0,
             train_top1: 50.0,
@@ -433,13 +432,9 @@ mod tests {
             val_top1: top1,
             val_top5: top1,
             train_clips: 8,
-            skipped_clips: 0,
             clips_per_s: 1.0,
             epoch_s: 1.0,
-            clipped_steps: 0,
-            train_pred: None,
-            val_pred: None,
-            diagnosis: None,
+            ..EpochRecord::blank(epoch)
         }
     }
 

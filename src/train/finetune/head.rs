@@ -6,12 +6,11 @@
 
 use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::consensus::ConsensusHead;
-use crate::model::layers::Dense;
-use crate::model::layers::{dropout, linear, linear_any, BnMode};
+use crate::model::layers::{dropout, linear, BnMode, Dense};
 use crate::model::spec::expected_tensors;
 use crate::model::tsn::BuildOptions;
 use crate::Result;
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use std::collections::{BTreeMap, HashMap};
 
@@ -50,7 +49,7 @@ impl Head {
     /// `[b, N, F]` backbone features → `[b, C]` logits.
     pub fn forward_t(&self, features: &Tensor, train: bool) -> Result<Tensor> {
         let x = dropout(features, self.dropout, train)?; // [b, N, F]
-        let x = linear_any(&self.new_fc, &x)?; // [b, N, D]
+        let x = self.new_fc.forward(&x)?; // [b, N, D]
         Ok(self.consensus.forward_t(&x, train)?) // [b, C]
     }
 }

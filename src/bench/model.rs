@@ -1,5 +1,6 @@
-//! Timing the model: median wall time of the backbone on one frame, of the head on N features,
-//! and of a whole clip, with random weights (speed does not depend on their values). Beside the
+//! Timing the model: median (and fastest) wall time of the backbone on one frame, of the head
+//! on N features, and of a whole clip, with random weights (speed does not depend on their
+//! values). Beside the
 //! wall time, the CPU time all threads of the process spent per clip (Unix only): on a machine
 //! shared with other work it shows what a change costs even when the wall time is noise.
 
@@ -17,11 +18,14 @@ pub struct BenchCase {
     pub input_size: usize,
 }
 
-/// Median milliseconds.
+/// Median milliseconds (and the fastest run, which on a shared machine drifts less than the
+/// median from one run of the benchmark to the next).
 #[derive(Debug, Clone, Copy)]
 pub struct BenchResult {
     /// Backbone + new_fc on one frame.
     pub frame_ms: f64,
+    /// The fastest of the frame runs.
+    pub frame_best_ms: f64,
     /// Consensus head on `[1, N, D]`.
     pub head_ms: f64,
     /// Mean CPU time of all threads per head call (None where the OS does not tell or the calls
@@ -29,19 +33,21 @@ pub struct BenchResult {
     pub head_cpu_ms: Option<f64>,
     /// The whole model on one clip `[1, N, 3, S, S]`.
     pub clip_ms: f64,
+    /// The fastest of the clip runs.
+    pub clip_best_ms: f64,
     /// Mean CPU time of all threads per clip (None where the OS does not tell or the calls were
     /// too short to measure).
     pub clip_cpu_ms: Option<f64>,
 }
 
-/// Median wall ms of `f`, and its mean CPU ms (all threads) when measured on the CPU over a span
+/// Wall ms of `f` over the timed runs, and its mean CPU ms (all threads) when measured on the CPU over a span
 /// long enough (a quarter second) that the CPU time is not dominated by a stray wake-up.
-fn median_ms(
+fn time_ms(
     device: &Device,
     warmup: usize,
     iters: usize,
     mut f: impl FnMut() -> Result<()>,
-) -> Result<(f64, Option<f64>)> {
+) -> Result<(Times, Option<f64>)> {
     const MIN_CPU_SPAN_MS: f64 = 250.0;
     let cpu_before = super::process_cpu_ns();
     let start = Instant::now();
@@ -64,7 +70,18 @@ fn median_ms(
         }
         _ => None,
     };
-    Ok((times[times.len() / 2], cpu_ms))
+    let times = Times {
+        median: times[times.len() / 2],
+        best: times[0],
+    };
+    Ok((times, cpu_ms))
+}
+
+/// Median and fastest of the timed runs, ms.
+#[derive(Debug, Clone, Copy)]
+struct Times {
+    median: f64,
+    best: f64,
 }
 
 /// Times `case` on `device`.
@@ -88,18 +105,18 @@ pub fn bench_model(
         (1, case.num_segments, cfg.frame_feature_dim()),
         device,
     )?;
-    let (frame_ms, _) = median_ms(device, warmup, iters, || {
+    let (frame, _) = time_ms(device, warmup, iters, || {
         model.frame_features(&frame).map(|_| ())
     })?;
-    let (head_ms, head_cpu_ms) =
-        median_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
-    let (clip_ms, clip_cpu_ms) =
-        median_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
+    let (head, head_cpu_ms) = time_ms(device, warmup, iters, || model.head(&feats).map(|_| ()))?;
+    let (clip, clip_cpu_ms) = time_ms(device, warmup, iters, || model.forward(&clip).map(|_| ()))?;
     Ok(BenchResult {
-        frame_ms,
-        head_ms,
+        frame_ms: frame.median,
+        frame_best_ms: frame.best,
+        head_ms: head.median,
         head_cpu_ms,
-        clip_ms,
+        clip_ms: clip.median,
+        clip_best_ms: clip.best,
         clip_cpu_ms,
     })
 }

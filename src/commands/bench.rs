@@ -1,7 +1,8 @@
 //! `gesture-app bench`: model speed on this machine — per-frame backbone time, head time and
 //! whole-clip time for the chosen backbones, heads and segment counts, beside the PyTorch
-//! original's CPU numbers (../shared/REFERENCE_BENCH.md). Weights are random: speed does not
-//! depend on their values.
+//! original's CPU numbers from the reference benchmark (../shared/REFERENCE_BENCH.md, measured
+//! on another machine: a hint, not a comparison; `docs/bench/side_by_side.sh` runs both here).
+//! Weights are random: speed does not depend on their values.
 
 use clap::Args;
 use gesture_app::bench::model::{bench_model, BenchCase, BenchResult};
@@ -21,7 +22,7 @@ pub struct BenchArgs {
     /// Segment counts N to measure
     #[arg(long, value_delimiter = ',', default_values_t = [8usize, 16])]
     pub segments: Vec<usize>,
-    /// Timed repetitions per measurement (the median is reported)
+    /// Timed repetitions per measurement (the median is reported, and the fastest in --json)
     #[arg(long, default_value_t = 15)]
     pub iters: usize,
     /// Untimed warm-up runs before each measurement
@@ -35,7 +36,8 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
-/// The PyTorch original's median per-clip ms on 2 CPU cores (REFERENCE_BENCH.md).
+/// The PyTorch original's median per-clip ms on 2 CPU cores of the reference machine (a Zen 3
+/// with AVX2, REFERENCE_BENCH.md).
 fn reference_clip_ms(arch: Arch, consensus: Consensus, n: usize) -> Option<f64> {
     Some(match (arch, consensus, n) {
         (Arch::SqueezeNet11, Consensus::Mlp, 8) => 138.1,
@@ -68,7 +70,11 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     );
     let on_cpu = dev.is_cpu();
     if !args.json {
-        println!("| backbone | head | N | backbone ms/frame | head ms | clip ms | PyTorch clip ms | ratio | head CPU ms | clip CPU ms |");
+        eprintln!(
+            "PyTorch columns: the reference benchmark's machine (REFERENCE_BENCH.md), not this \
+             one; docs/bench/side_by_side.sh compares both on this machine"
+        );
+        println!("| backbone | head | N | backbone ms/frame | head ms | clip ms | reference PyTorch clip ms | ratio to reference | head CPU ms | clip CPU ms |");
         println!("|---|---|---|---|---|---|---|---|---|---|");
     }
     for &arch in &args.arch {
@@ -87,8 +93,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         "{}",
                         serde_json::json!({
                             "arch": arch.name(), "consensus": consensus.name(), "segments": n,
-                            "device": why, "simd": on_cpu.then_some(&simd), "frame_ms": r.frame_ms, "head_ms": r.head_ms,
+                            "device": why, "simd": on_cpu.then_some(&simd), "frame_ms": r.frame_ms,
+                            "frame_best_ms": r.frame_best_ms, "head_ms": r.head_ms,
                             "head_cpu_ms": r.head_cpu_ms, "clip_ms": r.clip_ms,
+                            "clip_best_ms": r.clip_best_ms,
                             "clip_cpu_ms": r.clip_cpu_ms,
                             "pytorch_clip_ms": reference,
                             "pytorch_frame_ms": on_cpu.then(|| reference_frame_ms(arch)),

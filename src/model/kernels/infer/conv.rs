@@ -4,12 +4,13 @@
 //! ([`super::winograd`]) instead. Output goes to any channel window of a row buffer, so
 //! branches of an inception/fire module write straight into their concatenation.
 
-use super::winograd::{transform_filters, Winograd};
+use super::winograd::{Variant, Winograd};
 use super::{host_vec, num_threads, Act, Out, View};
 use crate::model::kernels::gemm::{matmul, Mat};
 use crate::model::kernels::im2col::{im2col, permute_filters, ConvWindow};
 use candle_core::{Result, Tensor};
 use std::cell::RefCell;
+use std::sync::OnceLock;
 
 /// Output pixels per task: large enough for an efficient gemm, small enough that the im2col block
 /// stays in L2 and the tasks balance over the threads.
@@ -33,21 +34,43 @@ pub struct ConvPlan {
     bias: Vec<f32>,
     /// ReLU applies to output channels `0..relu_cols` (all or none, except in fused plans).
     relu_cols: usize,
-    /// Winograd-transformed filters `[16, c_in, c_out]` of a stride-1, padding-1 3×3 window.
-    winograd: Option<Vec<f32>>,
+    /// Winograd-transformed filters of a stride-1, padding-1 3×3 window, per [`Variant`]
+    /// (F2, F4), made on first use: which one runs depends on the map ([`ConvPlan::winograd`]).
+    winograd: [OnceLock<Vec<f32>>; 2],
 }
 
-/// Input channels below which a 3×3 convolution stays on im2col: with few channels the
-/// Winograd products are too thin to repay the transforms (squeezenet1_1's expand3x3 layers,
-/// 16–64 channels in, measured slower; BNInception's 3×3 layers have 64–192).
-const WINOGRAD_MIN_C_IN: usize = 96;
-
-/// The Winograd filters for `w` (`[(ky, kx, ci), o]`) if `win` is a stride-1, padding-1 3×3
-/// with enough input channels ([`WINOGRAD_MIN_C_IN`]).
-fn winograd_filters(win: &ConvWindow, w: &[f32], c_in: usize, c_out: usize) -> Option<Vec<f32>> {
-    let fits = (win.k, win.stride, win.pad) == (3, 1, 1) && c_in >= WINOGRAD_MIN_C_IN;
-    fits.then(|| transform_filters(w, c_in, c_out))
+/// When a stride-1, padding-1 3×3 convolution runs as Winograd instead of im2col, and which.
+/// With few input channels the Winograd products are thin and the transforms cost as much as
+/// they save, and on small maps F(4×4)'s tiles mostly hang over the edge; how few is too few
+/// depends on how many frames share the products. Chosen from per-layer minima over 20 runs on
+/// AVX2 (docs/bench-model.md, "Winograd"):
+/// - one frame (the live app): BN-Inception's 64-channel layers (conv2, blocks 3a–3c) gain
+///   4.6 ms on F(2×2) over im2col; squeezenet1_1's expand3x3 layers (16–48 in) gain nothing;
+///   F(4×4) on 14×14 maps costs 5 ms more than F(2×2), from 28×28 it is as fast;
+/// - a clip of 8: squeezenet1_1 gains 17 % with every expand3x3 on Winograd and F(4×4) from
+///   13×13; BN-Inception is the same with F(4×4) from 14×14 or from 28×28.
+#[derive(Debug, Clone, Copy)]
+struct WinogradRule {
+    /// Fewest input channels for Winograd.
+    min_c_in: usize,
+    /// Shortest map side for F(4×4) (F(2×2) below).
+    f4_min_side: usize,
 }
+
+/// For batches of fewer than [`CLIP_FRAMES`] frames.
+const FRAME_RULE: WinogradRule = WinogradRule {
+    min_c_in: 64,
+    f4_min_side: 28,
+};
+
+/// For batches of [`CLIP_FRAMES`] frames or more.
+const CLIP_RULE: WinogradRule = WinogradRule {
+    min_c_in: 16,
+    f4_min_side: 13,
+};
+
+/// Frames in a batch from which [`CLIP_RULE`] applies.
+const CLIP_FRAMES: usize = 4;
 
 impl ConvPlan {
     /// From a PyTorch-layout weight `[c_out, c_in, k, k]` and optional bias `[c_out]`.
@@ -80,7 +103,7 @@ impl ConvPlan {
         Ok(ConvPlan {
             c_in,
             c_out,
-            winograd: winograd_filters(&win, &w, c_in, c_out),
+            winograd: Default::default(),
             win,
             w,
             bias,
@@ -129,7 +152,7 @@ impl ConvPlan {
         }
         Ok(ConvPlan {
             c_out,
-            winograd: winograd_filters(&first.win, &w, first.c_in, c_out),
+            winograd: Default::default(),
             w,
             bias,
             relu_cols,
@@ -158,13 +181,21 @@ impl ConvPlan {
         Ok(y)
     }
 
-    /// The same convolution computed by im2col and gemm only (no Winograd), to compare.
-    #[cfg(test)]
-    pub fn without_winograd(&self) -> ConvPlan {
-        ConvPlan {
-            winograd: None,
-            ..self.clone()
-        }
+    /// The Winograd variant this convolution runs on `n` frames of `h`×`w`, if any
+    /// ([`WinogradRule`]).
+    pub fn winograd_variant(&self, n: usize, h: usize, w: usize) -> Option<Variant> {
+        let rule = if n >= CLIP_FRAMES {
+            CLIP_RULE
+        } else {
+            FRAME_RULE
+        };
+        let fits =
+            (self.win.k, self.win.stride, self.win.pad) == (3, 1, 1) && self.c_in >= rule.min_c_in;
+        fits.then_some(if h.min(w) >= rule.f4_min_side {
+            Variant::F4
+        } else {
+            Variant::F2
+        })
     }
 
     /// Into the channel window `y` (which must have `n·oh·ow` rows and `c_out` channels).
@@ -173,17 +204,33 @@ impl ConvPlan {
         assert_eq!(x.c, self.c_in, "conv input channels");
         assert_eq!(y.channels(), self.c_out, "conv output channels");
         assert_eq!(y.rows(), x.n * oh * ow, "conv output rows");
-        if let Some(u) = &self.winograd {
-            let plan = Winograd {
-                c_in: self.c_in,
-                c_out: self.c_out,
-                u,
-                bias: &self.bias,
-                relu_cols: self.relu_cols,
-            };
-            plan.forward_into(x, y);
-            return Ok(());
+        match self.winograd_variant(x.n, x.h, x.w) {
+            Some(variant) => self.winograd_into(variant, x, y),
+            None => self.im2col_into(x, y),
         }
+        Ok(())
+    }
+
+    /// By Winograd's `variant` (the shapes checked by the caller).
+    fn winograd_into(&self, variant: Variant, x: View, y: Out) {
+        let slot = match variant {
+            Variant::F2 => &self.winograd[0],
+            Variant::F4 => &self.winograd[1],
+        };
+        let u = slot.get_or_init(|| variant.transform_filters(&self.w, self.c_in, self.c_out));
+        let plan = Winograd {
+            variant,
+            c_in: self.c_in,
+            c_out: self.c_out,
+            u,
+            bias: &self.bias,
+            relu_cols: self.relu_cols,
+        };
+        plan.forward_into(x, y);
+    }
+
+    /// By im2col and gemm (the shapes checked by the caller).
+    fn im2col_into(&self, x: View, y: Out) {
         let threads = num_threads();
         let rows = y.rows();
         if threads > 1 && rows >= threads * MIN_ROWS_PER_TASK {
@@ -196,7 +243,6 @@ impl ConvPlan {
             // Too few pixels to share out: let gemm split the columns.
             self.rows_range(x, y, 0, threads);
         }
-        Ok(())
     }
 
     /// Output rows `r0..r0 + y.rows()` into `y`; `threads` is gemm's own parallelism.
@@ -290,47 +336,64 @@ mod tests {
         Ok(())
     }
 
-    /// Winograd and im2col agree on odd and even maps, several frames, channel counts that
-    /// are not a multiple of the transform's chunk, ReLU on part of the channels, and an input
-    /// that is a channel slice of a wider buffer written into a channel window of another.
+    /// Both Winograd variants agree with im2col on odd and even maps (F(4×4) tiles hanging
+    /// over both edges), several frames, channel counts that are not a multiple of the
+    /// transforms' lanes, ReLU on part of the channels, and an input that is a channel slice of
+    /// a wider buffer written into a channel window of another.
     #[test]
     fn winograd_matches_im2col() -> Result<()> {
         let dev = Device::Cpu;
-        let thin = Tensor::randn(0f32, 0.5, (64, WINOGRAD_MIN_C_IN - 1, 3, 3), &dev)?;
+        let thin = Tensor::randn(0f32, 0.5, (64, FRAME_RULE.min_c_in - 1, 3, 3), &dev)?;
         let thin = ConvPlan::new(&thin, None, 1, 1, true)?;
-        assert!(
-            thin.winograd.is_none(),
-            "thin 3x3 convolutions stay on im2col"
+        assert_eq!(
+            thin.winograd_variant(1, 28, 28),
+            None,
+            "thin 3x3 convolutions of one frame stay on im2col"
         );
+        assert_eq!(
+            thin.winograd_variant(CLIP_FRAMES, 28, 28),
+            Some(Variant::F4)
+        );
+        let strided = Tensor::randn(0f32, 0.5, (8, 96, 3, 3), &dev)?;
+        let strided = ConvPlan::new(&strided, None, 2, 1, true)?;
+        assert_eq!(strided.winograd_variant(8, 28, 28), None);
         for (c_in, c_out, h, w, n) in [
             (96, 7, 9, 9, 3),
             (100, 33, 8, 6, 2),
             (130, 65, 7, 7, 1),
             (128, 24, 14, 14, 8),
             (97, 5, 1, 2, 1),
+            (64, 20, 13, 11, 2),
+            (72, 16, 28, 28, 1),
         ] {
             let wt = Tensor::randn(0f32, 0.5, (c_out, c_in, 3, 3), &dev)?;
             let b = Tensor::randn(0f32, 0.5, c_out, &dev)?;
             let relu = ConvPlan::new(&wt, Some(&b), 1, 1, true)?;
             let plain = ConvPlan::new(&wt, Some(&b), 1, 1, false)?;
             let plan = ConvPlan::concat(&[&relu, &plain])?;
-            assert!(plan.winograd.is_some() && relu.winograd.is_some());
+            assert!(plan.winograd_variant(n, h, w).is_some());
             let wide = Tensor::randn(0f32, 1., (n, c_in + 5, h, w), &dev)?;
             let x = Act::from_nchw(&wide)?;
             let view = x.channels(2, c_in);
-            let mut fast = Act::for_overwrite(n, h, w, 2 * c_out + 3);
-            fast.data.fill(-7.0);
-            plan.forward_into(view, fast.out(1, 2 * c_out))?;
-            let slow = plan.without_winograd().forward(view)?;
+            let mut slow = Act::for_overwrite(n, h, w, 2 * c_out);
+            plan.im2col_into(view, slow.out(0, 2 * c_out));
             let scale = slow.data.iter().fold(1f32, |m, v| m.max(v.abs()));
-            for (r, px) in fast.data.chunks_exact(fast.c).enumerate() {
-                assert_eq!((px[0], px[2 * c_out + 1]), (-7.0, -7.0), "wrote outside");
-                let want = &slow.data[r * 2 * c_out..(r + 1) * 2 * c_out];
-                let d = crate::model::kernels::max_abs_diff(&px[1..1 + 2 * c_out], want);
-                assert!(
-                    d <= 1e-5 * scale,
-                    "{c_in}->{c_out} {h}x{w}: {d} (scale {scale})"
-                );
+            // F(4×4)'s transforms scale terms by up to 8 before they cancel: its rounding is
+            // about 1e-5 of the output's scale on these sizes (seen up to 1.04e-5 in 24 runs),
+            // F(2×2)'s well below.
+            for (variant, tol) in [(Variant::F2, 1e-5), (Variant::F4, 5e-5)] {
+                let mut fast = Act::for_overwrite(n, h, w, 2 * c_out + 3);
+                fast.data.fill(-7.0);
+                plan.winograd_into(variant, view, fast.out(1, 2 * c_out));
+                for (r, px) in fast.data.chunks_exact(fast.c).enumerate() {
+                    assert_eq!((px[0], px[2 * c_out + 1]), (-7.0, -7.0), "wrote outside");
+                    let want = &slow.data[r * 2 * c_out..(r + 1) * 2 * c_out];
+                    let d = crate::model::kernels::max_abs_diff(&px[1..1 + 2 * c_out], want);
+                    assert!(
+                        d <= tol * scale,
+                        "{variant:?} {c_in}->{c_out} {h}x{w}: {d} (scale {scale})"
+                    );
+                }
             }
         }
         Ok(())

@@ -249,6 +249,42 @@ impl<'a> Out<'a> {
                 )
             });
     }
+
+    /// Runs `f(first_row, block)` on the blocks that start at the increasing rows `starts`
+    /// (`starts[0] == 0`; each block ends where the next starts, the last at the end), in
+    /// parallel on rayon's pool. Panics if `starts` is not increasing from 0 within the rows.
+    pub fn for_each_range(self, starts: &[usize], f: impl Fn(usize, Out<'_>) + Sync + Send) {
+        assert!(
+            starts.first() == Some(&0)
+                && starts.windows(2).all(|s| s[0] < s[1])
+                && starts.last().is_some_and(|&s| s < self.rows.max(1)),
+            "blocks must start at increasing rows from 0, below {}",
+            self.rows
+        );
+        let (c, ld, off) = (self.c, self.ld, self.off);
+        let mut blocks = Vec::with_capacity(starts.len());
+        let mut rest = self.data;
+        for (i, &r0) in starts.iter().enumerate() {
+            let rows = starts.get(i + 1).map_or(self.rows, |&next| next) - r0;
+            let (data, tail) = rest.split_at_mut(rows * ld);
+            rest = tail;
+            blocks.push((
+                r0,
+                Out {
+                    data,
+                    rows,
+                    c,
+                    ld,
+                    off,
+                },
+            ));
+        }
+        if blocks.len() == 1 || num_threads() == 1 {
+            blocks.into_iter().for_each(|(r0, block)| f(r0, block));
+        } else {
+            blocks.into_par_iter().for_each(|(r0, block)| f(r0, block));
+        }
+    }
 }
 
 /// Threads the kernels may use (candle's setting: `RAYON_NUM_THREADS` or the core count), read

@@ -1,7 +1,8 @@
 //! Convolution (+ bias, + optional ReLU) in NHWC: im2col rows of contiguous channel vectors for
 //! k×k kernels (none for 1×1), one gemm per block of output pixels, bias and ReLU applied while
-//! the block is still in cache; stride-1 3×3 convolutions go through Winograd F(2×2, 3×3)
-//! ([`super::winograd`]) instead. Output goes to any channel window of a row buffer, so
+//! the block is still in cache; stride-1 3×3 convolutions with enough channels go through
+//! Winograd F(2×2, 3×3) or F(4×4, 3×3) ([`super::winograd`], chosen by [`WinogradRule`])
+//! instead. Output goes to any channel window of a row buffer, so
 //! branches of an inception/fire module write straight into their concatenation.
 
 use super::winograd::{Variant, Winograd};

@@ -36,7 +36,8 @@ pub struct ConvPlan {
     /// ReLU applies to output channels `0..relu_cols` (all or none, except in fused plans).
     relu_cols: usize,
     /// Winograd-transformed filters of a stride-1, padding-1 3×3 window, per [`Variant`]
-    /// (F2, F4), made on first use: which one runs depends on the map ([`ConvPlan::winograd`]).
+    /// (F2, F4), made on first use: which one runs depends on the input
+    /// ([`ConvPlan::winograd_variant`]).
     winograd: [OnceLock<Vec<f32>>; 2],
 }
 

@@ -68,6 +68,9 @@ pub enum Command {
     /// metadata) with a seeded mutation loop; prints the inputs run per parser
     #[command(hide = true)]
     Fuzz(commands::fuzz::FuzzArgs),
+    /// Add the app to the desktop's applications menu (Linux): a .desktop entry running this
+    /// executable and its icon, under ~/.local/share (--uninstall removes them)
+    InstallDesktop(commands::install_desktop::InstallDesktopArgs),
 }
 
 /// Dispatches the parsed command line.
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),
+        Some(Command::InstallDesktop(a)) => commands::install_desktop::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).
         None => commands::run::run(cli.run),
     }

@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod bench;
+pub mod builtin;
 pub mod capture;
 pub mod checkgen;
 pub mod device;
@@ -31,3 +32,5 @@ pub use error::{Error, Result};
 pub use model::config::{Arch, Consensus, ModelConfig};
 pub use model::GestureModel;
 pub use util::UnknownName;
+/// The atomic file writer (temp file, fsync, rename), for the binary's own files.
+pub use util::{write_atomic, WriteError};

@@ -1,11 +1,31 @@
 //! Frames from disk: one clip folder (`00001.jpg`, ...) or a folder of clip folders played one
 //! after another, at a fixed rate, optionally looping. Frames are decoded one at a time on the
-//! capture thread, just before they are due.
+//! capture thread, just before they are due. A folder built into the program (the demo
+//! recording, [`crate::builtin`]) plays the same way from memory ([`builtin_clips`]).
 
 use super::decode::decode_file;
 use super::{CaptureError, FrameSource, Pulled, SourceFrame};
+use crate::builtin::BuiltInFolder;
 use crate::preprocess::list_clip_frames;
 use std::path::{Path, PathBuf};
+
+/// Where one frame's encoded bytes are.
+#[derive(Debug, Clone)]
+pub enum FrameFile {
+    /// A file on disk.
+    Disk(PathBuf),
+    /// A file built into the program: its name (for messages) and bytes.
+    BuiltIn { name: String, bytes: &'static [u8] },
+}
+
+impl FrameFile {
+    fn name(&self) -> String {
+        match self {
+            FrameFile::Disk(p) => p.display().to_string(),
+            FrameFile::BuiltIn { name, .. } => name.clone(),
+        }
+    }
+}
 
 /// The clips under `path`: the folder itself if it holds numbered frames, else each
 /// subfolder (sorted by name) that does. Errors name the folder and say what was expected.
@@ -54,10 +74,56 @@ pub fn find_clips(path: &Path) -> Result<Vec<Vec<PathBuf>>, CaptureError> {
     Ok(clips)
 }
 
+/// The clips of a built-in folder, by the rules of [`find_clips`]: the folder itself if it holds
+/// numbered frames, else each subfolder (sorted by name) that does, frames in number order.
+/// Errors say what is wrong (only a broken build can make one: the test below checks the
+/// program's own folders).
+pub fn builtin_clips(folder: &BuiltInFolder) -> Result<Vec<Vec<FrameFile>>, CaptureError> {
+    fn numbered(dir: &include_dir::Dir<'static>, root: &str) -> Option<Vec<FrameFile>> {
+        let mut frames: Vec<(usize, FrameFile)> = dir
+            .files()
+            .filter_map(|f| {
+                let p = f.path();
+                let ext = p.extension()?.to_str()?.to_ascii_lowercase();
+                if !matches!(ext.as_str(), "jpg" | "jpeg" | "png") {
+                    return None;
+                }
+                let num = p.file_stem()?.to_str()?.parse::<usize>().ok()?;
+                let name = format!("{root}/{}", p.display());
+                Some((
+                    num,
+                    FrameFile::BuiltIn {
+                        name,
+                        bytes: f.contents(),
+                    },
+                ))
+            })
+            .collect();
+        frames.sort_by_key(|(n, _)| *n);
+        let gapless = frames.iter().enumerate().all(|(i, (n, _))| *n == i + 1);
+        (!frames.is_empty() && gapless).then(|| frames.into_iter().map(|(_, f)| f).collect())
+    }
+    let root = folder.path();
+    if let Some(frames) = numbered(folder.dir, &root) {
+        return Ok(vec![frames]);
+    }
+    let mut subdirs: Vec<&include_dir::Dir<'static>> = folder.dir.dirs().collect();
+    subdirs.sort_by_key(|d| d.path());
+    let clips: Vec<Vec<FrameFile>> = subdirs.iter().filter_map(|d| numbered(d, &root)).collect();
+    if clips.is_empty() {
+        return Err(CaptureError::Folder {
+            path: PathBuf::from(root),
+            reason: "no clip of numbered frames without gaps in it or its subfolders".into(),
+        });
+    }
+    Ok(clips)
+}
+
 /// Plays clips at `fps`, frame after frame, clip after clip.
 pub struct FolderSource {
-    root: PathBuf,
-    clips: Vec<Vec<PathBuf>>,
+    /// What it plays, for [`FrameSource::describe`] ("folder PATH").
+    label: String,
+    clips: Vec<Vec<FrameFile>>,
     fps: f32,
     looping: bool,
     clip: usize,
@@ -67,10 +133,11 @@ pub struct FolderSource {
 }
 
 impl FolderSource {
-    /// A source over clips found by [`find_clips`].
-    pub fn new(root: PathBuf, clips: Vec<Vec<PathBuf>>, fps: f32, looping: bool) -> Self {
+    /// A source over clips found by [`find_clips`] or [`builtin_clips`]; `label` says what
+    /// they are ("folder PATH").
+    pub fn new(label: String, clips: Vec<Vec<FrameFile>>, fps: f32, looping: bool) -> Self {
         FolderSource {
-            root,
+            label,
             clips,
             fps,
             looping,
@@ -83,20 +150,28 @@ impl FolderSource {
     /// Opens a folder ([`find_clips`] + [`FolderSource::new`]).
     pub fn open(path: &Path, fps: f32, looping: bool) -> Result<Self, CaptureError> {
         Ok(Self::new(
-            path.to_path_buf(),
-            find_clips(path)?,
+            format!("folder {}", path.display()),
+            on_disk(find_clips(path)?),
             fps,
             looping,
         ))
     }
 }
 
+/// Clips of files on disk as [`FrameFile`]s.
+pub fn on_disk(clips: Vec<Vec<PathBuf>>) -> Vec<Vec<FrameFile>> {
+    clips
+        .into_iter()
+        .map(|c| c.into_iter().map(FrameFile::Disk).collect())
+        .collect()
+}
+
 impl FrameSource for FolderSource {
     fn describe(&self) -> String {
         let frames: usize = self.clips.iter().map(Vec::len).sum();
         format!(
-            "folder {} ({} clip{}, {} frames) at {} fps{}",
-            self.root.display(),
+            "{} ({} clip{}, {} frames) at {} fps{}",
+            self.label,
             self.clips.len(),
             if self.clips.len() == 1 { "" } else { "s" },
             frames,
@@ -120,18 +195,21 @@ impl FrameSource for FolderSource {
                 self.clip = 0;
             }
         }
-        let path = &self.clips[self.clip][self.frame];
+        let file = &self.clips[self.clip][self.frame];
         let index = self.delivered;
         self.frame += 1;
         // A frame that does not decode still takes its slot in time, so the frames after it
         // keep the recording's timing.
         self.delivered += 1;
-        let decoded = std::fs::read(path)
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| decode_file(&bytes).map_err(|e| e.to_string()));
+        let decoded = match file {
+            FrameFile::Disk(path) => std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| decode_file(&bytes).map_err(|e| e.to_string())),
+            FrameFile::BuiltIn { bytes, .. } => decode_file(bytes).map_err(|e| e.to_string()),
+        };
         Ok(match decoded {
             Ok(image) => Pulled::Frame(SourceFrame::played(image, index, self.fps)),
-            Err(e) => Pulled::Undecodable(format!("{}: cannot decode frame: {e}", path.display())),
+            Err(e) => Pulled::Undecodable(format!("{}: cannot decode frame: {e}", file.name())),
         })
     }
 }
@@ -232,5 +310,35 @@ mod tests {
             "{why}"
         );
         assert!(matches!(src.next_frame().unwrap(), Pulled::End));
+    }
+
+    #[test]
+    fn the_built_in_recording_is_the_repository_folder_frame_for_frame() {
+        let folder = crate::builtin::folder(crate::builtin::DEMO_RECORDING).unwrap();
+        let built_in = builtin_clips(folder).unwrap();
+        let disk =
+            find_clips(&Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::builtin::DEMO_RECORDING))
+                .unwrap();
+        assert_eq!(built_in.len(), disk.len());
+        for (b, d) in built_in.iter().zip(&disk) {
+            assert_eq!(b.len(), d.len());
+            for (bf, df) in b.iter().zip(d) {
+                let FrameFile::BuiltIn { name, bytes } = bf else {
+                    panic!("a built-in frame")
+                };
+                assert!(
+                    name.ends_with(&*df.file_name().unwrap().to_string_lossy()),
+                    "{name}"
+                );
+                assert_eq!(*bytes, &std::fs::read(df).unwrap()[..], "{name}");
+            }
+        }
+        let mut src = FolderSource::new("built-in".into(), built_in, 12.0, false);
+        assert!(
+            src.describe().contains("1 clip, 360 frames"),
+            "{}",
+            src.describe()
+        );
+        assert!(matches!(src.next_frame().unwrap(), Pulled::Frame(_)));
     }
 }

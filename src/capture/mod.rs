@@ -116,7 +116,8 @@ pub trait FrameSource {
     fn next_frame(&mut self) -> Result<Pulled, CaptureError>;
 }
 
-/// Which source to open, as given by `--source camera[:N|:NAME] | PATH | synthetic`.
+/// Which source to open, as given by `--source camera[:N|:NAME] | PATH | synthetic |
+/// built-in:NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
     /// A webcam: `None` is the first camera.
@@ -125,6 +126,9 @@ pub enum SourceSpec {
     Folder(PathBuf),
     /// Generated clips of a hand-like blob performing swipes ([`synthetic`]).
     Synthetic,
+    /// A folder of clips built into the program (`built-in:assets/demo_clips`,
+    /// [`crate::builtin`]), played like [`SourceSpec::Folder`] from memory.
+    BuiltIn(&'static str),
 }
 
 /// A camera picked by index or by (part of) its name.
@@ -141,6 +145,8 @@ pub enum SourceSpecError {
     NoCamera,
     #[error("empty source")]
     Empty,
+    #[error("{0}: no such built-in recording (this program has {names})", names = crate::builtin::names())]
+    NoBuiltIn(String),
 }
 
 impl FromStr for SourceSpec {
@@ -166,6 +172,11 @@ impl FromStr for SourceSpec {
         if s.is_empty() {
             return Err(SourceSpecError::Empty);
         }
+        if let Some(name) = s.strip_prefix(crate::builtin::PREFIX) {
+            return crate::builtin::folder(name)
+                .map(|f| SourceSpec::BuiltIn(f.name))
+                .ok_or_else(|| SourceSpecError::NoBuiltIn(s.to_string()));
+        }
         Ok(SourceSpec::Folder(PathBuf::from(s)))
     }
 }
@@ -178,6 +189,7 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Camera(Some(CameraSelector::Name(n))) => write!(f, "camera:{n}"),
             SourceSpec::Folder(p) => write!(f, "{}", p.display()),
             SourceSpec::Synthetic => f.write_str("synthetic"),
+            SourceSpec::BuiltIn(name) => write!(f, "{}{name}", crate::builtin::PREFIX),
         }
     }
 }
@@ -207,6 +219,7 @@ impl SourceSpec {
             SourceSpec::Camera(_) => "opening camera…".into(),
             SourceSpec::Folder(p) => format!("opening {}…", p.display()),
             SourceSpec::Synthetic => "starting generated gestures…".into(),
+            SourceSpec::BuiltIn(_) => "opening the built-in recording…".into(),
         }
     }
 
@@ -230,7 +243,21 @@ impl SourceSpec {
                 let clips = folder::find_clips(&path)?;
                 Box::new(move || {
                     Ok(Box::new(folder::FolderSource::new(
-                        path,
+                        format!("folder {}", path.display()),
+                        folder::on_disk(clips),
+                        options.fps.unwrap_or(DEFAULT_FOLDER_FPS),
+                        options.looping,
+                    )) as Box<dyn FrameSource>)
+                })
+            }
+            SourceSpec::BuiltIn(name) => {
+                let built_in = crate::builtin::folder(name)
+                    .ok_or_else(|| CaptureError::Settings(format!("no built-in folder {name}")))?;
+                let clips = folder::builtin_clips(built_in)?;
+                let label = format!("built-in recording {}", built_in.path());
+                Box::new(move || {
+                    Ok(Box::new(folder::FolderSource::new(
+                        label,
                         clips,
                         options.fps.unwrap_or(DEFAULT_FOLDER_FPS),
                         options.looping,
@@ -274,6 +301,17 @@ mod tests {
             SourceSpec::Folder("clips/a".into())
         );
         assert!("camera:".parse::<SourceSpec>().is_err());
+        let demo = "built-in:assets/demo_clips".parse::<SourceSpec>().unwrap();
+        assert_eq!(demo, SourceSpec::BuiltIn("assets/demo_clips"));
+        assert_eq!(demo.to_string(), "built-in:assets/demo_clips");
+        let err = "built-in:nope"
+            .parse::<SourceSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("built-in:nope") && err.contains("built-in:assets/demo_clips"),
+            "{err}"
+        );
         assert_eq!(
             "camera:3".parse::<SourceSpec>().unwrap().to_string(),
             "camera:3"

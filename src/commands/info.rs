@@ -1,6 +1,9 @@
-//! `gesture-app info`: what a weights file holds.
+//! `gesture-app info`: what a weights file holds (by default the demo model the app runs without
+//! `--weights`, usually the copy built into the program).
 
+use super::bundled;
 use clap::Args;
+use gesture_app::builtin;
 use gesture_app::model::config::{Framing, Modality};
 use gesture_app::weights::{self, Contents};
 use std::path::PathBuf;
@@ -9,22 +12,35 @@ use std::process::ExitCode;
 /// Flags of `info`.
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// The weights file (.safetensors)
-    pub weights: PathBuf,
+    /// The weights file (.safetensors), or `built-in:NAME` for one built into the program
+    /// [default: the demo model, `built-in:weights/demo.safetensors` unless a copy on disk
+    /// overrides it]
+    pub weights: Option<PathBuf>,
     /// Print the stored config as JSON instead
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
-    let file = weights::load_file(&args.weights)?;
+    let path = args
+        .weights
+        .unwrap_or_else(|| bundled::find(bundled::DEMO_WEIGHTS).path());
+    let file = weights::load_file(&path)?;
     let c = &file.config;
     if args.json {
         println!("{}", serde_json::to_string_pretty(c)?);
         return Ok(ExitCode::SUCCESS);
     }
     let params: usize = file.tensors.values().map(|t| t.elem_count()).sum();
-    println!("file:            {}", args.weights.display());
+    match builtin::file_at(&path) {
+        Some(b) => println!(
+            "file:            {} (built-in: part of this program, {} bytes, sha256 {})",
+            path.display(),
+            b.bytes.len(),
+            b.sha256
+        ),
+        None => println!("file:            {}", path.display()),
+    }
     match file.contents {
         Contents::Backbone => {
             println!(

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod finetune;
 pub mod fuzz;
 pub mod info;
+pub mod install_desktop;
 pub mod record;
 pub mod run;
 pub mod synth;

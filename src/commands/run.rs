@@ -24,7 +24,8 @@ use std::time::Duration;
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Weights file (.safetensors from `convert` or `train`). Without it: the window's last
-    /// weights (remembered), else the bundled demo model.
+    /// weights (remembered), else the bundled demo model (built into the program:
+    /// `built-in:weights/demo.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
@@ -46,8 +47,9 @@ pub struct RunArgs {
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
     /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
-    /// `synthetic` (generated gestures). Default: the window's last source (remembered), else
-    /// the first camera, else the demo clips.
+    /// `synthetic` (generated gestures), or `built-in:assets/demo_clips` (the demo recording).
+    /// Default: the window's last source (remembered), else the first camera, else the demo
+    /// clips.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 
@@ -254,11 +256,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let demo = args.demo || (args.weights.is_none() && args.source.is_none() && !has_camera());
     let weights = match &args.weights {
         Some(w) => w.clone(),
-        None => bundled::find(bundled::DEMO_WEIGHTS).map_err(|e| {
-            anyhow!(
-                "no --weights given and {e}; pass --weights FILE (see README for how to get one)"
-            )
-        })?,
+        None => bundled::find(bundled::DEMO_WEIGHTS).path(),
     };
     let mut looping = args.looping;
     let mut notice = None;
@@ -266,11 +264,12 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let source = if let Some(s) = &args.source {
         Some(s.clone())
     } else if demo {
-        let clips = bundled::find(bundled::DEMO_CLIPS)
-            .map_err(|e| anyhow!("--demo: {e}; pass --source PATH or --source synthetic"))?;
         // The window keeps the demo running; headless ends with the clips unless --loop.
         looping |= !args.headless;
-        Some(SourceSpec::Folder(clips))
+        Some(match bundled::find(bundled::DEMO_RECORDING) {
+            bundled::Found::Disk(clips) => SourceSpec::Folder(clips),
+            bundled::Found::BuiltIn(name) => SourceSpec::BuiltIn(name),
+        })
     } else if has_camera() {
         Some(SourceSpec::Camera(None))
     } else {

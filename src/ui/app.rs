@@ -81,11 +81,18 @@ pub fn model_facts(
         ("device".to_string(), device.to_string()),
     ];
     if let Some(w) = weights {
+        let name = w
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| w.display().to_string());
+        let built_in = crate::builtin::file_at(w).is_some();
         facts.push((
             "weights".to_string(),
-            w.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| w.display().to_string()),
+            if built_in {
+                format!("{name} (built-in)")
+            } else {
+                name
+            },
         ));
     }
     for (k, v) in &cfg.provenance {
@@ -179,7 +186,7 @@ impl LiveApp {
             .then(|| absolute(Path::new(init.weights_text.trim())));
         let model_file = (init.model.is_some() && !init.weights_text.trim().is_empty())
             .then(|| absolute(Path::new(init.weights_text.trim())))
-            .filter(|p| p.is_file());
+            .filter(|p| p.is_file() || crate::builtin::file_at(p).is_some());
         let teach = Teach::new(
             init.teach_dir
                 .take()

@@ -109,7 +109,9 @@ impl Remembered {
     /// name one and the file is still there.
     pub fn weights_to_load(&self, given: Given) -> Recall<&Path> {
         match &self.weights {
-            Some(w) if !given.weights && w.is_file() => Recall::Use(w),
+            Some(w) if !given.weights && (w.is_file() || crate::builtin::file_at(w).is_some()) => {
+                Recall::Use(w)
+            }
             Some(w) if !given.weights => Recall::Dropped(format!(
                 "the weights last used, {}, are gone; using the default model",
                 w.display()
@@ -154,8 +156,11 @@ impl eframe::Storage for MemoryStorage {
 }
 
 /// `path` as an absolute path (so a remembered file is found from any working directory);
-/// unchanged when that fails.
+/// unchanged when that fails, and for a built-in file's name (`built-in:NAME`).
 pub fn absolute(path: &Path) -> PathBuf {
+    if crate::builtin::name_in(path).is_some() {
+        return path.to_path_buf();
+    }
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_path_buf())
@@ -258,5 +263,34 @@ mod tests {
             camera.source_to_open(Given::default()),
             Recall::Use(SourceSpec::Camera(Some(_)))
         ));
+    }
+
+    #[test]
+    fn built_in_files_are_remembered_by_name_and_never_gone() {
+        let name = Path::new("built-in:weights/demo.safetensors");
+        assert_eq!(
+            absolute(name),
+            name,
+            "not made into a path under the working folder"
+        );
+        let r = Remembered {
+            source: Some("built-in:assets/demo_clips".into()),
+            weights: Some(name.to_path_buf()),
+            ..Remembered::default()
+        };
+        assert_eq!(r.weights_to_load(Given::default()), Recall::Use(name));
+        assert_eq!(
+            r.source_to_open(Given::default()),
+            Recall::Use(SourceSpec::BuiltIn("assets/demo_clips"))
+        );
+        let facts = super::super::model_facts(
+            &crate::weights::read_config(name).unwrap().0,
+            "cpu",
+            Some(name),
+        );
+        assert!(
+            facts.contains(&("weights".into(), "demo.safetensors (built-in)".into())),
+            "{facts:?}"
+        );
     }
 }

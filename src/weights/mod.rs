@@ -13,6 +13,7 @@ use crate::model::config::ModelConfig;
 use crate::model::GestureModel;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -95,9 +96,31 @@ pub fn save_with(
     Ok(crate::util::write_atomic(path, &bytes)?)
 }
 
-/// Reads a weights file: its config, what it holds, and its tensors (on the CPU).
+/// The bytes of a weights file: read from disk, or the program's own copy when `path` names a
+/// built-in file (`built-in:weights/demo.safetensors`, [`crate::builtin`]), which then goes
+/// through the same checks as a file.
+fn read_bytes(path: &Path) -> Result<Cow<'static, [u8]>> {
+    if let Some(name) = crate::builtin::name_in(path) {
+        return match crate::builtin::file(name) {
+            Some(f) => Ok(Cow::Borrowed(f.bytes)),
+            None => Err(Error::bad_file(
+                path,
+                format!(
+                    "no such built-in file (this program has {})",
+                    crate::builtin::names()
+                ),
+            )),
+        };
+    }
+    std::fs::read(path)
+        .map(Cow::Owned)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Reads a weights file: its config, what it holds, and its tensors (on the CPU). `path` may
+/// name a built-in file (`built-in:NAME`).
 pub fn load_file(path: &Path) -> Result<WeightsFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_bytes(path)?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
         Error::bad_file(
             path,
@@ -115,9 +138,14 @@ pub fn load_file(path: &Path) -> Result<WeightsFile> {
     })
 }
 
-/// Reads only the config and contents kind of a weights file (cheap: header only).
+/// Reads only the config and contents kind of a weights file (cheap: header only). `path` may
+/// name a built-in file (`built-in:NAME`).
 pub fn read_config(path: &Path) -> Result<(ModelConfig, Contents)> {
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f: Box<dyn std::io::Read> = if crate::builtin::name_in(path).is_some() {
+        Box::new(std::io::Cursor::new(read_bytes(path)?))
+    } else {
+        Box::new(std::fs::File::open(path).map_err(|e| Error::io(path, e))?)
+    };
     let mut len = [0u8; 8];
     std::io::Read::read_exact(&mut f, &mut len)
         .map_err(|_| Error::bad_file(path, "not a gesture-app weights file (too short)"))?;
@@ -258,5 +286,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("backbone weights only"));
+    }
+
+    #[test]
+    fn built_in_weights_load_like_the_file_they_were_made_from() {
+        let name = Path::new("built-in:weights/demo.safetensors");
+        let disk = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+        let (built_in, contents) = read_config(name).unwrap();
+        assert_eq!(contents, Contents::Model);
+        assert_eq!(built_in, read_config(&disk).unwrap().0);
+        let a = load_file(name).unwrap();
+        let b = load_file(&disk).unwrap();
+        assert_eq!(a.config, b.config);
+        assert_eq!(a.tensors.len(), b.tensors.len());
+        let model = load_model(name, &Device::Cpu).unwrap();
+        assert_eq!(model.config().labels.len(), 9);
+        for bad in ["built-in:weights/nope.safetensors", "built-in:"] {
+            let err = read_config(Path::new(bad)).unwrap_err().to_string();
+            assert!(
+                err.contains(bad) && err.contains("built-in:weights/demo.safetensors"),
+                "{err}"
+            );
+        }
     }
 }

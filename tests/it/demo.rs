@@ -5,7 +5,9 @@
 //! the gestures performed). Checks that the model meets the demo recipe's accuracy bar on
 //! freshly generated clips, that the shipped file names no machine paths, and that the app with
 //! no arguments on a machine without a display runs the demo headless and fires exactly the
-//! recorded gestures, in order, and nothing for a still hand.
+//! recorded gestures, in order, and nothing for a still hand — run as an installed copy would be,
+//! alone in an empty folder with an empty HOME, so from the model and recording built into it
+//! (`install::Alone`).
 
 use gesture_app::model::config::{Framing, Modality};
 use gesture_app::weights::read_config;
@@ -145,15 +147,21 @@ fn shipped_demo_weights_name_no_machine_paths() {
 #[test]
 fn no_arguments_without_a_display_runs_the_demo_headless() {
     // Played at its own rate (12 fps; a folder played faster is a faster performance): 29 s.
-    let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .expect("run gesture-app");
+    // The copy has no DISPLAY or WAYLAND_DISPLAY (nor anything else) in its environment.
+    let app = crate::install::Alone::new();
+    let out = app.command(&[]).output().expect("run gesture-app");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("no display"), "{stderr}");
     assert!(stderr.contains("Demo:"), "{stderr}");
+    // The built-in model and recording, not files found somewhere on disk.
+    assert!(
+        stderr.contains("model built-in:weights/demo.safetensors on ")
+            && stderr.contains(
+                "source built-in recording built-in:assets/demo_clips (1 clip, 360 frames)"
+            ),
+        "{stderr}"
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -8,6 +8,7 @@ mod common;
 mod demo;
 mod finetune;
 mod heads;
+mod install;
 mod layering;
 mod parity;
 mod pipeline;

@@ -8,9 +8,11 @@
 //! and checks as a file's (`weights::load_file`). A file on disk next to the executable overrides
 //! a built-in one (the binary's `commands/bundled.rs` decides).
 //!
-//! Adding a file is one line in [`FILES`]: its repository path, size in bytes and sha256. The size
-//! is checked when the program is compiled (a Git LFS pointer or a truncated copy stops the build),
-//! the sha256 by this module's test.
+//! Adding a file is one line in [`FILES`]: its repository path, size in bytes and sha256 (a
+//! third-party file with a comment naming its licence, source package and version). The size is
+//! checked when the program is compiled (a Git LFS pointer or a truncated copy stops the build),
+//! the sha256 by this module's test. Code that loads such a file takes its bytes from [`file`], or
+//! accepts a path and looks it up with [`file_at`] first, as `weights::load_file` does.
 //!
 //! The demo recording (a folder of clip folders of JPEG frames) is played from memory by the
 //! frame-folder source (`capture::folder`), not unpacked to a cache folder first: nothing is

@@ -248,6 +248,13 @@ fn refused_weights_show_in_the_window_and_another_file_can_be_loaded() {
     h.run_steps(2);
     assert!(h.state().error().is_none(), "{:?}", h.state().error());
     assert!(h.query_by_label("good.safetensors").is_some());
+    // A model built into the program, by the name the binary gives its default: the window says
+    // it is built in.
+    *h.state_mut().weights_text_mut() = "built-in:weights/demo.safetensors".into();
+    h.get_by_label("Load").click();
+    h.run_steps(2);
+    assert!(h.state().error().is_none(), "{:?}", h.state().error());
+    assert!(h.query_by_label("demo.safetensors (built-in)").is_some());
     // With a model, the source opens.
     h.get_by_label("Synthetic").click();
     assert!(step_until(&mut h, Duration::from_secs(60), |app| app

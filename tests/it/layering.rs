@@ -14,6 +14,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &["util"]),
     ("device", &["error", "util"]),
     ("model", &["error", "util"]),
+    ("hands", &["model", "error", "util"]),
     ("weights", &["model", "error", "util"]),
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
@@ -22,11 +23,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("capture", &["preprocess", "synth", "util", "error"]),
     (
         "live",
-        &["capture", "model", "preprocess", "actions", "error", "util"],
+        &[
+            "capture",
+            "model",
+            "preprocess",
+            "actions",
+            "hands",
+            "error",
+            "util",
+        ],
     ),
     (
         "train",
-        &["model", "weights", "preprocess", "synth", "util", "error"],
+        &[
+            "model",
+            "weights",
+            "preprocess",
+            "synth",
+            "hands",
+            "util",
+            "error",
+        ],
     ),
     (
         "ui",
@@ -38,6 +55,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "actions",
             "train",
             "weights",
+            "hands",
             "error",
         ],
     ),
@@ -53,13 +71,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "train",
             "preprocess",
             "weights",
+            "hands",
             "error",
             "util",
         ],
     ),
     (
         "fuzz",
-        &["capture", "model", "train", "weights", "error", "util"],
+        &[
+            "capture", "model", "train", "weights", "hands", "error", "util",
+        ],
     ),
 ];
 

@@ -17,9 +17,11 @@
 //!   to 14 px wrong without an error (issue 21); patched, it was 2–3× slower than the TFLite
 //!   interpreter and a second inference engine in the build.
 
+mod depthwise;
 mod flatbuf;
 mod graph;
 mod ops;
+mod pointwise;
 mod schema;
 
 use super::HandsError;
@@ -95,6 +97,11 @@ impl TfliteModel {
     /// Runs the model on one input tensor (row-major, [`Self::input_shape`]). The work is
     /// split over the current rayon pool's threads (install a pool to bound them).
     pub fn run(&self, input: &[f32]) -> Result<Vec<TensorOut>, HandsError> {
+        self.check_input(input)?;
+        Ok(self.plan.run(input, None))
+    }
+
+    fn check_input(&self, input: &[f32]) -> Result<(), HandsError> {
         let want: usize = self.plan.input_shape.iter().product();
         if input.len() != want {
             return Err(HandsError::Input {
@@ -105,7 +112,19 @@ impl TfliteModel {
                 got: input.len(),
             });
         }
-        Ok(self.plan.run(input))
+        Ok(())
+    }
+
+    /// [`Self::run`], and the time spent in each kind of operator (convolutions by window and
+    /// stride), for benchmarks.
+    pub fn run_profiled(
+        &self,
+        input: &[f32],
+    ) -> Result<(Vec<TensorOut>, Vec<(String, std::time::Duration)>), HandsError> {
+        self.check_input(input)?;
+        let mut times = Vec::new();
+        let outs = self.plan.run(input, Some(&mut times));
+        Ok((outs, times))
     }
 
     /// Multiply-adds of one run (convolutions and fully connected layers), for benchmarks.

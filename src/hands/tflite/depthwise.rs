@@ -51,22 +51,34 @@ impl Depthwise {
         self.g.kh * self.g.kw
     }
 
-    /// `k×k/s`, for profiles.
+    /// `k×k/s c @ h×w`, for profiles.
     pub(super) fn describe(&self) -> String {
-        format!("{}x{}/{}", self.g.kh, self.g.kw, self.g.sh)
+        let g = &self.g;
+        format!("{}x{}/{} {} @{}x{}", g.kh, g.kw, g.sh, self.c, g.oh, g.ow)
     }
 
     /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]`, output rows split over the current rayon pool.
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
         let row = self.g.ow * self.c;
+        // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
+        // where the CPU has AVX-512 too: whole vectors run the tiled loops.
+        #[cfg(target_arch = "x86_64")]
+        let v3 = (self.c % 16 != 0 && self.c % 8 == 0)
+            .then(pulp::x86::V3::try_new)
+            .flatten();
         let task = |(r, out): (usize, &mut [f32])| {
-            simd(Row {
+            let row = Row {
                 dw: self,
                 x,
                 img: r / self.g.oh,
                 oy: r % self.g.oh,
                 out,
-            })
+            };
+            #[cfg(target_arch = "x86_64")]
+            if let Some(v3) = v3 {
+                return pulp::Simd::vectorize(v3, row);
+            }
+            simd(row)
         };
         if rayon::current_num_threads() > 1 {
             y.par_chunks_mut(row).enumerate().for_each(task);
@@ -129,55 +141,52 @@ impl pulp::WithSimd for Row<'_> {
                     Some((img * g.h + iy) * g.w * cv)
                 })
                 .collect();
+            let zero = simd.splat_f32s(0.0);
+            let span = |kw: usize, sw: usize| (PX - 1) * sw + kw <= XS;
+            let tiled = matches!((g.kw, g.sw), (3 | 5, 1 | 2)) && span(g.kw, g.sw);
             for j in 0..cv {
                 let (bias, slope) = (bv[j], sv[j]);
                 let mut ox = 0;
                 while ox < g.ow {
-                    if ox >= inner_lo && ox + PX <= inner_hi && g.sw == 1 && g.kw == 5 {
-                        let acc = tile_s1::<S, 5>(simd, xv, wv, &bases, j, cv, ox - g.pl, bias);
-                        for (i, a) in acc.into_iter().enumerate() {
+                    if tiled {
+                        // PX pixels at once; taps outside the map read zeros.
+                        let t = Taps {
+                            xv,
+                            wv,
+                            bases: &bases,
+                            j,
+                            cv,
+                            ix0: (ox * g.sw) as isize - g.pl as isize,
+                            w: g.w,
+                            bias,
+                            zero,
+                        };
+                        let acc = match (g.kw, g.sw) {
+                            (5, 1) => t.tile::<5, 1>(simd),
+                            (3, 1) => t.tile::<3, 1>(simd),
+                            (5, 2) => t.tile::<5, 2>(simd),
+                            _ => t.tile::<3, 2>(simd),
+                        };
+                        for (i, a) in acc.into_iter().enumerate().take(g.ow - ox) {
                             ov[(ox + i) * cv + j] = activate(simd, &dw.act, a, slope);
                         }
                         ox += PX;
-                    } else if ox >= inner_lo && ox + PX <= inner_hi && g.sw == 1 && g.kw == 3 {
-                        let acc = tile_s1::<S, 3>(simd, xv, wv, &bases, j, cv, ox - g.pl, bias);
-                        for (i, a) in acc.into_iter().enumerate() {
-                            ov[(ox + i) * cv + j] = activate(simd, &dw.act, a, slope);
-                        }
-                        ox += PX;
-                    } else if ox >= inner_lo && ox + PX <= inner_hi {
-                        let mut acc = [bias; PX];
-                        for (ky, base) in bases.iter().enumerate() {
-                            let Some(base) = *base else { continue };
-                            for kx in 0..g.kw {
-                                let w = wv[(ky * g.kw + kx) * cv + j];
-                                let at = base + (ox * g.sw + kx - g.pl) * cv + j;
-                                for (i, a) in acc.iter_mut().enumerate() {
-                                    *a = simd.mul_add_e_f32s(xv[at + i * g.sw * cv], w, *a);
-                                }
-                            }
-                        }
-                        for (i, a) in acc.into_iter().enumerate() {
-                            ov[(ox + i) * cv + j] = activate(simd, &dw.act, a, slope);
-                        }
-                        ox += PX;
-                    } else {
-                        let mut acc = bias;
-                        for (ky, base) in bases.iter().enumerate() {
-                            let Some(base) = *base else { continue };
-                            for kx in 0..g.kw {
-                                let Some(ix) =
-                                    (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w)
-                                else {
-                                    continue;
-                                };
-                                let w = wv[(ky * g.kw + kx) * cv + j];
-                                acc = simd.mul_add_e_f32s(xv[base + ix * cv + j], w, acc);
-                            }
-                        }
-                        ov[ox * cv + j] = activate(simd, &dw.act, acc, slope);
-                        ox += 1;
+                        continue;
                     }
+                    let mut acc = bias;
+                    for (ky, base) in bases.iter().enumerate() {
+                        let Some(base) = *base else { continue };
+                        for kx in 0..g.kw {
+                            let Some(ix) = (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w)
+                            else {
+                                continue;
+                            };
+                            let w = wv[(ky * g.kw + kx) * cv + j];
+                            acc = simd.mul_add_e_f32s(xv[base + ix * cv + j], w, acc);
+                        }
+                    }
+                    ov[ox * cv + j] = activate(simd, &dw.act, acc, slope);
+                    ox += 1;
                 }
             }
             return;
@@ -265,39 +274,52 @@ fn activate<S: Simd>(simd: S, act: &Activation, v: S::f32s, slope: S::f32s) -> S
     }
 }
 
-/// PX neighbouring pixels of a stride-1 row, every tap inside: each tap row's PX + KW − 1 input
-/// vectors are loaded once and used by every pixel and tap that reads them. `ix0` is the first
-/// pixel's leftmost input column.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tile_s1<S: Simd, const KW: usize>(
-    simd: S,
-    xv: &[S::f32s],
-    wv: &[S::f32s],
-    bases: &[Option<usize>],
+/// Input vectors held by a tile: enough for PX pixels of a 5-wide window at stride 2.
+const XS: usize = 12;
+
+/// What a tile of PX neighbouring output pixels reads, for one vector of channels.
+struct Taps<'a, S: Simd> {
+    xv: &'a [S::f32s],
+    wv: &'a [S::f32s],
+    /// Vector index of each tap row's first pixel (`None` in the padding).
+    bases: &'a [Option<usize>],
+    /// The channel vector.
     j: usize,
+    /// Vectors per pixel.
     cv: usize,
-    ix0: usize,
+    /// Input column of the first pixel's leftmost tap (negative in the padding).
+    ix0: isize,
+    /// Input width.
+    w: usize,
     bias: S::f32s,
-) -> [S::f32s; PX] {
-    const { assert!(PX + KW - 1 <= 8) };
-    let mut acc = [bias; PX];
-    for (ky, base) in bases.iter().enumerate() {
-        let Some(base) = *base else { continue };
-        let at = base + ix0 * cv + j;
-        let xs: [S::f32s; 8] = core::array::from_fn(|t| {
-            if t < PX + KW - 1 {
-                xv[at + t * cv]
-            } else {
-                bias
-            }
-        });
-        let ws: [S::f32s; KW] = core::array::from_fn(|kx| wv[(ky * KW + kx) * cv + j]);
-        for kx in 0..KW {
-            for (i, a) in acc.iter_mut().enumerate() {
-                *a = simd.mul_add_e_f32s(xs[i + kx], ws[kx], *a);
+    zero: S::f32s,
+}
+
+impl<S: Simd> Taps<'_, S> {
+    /// The PX pixels' sums: each tap row's (PX − 1)·SW + KW input vectors are loaded once
+    /// (zeros outside the map) and used by every pixel and tap that reads them.
+    #[inline(always)]
+    fn tile<const KW: usize, const SW: usize>(&self, simd: S) -> [S::f32s; PX] {
+        let span = (PX - 1) * SW + KW;
+        let mut acc = [self.bias; PX];
+        for (ky, base) in self.bases.iter().enumerate() {
+            let Some(base) = *base else { continue };
+            let xs: [S::f32s; XS] = core::array::from_fn(|t| {
+                let ix = self.ix0 + t as isize;
+                if t < span && ix >= 0 && (ix as usize) < self.w {
+                    self.xv[base + ix as usize * self.cv + self.j]
+                } else {
+                    self.zero
+                }
+            });
+            let ws: [S::f32s; KW] =
+                core::array::from_fn(|kx| self.wv[(ky * KW + kx) * self.cv + self.j]);
+            for kx in 0..KW {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = simd.mul_add_e_f32s(xs[i * SW + kx], ws[kx], *a);
+                }
             }
         }
+        acc
     }
-    acc
 }

@@ -169,19 +169,27 @@ impl Conv {
         let g = &self.g;
         let c = self.c_in;
         let depth = self.pw.c_in;
+        let span = g.kw * c;
         for (i, row) in cols.chunks_exact_mut(depth).enumerate() {
             let r = r0 + i;
             let (img, oy, ox) = (r / (g.oh * g.ow), (r / g.ow) % g.oh, r % g.ow);
-            for ky in 0..g.kh {
-                for kx in 0..g.kw {
-                    let dst = &mut row[(ky * g.kw + kx) * c..][..c];
-                    let iy = g.iy(oy, ky);
-                    let ix = (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w);
-                    match (iy, ix) {
-                        (Some(iy), Some(ix)) => {
-                            dst.copy_from_slice(&x[((img * g.h + iy) * g.w + ix) * c..][..c])
+            let first = (ox * g.sw).checked_sub(g.pl);
+            for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
+                let Some(iy) = g.iy(oy, ky) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                let line = &x[(img * g.h + iy) * g.w * c..][..g.w * c];
+                match first {
+                    // The whole tap row inside the map: one copy.
+                    Some(ix) if ix + g.kw <= g.w => dst.copy_from_slice(&line[ix * c..][..span]),
+                    _ => {
+                        for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
+                            match (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w) {
+                                Some(ix) => d.copy_from_slice(&line[ix * c..][..c]),
+                                None => d.fill(0.0),
+                            }
                         }
-                        _ => dst.fill(0.0),
                     }
                 }
             }

@@ -14,6 +14,10 @@ use rayon::prelude::*;
 /// Output channels per panel.
 const NR: usize = 16;
 
+/// Layers with at most this many output pixels split their output channels between threads
+/// rather than their pixels.
+const SPLIT_COLUMNS_BELOW: usize = 256;
+
 /// A 1×1 convolution with packed filters.
 #[derive(Debug)]
 pub(super) struct Pointwise {
@@ -67,11 +71,16 @@ impl Pointwise {
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
         let rows = y.len() / self.c_out;
         let threads = rayon::current_num_threads();
-        // Blocks of whole tiles (12 rows, a multiple of AVX2's 6), at most 96 rows so a block's
-        // input stays in L2 while every panel passes over it, and enough blocks for the threads.
-        let per_task = (rows.div_ceil(threads * 4))
-            .next_multiple_of(12)
-            .clamp(12, 96);
+        // Blocks of at most 48 rows (a multiple of every tile height), so a block's input stays
+        // in L1/L2 while every panel passes over it; with several threads, enough blocks to share
+        // out. (24, 48 and 96 measured alike.)
+        let per_task = if threads > 1 {
+            rows.div_ceil(threads * 4)
+        } else {
+            rows
+        }
+        .next_multiple_of(6)
+        .clamp(6, 48);
         let task = |(b, out): (usize, &mut [f32])| {
             let r0 = b * per_task;
             let m = out.len() / self.c_out;
@@ -79,8 +88,41 @@ impl Pointwise {
                 pw: self,
                 x: &x[r0 * self.c_in..(r0 + m) * self.c_in],
                 y: out,
+                panels: 0..self.bias.len() / NR,
+                ld: self.c_out,
             });
         };
+        let n_panels = self.bias.len() / NR;
+        if threads > 1 && rows <= SPLIT_COLUMNS_BELOW && n_panels >= 2 * threads {
+            // Few rows, many filters (the 7×7 and 14×14 layers): split the output channels, so
+            // each thread reads only its part of the weights. Each part is computed into its
+            // own buffer and copied into place.
+            let groups = threads.min(n_panels / 2);
+            let per_group = n_panels.div_ceil(groups).next_multiple_of(2);
+            let parts: Vec<(usize, Vec<f32>)> = (0..n_panels.div_ceil(per_group))
+                .into_par_iter()
+                .map(|g| {
+                    let panels = g * per_group..((g + 1) * per_group).min(n_panels);
+                    let width = (panels.end * NR).min(self.c_out) - panels.start * NR;
+                    let mut part = vec![0f32; rows * width];
+                    simd(Block {
+                        pw: self,
+                        x,
+                        y: &mut part,
+                        panels: panels.clone(),
+                        ld: width,
+                    });
+                    (panels.start * NR, part)
+                })
+                .collect();
+            for (col, part) in parts {
+                let width = part.len() / rows;
+                for (dst, src) in y.chunks_exact_mut(self.c_out).zip(part.chunks_exact(width)) {
+                    dst[col..col + width].copy_from_slice(src);
+                }
+            }
+            return;
+        }
         if threads > 1 && rows > per_task {
             y.par_chunks_mut(per_task * self.c_out)
                 .enumerate()
@@ -96,15 +138,24 @@ impl Pointwise {
 impl Pointwise {
     /// One block of rows on this thread.
     pub(super) fn run_block(&self, x: &[f32], y: &mut [f32]) {
-        simd(Block { pw: self, x, y });
+        simd(Block {
+            pw: self,
+            x,
+            y,
+            panels: 0..self.bias.len() / NR,
+            ld: self.c_out,
+        });
     }
 }
 
-/// A block of rows.
+/// A block of rows, for the panels `panels`: `y` holds rows of `ld` floats whose first is
+/// output channel `panels.start · 16`.
 struct Block<'a> {
     pw: &'a Pointwise,
     x: &'a [f32],
     y: &'a mut [f32],
+    panels: std::ops::Range<usize>,
+    ld: usize,
 }
 
 impl pulp::WithSimd for Block<'_> {
@@ -127,18 +178,25 @@ impl Block<'_> {
     /// many).
     #[inline(always)]
     fn tiles<S: Simd, const V: usize, const MR: usize, const MR2: usize>(self, simd: S) {
-        let Block { pw, x, y } = self;
+        let Block {
+            pw,
+            x,
+            y,
+            panels,
+            ld,
+        } = self;
         let (k, n) = (pw.c_in, pw.c_out);
-        let rows = y.len() / n;
-        let n_panels = pw.bias.len() / NR;
+        let rows = x.len() / k;
         let panel = |p: usize| &pw.panels[p * k * NR..(p + 1) * k * NR];
-        let mut p = 0;
-        while p < n_panels {
+        // Where output channel `p · 16` of row `r` goes in `y`.
+        let at = |r: usize, p: usize| r * ld + (p - panels.start) * NR;
+        let mut p = panels.start;
+        while p < panels.end {
             let bias = load::<S, V>(&pw.bias[p * NR..]);
             let slopes = load::<S, V>(&pw.slopes[p * NR..]);
             let cols = NR.min(n - p * NR);
             let mut r = 0;
-            if p + 1 < n_panels {
+            if p + 1 < panels.end {
                 let bias2 = load::<S, V>(&pw.bias[(p + 1) * NR..]);
                 let slopes2 = load::<S, V>(&pw.slopes[(p + 1) * NR..]);
                 let cols2 = NR.min(n - (p + 1) * NR);
@@ -147,20 +205,22 @@ impl Block<'_> {
                     let (a, b) =
                         tile2::<S, V, MR2>(simd, x, k, panel(p), panel(p + 1), bias, bias2);
                     for i in 0..MR2 {
-                        let row = &mut y[(r + i) * n + p * NR..];
+                        let row = &mut y[at(r + i, p)..];
                         store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
                         store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
                     }
                     r += MR2;
                 }
-                // The rows left take one panel at a time.
-                for q in [p, p + 1] {
-                    let bias = load::<S, V>(&pw.bias[q * NR..]);
-                    let slopes = load::<S, V>(&pw.slopes[q * NR..]);
-                    let cols = NR.min(n - q * NR);
-                    for r in r..rows {
-                        let acc = tile::<S, V, 1>(simd, &x[r * k..(r + 1) * k], k, panel(q), bias);
-                        store::<S, V>(simd, pw, acc[0], slopes, &mut y[r * n + q * NR..][..cols]);
+                // The rows left, zero-padded to a whole tile.
+                if r < rows {
+                    let left = rows - r;
+                    let tail = padded(&x[r * k..rows * k], MR2 * k);
+                    let (a, b) =
+                        tile2::<S, V, MR2>(simd, &tail, k, panel(p), panel(p + 1), bias, bias2);
+                    for i in 0..left {
+                        let row = &mut y[at(r + i, p)..];
+                        store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
+                        store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
                     }
                 }
                 p += 2;
@@ -169,18 +229,27 @@ impl Block<'_> {
             while r + MR <= rows {
                 let acc = tile::<S, V, MR>(simd, &x[r * k..(r + MR) * k], k, panel(p), bias);
                 for (i, a) in acc.iter().enumerate() {
-                    store::<S, V>(simd, pw, *a, slopes, &mut y[(r + i) * n + p * NR..][..cols]);
+                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
                 }
                 r += MR;
             }
-            while r < rows {
-                let acc = tile::<S, V, 1>(simd, &x[r * k..(r + 1) * k], k, panel(p), bias);
-                store::<S, V>(simd, pw, acc[0], slopes, &mut y[r * n + p * NR..][..cols]);
-                r += 1;
+            if r < rows {
+                let tail = padded(&x[r * k..rows * k], MR * k);
+                let acc = tile::<S, V, MR>(simd, &tail, k, panel(p), bias);
+                for (i, a) in acc.iter().enumerate().take(rows - r) {
+                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
+                }
             }
             p += 1;
         }
     }
+}
+
+/// `x` followed by zeros up to `len` floats (a block's last, partial tile).
+fn padded(x: &[f32], len: usize) -> Vec<f32> {
+    let mut v = vec![0f32; len];
+    v[..x.len()].copy_from_slice(x);
+    v
 }
 
 /// `MR` rows of `x` (each `k` long) times two `[k, 16]` panels, plus their biases.

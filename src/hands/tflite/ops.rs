@@ -1,9 +1,13 @@
 //! The kernels the TFLite steps run, on NHWC f32 buffers whose shapes [`super::graph`] checked.
-//! Convolutions are `model::kernels`' gemm (1×1: the input rows are the matrix; k×k: an
-//! im2col block first) with bias and activation applied while the block is in cache; depthwise
-//! convolution, pooling and the elementwise operators are plain loops over contiguous channel
-//! vectors compiled for the CPU's best instruction set by `model::kernels::simd`. Work is split
+//! Convolutions go through [`super::pointwise`]'s packed product (1×1: on the input rows as they
+//! are; k×k: on an im2col block), depthwise ones through [`super::depthwise`]; pooling, resize
+//! and the elementwise operators are plain loops over contiguous channel vectors, compiled for
+//! the CPU's best instruction set by `model::kernels::simd` where they matter. Work is split
 //! over output rows on the current rayon pool.
+//!
+//! Not `model::kernels`' gemm: the `gemm` crate packs the filters on every call, which for
+//! these thin layers (16–1152 channels, up to 112×112 pixels) cost as much as the product; the
+//! packed product here lays the filters out once, at load.
 
 use super::pointwise::Pointwise;
 use crate::model::kernels::simd;

@@ -311,6 +311,9 @@ pub(super) struct Mean {
     out_strides: Vec<usize>,
     /// Values averaged into each output.
     count: usize,
+    /// (outer, inner) sizes when the reduced axes are contiguous (the usual global pooling
+    /// over H and W): then the sum runs over whole rows of `inner` floats.
+    block: Option<(usize, usize)>,
 }
 
 impl Mean {
@@ -329,14 +332,38 @@ impl Mean {
             .filter(|(_, &r)| r)
             .map(|(&d, _)| d)
             .product();
+        let first = reduce.iter().position(|&r| r);
+        let last = reduce.iter().rposition(|&r| r);
+        let block = match (first, last) {
+            (Some(a), Some(b)) if reduce[a..=b].iter().all(|&r| r) => {
+                Some((shape[..a].iter().product(), shape[b + 1..].iter().product()))
+            }
+            _ => None,
+        };
         Mean {
             shape: shape.to_vec(),
             out_strides,
             count,
+            block,
         }
     }
 
     fn run(&self, x: &[f32], y: &mut [f32]) {
+        if let Some((outer, inner)) = self.block {
+            let n = self.count;
+            for o in 0..outer {
+                let out = &mut y[o * inner..(o + 1) * inner];
+                out.fill(0.0);
+                for row in x[o * n * inner..(o + 1) * n * inner].chunks_exact(inner) {
+                    for (d, &v) in out.iter_mut().zip(row) {
+                        *d += v;
+                    }
+                }
+                let scale = 1.0 / n as f32;
+                out.iter_mut().for_each(|d| *d *= scale);
+            }
+            return;
+        }
         let mut acc = vec![0f64; y.len()];
         let mut index = vec![0usize; self.shape.len()];
         let mut o = 0;
@@ -388,6 +415,12 @@ impl Dense {
     }
 
     fn run(&self, x: &[f32], y: &mut [f32]) {
+        simd(DenseRun { d: self, x, y });
+    }
+
+    /// The product, inlined into [`DenseRun`]'s SIMD context.
+    #[inline(always)]
+    fn rows(&self, x: &[f32], y: &mut [f32]) {
         for (row, out) in x
             .chunks_exact(self.depth)
             .zip(y.chunks_exact_mut(self.units))
@@ -397,11 +430,46 @@ impl Dense {
                 .zip(self.w.chunks_exact(self.depth))
                 .zip(&self.bias)
             {
-                *d = b + row.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+                *d = b + dot(row, w);
             }
             self.act.apply(out, self.units);
         }
     }
+}
+
+/// [`Dense::run`] compiled for the CPU's instruction set.
+struct DenseRun<'a> {
+    d: &'a Dense,
+    x: &'a [f32],
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for DenseRun<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.d.rows(self.x, self.y);
+    }
+}
+
+/// A dot product in 16 independent lanes (a single running sum could not be vectorised).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Runs `kernel` on its inputs (`shape` is the first input's) into `y`.

@@ -164,7 +164,7 @@ impl pulp::WithSimd for Block<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         match S::F32_LANES {
-            16 => self.tiles::<S, 1, 8, 6>(simd),
+            16 => self.tiles::<S, 1, 8, 8>(simd),
             8 => self.tiles::<S, 2, 6, 3>(simd),
             4 => self.tiles::<S, 4, 3, 1>(simd),
             _ => self.tiles::<S, 16, 1, 1>(simd),

@@ -63,7 +63,7 @@ impl Depthwise {
         // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
         // where the CPU has AVX-512 too: whole vectors run the tiled loops.
         #[cfg(target_arch = "x86_64")]
-        let v3 = (self.c % 16 != 0 && self.c % 8 == 0)
+        let v3 = (!self.c.is_multiple_of(16) && self.c.is_multiple_of(8))
             .then(pulp::x86::V3::try_new)
             .flatten();
         let task = |(r, out): (usize, &mut [f32])| {

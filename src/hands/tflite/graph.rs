@@ -585,7 +585,7 @@ impl<'m, 'a> Builder<'m, 'a> {
                     return Err(e.err(format!("weights are {ws:?}, [units, depth] expected")));
                 };
                 let total: usize = xs.iter().product();
-                if depth == 0 || total % depth != 0 {
+                if depth == 0 || !total.is_multiple_of(depth) {
                     return Err(e.err(format!("input {xs:?} is not rows of {depth}")));
                 }
                 let bias = self.bias(ins, 2, units, &e)?;

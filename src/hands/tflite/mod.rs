@@ -48,6 +48,9 @@ impl std::fmt::Debug for TfliteModel {
     }
 }
 
+/// Time spent per kind of operator in one run ([`TfliteModel::run_profiled`]).
+pub type Profile = Vec<(String, std::time::Duration)>;
+
 /// One output tensor of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorOut {
@@ -120,10 +123,7 @@ impl TfliteModel {
 
     /// [`Self::run`], and the time spent in each kind of operator (convolutions by window and
     /// stride), for benchmarks.
-    pub fn run_profiled(
-        &self,
-        input: &[f32],
-    ) -> Result<(Vec<TensorOut>, Vec<(String, std::time::Duration)>), HandsError> {
+    pub fn run_profiled(&self, input: &[f32]) -> Result<(Vec<TensorOut>, Profile), HandsError> {
         self.check_input(input)?;
         let mut times = Vec::new();
         let outs = self.plan.run(input, Some(&mut times));

@@ -245,6 +245,9 @@ impl Block<'_> {
     }
 }
 
+/// A tile's accumulators: `MR` rows of `V` vectors.
+type Tile<T, const V: usize, const MR: usize> = [[T; V]; MR];
+
 /// `x` followed by zeros up to `len` floats (a block's last, partial tile).
 fn padded(x: &[f32], len: usize) -> Vec<f32> {
     let mut v = vec![0f32; len];
@@ -262,7 +265,7 @@ fn tile2<S: Simd, const V: usize, const MR: usize>(
     pb: &[f32],
     bias_a: [S::f32s; V],
     bias_b: [S::f32s; V],
-) -> ([[S::f32s; V]; MR], [[S::f32s; V]; MR]) {
+) -> (Tile<S::f32s, V, MR>, Tile<S::f32s, V, MR>) {
     let mut a = [bias_a; MR];
     let mut b = [bias_b; MR];
     assert!(x.len() >= MR * k && pa.len() >= k * NR && pb.len() >= k * NR);

@@ -17,6 +17,7 @@ pub mod checkgen;
 pub mod device;
 mod error;
 pub mod fuzz;
+pub mod hands;
 pub mod live;
 pub mod model;
 pub mod preprocess;

@@ -17,6 +17,7 @@ pub fn targets() -> Vec<Target> {
         index(),
         dataset_rates(),
         weights_metadata(),
+        tflite(),
     ]
 }
 
@@ -334,6 +335,39 @@ fn weights_metadata() -> Target {
             b"1e999",
             b"18446744073709551616",
             b"\\u0000",
+        ],
+        run,
+    }
+}
+
+/// The TFLite model reader and executor (`hands::tflite`): a model that loads is also run on
+/// zeros when it is small enough to run quickly.
+fn tflite() -> Target {
+    fn run(input: &[u8]) -> bool {
+        let Ok(model) = crate::hands::tflite::TfliteModel::from_bytes(input, "fuzz.tflite") else {
+            return false;
+        };
+        let n: usize = model.input_shape().iter().product();
+        if model.macs() < 5_000_000 && model.activation_floats() < 2_000_000 {
+            let outs = model
+                .run(&vec![0.0; n])
+                .expect("an input of the model's size runs");
+            assert_eq!(outs.len(), model.output_names().len());
+        }
+        true
+    }
+    // The small model holding every operator the hand models use.
+    let small = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hands/ops.tflite");
+    Target {
+        name: "TFLite model reader (hands::tflite)",
+        seeds: std::fs::read(small).into_iter().collect(),
+        tokens: vec![
+            b"TFL3",
+            b"\x00\x00\x00\x00",
+            b"\xff\xff\xff\xff",
+            b"\x01\x00\x00\x00",
+            b"\x00\x10\x00\x00",
+            b"\xff\xff\xff\x7f",
         ],
         run,
     }

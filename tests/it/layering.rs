@@ -15,6 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("device", &["error", "util"]),
     ("model", &["error", "util"]),
     ("builtin", &[]),
+    ("hands", &["model", "error", "util"]),
     ("weights", &["model", "builtin", "error", "util"]),
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
@@ -26,11 +27,27 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "live",
-        &["capture", "model", "preprocess", "actions", "error", "util"],
+        &[
+            "capture",
+            "model",
+            "preprocess",
+            "actions",
+            "hands",
+            "error",
+            "util",
+        ],
     ),
     (
         "train",
-        &["model", "weights", "preprocess", "synth", "util", "error"],
+        &[
+            "model",
+            "weights",
+            "preprocess",
+            "synth",
+            "hands",
+            "util",
+            "error",
+        ],
     ),
     (
         "ui",
@@ -43,6 +60,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "train",
             "weights",
             "builtin",
+            "hands",
             "error",
         ],
     ),
@@ -58,13 +76,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "train",
             "preprocess",
             "weights",
+            "hands",
             "error",
             "util",
         ],
     ),
     (
         "fuzz",
-        &["capture", "model", "train", "weights", "error", "util"],
+        &[
+            "capture", "model", "train", "weights", "hands", "error", "util",
+        ],
     ),
 ];
 

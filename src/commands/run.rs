@@ -45,8 +45,9 @@ pub struct RunArgs {
     pub demo: bool,
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
-    /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
-    /// `synthetic` (generated gestures). Default: the window's last source (remembered), else
+    /// (by part of its name), a video file (any FFmpeg plays: .mp4, .webm, .mkv, .mov, .avi...,
+    /// played at its own timestamps), a folder of frames (00001.jpg, ...) or of clip folders,
+    /// or `synthetic` (generated gestures). Default: the window's last source (remembered), else
     /// the first camera, else the demo clips.
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
@@ -56,7 +57,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FPS", value_parser = ranged(FPS_RANGE, "frames per second"))]
     pub fps: Option<f32>,
 
-    /// Start a folder over when it ends (the window's demo always loops).
+    /// Start a folder or video file over when it ends (the window's demo always loops).
     #[arg(long = "loop")]
     pub looping: bool,
 
@@ -108,6 +109,11 @@ pub struct RunArgs {
     /// With --headless, also print one JSON line per prediction ("top", "latency_ms").
     #[arg(long, requires = "headless")]
     pub verbose_json: bool,
+
+    /// With --headless and a video file or folder: play it as fast as the model allows instead
+    /// of in real time, with the same predictions and events (timestamps are the file's).
+    #[arg(long, requires = "headless")]
+    pub batch: bool,
 
     #[command(flatten)]
     pub actions: ActionArgs,
@@ -208,6 +214,7 @@ impl RunArgs {
                         self.background.clone()
                     },
                 },
+                batch: self.batch,
                 ..WorkerOptions::default()
             },
             max_source_fps: None,
@@ -275,7 +282,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         Some(SourceSpec::Camera(None))
     } else {
         no_source = Some(
-            "no camera found: pass --source PATH (a frame folder) or --source synthetic, or run --demo"
+            "no camera found: pass --source PATH (a video file or a frame folder) or --source synthetic, or run --demo"
                 .to_string(),
         );
         None
@@ -361,6 +368,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         let Some(source) = plan.source else {
             bail!(plan.no_source.unwrap_or_else(|| "no source".into()));
         };
+        if args.batch && matches!(source, SourceSpec::Camera(_) | SourceSpec::Synthetic) {
+            bail!("--batch plays a video file or a frame folder; {source} runs in real time");
+        }
         if let Some(n) = &plan.notice {
             eprintln!("{n}");
         }

@@ -32,6 +32,9 @@ pub struct Played {
     pub footage_s: f64,
     /// Wall time of the batch run, seconds.
     pub wall_s: f64,
+    /// The highest smoothed probability any class outside the background reached, its label
+    /// and time (s): how near the footage came to an event (the margin below the threshold).
+    pub peak: Option<(String, f32, f64)>,
 }
 
 impl Played {
@@ -55,7 +58,10 @@ pub fn play(
     options.worker.batch = true;
     options.source.looping = false;
     let started = Instant::now();
+    let labels = model.config().labels.clone();
+    let background = options.worker.events.background.clone();
     let pipeline = Pipeline::start(model, spec, &options, None)?;
+    let mut peak: Option<(String, f32, f64)> = None;
     let mut events = Vec::new();
     let mut predictions = 0;
     let mut last_pts: Option<Duration> = None;
@@ -69,6 +75,14 @@ pub fn play(
         match msg {
             WorkerMsg::Prediction(p) => {
                 predictions += 1;
+                for (i, &prob) in p.probs.iter().enumerate() {
+                    let label = labels.get(i).map(String::as_str).unwrap_or("");
+                    if !background.iter().any(|b| b.eq_ignore_ascii_case(label))
+                        && peak.as_ref().is_none_or(|(_, best, _)| prob > *best)
+                    {
+                        peak = Some((label.to_string(), prob, p.t.as_secs_f64()));
+                    }
+                }
                 first_pts.get_or_insert(p.t);
                 last_pts = Some(p.t);
             }
@@ -101,6 +115,7 @@ pub fn play(
         frames_undecodable: ring.status().undecodable(),
         footage_s: last.as_secs_f64() + step,
         wall_s: started.elapsed().as_secs_f64(),
+        peak,
     })
 }
 
@@ -301,6 +316,7 @@ mod tests {
             frames_undecodable: 0,
             footage_s: 60.0,
             wall_s: 1.0,
+            peak: None,
         };
         assert_eq!(p.events_per_hour(), 120.0);
     }

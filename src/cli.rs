@@ -28,7 +28,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Classify clips (folders of frames) and print the top-5 gestures
+    /// Classify clips (folders of frames or video files) and print the top-5 gestures
     Classify(commands::classify::ClassifyArgs),
     /// Convert an original PyTorch checkpoint (.pth.tar) or ImageNet state_dict to our weights file
     Convert(commands::convert::ConvertArgs),
@@ -36,7 +36,7 @@ pub enum Command {
     Info(commands::info::InfoArgs),
     /// Benchmark the model on this machine (CPU or CUDA)
     Bench(commands::bench::BenchArgs),
-    /// Run the live app: camera, frame folder or generated clips → gestures, in a window or
+    /// Run the live app: camera, video file, frame folder or generated clips → gestures, in a window or
     /// --headless as JSON lines (the default when no subcommand is given)
     Run(commands::run::RunArgs),
     /// List the cameras and their modes
@@ -59,6 +59,9 @@ pub enum Command {
     /// Record clips of a gesture from the camera (or a folder, or generated gestures) into a
     /// data set in Jester's layout, for `train` and `eval`
     Record(commands::record::RecordArgs),
+    /// Play footage (a video file or frame folder) through the live pipeline as fast as the
+    /// model runs: events per hour and, with a script, per-gesture hits, misses and delay
+    BenchEvents(commands::bench_events::BenchEventsArgs),
     /// Measure training and data-loading throughput
     BenchTrain(commands::bench_train::BenchTrainArgs),
     /// Benchmark fine-tuning: time to a usable model on 5 classes x 10 clips, and the speed-up
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Checkgen(a)) => commands::checkgen::run(a),
         Some(Command::Data(a)) => commands::data::run(a),
         Some(Command::Record(a)) => commands::record::run(a),
+        Some(Command::BenchEvents(a)) => commands::bench_events::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),

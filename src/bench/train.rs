@@ -33,6 +33,9 @@ pub struct BenchOptions {
     pub clips: usize,
     /// Loader thread counts to measure.
     pub workers: Vec<usize>,
+    /// A real data set to measure loading on instead of the generated one (e.g.
+    /// Something-Something v2 after `data extract`).
+    pub dataset: Option<Dataset>,
 }
 
 impl Default for BenchOptions {
@@ -46,6 +49,7 @@ impl Default for BenchOptions {
             steps: 3,
             clips: 64,
             workers: vec![1, 2],
+            dataset: None,
         }
     }
 }
@@ -111,7 +115,10 @@ fn write_jester_like(dir: &Path, clips: usize) -> Result<Dataset> {
 /// Runs both benchmarks on the CPU.
 pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
-    let ds = Arc::new(write_jester_like(tmp.path(), opts.clips)?);
+    let ds = Arc::new(match &opts.dataset {
+        Some(d) => d.clone(),
+        None => write_jester_like(tmp.path(), opts.clips)?,
+    });
     let labels = ds.labels.clone();
     let mut cfg = ModelConfig::new(opts.arch, opts.consensus, opts.segments, labels);
     cfg.input_size = opts.input_size;

@@ -38,7 +38,7 @@ pub fn find_clips(path: &Path) -> Result<Vec<Vec<PathBuf>>, CaptureError> {
     if !meta.is_dir() {
         return Err(folder_err(
             "is a file; --source takes a folder of frames (00001.jpg, ...) or a folder of such \
-             folders (video files are not supported)"
+             folders (a video file is played as a video)"
                 .into(),
         ));
     }

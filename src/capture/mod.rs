@@ -1,5 +1,5 @@
 //! Frame sources and the capture thread (docs/ARCHITECTURE.md §1, left half): every source
-//! (webcam, frame folder, generated clip) implements [`FrameSource`]; [`Capture`] runs one on its
+//! (webcam, frame folder, video file, generated clip) implements [`FrameSource`]; [`Capture`] runs one on its
 //! own thread, paces it, downscales and timestamps its frames and writes them into a
 //! [`FrameRing`] that overwrites the oldest frame, so capture never waits on inference.
 
@@ -14,6 +14,7 @@ pub mod ring;
 pub mod status;
 pub mod synthetic;
 mod thread;
+pub mod video;
 
 pub use device::{
     CameraBackend, CameraDevice, CameraId, CameraSystem, Mode, PixelFormat, RawFrame,
@@ -45,6 +46,9 @@ pub enum CaptureError {
     /// A folder that holds no usable clip.
     #[error("{path}: {reason}")]
     Folder { path: PathBuf, reason: String },
+    /// A video file that cannot be played (or FFmpeg, which plays it, is missing).
+    #[error("{path}: {reason}")]
+    Video { path: PathBuf, reason: String },
     /// A frame file that cannot be decoded.
     #[error("{path}: cannot decode frame: {reason}")]
     Decode { path: PathBuf, reason: String },
@@ -124,6 +128,8 @@ pub enum SourceSpec {
     Camera(Option<CameraSelector>),
     /// A clip folder (numbered frames) or a folder of clip folders played one after another.
     Folder(PathBuf),
+    /// A video file, decoded by FFmpeg ([`video`]) and played at its own timestamps.
+    Video(PathBuf),
     /// Generated clips of a hand-like blob performing swipes ([`synthetic`]).
     Synthetic,
     /// A folder of clips built into the program (`built-in:assets/demo_clips`,
@@ -177,7 +183,12 @@ impl FromStr for SourceSpec {
                 .map(|f| SourceSpec::BuiltIn(f.name))
                 .ok_or_else(|| SourceSpecError::NoBuiltIn(s.to_string()));
         }
-        Ok(SourceSpec::Folder(PathBuf::from(s)))
+        let path = PathBuf::from(s);
+        Ok(if video::looks_like_video(&path) {
+            SourceSpec::Video(path)
+        } else {
+            SourceSpec::Folder(path)
+        })
     }
 }
 
@@ -187,7 +198,7 @@ impl fmt::Display for SourceSpec {
             SourceSpec::Camera(None) => f.write_str("camera"),
             SourceSpec::Camera(Some(CameraSelector::Index(i))) => write!(f, "camera:{i}"),
             SourceSpec::Camera(Some(CameraSelector::Name(n))) => write!(f, "camera:{n}"),
-            SourceSpec::Folder(p) => write!(f, "{}", p.display()),
+            SourceSpec::Folder(p) | SourceSpec::Video(p) => write!(f, "{}", p.display()),
             SourceSpec::Synthetic => f.write_str("synthetic"),
             SourceSpec::BuiltIn(name) => write!(f, "{}{name}", crate::builtin::PREFIX),
         }
@@ -197,9 +208,10 @@ impl fmt::Display for SourceSpec {
 /// Settings shared by the sources; each uses what applies to it.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
-    /// Playback rate of folders and generated clips; requested rate for a camera.
+    /// Playback rate of folders and generated clips; requested rate for a camera (a video file
+    /// plays at its own timestamps).
     pub fps: Option<f32>,
-    /// Start over at the end of a folder (generated clips never end).
+    /// Start over at the end of a folder or video file (generated clips never end).
     pub looping: bool,
     /// Requested camera resolution.
     pub resolution: Option<(u32, u32)>,
@@ -217,7 +229,7 @@ impl SourceSpec {
     pub fn opening_message(&self) -> String {
         match self {
             SourceSpec::Camera(_) => "opening camera…".into(),
-            SourceSpec::Folder(p) => format!("opening {}…", p.display()),
+            SourceSpec::Folder(p) | SourceSpec::Video(p) => format!("opening {}…", p.display()),
             SourceSpec::Synthetic => "starting generated gestures…".into(),
             SourceSpec::BuiltIn(_) => "opening the built-in recording…".into(),
         }
@@ -264,6 +276,15 @@ impl SourceSpec {
                     )) as Box<dyn FrameSource>)
                 })
             }
+            SourceSpec::Video(path) => {
+                let video = video::VideoOptions {
+                    looping: options.looping,
+                    ..video::VideoOptions::default()
+                };
+                Box::new(move || {
+                    Ok(Box::new(video::VideoSource::open(&path, &video)?) as Box<dyn FrameSource>)
+                })
+            }
             SourceSpec::Synthetic => Box::new(move || {
                 Ok(Box::new(synthetic::SyntheticSource::new(
                     options.fps.unwrap_or(synthetic::DEFAULT_FPS),
@@ -299,6 +320,10 @@ mod tests {
         assert_eq!(
             "clips/a".parse::<SourceSpec>().unwrap(),
             SourceSpec::Folder("clips/a".into())
+        );
+        assert_eq!(
+            "clips/a.webm".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Video("clips/a.webm".into())
         );
         assert!("camera:".parse::<SourceSpec>().is_err());
         let demo = "built-in:assets/demo_clips".parse::<SourceSpec>().unwrap();

@@ -33,6 +33,9 @@ pub enum RingState {
 struct Inner {
     frames: VecDeque<Frame>,
     next_seq: u64,
+    /// Frames up to (excluding) this sequence number have been handled by the reader that
+    /// reports it ([`FrameRing::mark_consumed`]; batch playback waits on it).
+    consumed: u64,
     overwritten: u64,
     state: RingState,
 }
@@ -42,6 +45,8 @@ pub struct FrameRing {
     capacity: usize,
     inner: Mutex<Inner>,
     newer: Condvar,
+    /// Signalled when the reader reports frames handled.
+    taken: Condvar,
     status: CaptureStatus,
 }
 
@@ -54,10 +59,12 @@ impl FrameRing {
             inner: Mutex::new(Inner {
                 frames: VecDeque::with_capacity(capacity),
                 next_seq: 0,
+                consumed: 0,
                 overwritten: 0,
                 state: RingState::Open,
             }),
             newer: Condvar::new(),
+            taken: Condvar::new(),
             status: CaptureStatus::default(),
         }
     }
@@ -141,6 +148,35 @@ impl FrameRing {
     /// Frames dropped because the ring was full.
     pub fn overwritten(&self) -> u64 {
         self.lock().overwritten
+    }
+
+    /// The reader has handled every frame up to and including `seq` (batch playback releases
+    /// the next frame only then).
+    pub fn mark_consumed(&self, seq: u64) {
+        let mut inner = self.lock();
+        inner.consumed = inner.consumed.max(seq + 1);
+        drop(inner);
+        self.taken.notify_all();
+    }
+
+    /// Waits up to `timeout` until the reader has handled frame `seq`; false on timeout.
+    pub fn wait_consumed(&self, seq: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        loop {
+            if inner.consumed > seq {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            inner = self
+                .taken
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Waits up to `timeout` for a frame with a sequence number above `after` (any frame if

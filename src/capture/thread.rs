@@ -32,6 +32,11 @@ pub struct CaptureOptions {
     pub start_timeout: Duration,
     /// What the status says while the source opens ("opening camera…").
     pub opening: String,
+    /// Batch playback: a played-back frame is released as soon as the reader has handled the
+    /// one before ([`FrameRing::mark_consumed`]) instead of at its presentation time, so a
+    /// file is processed as fast as the reader allows and no frame is ever overwritten unseen.
+    /// Live sources (cameras) ignore it.
+    pub lockstep: bool,
     /// How long [`Capture::stop`] waits for the thread to end before leaving it behind (a
     /// wedged camera driver must not hang whoever stops it).
     pub stop_wait: Duration,
@@ -45,6 +50,7 @@ impl Default for CaptureOptions {
             ring_capacity: 64,
             start_timeout: Duration::from_secs(20),
             opening: "opening the source…".into(),
+            lockstep: false,
             stop_wait: Duration::from_secs(2),
         }
     }
@@ -80,6 +86,7 @@ impl Capture {
             let resize = options
                 .resize_shorter_to
                 .map(|model| (model, options.preview_min));
+            let lockstep = options.lockstep;
             std::thread::Builder::new()
                 .name("capture".into())
                 .spawn(move || {
@@ -100,7 +107,7 @@ impl Capture {
                         if let Some(w) = &waker {
                             w();
                         }
-                        capture_loop(source, &ring, &stop, resize, waker.as_ref());
+                        capture_loop(source, &ring, &stop, resize, lockstep, waker.as_ref());
                     });
                     if let Err(panic) = catch_unwind(body) {
                         let why = CaptureError::Panicked("capture", panic_message(&*panic));
@@ -209,6 +216,7 @@ fn capture_loop(
     ring: &FrameRing,
     stop: &AtomicBool,
     resize: Option<(u32, u32)>,
+    lockstep: bool,
     waker: Option<&Waker>,
 ) {
     let status = ring.status();
@@ -248,6 +256,7 @@ fn capture_loop(
         }
         let captured_at = match frame.captured_at {
             Some(t) => t,
+            None if lockstep => Instant::now(),
             None => {
                 if !sleep_until(start + frame.pts, stop) {
                     break RingState::Finished;
@@ -262,8 +271,11 @@ fn capture_loop(
             }
             None => frame.image,
         };
-        ring.push(Arc::new(image), frame.pts, captured_at);
+        let seq = ring.push(Arc::new(image), frame.pts, captured_at);
         wake();
+        if lockstep && frame.captured_at.is_none() && !wait_consumed(ring, seq, stop) {
+            break RingState::Finished;
+        }
     };
     // Release the device before telling readers the stream is over.
     drop(source);
@@ -276,6 +288,17 @@ fn capture_loop(
 /// from the original.
 fn stored_side(shorter: u32, model: u32, preview_min: u32) -> u32 {
     model.max(shorter.min(preview_min))
+}
+
+/// Waits until the reader has handled frame `seq`, in short slices so a stop request is seen
+/// quickly; false if stopped.
+fn wait_consumed(ring: &FrameRing, seq: u64, stop: &AtomicBool) -> bool {
+    while !ring.wait_consumed(seq, Duration::from_millis(20)) {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Sleeps until `deadline` in short slices so a stop request is seen quickly; false if stopped.
@@ -405,6 +428,42 @@ mod tests {
         assert_eq!(cap.ring().pushed(), 10);
         assert_eq!(cap.ring().len(), 4);
         assert_eq!(cap.ring().latest().unwrap().image.dimensions(), (32, 16));
+    }
+
+    #[test]
+    fn lockstep_releases_each_frame_once_the_reader_has_it() {
+        let options = CaptureOptions {
+            lockstep: true,
+            ..Default::default()
+        };
+        let cap = Capture::start(
+            Box::new(|| {
+                Ok(Box::new(Counting {
+                    n: 0,
+                    limit: 1000,
+                    fail: false,
+                }) as Box<dyn FrameSource>)
+            }),
+            &options,
+            None,
+        )
+        .unwrap();
+        let ring = cap.ring().clone();
+        let start = Instant::now();
+        let mut seen = Vec::new();
+        let mut last = None;
+        while ring.wait_for_newer(last, Duration::from_secs(5)) {
+            let newest = ring.latest().unwrap();
+            // One new frame at a time: the writer waits for this reader.
+            assert_eq!(newest.seq, last.map_or(0, |s| s + 1));
+            seen.push(newest.pts);
+            last = Some(newest.seq);
+            ring.mark_consumed(newest.seq);
+        }
+        // 10 s of frames at 100 fps, far faster than their timestamps.
+        assert_eq!(seen.len(), 1000);
+        assert!(start.elapsed() < Duration::from_secs(8));
+        assert_eq!(seen[999], Duration::from_millis(10_000));
     }
 
     #[test]

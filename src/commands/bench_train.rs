@@ -29,6 +29,12 @@ pub struct BenchTrainArgs {
     /// One JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Measure loading on this data set root instead of generated clips (needs --data-list).
+    #[arg(long, value_name = "DIR", requires = "data_list")]
+    pub data_root: Option<std::path::PathBuf>,
+    /// The index file of --data-root to load (TRN list, Jester CSV or SSv2 JSON).
+    #[arg(long, value_name = "FILE", requires = "data_root")]
+    pub data_list: Option<std::path::PathBuf>,
 }
 
 /// Runs `gesture-app bench-train`.
@@ -42,6 +48,18 @@ pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
         steps: a.steps.max(1),
         clips: a.clips.max(1),
         workers: a.workers.iter().map(|&w| w.max(1)).collect(),
+        dataset: match (&a.data_root, &a.data_list) {
+            (Some(root), Some(list)) => Some(
+                gesture_app::train::data::DataSpec {
+                    root: root.clone(),
+                    labels: None,
+                    frames_dir: None,
+                    naming: None,
+                }
+                .open(list)?,
+            ),
+            _ => None,
+        },
     })?;
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
@@ -53,8 +71,13 @@ pub fn run(a: BenchTrainArgs) -> anyhow::Result<ExitCode> {
     );
     for l in &r.loading {
         println!(
-            "data loading ({} thread(s), 176x100 JPEG, train augmentation): {:.1} clips/s",
-            l.workers, l.clips_per_s
+            "data loading ({} thread(s), {}, train augmentation): {:.1} clips/s",
+            l.workers,
+            match &a.data_list {
+                Some(list) => format!("{}", list.display()),
+                None => "176x100 JPEG".to_string(),
+            },
+            l.clips_per_s
         );
     }
     println!(

@@ -1,10 +1,18 @@
-//! `gesture-app classify`: run a model on clip folders and print the top-5 gestures per clip, or
-//! one JSON line per clip with `--json`.
+//! `gesture-app classify`: run a model on clip folders or video files and print the top-5
+//! gestures per clip, or one JSON line per clip with `--json`. A video file is resampled to the
+//! model's clip rate by its timestamps (the frame nearest each clip-rate instant), as `train`
+//! resamples recorded clips and the live worker a camera, then sampled like a clip folder.
 
 use candle_core::{Tensor, D};
 use clap::Args;
+use gesture_app::capture::video::{self, VideoOptions};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::preprocess::load_clip;
+use gesture_app::live::rate::nearest;
+use gesture_app::model::config::ModelConfig;
+use gesture_app::preprocess::{
+    frames_to_tensor, load_clip, sample_eval_indices, segment_frames, segment_starts_len,
+};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -23,7 +31,8 @@ pub struct ClassifyArgs {
     /// How many classes to list per clip
     #[arg(long, default_value_t = 5)]
     pub top: usize,
-    /// Clip folders holding numbered frames (00001.jpg, 00002.jpg, ... or .png)
+    /// Clip folders holding numbered frames (00001.jpg, 00002.jpg, ... or .png), or video files
+    /// (any FFmpeg plays)
     #[arg(required = true, value_name = "CLIP")]
     pub clips: Vec<PathBuf>,
 }
@@ -55,6 +64,43 @@ pub fn rank(logits: &Tensor, labels: &[String], k: usize) -> anyhow::Result<Vec<
         .collect())
 }
 
+/// A video file as the model's input `[N, c_in, S, S]`: resampled to the clip rate, then the
+/// TSN evaluation frames.
+fn load_video(path: &Path, cfg: &ModelConfig, dev: &candle_core::Device) -> anyhow::Result<Tensor> {
+    let (frames, undecodable) = video::read_all(path, &VideoOptions::default())?;
+    if undecodable > 0 {
+        eprintln!(
+            "{}: {undecodable} undecodable frame(s) skipped",
+            path.display()
+        );
+    }
+    let secs: Vec<f64> = frames.iter().map(|f| f.0).collect();
+    let fps = cfg.clip_fps as f64;
+    let last = secs.last().copied().unwrap_or(0.0);
+    // Clip-rate instants up to the last frame (half a step of slack for rounded timestamps).
+    let grid: Vec<usize> = (0..=((last * fps + 0.5).floor() as usize))
+        .map(|k| nearest(&secs, k as f64 / fps))
+        .collect();
+    if grid.len() < cfg.num_segments {
+        anyhow::bail!(
+            "{}: {:.2} s of video gives {} frame(s) at the model's {} fps, and it samples {} \
+             segments",
+            path.display(),
+            last,
+            grid.len(),
+            cfg.clip_fps,
+            cfg.num_segments
+        );
+    }
+    let per = cfg.frames_per_segment();
+    let starts = sample_eval_indices(segment_starts_len(grid.len(), per), cfg.num_segments);
+    let picked: Vec<image::RgbImage> = segment_frames(&starts, per, grid.len())
+        .into_iter()
+        .map(|i| frames[grid[i]].1.clone())
+        .collect();
+    Ok(frames_to_tensor(&picked, cfg, dev)?)
+}
+
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let (dev, why) = device::select(args.device)?;
     if !args.json {
@@ -63,7 +109,11 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let model = gesture_app::weights::load_model(&args.weights, &dev)?;
     let cfg = model.config().clone();
     for clip in &args.clips {
-        let frames = load_clip(clip, &cfg, &dev)?; // [N, 3, S, S]
+        let frames = if clip.is_file() {
+            load_video(clip, &cfg, &dev)?
+        } else {
+            load_clip(clip, &cfg, &dev)?
+        }; // [N, c_in, S, S]
         let logits = model.forward(&frames.unsqueeze(0)?)?.squeeze(0)?; // [C]
         let logits = logits.to_device(&candle_core::Device::Cpu)?;
         let top = rank(&logits, &cfg.labels, args.top.max(1))?;

@@ -1,5 +1,5 @@
 //! `gesture-app data check`: audits a data set (missing folders, frame counts, unreadable
-//! frames) before training on it.
+//! frames) before training on it; `data extract` ([`super::extract`]) turns videos into one.
 
 use super::dataset_args::DataSetArgs;
 use gesture_app::train::data::check::check_dataset;
@@ -19,6 +19,9 @@ pub struct DataArgs {
 pub enum DataCommand {
     /// Report missing clip folders, frame-count mismatches and unreadable frames.
     Check(CheckArgs),
+    /// Extract video files (Something-Something v2's .webm...) to frame folders, in parallel
+    /// and resumable, with the label and list files beside them for `train`.
+    Extract(super::extract::ExtractArgs),
 }
 
 /// `data check` flags.
@@ -42,7 +45,10 @@ pub struct CheckArgs {
 
 /// Runs `gesture-app data ...`.
 pub fn run(args: DataArgs) -> anyhow::Result<ExitCode> {
-    let DataCommand::Check(a) = args.command;
+    let a = match args.command {
+        DataCommand::Check(a) => a,
+        DataCommand::Extract(a) => return super::extract::run(a),
+    };
     let ds = a.data.spec().open(&a.list)?;
     let bar = (!a.json && std::io::stderr().is_terminal())
         .then(|| indicatif::ProgressBar::new(ds.len() as u64));

@@ -4,6 +4,7 @@
 
 pub mod actions_args;
 pub mod bench;
+pub mod bench_events;
 pub mod bench_finetune;
 pub mod bench_pipeline;
 pub mod bench_train;
@@ -15,6 +16,7 @@ pub mod convert;
 pub mod data;
 pub mod dataset_args;
 pub mod eval;
+pub mod extract;
 pub mod finetune;
 pub mod fuzz;
 pub mod info;

@@ -1,5 +1,5 @@
 //! `gesture-app record`: records clips of one gesture from any source the live app takes (a
-//! camera, a frame folder, generated gestures) into a data set in Jester's layout, through
+//! camera, a video file, a frame folder, generated gestures) into a data set in Jester's layout, through
 //! [`DatasetWriter`]. Frames are stored as they arrived, with their rate in `dataset.toml`; a
 //! clip cut short (Ctrl-C, a camera lost, a source error) is discarded and every finished clip
 //! is kept.
@@ -51,9 +51,9 @@ pub struct RecordArgs {
     #[arg(long, value_name = "S", value_parser = ranged(COUNTDOWN, "seconds"))]
     pub countdown: Option<f32>,
 
-    /// Where frames come from: `camera` (the first one), `camera:N`, `camera:NAME`, a folder
-    /// of frames or of clip folders (played from the start again until every clip is
-    /// recorded), or `synthetic` (generated gestures) [default: camera].
+    /// Where frames come from: `camera` (the first one), `camera:N`, `camera:NAME`, a video
+    /// file or a folder of frames or of clip folders (played from the start again until every
+    /// clip is recorded), or `synthetic` (generated gestures) [default: camera].
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<SourceSpec>,
 

@@ -46,7 +46,8 @@ pub struct RunArgs {
     pub demo: bool,
 
     /// Where frames come from: `camera` (the first one), `camera:N` (by index), `camera:NAME`
-    /// (by part of its name), a folder of frames (00001.jpg, ...) or of clip folders, or
+    /// (by part of its name), a video file (any FFmpeg plays: .mp4, .webm, .mkv, .mov, .avi...,
+    /// played at its own timestamps), a folder of frames (00001.jpg, ...) or of clip folders,
     /// `synthetic` (generated gestures), or `built-in:assets/demo_clips` (the demo recording).
     /// Default: the window's last source (remembered), else the first camera, else the demo
     /// clips.
@@ -58,7 +59,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FPS", value_parser = ranged(FPS_RANGE, "frames per second"))]
     pub fps: Option<f32>,
 
-    /// Start a folder over when it ends (the window's demo always loops).
+    /// Start a folder or video file over when it ends (the window's demo always loops).
     #[arg(long = "loop")]
     pub looping: bool,
 
@@ -110,6 +111,11 @@ pub struct RunArgs {
     /// With --headless, also print one JSON line per prediction ("top", "latency_ms").
     #[arg(long, requires = "headless")]
     pub verbose_json: bool,
+
+    /// With --headless and a video file or folder: play it as fast as the model allows instead
+    /// of in real time, with the same predictions and events (timestamps are the file's).
+    #[arg(long, requires = "headless")]
+    pub batch: bool,
 
     #[command(flatten)]
     pub actions: ActionArgs,
@@ -210,6 +216,7 @@ impl RunArgs {
                         self.background.clone()
                     },
                 },
+                batch: self.batch,
                 ..WorkerOptions::default()
             },
             max_source_fps: None,
@@ -274,7 +281,7 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         Some(SourceSpec::Camera(None))
     } else {
         no_source = Some(
-            "no camera found: pass --source PATH (a frame folder) or --source synthetic, or run --demo"
+            "no camera found: pass --source PATH (a video file or a frame folder) or --source synthetic, or run --demo"
                 .to_string(),
         );
         None
@@ -360,6 +367,9 @@ pub fn run(mut args: RunArgs) -> anyhow::Result<ExitCode> {
         let Some(source) = plan.source else {
             bail!(plan.no_source.unwrap_or_else(|| "no source".into()));
         };
+        if args.batch && matches!(source, SourceSpec::Camera(_) | SourceSpec::Synthetic) {
+            bail!("--batch plays a video file or a frame folder; {source} runs in real time");
+        }
         if let Some(n) = &plan.notice {
             eprintln!("{n}");
         }

@@ -1,7 +1,7 @@
 //! Fuzzing on stable Rust: a seeded mutation loop over the parsers that read what cameras, files
 //! and users hand the app (frame decoders, the checkpoint pickle reader, the index and label
 //! parsers, the data set's `dataset.toml`, the weights-metadata reader, the TFLite model reader and
-//! executor; [`targets`]). Each input is a real input (a seed)
+//! executor, the readers of the FFmpeg child that plays video files; [`targets`]). Each input is a real input (a seed)
 //! mutated a few times — bits flipped, bytes and lengths set to edge values, ranges cut,
 //! repeated or spliced from another seed — up to [`MAX_INPUT`] bytes. A panic is caught and
 //! reported with its input; a hang is caught by a watchdog that saves the input and ends the

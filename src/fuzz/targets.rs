@@ -18,7 +18,49 @@ pub fn targets() -> Vec<Target> {
         dataset_rates(),
         weights_metadata(),
         tflite(),
+        video_child_output(),
     ]
+}
+
+/// The readers of the FFmpeg child that plays video files (`capture::video`): its stderr log
+/// (frame headers, decode errors) and the raw frame stream cut by those headers. An input is
+/// `[log length u16 LE][log][frame bytes]`. The decoder itself runs in the child, where a crash
+/// cannot reach the app; tests/it/video.rs plays corrupt files through the real child.
+fn video_child_output() -> Target {
+    fn run(input: &[u8]) -> bool {
+        if input.len() < 2 {
+            return false;
+        }
+        let n = (u16::from_le_bytes([input[0], input[1]]) as usize).min(input.len() - 2);
+        let (log, frames) = input[2..].split_at(n);
+        let (decoded, _, broken) = crate::capture::video::replay_child_output(log, frames);
+        decoded > 0 && broken.is_none()
+    }
+    let log: &[u8] = include_bytes!("seeds/ffmpeg_child.log");
+    let rgb: &[u8] = include_bytes!("seeds/ffmpeg_child.rgb");
+    let seed = |log: &[u8]| {
+        let mut v = (log.len() as u16).to_le_bytes().to_vec();
+        v.extend_from_slice(log);
+        v.extend_from_slice(rgb);
+        v
+    };
+    let mut with_error = log.to_vec();
+    with_error.extend_from_slice(
+        b"Error while decoding stream #0:0: Invalid data found when processing input\n",
+    );
+    Target {
+        name: "video child output (FFmpeg log lines, raw frame stream)",
+        seeds: vec![seed(log), seed(&with_error)],
+        tokens: vec![
+            b"[Parsed_showinfo_0 @ 0x1] n:   0 pts:      0 s:4x2\n",
+            b"config in time_base: 1/12288, ",
+            b" pts:NOPTS ",
+            b" s:65535x65535 ",
+            b"Decoding error: x\n",
+            b"\r",
+        ],
+        run,
+    }
 }
 
 const FORMATS: [PixelFormat; 6] = [

@@ -125,6 +125,7 @@ impl Pipeline {
             // the worker reads.
             ring_capacity: (options.worker.window.as_secs_f32() * max_fps).ceil() as usize + 8,
             opening: opening.to_string(),
+            lockstep: options.worker.batch,
             ..CaptureOptions::default()
         };
         let (tx, rx) = bounded(CHANNEL_CAPACITY);

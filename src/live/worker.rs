@@ -63,6 +63,12 @@ pub struct WorkerOptions {
     pub top_k: usize,
     /// How often statistics are sent.
     pub stats_every: Duration,
+    /// Batch playback of a file: the capture thread releases each frame once the worker has
+    /// handled the one before (`CaptureOptions::lockstep`), every clip-rate sample is
+    /// computed (no stride, however long a pass takes) and every prediction is delivered, so
+    /// the predictions are those of real-time playback on a machine that keeps up, as fast as
+    /// the model runs.
+    pub batch: bool,
 }
 
 impl Default for WorkerOptions {
@@ -73,6 +79,7 @@ impl Default for WorkerOptions {
             events: EventSettings::default(),
             top_k: 5,
             stats_every: Duration::from_millis(500),
+            batch: false,
         }
     }
 }
@@ -296,7 +303,9 @@ impl Worker {
             };
             self.stats.frames_skipped += newest.seq - last_seq.map_or(0, |s| s + 1);
             last_seq = Some(newest.seq);
-            if let Err(why) = self.on_frames(&frames, &mut interval) {
+            let handled = self.on_frames(&frames, &mut interval);
+            self.ring.mark_consumed(newest.seq);
+            if let Err(why) = handled {
                 return Some(why);
             }
         }
@@ -321,7 +330,7 @@ impl Worker {
         self.stats.samples_skipped += due.len() as u64 - 1;
         let started = Instant::now();
         let result = self.predict(k, frames, i, fps, steps);
-        if result.is_ok() {
+        if result.is_ok() && !self.options.batch {
             self.pace.record(started.elapsed());
             self.stats.sample_stride = self.pace.stride();
         }
@@ -589,6 +598,9 @@ impl Worker {
     }
 
     fn send_prediction(&mut self, p: Prediction) {
+        if self.options.batch {
+            return self.send_reliably(WorkerMsg::Prediction(p));
+        }
         match self.tx.try_send(WorkerMsg::Prediction(p)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.stats.messages_dropped += 1,

@@ -396,7 +396,9 @@ impl LiveApp {
                 self.pipeline = Some(p);
                 self.error = None;
                 self.chosen_source = chosen.then(|| match &spec {
-                    SourceSpec::Folder(dir) => absolute(dir).display().to_string(),
+                    SourceSpec::Folder(path) | SourceSpec::Video(path) => {
+                        absolute(path).display().to_string()
+                    }
                     other => other.to_string(),
                 });
                 true

@@ -104,7 +104,7 @@ fn source_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         let edit = ui.add(
             egui::TextEdit::singleline(&mut app.source_text)
-                .hint_text("camera:0, a frame folder, synthetic")
+                .hint_text("camera:0, a video file, a frame folder, synthetic")
                 .desired_width(200.0),
         );
         let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));

@@ -131,6 +131,10 @@ impl Remembered {
                 "the source last used, {}, is gone; using the default source",
                 p.display()
             )),
+            Ok(SourceSpec::Video(p)) if !p.is_file() => Recall::Dropped(format!(
+                "the source last used, {}, is gone; using the default source",
+                p.display()
+            )),
             Ok(spec) => Recall::Use(spec),
             Err(e) => Recall::Dropped(format!("ignored the remembered source '{s}': {e}")),
         }

@@ -15,6 +15,8 @@ mod parity;
 mod pipeline;
 mod readme_commands;
 mod record;
+mod something;
 mod teach_ui;
 mod training;
 mod ui;
+mod video;

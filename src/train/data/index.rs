@@ -1,7 +1,12 @@
 //! Index and label files of the data sets (docs/ARCHITECTURE.md §7): TRN-style `category.txt` +
 //! `*_videofolder.txt` (`ID NUM_FRAMES LABEL_INDEX`, Jester and Something-Something v2 after
-//! frame extraction) and the raw Jester release CSVs (`jester-v1-labels.csv`,
-//! `jester-v1-{train,validation}.csv` with `ID;Label`, `jester-v1-test.csv` with `ID` alone).
+//! frame extraction), the raw Jester release CSVs (`jester-v1-labels.csv`,
+//! `jester-v1-{train,validation}.csv` with `ID;Label`, `jester-v1-test.csv` with `ID` alone) and
+//! Something-Something v2's JSON label files as they ship (`something-something-v2-labels.json`,
+//! an object of the 174 templates to their indices; `-train.json`, `-validation.json`, lists of
+//! `{"id", "label", "template", "placeholders"}`, `-test.json` with `id` alone), read as the
+//! original's `process_sth_v2_dataset.py` reads them: the class is the `template` with its
+//! brackets removed, the clip folder is the `id`.
 //! Every malformed line is reported as `FILE:LINE: reason`.
 
 use crate::{Error, Result};
@@ -69,6 +74,9 @@ pub fn read_labels(path: &Path) -> Result<Vec<String>> {
 
 /// [`read_labels`] on a file's text; `path` only names it in errors.
 pub fn parse_labels(path: &Path, text: &str) -> Result<Vec<String>> {
+    if text.trim_start().starts_with('{') {
+        return parse_ssv2_labels(path, text);
+    }
     let mut labels = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, raw) in text.lines().enumerate() {
@@ -105,6 +113,9 @@ pub fn parse_list(path: &Path, text: &str, labels: &[String]) -> Result<ClipList
         .enumerate()
         .map(|(i, l)| (l.to_lowercase(), i))
         .collect();
+    if text.trim_start().starts_with('[') {
+        return parse_ssv2_list(path, text, &by_name, labels.len());
+    }
     let csv = text.lines().any(|l| l.contains(';'));
     let mut entries = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -127,6 +138,101 @@ pub fn parse_list(path: &Path, text: &str, labels: &[String]) -> Result<ClipList
     }
     if entries.is_empty() {
         return Err(Error::bad_file(path, "no clips in the index file"));
+    }
+    Ok(ClipList {
+        path: path.to_path_buf(),
+        entries,
+    })
+}
+
+/// `something-something-v2-labels.json`: `{"template": "index", ...}` (indices as strings, as
+/// shipped, or numbers); labels in index order. The indices must be 0..n, each once.
+fn parse_ssv2_labels(path: &Path, text: &str) -> Result<Vec<String>> {
+    let bad = |reason: String| Error::bad_file(path, &reason);
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| bad("expected a JSON object of labels to indices".into()))?;
+    let mut slots: Vec<Option<String>> = vec![None; object.len()];
+    for (label, index) in object {
+        let i = match index {
+            serde_json::Value::String(s) => s.trim().parse::<usize>().ok(),
+            serde_json::Value::Number(n) => n.as_u64().map(|n| n as usize),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            bad(format!(
+                "label '{label}': index {index} is not a whole number"
+            ))
+        })?;
+        let slot = slots.get_mut(i).ok_or_else(|| {
+            bad(format!(
+                "label '{label}': index {i} out of range for {} labels",
+                object.len()
+            ))
+        })?;
+        if let Some(other) = slot.replace(label.trim().to_string()) {
+            return Err(bad(format!(
+                "index {i} given to both '{other}' and '{label}'"
+            )));
+        }
+    }
+    if slots.is_empty() {
+        return Err(bad("no labels in the file".into()));
+    }
+    // n distinct indices below n: every slot is filled.
+    Ok(slots.into_iter().flatten().collect())
+}
+
+/// `something-something-v2-{train,validation,test}.json`: a list of clips; the class of a
+/// clip is its `template` without the brackets around the placeholders (`"Putting [something]
+/// on [something]"` → `"Putting something on something"`), as `process_sth_v2_dataset.py`
+/// maps it; a list without templates (the test list) is unlabelled. Frame counts are counted
+/// from the clip folders on use.
+fn parse_ssv2_list(
+    path: &Path,
+    text: &str,
+    by_name: &HashMap<String, usize>,
+    num_classes: usize,
+) -> Result<ClipList> {
+    let bad = |reason: String| Error::bad_file(path, &reason);
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let items = value
+        .as_array()
+        .ok_or_else(|| bad("expected a JSON list of clips".into()))?;
+    let mut entries = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let err = |reason: String| bad(format!("clip {} of the list: {reason}", i + 1));
+        let id = match item.get("id") {
+            Some(serde_json::Value::String(s)) => s.trim().to_string(),
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => return Err(err("no \"id\"".into())),
+        };
+        check_id(&id).map_err(err)?;
+        let label = match item.get("template") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(t)) => {
+                let name = t.replace(['[', ']'], "");
+                Some(*by_name.get(&name.trim().to_lowercase()).ok_or_else(|| {
+                    err(format!(
+                        "unknown template '{name}' (not among the {num_classes} labels of the \
+                         label file)"
+                    ))
+                })?)
+            }
+            Some(other) => return Err(err(format!("\"template\" is not text: {other}"))),
+        };
+        entries.push(ClipEntry {
+            id,
+            num_frames: None,
+            label,
+            line: i + 1,
+        });
+    }
+    if entries.is_empty() {
+        return Err(bad("no clips in the index file".into()));
     }
     Ok(ClipList {
         path: path.to_path_buf(),
@@ -271,6 +377,52 @@ mod tests {
         let f = file("1;Swiping Left\n2;Thumb Up\n");
         let e = read_list(f.path(), &labels()).unwrap_err().to_string();
         assert!(e.contains(":2: unknown label 'Thumb Up'"), "{e}");
+    }
+
+    #[test]
+    fn something_something_v2_json_files_as_shipped() {
+        let labels = file(
+            r#"{"Putting something on a surface": "1", "Approaching something with your camera": "0",
+               "Pushing something from left to right": "2"}"#,
+        );
+        let labels = read_labels(labels.path()).unwrap();
+        assert_eq!(labels[0], "Approaching something with your camera");
+        assert_eq!(labels[2], "Pushing something from left to right");
+        let list = file(
+            r#"[{"id":"78687","label":"holding potato next to vicks vaporub bottle",
+                 "template":"Pushing [something] from left to right","placeholders":["potato"]},
+                {"id":"42326","label":"putting a pen on a table",
+                 "template":"Putting [something] on a surface","placeholders":["a pen"]}]"#,
+        );
+        let list = read_list(list.path(), &labels).unwrap();
+        assert_eq!(list.entries[0].id, "78687");
+        assert_eq!(list.entries[0].label, Some(2));
+        assert_eq!(list.entries[1].label, Some(1));
+        assert_eq!(list.entries[1].num_frames, None);
+        // The test list has ids only.
+        let test = read_list(file(r#"[{"id":"1420"}]"#).path(), &labels).unwrap();
+        assert!(!test.is_labelled());
+        // Errors name the file and the clip.
+        let e = read_list(
+            file(r#"[{"id":"1","template":"Juggling [something]"}]"#).path(),
+            &labels,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("clip 1") && e.contains("Juggling something"),
+            "{e}"
+        );
+        let e = read_list(file(r#"[{"id":"../x","template":"x"}]"#).path(), &labels)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plain folder name"), "{e}");
+        let e = read_labels(file(r#"{"a": "0", "b": "0"}"#).path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("index 0"), "{e}");
+        assert!(read_labels(file(r#"{"a": "5"}"#).path()).is_err());
+        assert!(read_labels(file("{").path()).is_err());
     }
 
     #[test]

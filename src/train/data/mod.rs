@@ -203,14 +203,19 @@ impl DataSpec {
         if let Some(p) = &self.labels {
             return Ok(self.resolve(p));
         }
-        for name in ["category.txt", "jester-v1-labels.csv"] {
+        for name in [
+            "category.txt",
+            "jester-v1-labels.csv",
+            "something-something-v2-labels.json",
+        ] {
             let p = self.root.join(name);
             if p.exists() {
                 return Ok(p);
             }
         }
         Err(Error::Data(format!(
-            "no label file: {} has neither category.txt nor jester-v1-labels.csv (give --labels FILE)",
+            "no label file: {} has neither category.txt, jester-v1-labels.csv nor \
+             something-something-v2-labels.json (give --labels FILE)",
             self.root.display()
         )))
     }

@@ -1,0 +1,183 @@
+//! `gesture-app bench-events`: plays footage (a video file or frame folder) through the live
+//! pipeline in batch mode and reports the events it fires: events per hour of footage and,
+//! with a script of what was performed, per-gesture hits, misses, extra events and the delay
+//! from a gesture's end to its event (`gesture_app::bench::events`).
+
+use super::bundled;
+use super::run::{ranged, FPS_RANGE};
+use anyhow::{anyhow, Context};
+use gesture_app::bench::events::{parse_script, play, score, Score};
+use gesture_app::capture::{SourceOptions, SourceSpec, DEFAULT_FOLDER_FPS};
+use gesture_app::device::{self, DeviceChoice};
+use gesture_app::live::events::EventSettings;
+use gesture_app::live::{PipelineOptions, WorkerOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Flags of the events benchmark.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_help = "For instance (the video is yours):
+  gesture-app bench-events --source street.mp4
+  gesture-app bench-events --source assets/demo_clips/gestures --script assets/demo_clips/gestures/script.txt
+
+Without --script, a script.txt inside a frame folder (as `synth --session` writes) is used.")]
+pub struct BenchEventsArgs {
+    /// Weights file [default: the bundled demo model].
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+    /// The footage: a video file, or a folder of frames or of clip folders.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: SourceSpec,
+    /// What was performed: one `FIRST LAST LABEL` line per gesture, frames numbered from 1.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<PathBuf>,
+    /// Frame rate the script's frame numbers count at, and a folder's playback rate, 1 to 240
+    /// [default: 12].
+    #[arg(long, value_name = "FPS", value_parser = ranged(FPS_RANGE, "frames per second"))]
+    pub fps: Option<f32>,
+    /// How long after a gesture's last frame its event may come and still count as a hit.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    pub max_delay_ms: u64,
+    /// Smoothed probability an event needs, 0 to 1 [default: the live app's, 0.8].
+    #[arg(long, value_name = "P")]
+    pub threshold: Option<f32>,
+    #[arg(long, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the benchmark.
+pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
+    let (device, device_desc) = device::select(args.device)?;
+    let weights = match &args.weights {
+        Some(w) => w.clone(),
+        None => bundled::find(bundled::DEMO_WEIGHTS)
+            .map_err(|e| anyhow!("no --weights given and {e}"))?,
+    };
+    let model = gesture_app::weights::load_model(&weights, &device)
+        .with_context(|| format!("cannot use weights {}", weights.display()))?;
+    let defaults = EventSettings::default();
+    let events = EventSettings {
+        threshold: args.threshold.unwrap_or(defaults.threshold),
+        ..defaults
+    };
+    let background = events.background.clone();
+    let options = PipelineOptions {
+        source: SourceOptions {
+            fps: args.fps,
+            ..SourceOptions::default()
+        },
+        worker: WorkerOptions {
+            events,
+            batch: true,
+            ..WorkerOptions::default()
+        },
+        max_source_fps: None,
+    };
+    let script_path = args.script.clone().or_else(|| match &args.source {
+        SourceSpec::Folder(dir) => Some(dir.join("script.txt")).filter(|p| p.is_file()),
+        _ => None,
+    });
+    let script = match &script_path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the script {}", p.display()))?;
+            Some(parse_script(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?)
+        }
+        None => None,
+    };
+    let played = play(Arc::new(model), &args.source, &options)
+        .with_context(|| format!("cannot play {}", args.source))?;
+    let script_fps = args.fps.unwrap_or(DEFAULT_FOLDER_FPS) as f64;
+    let scored = script.as_ref().map(|s| {
+        score(
+            &played.events,
+            s,
+            script_fps,
+            &background,
+            Duration::from_millis(args.max_delay_ms),
+        )
+    });
+    if args.json {
+        let v = serde_json::json!({
+            "weights": weights.display().to_string(),
+            "source": args.source.to_string(),
+            "device": device_desc,
+            "footage_s": played.footage_s,
+            "frames": played.frames,
+            "frames_undecodable": played.frames_undecodable,
+            "predictions": played.predictions,
+            "events": played.events,
+            "events_per_hour": played.events_per_hour(),
+            "wall_s": played.wall_s,
+            "peak": played.peak.as_ref().map(|(label, prob, t_s)| {
+                serde_json::json!({"label": label, "prob": prob, "t_s": t_s})
+            }),
+            "script": script_path.map(|p| p.display().to_string()),
+            "score": scored,
+        });
+        println!("{v}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} on {}: {:.1} s of footage ({} frames, {} undecodable) played in {:.1} s on {device_desc}",
+        weights.display(),
+        args.source,
+        played.footage_s,
+        played.frames,
+        played.frames_undecodable,
+        played.wall_s
+    );
+    println!(
+        "{} event(s), {:.1} per hour of footage",
+        played.events.len(),
+        played.events_per_hour()
+    );
+    for e in &played.events {
+        println!("  {:8.2} s  {} ({:.2})", e.t_s, e.label, e.prob);
+    }
+    if let Some((label, prob, t_s)) = &played.peak {
+        println!(
+            "highest probability of a gesture: {prob:.2} ({label} at {t_s:.2} s; events need {})",
+            options.worker.events.threshold
+        );
+    }
+    if let Some(s) = &scored {
+        print_score(s);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_score(s: &Score) {
+    println!("| gesture | performed | hits | misses | extra events | delay after its end, ms (mean; min..max) |");
+    println!("|---|---|---|---|---|---|");
+    for l in &s.labels {
+        let delay = if l.delays_ms.is_empty() {
+            "–".to_string()
+        } else {
+            let mean = l.delays_ms.iter().sum::<f64>() / l.delays_ms.len() as f64;
+            let min = l.delays_ms.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = l
+                .delays_ms
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max);
+            format!("{mean:.0}; {min:.0}..{max:.0}")
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {delay} |",
+            l.label, l.performed, l.hits, l.misses, l.extras
+        );
+    }
+    println!(
+        "| all | {} | {} | {} | {} | |",
+        s.hits + s.misses,
+        s.hits,
+        s.misses,
+        s.extras
+    );
+}

@@ -1,16 +1,24 @@
-//! README.md is a promise: every `gesture-app` command in its ```sh blocks, and every example in
-//! `gesture-app --help` / `gesture-app COMMAND --help`, runs here as written, in order, on real
-//! files of the right kind — torch-saved checkpoints and ImageNet state_dicts
-//! (tests/fixtures/make_convert_cases.py), clips generated in Jester's layout by `gesture-app
-//! synth`, the bundled weights and recording. Paths are substituted ([`PATHS`]); flags are kept
-//! as written; long runs get an added flag that cuts them short, or a timeout for a live run
-//! ([`RULES`]). Commands that need a camera run up to the point where it is needed and must fail
-//! there with the documented message; without a display the live app says so and runs headless.
-//! `cargo` commands are left to CI.
+//! README.md and the docs/ pages it sends readers to are a promise: every `gesture-app` command
+//! in their ```sh blocks ([`PAGES`], read in that order, so a page may use what an earlier one
+//! wrote), and every example in `gesture-app --help` / `gesture-app COMMAND --help`, runs here as
+//! written, in order, on real files of the right kind — torch-saved checkpoints and ImageNet
+//! state_dicts (tests/fixtures/make_convert_cases.py), clips generated in Jester's layout by
+//! `gesture-app synth`, the bundled weights and recording. Paths are substituted ([`PATHS`]);
+//! flags are kept as written; long runs get an added flag that cuts them short, or a timeout for a
+//! live run ([`RULES`]).
 //!
-//! README and the help text are read at run time, so an edited or added command is run too, and
-//! one this file does not know how to run (a new subcommand, an unknown path) fails the test with
-//! what to add. Every command runs in an empty working directory and may write only what its
+//! Hardware this machine lacks is handled by one rule each, and nothing else is skipped:
+//! - a camera: commands that need one run up to the point where it is needed and must fail there
+//!   with the documented message (with a camera they run); without a display the live app says
+//!   so and runs headless;
+//! - a GPU and CUDA toolkit: `cargo` lines (building, testing, `--features cuda`) are left to CI
+//!   and to a machine with a GPU, and a docs/ page of shell steps for such a machine is listed in
+//!   [`NOT_RUN`] with the hardware it needs. Every docs/ page with a ```sh block is in [`PAGES`]
+//!   or [`NOT_RUN`], and README links to every page of [`PAGES`] (`documented_pages_are_known`).
+//!
+//! The pages and the help text are read at run time, so an edited or added command is run too,
+//! and one this file does not know how to run (a new subcommand, an unknown path) fails the test
+//! with what to add. Every command runs in an empty working directory and may write only what its
 //! arguments ask for.
 //!
 //! With `GESTURE_APP_PYTHON` naming a Python that has torch, torchvision and pretrainedmodels,
@@ -24,6 +32,23 @@ use std::time::{Duration, Instant, SystemTime};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gesture-app");
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The pages whose ```sh commands are run, in this order: README first, then the docs/ pages it
+/// links to that hold commands (each must hold at least one).
+const PAGES: &[&str] = &[
+    "README.md",
+    "docs/models.md",
+    "docs/live.md",
+    "docs/actions.md",
+    "docs/training.md",
+    "docs/teach.md",
+];
+
+/// docs/ pages with ```sh blocks that are not run here, and the hardware they need.
+const NOT_RUN: &[(&str, &str)] = &[(
+    "docs/gpu.md",
+    "a CUDA toolkit and an NVIDIA GPU (building with --features cuda)",
+)];
 
 /// What a path in a documented command stands for when the test runs it.
 #[derive(Debug, Clone, Copy)]
@@ -79,6 +104,8 @@ const PATHS: &[(&str, Stand)] = &[
     ("runs/squeezenet_mlp", Stand::AsWritten),
     ("runs/my_gestures", Stand::AsWritten),
     ("runs/my_gestures/best.safetensors", Stand::AsWritten),
+    ("runs/first_try", Stand::AsWritten),
+    ("runs/first_try/best.safetensors", Stand::AsWritten),
     ("confusion.png", Stand::AsWritten),
     ("train_videofolder.txt", Stand::AsWritten),
     ("my_gestures", Stand::AsWritten),
@@ -233,7 +260,7 @@ const RULES: &[Rule] = &[
 /// Commands run after README's and the help's, through the same rules: what the documented ones
 /// leave out but a user of them does next.
 const ALSO: &[&str] = &[
-    // `train --pretrained` from torchvision's squeezenet1_1 too (README shows BNInception).
+    // `train --pretrained` from torchvision's squeezenet1_1 too (docs/training.md shows BNInception).
     "gesture-app train --recipe training/jester_squeezenet_mlp.toml --root /data/jester \
      --pretrained squeezenet_imagenet.safetensors --run-dir runs/squeezenet_mlp",
     // eval without --confusion-png writes nothing.
@@ -241,7 +268,7 @@ const ALSO: &[&str] = &[
     "gesture-app info imagenet_bninception.safetensors",
 ];
 
-/// A `--help` example or README command: where it came from and its words.
+/// A `--help` example or a command of a page: where it came from and its words.
 #[derive(Debug, Clone)]
 struct Documented {
     origin: String,
@@ -876,8 +903,17 @@ fn every_documented_command_runs_as_written() {
             .any(|l| l.starts_with("camera:")),
     };
 
-    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
-    let mut documented = sh_commands(&readme, "README.md");
+    let mut documented = Vec::new();
+    for page in PAGES {
+        let text = std::fs::read_to_string(Path::new(REPO).join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        let commands = sh_commands(&text, page);
+        assert!(
+            commands.iter().any(|d| d.words[0] == "gesture-app"),
+            "{page} has no gesture-app command in a ```sh block: take it out of PAGES"
+        );
+        documented.extend(commands);
+    }
     let mut from_help = Vec::new();
     for (cmd, text) in &ctx.help {
         let origin = format!("gesture-app {} --help", cmd.join(" "));
@@ -903,8 +939,52 @@ fn every_documented_command_runs_as_written() {
     }
     assert!(
         ran >= 10,
-        "only {ran} commands found: is README still read?"
+        "only {ran} commands found: are README and its pages still read?"
     );
+}
+
+/// Every docs/ page with shell commands is either run ([`PAGES`]) or named in [`NOT_RUN`] with
+/// the hardware it needs, and README links to every page that is run.
+#[test]
+fn documented_pages_are_known() {
+    let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
+    for page in PAGES.iter().filter(|p| **p != "README.md") {
+        assert!(
+            readme.contains(&format!("]({page})")),
+            "README.md does not link to {page}, whose commands are run as README's"
+        );
+    }
+    let mut unknown = Vec::new();
+    for e in std::fs::read_dir(Path::new(REPO).join("docs"))
+        .unwrap()
+        .flatten()
+    {
+        let name = format!("docs/{}", e.file_name().to_string_lossy());
+        if !name.ends_with(".md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let has_sh = text.lines().any(|l| {
+            let l = l.trim_start();
+            l.starts_with("```sh") || l.starts_with("```bash")
+        });
+        let known =
+            PAGES.contains(&name.as_str()) || NOT_RUN.iter().any(|(p, _)| *p == name.as_str());
+        if has_sh && !known {
+            unknown.push(name);
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "{unknown:?} hold ```sh commands but are neither in PAGES (run) nor in NOT_RUN (with the \
+         hardware they need): add them to one"
+    );
+    for (page, _) in NOT_RUN {
+        assert!(
+            Path::new(REPO).join(page).exists(),
+            "{page} in NOT_RUN is gone: take it out"
+        );
+    }
 }
 
 #[test]

@@ -13,7 +13,10 @@
 //!   so and runs headless;
 //! - a GPU and CUDA toolkit: `cargo` lines (building, testing, `--features cuda`) are left to CI
 //!   and to a machine with a GPU, and a docs/ page of shell steps for such a machine is listed in
-//!   [`NOT_RUN`] with the hardware it needs. Every docs/ page with a ```sh block is in [`PAGES`]
+//!   [`NOT_RUN`] with the hardware it needs;
+//! - benchmarks against other implementations (a release build, Python) and commands on footage
+//!   the user brings are in [`NOT_RUN`] too, naming the test that runs the same commands where
+//!   one does. Every docs/ page with a ```sh block is in [`PAGES`]
 //!   or [`NOT_RUN`], and README links to every page of [`PAGES`] (`documented_pages_are_known`).
 //!
 //! The pages and the help text are read at run time, so an edited or added command is run too,
@@ -44,11 +47,22 @@ const PAGES: &[&str] = &[
     "docs/teach.md",
 ];
 
-/// docs/ pages with ```sh blocks that are not run here, and the hardware they need.
-const NOT_RUN: &[(&str, &str)] = &[(
-    "docs/gpu.md",
-    "a CUDA toolkit and an NVIDIA GPU (building with --features cuda)",
-)];
+/// docs/ pages with ```sh blocks that are not run here, and what they need that this test lacks.
+const NOT_RUN: &[(&str, &str)] = &[
+    (
+        "docs/gpu.md",
+        "a CUDA toolkit and an NVIDIA GPU (building with --features cuda)",
+    ),
+    (
+        "docs/video.md",
+        "the user's own footage (clip.mp4, street.mp4...); tests/it/video.rs runs the same \
+         commands on videos it encodes with ffmpeg",
+    ),
+    (
+        "docs/hands.md",
+        "a release build of the example and the TFLite interpreter in Python (a benchmark)",
+    ),
+];
 
 /// What a path in a documented command stands for when the test runs it.
 #[derive(Debug, Clone, Copy)]

@@ -55,8 +55,7 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
     let (device, device_desc) = device::select(args.device)?;
     let weights = match &args.weights {
         Some(w) => w.clone(),
-        None => bundled::find(bundled::DEMO_WEIGHTS)
-            .map_err(|e| anyhow!("no --weights given and {e}"))?,
+        None => bundled::find(bundled::DEMO_WEIGHTS).path(),
     };
     let model = gesture_app::weights::load_model(&weights, &device)
         .with_context(|| format!("cannot use weights {}", weights.display()))?;

@@ -13,6 +13,7 @@ pub mod actions;
 pub mod bench;
 pub mod capture;
 pub mod checkgen;
+pub mod compare;
 pub mod device;
 mod error;
 pub mod fuzz;

@@ -61,6 +61,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "fuzz",
         &["capture", "model", "train", "weights", "error", "util"],
     ),
+    (
+        "compare",
+        &["train", "bench", "model", "weights", "error", "util"],
+    ),
 ];
 
 /// Edges `from → to` between top-level modules, with one file that makes each.

@@ -224,6 +224,7 @@ struct Trained {
 }
 
 /// Trains `e` in fast mode on the shared features.
+#[allow(clippy::too_many_arguments)]
 fn train_fast(
     index: usize,
     e: &Entry,
@@ -275,7 +276,7 @@ fn train_fast(
             best_epoch: sum.best_epoch,
             note: None,
         }),
-        Err(Error::Diverged(msg)) => Ok(diverged(dir, msg)?),
+        Err(Error::Diverged(msg)) => diverged(dir, msg),
         Err(e) => Err(e),
     }
 }

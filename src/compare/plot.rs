@@ -18,7 +18,7 @@ fn panel(
     area: &DrawingArea<BitMapBackend, Shift>,
     title: &str,
     x_desc: &str,
-    points: &Points,
+    points: &[(f64, f64, String)],
 ) -> std::result::Result<(), DrawError> {
     let finite = |v: f64| v.is_finite();
     let xs = points.iter().map(|p| p.0).filter(|v| finite(*v));

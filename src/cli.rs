@@ -67,6 +67,10 @@ pub enum Command {
     /// Benchmark fine-tuning: time to a usable model on 5 classes x 10 clips, and the speed-up
     /// of head training on cached features over full fine-tuning
     BenchFinetune(commands::bench_finetune::BenchFinetuneArgs),
+    /// Compare heads: train a grid of backbones x heads x N (or only the heads, on one shared
+    /// feature cache of a frozen backbone, with --mode fast), then one table of accuracy,
+    /// parameters, multiply-adds, ms per clip and training time (markdown, CSV, JSON, PNG)
+    Compare(Box<commands::compare::CompareArgs>),
     /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
     /// metadata) with a seeded mutation loop; prints the inputs run per parser
     #[command(hide = true)]
@@ -95,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::BenchEvents(a)) => commands::bench_events::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
+        Some(Command::Compare(a)) => commands::compare::run(*a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),
         Some(Command::InstallDesktop(a)) => commands::install_desktop::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).

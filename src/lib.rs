@@ -14,6 +14,7 @@ pub mod bench;
 pub mod builtin;
 pub mod capture;
 pub mod checkgen;
+pub mod compare;
 pub mod device;
 mod error;
 pub mod fuzz;

@@ -5,6 +5,7 @@
 //! shared with other work it shows what a change costs even when the wall time is noise.
 
 use crate::model::config::{Arch, Consensus, ModelConfig};
+use crate::model::GestureModel;
 use crate::Result;
 use candle_core::{Device, Tensor};
 use std::time::Instant;
@@ -118,5 +119,36 @@ pub fn bench_model(
         clip_ms: clip.median,
         clip_best_ms: clip.best,
         clip_cpu_ms,
+    })
+}
+
+/// Milliseconds per clip of a loaded model (its own N, input channels and size), as
+/// [`bench_model`] times its clips: the median and the fastest of `iters` runs after `warmup`,
+/// and the mean CPU time of all threads where measured.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipTiming {
+    pub median_ms: f64,
+    pub best_ms: f64,
+    pub cpu_ms: Option<f64>,
+}
+
+/// Times `model.forward` on one random clip `[1, N, c_in, S, S]`.
+pub fn bench_clip(model: &GestureModel, warmup: usize, iters: usize) -> Result<ClipTiming> {
+    let cfg = model.config();
+    let s = cfg.input_size;
+    let device = model.device();
+    let clip = Tensor::randn(
+        0f32,
+        1.,
+        (1, cfg.num_segments, cfg.input_channels(), s, s),
+        device,
+    )?;
+    let (t, cpu_ms) = time_ms(device, warmup, iters.max(1), || {
+        model.forward(&clip).map(|_| ())
+    })?;
+    Ok(ClipTiming {
+        median_ms: t.median,
+        best_ms: t.best,
+        cpu_ms,
     })
 }

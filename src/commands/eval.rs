@@ -4,13 +4,12 @@
 use super::dataset_args::DataSetArgs;
 use anyhow::Context;
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::train::data::loader::{default_workers, LoaderOptions};
-use gesture_app::train::evaluate::evaluate;
+use gesture_app::train::data::loader::default_workers;
+use gesture_app::train::evaluate::{evaluate_file, FileEval};
 use gesture_app::train::plot;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Evaluate a model on a labelled clip list.
 #[derive(clap::Args, Debug)]
@@ -42,30 +41,23 @@ pub struct EvalArgs {
 /// Runs `gesture-app eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (device, why) = device::select(args.device)?;
-    let model = gesture_app::weights::load_model(&args.weights, &device)?;
-    let cfg = model.config().clone();
     let spec = args.data.spec();
-    let mut ds = spec.open(&args.list)?;
-    ds.require_labels()?;
-    // By name: the data set may list the model's labels in another order, or some of them.
-    ds.relabel(&cfg.labels)?;
-    let opts =
-        LoaderOptions::for_model(&cfg, args.workers.unwrap_or_else(default_workers).max(1), 4);
-    let labels = ds.labels.clone();
-    let list_path = ds.list.path.clone();
-    let bar = (!args.json && std::io::stderr().is_terminal())
-        .then(|| indicatif::ProgressBar::new(ds.len() as u64));
-    let mut forward = |x: &candle_core::Tensor| -> candle_core::Result<candle_core::Tensor> {
-        model.forward(x).map_err(candle_core::Error::wrap)
-    };
-    let result = evaluate(
-        Arc::new(ds),
-        &opts,
-        args.batch_size.max(1),
+    let bar =
+        (!args.json && std::io::stderr().is_terminal()).then(|| indicatif::ProgressBar::new(0));
+    let FileEval {
+        result,
+        labels,
+        list_path,
+    } = evaluate_file(
+        &args.weights,
+        &spec,
+        &args.list,
+        args.batch_size,
+        args.workers.unwrap_or_else(default_workers),
         &device,
-        &mut forward,
-        &mut |done, _| {
+        &mut |done, total| {
             if let Some(b) = &bar {
+                b.set_length(total as u64);
                 b.set_position(done as u64)
             }
         },

@@ -12,6 +12,7 @@ pub mod bundled;
 pub mod cameras;
 pub mod checkgen;
 pub mod classify;
+pub mod compare;
 pub mod convert;
 pub mod data;
 pub mod dataset_args;

@@ -6,6 +6,7 @@
 pub mod backbone;
 pub mod config;
 pub mod consensus;
+pub mod cost;
 pub mod fold;
 pub(crate) mod kernels;
 /// What the CPU kernels run on (see `kernels::simd`), for benchmark reports.

@@ -69,3 +69,52 @@ pub fn evaluate(
         skipped,
     })
 }
+
+/// A weights file evaluated on a list ([`evaluate_file`]).
+#[derive(Debug, Clone)]
+pub struct FileEval {
+    pub result: EvalResult,
+    /// The model's labels, in the confusion matrix's order.
+    pub labels: Vec<String>,
+    /// The index file as opened.
+    pub list_path: std::path::PathBuf,
+}
+
+/// What `gesture-app eval` computes: the model in `weights` over the clips of `list` in the data
+/// set `spec` (whose labels are matched to the model's by name), `batch_size` clips at a time
+/// with `workers` loader threads.
+pub fn evaluate_file(
+    weights: &std::path::Path,
+    spec: &crate::train::data::DataSpec,
+    list: &std::path::Path,
+    batch_size: usize,
+    workers: usize,
+    device: &Device,
+    on_batch: &mut dyn FnMut(usize, usize),
+) -> Result<FileEval> {
+    let model = crate::weights::load_model(weights, device)?;
+    let cfg = model.config().clone();
+    let mut ds = spec.open(list)?;
+    ds.require_labels()?;
+    // By name: the data set may list the model's labels in another order, or some of them.
+    ds.relabel(&cfg.labels)?;
+    let opts = LoaderOptions::for_model(&cfg, workers.max(1), 4);
+    let labels = ds.labels.clone();
+    let list_path = ds.list.path.clone();
+    let mut forward = |x: &Tensor| -> candle_core::Result<Tensor> {
+        model.forward(x).map_err(candle_core::Error::wrap)
+    };
+    let result = evaluate(
+        Arc::new(ds),
+        &opts,
+        batch_size.max(1),
+        device,
+        &mut forward,
+        on_batch,
+    )?;
+    Ok(FileEval {
+        result,
+        labels,
+        list_path,
+    })
+}

@@ -13,10 +13,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// The font family every text in the plots uses.
-const FONT: &str = "sans-serif";
-const TRAIN: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const FONT: &str = "sans-serif";
+pub(crate) const TRAIN: RGBColor = RGBColor(31, 119, 180);
 const VAL: RGBColor = RGBColor(255, 127, 14);
-const INK: RGBColor = RGBColor(30, 30, 30);
+pub(crate) const INK: RGBColor = RGBColor(30, 30, 30);
 /// Diagonal (correct) and off-diagonal (confused) cells at a row share of 1.
 const RIGHT: RGBColor = RGBColor(20, 110, 60);
 const WRONG: RGBColor = RGBColor(200, 40, 40);
@@ -26,7 +26,7 @@ const WRONG: RGBColor = RGBColor(200, 40, 40);
 #[error("cannot draw the plot: {0}")]
 pub struct DrawError(String);
 
-fn draw_err(e: impl std::fmt::Display) -> DrawError {
+pub(crate) fn draw_err(e: impl std::fmt::Display) -> DrawError {
     DrawError(e.to_string())
 }
 
@@ -42,7 +42,7 @@ fn font_ready() -> std::result::Result<(), DrawError> {
 }
 
 /// Draws into a white `w`×`h` RGB buffer with `draw`.
-fn render(
+pub(crate) fn render(
     (w, h): (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), DrawError>,
 ) -> std::result::Result<RgbImage, DrawError> {
@@ -56,7 +56,7 @@ fn render(
     RgbImage::from_raw(w, h, buf).ok_or_else(|| DrawError("pixel buffer size".into()))
 }
 
-fn encode_png(path: &Path, img: std::result::Result<RgbImage, DrawError>) -> Result<()> {
+pub(crate) fn encode_png(path: &Path, img: std::result::Result<RgbImage, DrawError>) -> Result<()> {
     let img = img.map_err(|e| Error::bad_file(path, e.to_string()))?;
     let mut bytes = Vec::new();
     img.write_to(

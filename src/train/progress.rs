@@ -11,6 +11,8 @@ pub struct Console {
     log: Option<PathBuf>,
     /// Draw bars (they are drawn only on a terminal in any case).
     bars: bool,
+    /// Lines go to the log only (a run inside a sweep that shows its own progress).
+    quiet: bool,
 }
 
 impl Console {
@@ -20,6 +22,17 @@ impl Console {
             bar: None,
             log,
             bars,
+            quiet: false,
+        }
+    }
+
+    /// A console that writes nothing on the terminal: its lines only go to `log`.
+    pub fn log_only(log: PathBuf) -> Self {
+        Console {
+            bar: None,
+            log: Some(log),
+            bars: false,
+            quiet: true,
         }
     }
 
@@ -58,6 +71,10 @@ impl Console {
 
     /// Prints a line (above the bar, if any) and appends it to the log.
     pub fn line(&self, text: &str) {
+        if self.quiet {
+            self.append_log(text);
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.println(text),
             None => println!("{text}"),
@@ -68,7 +85,9 @@ impl Console {
     /// Prints a line on stderr and appends it to the log.
     pub fn error(&mut self, text: &str) {
         self.finish();
-        eprintln!("{text}");
+        if !self.quiet {
+            eprintln!("{text}");
+        }
         self.append_log(text);
     }
 

@@ -87,6 +87,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "capture", "model", "train", "weights", "hands", "error", "util",
         ],
     ),
+    (
+        "compare",
+        &["train", "bench", "model", "weights", "error", "util"],
+    ),
 ];
 
 /// Edges `from → to` between top-level modules, with one file that makes each.

@@ -5,6 +5,7 @@ mod actions;
 mod camera;
 mod cli;
 mod common;
+mod compare;
 mod demo;
 mod finetune;
 mod hands_tflite;

@@ -59,6 +59,11 @@ const NOT_RUN: &[(&str, &str)] = &[
          commands on videos it encodes with ffmpeg",
     ),
     (
+        "docs/compare.md",
+        "a data set and minutes to hours of training per sweep; tests/it/compare.rs runs a small \
+         sweep of the same command",
+    ),
+    (
         "docs/hands.md",
         "a release build of the example and the TFLite interpreter in Python (a benchmark)",
     ),

@@ -12,22 +12,22 @@ use candle_nn::VarBuilder;
 use std::sync::Arc;
 
 /// Channel plan of one inception block.
-struct BlockSpec {
-    name: &'static str,
-    c_in: usize,
+pub(crate) struct BlockSpec {
+    pub(crate) name: &'static str,
+    pub(crate) c_in: usize,
     /// `_1x1` branch width (None for the stride-2 blocks 3c and 4e).
-    c1: Option<usize>,
-    c3_reduce: usize,
-    c3: usize,
-    cd_reduce: usize,
-    cd: usize,
-    pool: PoolKind,
+    pub(crate) c1: Option<usize>,
+    pub(crate) c3_reduce: usize,
+    pub(crate) c3: usize,
+    pub(crate) cd_reduce: usize,
+    pub(crate) cd: usize,
+    pub(crate) pool: PoolKind,
     /// `_pool_proj` width (None for the stride-2 blocks).
-    proj: Option<usize>,
+    pub(crate) proj: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum PoolKind {
+pub(crate) enum PoolKind {
     /// AvgPool2d(3, 1, 1, ceil, count_include_pad)
     Avg,
     /// MaxPool2d(3, 1, 1, ceil) — only 5b
@@ -36,7 +36,7 @@ enum PoolKind {
     MaxReduce,
 }
 
-const BLOCKS: [BlockSpec; 10] = [
+pub(crate) const BLOCKS: [BlockSpec; 10] = [
     BlockSpec {
         name: "3a",
         c_in: 192,

@@ -467,6 +467,133 @@ pub fn run(
     progress: &mut dyn FnMut(FinetuneProgress),
     cancel: &AtomicBool,
 ) -> Result<FinetuneSummary> {
+    run_with(base, data, run_dir, opts, device, None, progress, cancel)
+}
+
+/// The frozen backbone's features of a data set's two lists, computed once and shared by several
+/// fine-tunings of the same base with other heads or segment counts (`gesture-app compare`'s
+/// fast mode). Valid for the base, data set, preprocessing and flip rule it was computed with
+/// ([`SharedFeatures::key`]).
+#[derive(Debug, Clone)]
+pub struct SharedFeatures {
+    pub train: features::FeatureCache,
+    pub val: features::FeatureCache,
+    /// Seconds the backbone pass took.
+    pub secs: f64,
+    key: String,
+}
+
+impl SharedFeatures {
+    /// Runs the backbone of `base` over both lists of `data` once, with the preprocessing and
+    /// flip rule `opts` gives (its head, segment count and training settings do not matter).
+    pub fn compute(
+        base: &Path,
+        data: &FinetuneData,
+        opts: &FinetuneOptions,
+        device: &Device,
+        progress: &mut dyn FnMut(FinetuneProgress),
+        cancel: &AtomicBool,
+    ) -> Result<Self> {
+        let t0 = Instant::now();
+        let b = read_base(base)?;
+        let (train, val) = open_data(data)?;
+        // Any head will do to build the model: only its backbone runs.
+        let mut o = opts.clone();
+        o.consensus = Some(Consensus::Avg);
+        o.segments = Some(1);
+        let cfg = new_config(&b.config, train.labels.clone(), &o)?;
+        let flip = FlipPolicy::from_spec(&opts.flip, &cfg.labels)?;
+        let vars = VarMap::new();
+        let vb = seeded_var_builder(&vars, opts.seed, LinearInit::Candle, &Device::Cpu);
+        head::Head::new(&cfg, vb, opts.seed, false)?;
+        let model = frozen_model(base, &b, &cfg, &vars, device)?;
+        let (train_f, val_f) = compute_caches(&model, &train, &val, &flip, progress, cancel)?;
+        Ok(SharedFeatures {
+            train: train_f,
+            val: val_f,
+            secs: t0.elapsed().as_secs_f64(),
+            key: features_key(base, data, &cfg, &opts.flip),
+        })
+    }
+
+    /// What the features depend on: base, data set, input preprocessing, clip rate, flip rule.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+fn features_key(base: &Path, data: &FinetuneData, cfg: &ModelConfig, flip: &str) -> String {
+    format!(
+        "{} | {} {} {} | {}px/{}px {} {:?}/{} {} fps | flip {flip}",
+        base.display(),
+        data.spec.root.display(),
+        data.train_list.display(),
+        data.val_list.display(),
+        cfg.input_size,
+        cfg.resize_size,
+        cfg.framing,
+        cfg.modality,
+        cfg.new_length,
+        cfg.clip_fps,
+    )
+}
+
+/// The inference model of `cfg`: the base's backbone and the head variables in `vars`.
+fn frozen_model(
+    base: &Path,
+    b: &Base,
+    cfg: &ModelConfig,
+    vars: &VarMap,
+    device: &Device,
+) -> Result<GestureModel> {
+    let mut tensors = b.backbone.clone();
+    for (k, v) in vars.data().lock().expect("varmap lock").iter() {
+        tensors.insert(k.clone(), v.as_tensor().clone());
+    }
+    GestureModel::from_tensors(cfg.clone(), tensors, device).map_err(|e| match e {
+        Error::Mismatch { model, details } => Error::bad_file(
+            base,
+            format!("its backbone does not match {model}: {details}"),
+        ),
+        other => other,
+    })
+}
+
+/// The feature caches of both lists (mirrored frames for the training clips a flip may draw).
+fn compute_caches(
+    model: &GestureModel,
+    train: &Dataset,
+    val: &Dataset,
+    flip: &FlipPolicy,
+    progress: &mut dyn FnMut(FinetuneProgress),
+    cancel: &AtomicBool,
+) -> Result<(features::FeatureCache, features::FeatureCache)> {
+    let flippable = |label: usize| flip.flipped_label(label).is_some();
+    let train_f = features::FeatureCache::compute(
+        model,
+        train,
+        &flippable,
+        &mut throttled(progress),
+        cancel,
+    )?;
+    let val_f =
+        features::FeatureCache::compute(model, val, &|_| false, &mut throttled(progress), cancel)?;
+    Ok((train_f, val_f))
+}
+
+/// [`run`], with the frozen backbone's features taken from `shared` when given (they must have
+/// been computed for this base, data set and preprocessing: refused otherwise).
+#[allow(clippy::too_many_arguments)]
+pub fn run_with(
+    base: &Path,
+    data: &FinetuneData,
+    run_dir: &Path,
+    opts: &FinetuneOptions,
+    device: &Device,
+    shared: Option<&SharedFeatures>,
+    progress: &mut dyn FnMut(FinetuneProgress),
+    cancel: &AtomicBool,
+) -> Result<FinetuneSummary> {
     let start = Instant::now();
     opts.validate()?;
     let files = Files::prepare(run_dir)?;
@@ -530,34 +657,23 @@ pub fn run(
 
     let mut fitter: Box<dyn Fitter> = match opts.backbone {
         BackboneMode::Frozen => {
-            let mut tensors = b.backbone.clone();
-            for (k, v) in vars.data().lock().expect("varmap lock").iter() {
-                tensors.insert(k.clone(), v.as_tensor().clone());
-            }
-            let model =
-                GestureModel::from_tensors(cfg.clone(), tensors, device).map_err(|e| match e {
-                    Error::Mismatch { model, details } => Error::bad_file(
-                        base,
-                        format!("its backbone does not match {model}: {details}"),
-                    ),
-                    other => other,
-                })?;
-            let flippable = |label: usize| flip.flipped_label(label).is_some();
             let t0 = Instant::now();
-            let train_f = features::FeatureCache::compute(
-                &model,
-                &train,
-                &flippable,
-                &mut throttled(progress),
-                cancel,
-            )?;
-            let val_f = features::FeatureCache::compute(
-                &model,
-                &val,
-                &|_| false,
-                &mut throttled(progress),
-                cancel,
-            )?;
+            let (train_f, val_f) = match shared {
+                Some(s) => {
+                    let key = features_key(base, data, &cfg, &opts.flip);
+                    if s.key != key {
+                        return Err(Error::Config(format!(
+                            "the shared features were computed for {}, not for {key}",
+                            s.key
+                        )));
+                    }
+                    (s.train.clone(), s.val.clone())
+                }
+                None => {
+                    let model = frozen_model(base, &b, &cfg, &vars, device)?;
+                    compute_caches(&model, &train, &val, &flip, progress, cancel)?
+                }
+            };
             for s in train_f.skipped.iter().chain(&val_f.skipped) {
                 files.note(
                     progress,
@@ -573,10 +689,11 @@ pub fn run(
             files.note(
                 progress,
                 format!(
-                    "features: {} clips cached ({:.1} MB) in {:.1} s",
+                    "features: {} clips cached ({:.1} MB) in {:.1} s{}",
                     train_f.clips.len() + val_f.clips.len(),
                     (train_f.bytes() + val_f.bytes()) as f64 / 1e6,
-                    t0.elapsed().as_secs_f64()
+                    shared.map_or(t0.elapsed().as_secs_f64(), |s| s.secs),
+                    if shared.is_some() { " (shared)" } else { "" }
                 ),
             )?;
             let all = vars.data().lock().expect("varmap lock").clone();

@@ -218,7 +218,12 @@ pub fn parse(text: &str) -> Result<Vec<Node>, String> {
                     .ok_or_else(|| format!("line {lineno}: cannot read interval '{value}'"))?;
                 last_stepwise_old =
                     matches!(ival, Interval::Stepwise { .. }) && !value.contains("fps");
-                entry.1.push(ival);
+                // A one-value range (old UVC drivers: "0.033 s - 0.033 s with step 0.000 s") is
+                // served as the discrete interval it is: v4l2-compliance rejects step > max - min.
+                entry.1.push(match ival {
+                    Interval::Stepwise { min, max, .. } if min == max => Interval::Discrete(min),
+                    other => other,
+                });
             }
             "" if last_stepwise_old => {
                 // Older v4l2-ctl: ": (30.000 fps - 1.000 fps with step 30.000 fps)".
@@ -241,6 +246,12 @@ pub fn parse(text: &str) -> Result<Vec<Node>, String> {
     nodes.push(finish(node, caps_seen));
     if !nodes.iter().any(Node::is_capture) {
         return Err("no node captures video (no formats listed and no Video Capture caps)".into());
+    }
+    if nodes.iter().all(|n| n.formats.is_empty()) {
+        return Err(
+            "no formats in it: expected the output of v4l2-ctl --list-formats-ext ([0]: 'MJPG' ...)"
+                .into(),
+        );
     }
     Ok(nodes)
 }
@@ -453,7 +464,14 @@ fn parse_interval(value: &str) -> Option<Interval> {
             Some(Interval::Stepwise {
                 min,
                 max,
-                step: fract_from_secs(step_s),
+                // "with step 0.000s": the 100 ns unit UVC counts in (a zero step is invalid).
+                step: match fract_from_secs(step_s) {
+                    Fract { numerator: 0, .. } => Fract {
+                        numerator: 1,
+                        denominator: 10_000_000,
+                    },
+                    f => f,
+                },
                 continuous: false,
             })
         }
@@ -609,7 +627,8 @@ Driver Info:
 
     #[test]
     fn nothing_to_capture_is_an_error() {
-        assert!(parse("ioctl: VIDIOC_ENUM_FMT\n").is_ok()); // one capture node, no formats
+        assert!(parse("ioctl: VIDIOC_ENUM_FMT\n").is_err());
+        assert!(parse("junk\n").is_err());
         assert!(parse("Driver Info:\n Card type : x\n Device Caps : 0x04a00000\n").is_err());
         assert!(parse("\t\tSize: Discrete 1x1\n").is_err());
     }

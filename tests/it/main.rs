@@ -16,3 +16,4 @@ mod record;
 mod teach_ui;
 mod training;
 mod ui;
+mod v4l2;

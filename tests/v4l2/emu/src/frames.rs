@@ -48,8 +48,11 @@ pub fn size_image(fcc: u32, w: u32, h: u32) -> u32 {
 pub struct Frames {
     files: Vec<PathBuf>,
     decoded: Mutex<HashMap<usize, Arc<RgbImage>>>,
-    payloads: Mutex<(HashMap<(usize, u32, u32, u32), Arc<Vec<u8>>>, usize)>,
+    payloads: Mutex<PayloadCache>,
 }
+
+/// Payloads made so far, by (frame, FourCC, width, height), and their total size.
+type PayloadCache = (HashMap<(usize, u32, u32, u32), Arc<Vec<u8>>>, usize);
 
 /// Payload bytes kept before the cache is emptied.
 const CACHE_BYTES: usize = 256 << 20;
@@ -102,7 +105,7 @@ impl Frames {
     }
 
     /// How many distinct frames there are before the sequence repeats.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         if self.files.is_empty() {
             PATTERN_FRAMES
         } else {
@@ -129,7 +132,7 @@ impl Frames {
 
     /// Frame `i` (modulo the count) in `fcc` at `w`x`h`; empty for formats not produced here.
     pub fn payload(&self, i: usize, fcc: u32, w: u32, h: u32) -> Arc<Vec<u8>> {
-        let i = i % self.len();
+        let i = i % self.count();
         let key = (i, fcc, w, h);
         if let Some(p) = self.payloads.lock().unwrap().0.get(&key) {
             return p.clone();

@@ -375,7 +375,7 @@ fn numbers(s: &str) -> Vec<f64> {
 /// The time per frame of a rate printed with 3 decimals (30.000, 29.970, 7.500), as the
 /// fraction a driver would report (1/30, 1001/30000, 2/15); `secs` when no rate is printed.
 pub fn fract_from_fps(fps: f64, secs: f64) -> Fract {
-    if !(fps > 0.0) {
+    if fps.is_nan() || fps <= 0.0 {
         return fract_from_secs(secs);
     }
     let close = |f: Fract| (f.denominator as f64 / f.numerator as f64 - fps).abs() < 0.0006;
@@ -415,7 +415,7 @@ pub fn fract_from_fps(fps: f64, secs: f64) -> Fract {
 /// A time in seconds printed with 3 decimals as a fraction: 1/N where that prints the same
 /// (0.033 -> 1/30), else thousandths.
 pub fn fract_from_secs(secs: f64) -> Fract {
-    if !(secs > 0.0) {
+    if secs.is_nan() || secs <= 0.0 {
         return Fract {
             numerator: 0,
             denominator: 1,

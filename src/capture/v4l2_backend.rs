@@ -186,8 +186,8 @@ fn sizes(list: &[v4l::FrameSize]) -> Vec<(u32, u32)> {
                 let fits = |w: u32, h: u32| {
                     (s.min_width..=s.max_width).contains(&w)
                         && (s.min_height..=s.max_height).contains(&h)
-                        && (w - s.min_width) % s.step_width.max(1) == 0
-                        && (h - s.min_height) % s.step_height.max(1) == 0
+                        && (w - s.min_width).is_multiple_of(s.step_width.max(1))
+                        && (h - s.min_height).is_multiple_of(s.step_height.max(1))
                 };
                 out.push((s.min_width, s.min_height));
                 out.extend(USUAL_SIZES.iter().copied().filter(|&(w, h)| fits(w, h)));

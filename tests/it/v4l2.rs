@@ -290,7 +290,7 @@ impl Live {
     /// predictions, not yet taken), failing with everything seen after `secs`.
     fn expect_err(&mut self, text: &str, secs: u64) -> String {
         if let Some(i) = self.pending.iter().position(|l| l.contains(text)) {
-            return self.pending.drain(..=i).last().unwrap();
+            return self.pending.drain(..=i).next_back().unwrap();
         }
         self.pending.clear();
         let end = Instant::now() + Duration::from_secs(secs);

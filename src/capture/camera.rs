@@ -205,8 +205,20 @@ fn read(
             .clone(),
     };
     let mut device: Box<dyn CameraDevice> = backend.open(&id)?;
-    let choice = choose(&id.to_string(), &device.modes()?, wanted)?;
-    device.start(&choice.mode)?;
+    let mut choice = choose(&id.to_string(), &device.modes()?, wanted)?;
+    let started = device.start(&choice.mode)?;
+    if started != choice.mode {
+        // The driver had its own idea (another size or rate): say so, and run at what it gives.
+        let answered = format!(
+            "asked the camera for {}, it answered {started}",
+            choice.mode
+        );
+        choice.note = Some(match choice.note.take() {
+            Some(n) => format!("{n}; {answered}"),
+            None => answered,
+        });
+        choice.mode = started;
+    }
     if tx.send(FromReader::Opened { id, choice }).is_err() {
         return Ok(());
     }

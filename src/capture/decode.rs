@@ -65,6 +65,11 @@ pub fn decode_parts(
             let src = checked(format, width, height, data, 3, true)?;
             Ok(nv12_to_rgb(width, height, src))
         }
+        PixelFormat::Yu12 => {
+            // Y plane (w·h), then U and V planes (w·h/4 each).
+            let src = checked(format, width, height, data, 3, true)?;
+            Ok(yu12_to_rgb(width, height, src))
+        }
         PixelFormat::Grey => {
             let src = checked(format, width, height, data, 2, false)?;
             let rgb = src.iter().flat_map(|&y| [y, y, y]).collect();
@@ -200,6 +205,21 @@ fn nv12_to_rgb(width: u32, height: u32, src: &[u8]) -> RgbImage {
     image_from(width, height, rgb)
 }
 
+fn yu12_to_rgb(width: u32, height: u32, src: &[u8]) -> RgbImage {
+    let (w, h) = (width as usize, height as usize);
+    let (luma, chroma) = src.split_at(w * h);
+    let (u_plane, v_plane) = chroma.split_at(w * h / 4);
+    let mut rgb = Vec::with_capacity(w * h * 3);
+    for row in 0..h {
+        let c_row = (row / 2) * (w / 2);
+        for (col, &y) in luma[row * w..(row + 1) * w].iter().enumerate() {
+            let c = c_row + col / 2;
+            rgb.extend_from_slice(&yuv_to_rgb(y, u_plane[c], v_plane[c]));
+        }
+    }
+    image_from(width, height, rgb)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +291,17 @@ mod tests {
         y_plane
     }
 
+    /// I420: the Y plane, then U, then V, each chroma plane at half size.
+    fn yu12_of(img: &RgbImage) -> Vec<u8> {
+        let nv12 = nv12_of(img);
+        let (w, h) = img.dimensions();
+        let (luma, uv) = nv12.split_at((w * h) as usize);
+        let mut out = luma.to_vec();
+        out.extend(uv.iter().step_by(2));
+        out.extend(uv.iter().skip(1).step_by(2));
+        out
+    }
+
     fn max_diff(a: &RgbImage, b: &RgbImage) -> u8 {
         assert_eq!(a.dimensions(), b.dimensions());
         a.as_raw()
@@ -305,6 +336,7 @@ mod tests {
         for (format, data) in [
             (PixelFormat::Yuyv, yuyv_of(&img)),
             (PixelFormat::Nv12, nv12_of(&img)),
+            (PixelFormat::Yu12, yu12_of(&img)),
         ] {
             let got = decode_parts(&format, 16, 10, &data).unwrap();
             // The exact inverse of the bytes we made: within the integer form's 1.

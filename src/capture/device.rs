@@ -2,8 +2,9 @@
 //! A [`CameraBackend`] lists cameras and opens one; an open [`CameraDevice`] lists its modes,
 //! starts streaming in one and yields raw frames (pixel format, size, bytes, arrival time).
 //! Decoding ([`super::decode`]), mode choice ([`super::negotiate`]) and fault handling
-//! ([`super::camera`]) are our code on top, so they work the same with nokhwa
-//! ([`super::nokhwa_backend`]) and with the scripted camera the tests use ([`super::fake`]).
+//! ([`super::camera`]) are our code on top, so they work the same with V4L2 on Linux
+//! (`super::v4l2_backend`), nokhwa elsewhere ([`super::nokhwa_backend`]) and with the
+//! scripted camera the tests use ([`super::fake`]).
 
 use super::CaptureError;
 use std::fmt;
@@ -19,6 +20,9 @@ pub enum PixelFormat {
     Yuyv,
     /// Planar 4:2:0: a Y plane, then one plane of interleaved `U V` at half size.
     Nv12,
+    /// Planar 4:2:0: a Y plane, then a U and a V plane at half size (I420; what v4l2loopback
+    /// virtual cameras fed by OBS or ffmpeg offer).
+    Yu12,
     /// 8-bit luminance only.
     Grey,
     /// Packed 8-bit RGB.
@@ -41,7 +45,7 @@ impl PixelFormat {
         match self {
             PixelFormat::Mjpeg => 0,
             PixelFormat::Yuyv => 1,
-            PixelFormat::Nv12 => 2,
+            PixelFormat::Nv12 | PixelFormat::Yu12 => 2,
             PixelFormat::Rgb => 3,
             PixelFormat::Bgr => 4,
             PixelFormat::Grey => 5,
@@ -56,6 +60,7 @@ impl fmt::Display for PixelFormat {
             PixelFormat::Mjpeg => "MJPEG",
             PixelFormat::Yuyv => "YUYV",
             PixelFormat::Nv12 => "NV12",
+            PixelFormat::Yu12 => "YU12",
             PixelFormat::Grey => "GREY",
             PixelFormat::Rgb => "RGB",
             PixelFormat::Bgr => "BGR",
@@ -135,8 +140,9 @@ pub trait CameraBackend: Send + Sync {
 pub trait CameraDevice {
     /// Every mode it offers, including formats we do not decode.
     fn modes(&mut self) -> Result<Vec<Mode>, CaptureError>;
-    /// Starts streaming in `mode` (one of [`CameraDevice::modes`]).
-    fn start(&mut self, mode: &Mode) -> Result<(), CaptureError>;
+    /// Starts streaming in `mode` (one of [`CameraDevice::modes`]); returns the mode it
+    /// streams in, which a driver may have changed (another size or rate than asked).
+    fn start(&mut self, mode: &Mode) -> Result<Mode, CaptureError>;
     /// The next frame; blocks for about a frame interval. An error means the camera is gone
     /// or broken (unplugged, driver error); it may block for longer when the camera stalls.
     fn frame(&mut self) -> Result<RawFrame, CaptureError>;
@@ -147,8 +153,14 @@ pub trait CameraDevice {
 pub struct CameraSystem(pub Arc<dyn CameraBackend>);
 
 impl CameraSystem {
-    /// The platform's cameras, through nokhwa.
+    /// The platform's cameras: V4L2 directly on Linux ([`super::v4l2_backend`], where nokhwa's
+    /// V4L2 path fails on cameras that tests/v4l2 emulates; `GESTURE_APP_CAMERA_BACKEND=nokhwa`
+    /// still picks it there), nokhwa elsewhere.
     pub fn native() -> Self {
+        #[cfg(target_os = "linux")]
+        if std::env::var("GESTURE_APP_CAMERA_BACKEND").as_deref() != Ok("nokhwa") {
+            return CameraSystem(Arc::new(super::v4l2_backend::V4l2Backend));
+        }
         CameraSystem(Arc::new(super::nokhwa_backend::NokhwaBackend))
     }
 }

@@ -198,14 +198,14 @@ impl CameraDevice for FakeDevice {
         Ok(self.camera.modes.clone())
     }
 
-    fn start(&mut self, mode: &Mode) -> Result<(), CaptureError> {
+    fn start(&mut self, mode: &Mode) -> Result<Mode, CaptureError> {
         *self
             .camera
             .started
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(mode.clone());
         self.mode = Some(mode.clone());
-        Ok(())
+        Ok(mode.clone())
     }
 
     fn frame(&mut self) -> Result<RawFrame, CaptureError> {
@@ -275,7 +275,7 @@ fn frame_len(mode: &Mode) -> usize {
     let px = mode.width as usize * mode.height as usize;
     match mode.format {
         PixelFormat::Yuyv => px * 2,
-        PixelFormat::Nv12 => px * 3 / 2,
+        PixelFormat::Nv12 | PixelFormat::Yu12 => px * 3 / 2,
         PixelFormat::Grey => px,
         _ => px * 3,
     }
@@ -315,6 +315,17 @@ pub fn encode(img: &RgbImage, format: &PixelFormat) -> Vec<u8> {
                 for x in (0..w).step_by(2) {
                     let c = yuv(img.get_pixel(x, y));
                     out.extend_from_slice(&[c[1], c[2]]);
+                }
+            }
+            out
+        }
+        PixelFormat::Yu12 => {
+            let mut out: Vec<u8> = img.pixels().map(|p| yuv(p)[0]).collect();
+            for plane in [1, 2] {
+                for y in (0..h).step_by(2) {
+                    for x in (0..w).step_by(2) {
+                        out.push(yuv(img.get_pixel(x, y))[plane]);
+                    }
                 }
             }
             out

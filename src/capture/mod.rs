@@ -14,6 +14,8 @@ pub mod ring;
 pub mod status;
 pub mod synthetic;
 mod thread;
+#[cfg(target_os = "linux")]
+pub mod v4l2_backend;
 pub mod video;
 
 pub use device::{

@@ -98,7 +98,7 @@ impl CameraDevice for NokhwaDevice {
             .collect())
     }
 
-    fn start(&mut self, mode: &Mode) -> Result<(), CaptureError> {
+    fn start(&mut self, mode: &Mode) -> Result<Mode, CaptureError> {
         let format = frame_format(&mode.format).ok_or_else(|| CaptureError::Camera {
             camera: self.name.clone(),
             reason: format!("{} is not a format nokhwa can stream", mode.format),
@@ -113,7 +113,14 @@ impl CameraDevice for NokhwaDevice {
             .map_err(|e| nokhwa_err(&self.name, &format!("cannot set mode {mode}"), e))?;
         self.camera
             .open_stream()
-            .map_err(|e| nokhwa_err(&self.name, "cannot start streaming", e))
+            .map_err(|e| nokhwa_err(&self.name, "cannot start streaming", e))?;
+        let f = self.camera.camera_format();
+        Ok(Mode::new(
+            pixel_format(f.format()),
+            f.resolution().width(),
+            f.resolution().height(),
+            f.frame_rate(),
+        ))
     }
 
     fn frame(&mut self) -> Result<RawFrame, CaptureError> {

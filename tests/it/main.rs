@@ -20,4 +20,5 @@ mod something;
 mod teach_ui;
 mod training;
 mod ui;
+mod v4l2;
 mod video;

@@ -18,6 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
     ("checkgen", &["util"]),
+    ("handsynth", &["util"]),
     ("actions", &[]),
     ("capture", &["preprocess", "synth", "util", "error"]),
     (

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod demo;
 mod finetune;
+mod handmodel;
 mod heads;
 mod layering;
 mod parity;

@@ -96,7 +96,7 @@ fn a_landmark_model_learns_generated_hand_motion() {
         (top1 - best).abs() <= 100.0 / 48.0 + 1e-9,
         "eval {top1} vs training {best}"
     );
-    let out = run_ok(&["info", "--weights", s(&weights)]);
+    let out = run_ok(&["info", s(&weights)]);
     let info = String::from_utf8_lossy(&out.stdout);
     assert!(info.contains("hand_landmarks"), "{info}");
 }

@@ -16,6 +16,7 @@ pub mod checkgen;
 pub mod device;
 mod error;
 pub mod fuzz;
+pub mod handcheck;
 pub mod handsynth;
 pub mod live;
 pub mod model;

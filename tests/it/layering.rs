@@ -19,6 +19,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("synth", &["util"]),
     ("checkgen", &["util"]),
     ("handsynth", &["util"]),
+    ("handcheck", &["util"]),
     ("actions", &[]),
     ("capture", &["preprocess", "synth", "util", "error"]),
     (

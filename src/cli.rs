@@ -54,6 +54,12 @@ pub enum Command {
     /// Generate check clips with a second renderer, independent of synth: to check that a
     /// recipe learns data it was not tuned on
     Checkgen(commands::checkgen::CheckgenArgs),
+    /// Generate hand-landmark clips of Jester's 27 gestures (what a hand tracker reports, not
+    /// frames), for landmark models
+    Handsynth(commands::handsynth::HandSynthArgs),
+    /// Generate hand-landmark check clips with a second generator, independent of handsynth:
+    /// to check that a landmark model learns motion it was not tuned on
+    Handcheck(commands::handcheck::HandCheckArgs),
     /// Data set tools (`data check`)
     Data(commands::data::DataArgs),
     /// Record clips of a gesture from the camera (or a folder, or generated gestures) into a
@@ -94,6 +100,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(a)) => commands::eval::run(a),
         Some(Command::Synth(a)) => commands::synth::run(a),
         Some(Command::Checkgen(a)) => commands::checkgen::run(a),
+        Some(Command::Handsynth(a)) => commands::handsynth::run(a),
+        Some(Command::Handcheck(a)) => commands::handcheck::run(a),
         Some(Command::Data(a)) => commands::data::run(a),
         Some(Command::Record(a)) => commands::record::run(a),
         Some(Command::BenchEvents(a)) => commands::bench_events::run(a),

@@ -18,6 +18,8 @@ pub mod compare;
 pub mod device;
 mod error;
 pub mod fuzz;
+pub mod handcheck;
+pub mod handsynth;
 pub mod hands;
 pub mod live;
 pub mod model;

@@ -52,10 +52,11 @@ fn reference_clip_ms(arch: Arch, consensus: Consensus, n: usize) -> Option<f64> 
     })
 }
 
-fn reference_frame_ms(arch: Arch) -> f64 {
+fn reference_frame_ms(arch: Arch) -> Option<f64> {
     match arch {
-        Arch::SqueezeNet11 => 25.8,
-        Arch::BnInception => 79.4,
+        Arch::SqueezeNet11 => Some(25.8),
+        Arch::BnInception => Some(79.4),
+        Arch::HandLandmarks => None,
     }
 }
 
@@ -99,7 +100,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                             "clip_best_ms": r.clip_best_ms,
                             "clip_cpu_ms": r.clip_cpu_ms,
                             "pytorch_clip_ms": reference,
-                            "pytorch_frame_ms": on_cpu.then(|| reference_frame_ms(arch)),
+                            "pytorch_frame_ms": on_cpu.then(|| reference_frame_ms(arch)).flatten(),
                         })
                     );
                 } else {

@@ -61,27 +61,40 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("classes:         {}", c.num_classes);
-            let view = match c.framing {
-                Framing::CenterCrop => format!(
-                    "{0}x{0} centre crop after resizing the shorter side to {1}",
-                    c.input_size, c.resize_size
-                ),
-                Framing::WholeFrame => {
-                    format!("the whole frame squashed to {0}x{0}", c.input_size)
+            if c.arch.reads_landmarks() {
+                println!(
+                    "input:           a hand tracker's 21 landmarks, presence and handedness per frame"
+                );
+                for m in &c.hand_models {
+                    println!(
+                        "hand model:      {} {} sha256 {}",
+                        m.role, m.source, m.sha256
+                    );
                 }
-            };
-            println!(
-                "input:           {view}; {:?}, x*{} - mean {:?} / std {:?}",
-                c.input.channel_order, c.input.scale, c.input.mean, c.input.std
-            );
-            println!("clip fps:        {}", c.clip_fps);
-            match c.modality {
-                Modality::Rgb => println!("modality:        RGB (one frame per segment)"),
-                Modality::RgbDiff => println!(
-                    "modality:        RGBDiff ({} differences of {} consecutive frames per segment)",
-                    c.new_length,
-                    c.frames_per_segment()
-                ),
+                println!("clip fps:        {}", c.clip_fps);
+            } else {
+                let view = match c.framing {
+                    Framing::CenterCrop => format!(
+                        "{0}x{0} centre crop after resizing the shorter side to {1}",
+                        c.input_size, c.resize_size
+                    ),
+                    Framing::WholeFrame => {
+                        format!("the whole frame squashed to {0}x{0}", c.input_size)
+                    }
+                };
+                println!(
+                    "input:           {view}; {:?}, x*{} - mean {:?} / std {:?}",
+                    c.input.channel_order, c.input.scale, c.input.mean, c.input.std
+                );
+                println!("clip fps:        {}", c.clip_fps);
+                match c.modality {
+                    Modality::Rgb => println!("modality:        RGB (one frame per segment)"),
+                    Modality::RgbDiff => println!(
+                        "modality:        RGBDiff ({} differences of {} consecutive frames per segment)",
+                        c.new_length,
+                        c.frames_per_segment()
+                    ),
+                }
             }
         }
     }

@@ -20,6 +20,8 @@ pub mod eval;
 pub mod extract;
 pub mod finetune;
 pub mod fuzz;
+pub mod handcheck;
+pub mod handsynth;
 pub mod info;
 pub mod install_desktop;
 pub mod record;

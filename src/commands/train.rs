@@ -53,7 +53,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FPS")]
     pub clip_fps: Option<f32>,
 
-    /// Backbone: squeezenet1_1 or BNInception.
+    /// Backbone: squeezenet1_1, BNInception, or hand_landmarks (a hand tracker's landmarks, data
+    /// sets from `handsynth`).
     #[arg(long)]
     pub arch: Option<Arch>,
     /// Consensus head: MLP, TRNmultiscale, RNN_TANH, RNN_RELU, LSTM, GRU, BLSTM, FCN, avg.

@@ -16,17 +16,28 @@ pub enum Arch {
     /// pretrainedmodels' bninception: 1024-d features, BGR input in 0..255.
     #[serde(rename = "BNInception")]
     BnInception,
+    /// A hand tracker's output per frame (MediaPipe's 21 landmarks, presence, handedness)
+    /// turned into hand features and one Linear + ReLU: 128-d features
+    /// (`model::backbone::hand_landmarks`). Fed landmarks, not pixels.
+    #[serde(rename = "hand_landmarks")]
+    HandLandmarks,
 }
 
 impl Arch {
-    /// Every backbone, in the order `--help` lists them.
+    /// Every image backbone (the CNNs), in the order `--help` lists them.
     pub const ALL: [Arch; 2] = [Arch::SqueezeNet11, Arch::BnInception];
+
+    /// True for the backbone fed a hand tracker's landmarks rather than frames.
+    pub fn reads_landmarks(self) -> bool {
+        self == Arch::HandLandmarks
+    }
 
     /// The name the original code and our files use.
     pub fn name(self) -> &'static str {
         match self {
             Arch::SqueezeNet11 => "squeezenet1_1",
             Arch::BnInception => "BNInception",
+            Arch::HandLandmarks => "hand_landmarks",
         }
     }
 
@@ -35,14 +46,16 @@ impl Arch {
         match self {
             Arch::SqueezeNet11 => 512,
             Arch::BnInception => 1024,
+            Arch::HandLandmarks => crate::model::backbone::hand_landmarks::WIDTH,
         }
     }
 
     /// The input normalisation the backbone was pretrained with (docs/ARCHITECTURE.md §4).
     pub fn default_input(self) -> InputNorm {
         match self {
-            // torchvision ImageNet statistics.
-            Arch::SqueezeNet11 => InputNorm {
+            // torchvision ImageNet statistics; the landmark backbone reads no pixels and keeps
+            // them only because a configuration always has an input normalisation.
+            Arch::SqueezeNet11 | Arch::HandLandmarks => InputNorm {
                 channel_order: ChannelOrder::Rgb,
                 scale: 1.0 / 255.0,
                 mean: [0.485, 0.456, 0.406],
@@ -71,10 +84,11 @@ impl FromStr for Arch {
         match s.to_ascii_lowercase().as_str() {
             "squeezenet1_1" | "squeezenet" => Ok(Arch::SqueezeNet11),
             "bninception" | "bn-inception" => Ok(Arch::BnInception),
+            "hand_landmarks" | "hand-landmarks" => Ok(Arch::HandLandmarks),
             _ => Err(UnknownName {
                 what: "arch",
                 got: s.to_string(),
-                expected: "one of: squeezenet1_1, BNInception",
+                expected: "one of: squeezenet1_1, BNInception, hand_landmarks",
             }),
         }
     }
@@ -369,6 +383,46 @@ pub struct ModelConfig {
     /// Free-form provenance: where the weights came from, training run, dataset, accuracy.
     #[serde(default)]
     pub provenance: std::collections::BTreeMap<String, String>,
+    /// The hand-tracking models whose output a landmark backbone was trained on, by sha256
+    /// (empty for image backbones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hand_models: Vec<HandModelRef>,
+}
+
+/// A hand-tracking model a landmark model needs, named by its file's sha256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandModelRef {
+    /// What the model does: `palm_detection` or `hand_landmark`.
+    pub role: String,
+    /// The file's name in the package it ships in.
+    pub file: String,
+    /// Where the file comes from.
+    pub source: String,
+    pub sha256: String,
+}
+
+/// The tracker models landmark models are made for: MediaPipe 0.10.21's full palm detector and
+/// hand landmarker (the PyPI wheel `mediapipe==0.10.21`, `mediapipe/modules/...`; sha256 of the
+/// files computed from that wheel).
+pub fn mediapipe_hand_models() -> Vec<HandModelRef> {
+    let r = |role: &str, file: &str, sha: &str| HandModelRef {
+        role: role.into(),
+        file: file.into(),
+        source: "mediapipe==0.10.21 (PyPI), Apache-2.0".into(),
+        sha256: sha.into(),
+    };
+    vec![
+        r(
+            "palm_detection",
+            "mediapipe/modules/palm_detection/palm_detection_full.tflite",
+            "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+        ),
+        r(
+            "hand_landmark",
+            "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
+            "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+        ),
+    ]
 }
 
 fn default_rnn_hidden() -> usize {
@@ -414,6 +468,11 @@ impl ModelConfig {
             modality: Modality::Rgb,
             new_length: default_new_length(),
             provenance: Default::default(),
+            hand_models: if arch.reads_landmarks() {
+                mediapipe_hand_models()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -471,6 +530,9 @@ impl ModelConfig {
         if self.modality == Modality::RgbDiff && !(1..=MAX_NEW_LENGTH).contains(&self.new_length) {
             return Err(ConfigError::NewLength(self.new_length));
         }
+        if self.arch.reads_landmarks() && self.modality != Modality::Rgb {
+            return Err(ConfigError::LandmarkModality);
+        }
         Ok(())
     }
 }
@@ -486,6 +548,8 @@ pub enum ConfigError {
         min: usize,
         got: usize,
     },
+    #[error("the hand_landmarks backbone reads one tracked frame per segment (modality RGB)")]
+    LandmarkModality,
     #[error("num_classes must be at least 1")]
     NoClasses,
     #[error("{labels} labels given for {classes} classes")]

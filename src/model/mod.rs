@@ -100,7 +100,7 @@ impl GestureModel {
         Ok(self.tsn.head_t(features, false)?)
     }
 
-    /// The whole model: `[b, N, c_in, S, S]` → `[b, C]` logits.
+    /// The whole model: `[b, N, c_in, S, S]` (landmarks: `[b, N, 22, 3]`) → `[b, C]` logits.
     pub fn forward(&self, clips: &Tensor) -> Result<Tensor> {
         Ok(self.tsn.forward_t(clips, false)?)
     }

@@ -104,10 +104,13 @@ impl Tsn {
         self.consensus.forward_t(features, train)
     }
 
-    /// `[b, N, c_in, S, S]` → `[b, C]` logits.
+    /// `[b, N, c_in, S, S]` (landmarks: `[b, N, 22, 3]`) → `[b, C]` logits.
     pub fn forward_t(&self, clips: &Tensor, train: bool) -> Result<Tensor> {
-        let (b, n, c, h, w) = clips.dims5()?;
-        let frames = clips.reshape((b * n, c, h, w))?;
+        let (b, n) = (clips.dim(0)?, clips.dim(1)?);
+        if !self.config.arch.reads_landmarks() {
+            clips.dims5()?;
+        }
+        let frames = clips.flatten(0, 1)?; // [b·N, ...]
         let f = self.frame_features_t(&frames, train)?; // [b·N, D]
         let f = f.reshape((b, n, ()))?; // [b, N, D]
         self.head_t(&f, train)
@@ -165,6 +168,28 @@ mod tests {
                     assert_eq!(y.dims(), &[2, 5], "{consensus} N={n} train={train}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn landmark_models_run_every_head_over_tracked_frames() {
+        use crate::model::backbone::hand_landmarks::INPUT_ROWS;
+        for consensus in Consensus::ALL {
+            let n = 8;
+            let cfg = ModelConfig::new(Arch::HandLandmarks, consensus, n, vec!["c".into(); 4]);
+            let (vm, tsn) = build(&cfg, BuildOptions::training(true, 1));
+            let clips = Tensor::rand(0f32, 1., (3, n, INPUT_ROWS, 3), &Device::Cpu).unwrap();
+            for train in [false, true] {
+                let y = tsn.forward_t(&clips, train).unwrap();
+                assert_eq!(y.dims(), &[3, 4], "{consensus} train={train}");
+            }
+            let names: Vec<String> = vm.data().lock().unwrap().keys().cloned().collect();
+            assert!(
+                names.contains(&"base_model.fc.weight".to_string()),
+                "{names:?}"
+            );
+            assert!(names.contains(&"new_fc.weight".to_string()));
+            assert_eq!(cfg.hand_models.len(), 2);
         }
     }
 

@@ -34,7 +34,6 @@ pub fn evaluate(
     let mut confusion = ConfusionMatrix::new(num_classes);
     let mut skipped = Vec::new();
     let mut done = 0;
-    let s = opts.input_size;
     for batch in loader {
         let batch = batch?;
         done += batch.len() + batch.skipped.len();
@@ -44,11 +43,7 @@ pub fn evaluate(
             continue;
         }
         let b = batch.len();
-        let x = Tensor::from_vec(
-            batch.data,
-            (b, opts.num_segments, opts.channels(), s, s),
-            device,
-        )?;
+        let x = Tensor::from_vec(batch.data, opts.batch_dims(b), device)?;
         let y = Tensor::from_vec(batch.labels.clone(), b, device)?;
         let logits = forward(&x)?; // [b, C]
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?.to_scalar::<f32>()?;

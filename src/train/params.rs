@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 fn first_bn(arch: Arch) -> Option<&'static str> {
     match arch {
         Arch::BnInception => Some("base_model.conv1_7x7_s2_bn"),
-        Arch::SqueezeNet11 => None,
+        Arch::SqueezeNet11 | Arch::HandLandmarks => None,
     }
 }
 

@@ -99,7 +99,6 @@ fn train_epoch(
     );
     let epochs = s.cfg.optim.epochs;
     console.start(format!("epoch {}/{epochs}", epoch + 1), n);
-    let (size, segs) = (s.loader.input_size, s.loader.num_segments);
     let start = Instant::now();
     let mut tally = Tally::default();
     let mut predicted = vec![0u64; s.model_cfg.num_classes];
@@ -113,11 +112,7 @@ fn train_epoch(
             continue;
         }
         let b = batch.len();
-        let x = Tensor::from_vec(
-            batch.data,
-            (b, segs, s.loader.channels(), size, size),
-            &s.device,
-        )?;
+        let x = Tensor::from_vec(batch.data, s.loader.batch_dims(b), &s.device)?;
         let y = Tensor::from_vec(batch.labels.clone(), b, &s.device)?;
         let logits = s.model.forward_t(&x, true)?; // [b, C]
         let loss = candle_nn::loss::cross_entropy(&logits, &y)?;

@@ -180,6 +180,8 @@ pub fn convert_state_dict(
     let first_conv = match cfg.arch {
         Arch::SqueezeNet11 => "base_model.0.weight",
         Arch::BnInception => "base_model.conv1_7x7_s2.weight",
+        // Reads landmarks, not channels: never a frame-difference model.
+        Arch::HandLandmarks => "",
     };
     if let Some(w) = tensors.get(first_conv) {
         let c_in = w.dim(1)?;
@@ -274,6 +276,11 @@ fn convert_imagenet(
                 }
                 format!("base_model.{name}")
             }
+            Arch::HandLandmarks => {
+                return Err(Error::Config(
+                    "hand_landmarks has no ImageNet backbone to convert".into(),
+                ))
+            }
         };
         out.insert(renamed, t);
     }
@@ -300,6 +307,7 @@ fn convert_imagenet(
             match cfg.arch {
                 Arch::SqueezeNet11 => "torchvision's names: features.0.weight, ...",
                 Arch::BnInception => "pretrainedmodels' names: conv1_7x7_s2.weight, ...",
+                Arch::HandLandmarks => "none exists",
             },
         )));
     }
@@ -338,7 +346,7 @@ mod tests {
                 let rest = name.strip_prefix("base_model.").unwrap();
                 let name = match arch {
                     Arch::SqueezeNet11 => format!("features.{rest}"),
-                    Arch::BnInception => rest.to_string(),
+                    Arch::BnInception | Arch::HandLandmarks => rest.to_string(),
                 };
                 (
                     name,
@@ -348,7 +356,7 @@ mod tests {
             .collect();
         let (classifier, tracked) = match arch {
             Arch::SqueezeNet11 => ("classifier.1.weight", None),
-            Arch::BnInception => (
+            Arch::BnInception | Arch::HandLandmarks => (
                 "last_linear.weight",
                 Some("conv1_7x7_s2_bn.num_batches_tracked"),
             ),

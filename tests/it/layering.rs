@@ -20,6 +20,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),
     ("checkgen", &["util"]),
+    ("handsynth", &["util"]),
+    ("handcheck", &["util"]),
     ("actions", &[]),
     (
         "capture",

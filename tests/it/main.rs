@@ -8,6 +8,7 @@ mod common;
 mod compare;
 mod demo;
 mod finetune;
+mod handmodel;
 mod hands_tflite;
 mod heads;
 mod install;

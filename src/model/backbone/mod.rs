@@ -1,7 +1,9 @@
-//! The per-frame 2D CNNs. Each maps `[n, c_in, S, S]` (3 channels for RGB, `3 · new_length`
-//! for RGBDiff) to globally pooled features `[n, F]`.
+//! The per-frame backbones. The 2D CNNs map `[n, c_in, S, S]` (3 channels for RGB,
+//! `3 · new_length` for RGBDiff) to globally pooled features `[n, F]`; the landmark backbone maps
+//! a hand tracker's output `[n, 22, 3]` to hand features `[n, F]`.
 
 pub mod bninception;
+pub mod hand_landmarks;
 pub mod squeezenet;
 
 use crate::model::config::Arch;
@@ -14,6 +16,7 @@ use candle_nn::VarBuilder;
 pub enum Backbone {
     SqueezeNet11(Box<squeezenet::SqueezeNet11>),
     BnInception(Box<bninception::BnInception>),
+    HandLandmarks(hand_landmarks::HandLandmarks),
 }
 
 impl Backbone {
@@ -42,14 +45,16 @@ impl Backbone {
                 rest_bn,
                 cpu_inference,
             )?)),
+            Arch::HandLandmarks => Backbone::HandLandmarks(hand_landmarks::HandLandmarks::new(vb)?),
         })
     }
 
-    /// `[n, c_in, S, S]` → `[n, F]`.
+    /// `[n, c_in, S, S]` (landmarks: `[n, 22, 3]`) → `[n, F]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         match self {
             Backbone::SqueezeNet11(m) => m.forward_t(x, train),
             Backbone::BnInception(m) => m.forward_t(x, train),
+            Backbone::HandLandmarks(m) => m.forward(x),
         }
     }
 }

@@ -12,7 +12,8 @@
 
 use super::augment::{crop_resize, sample_crop};
 use super::flip::FlipPolicy;
-use super::Dataset;
+use super::{landmarks, Dataset};
+use crate::model::backbone::hand_landmarks;
 use crate::model::config::{Framing, InputNorm, Modality, ModelConfig};
 use crate::preprocess;
 use crate::util::mix_seed;
@@ -47,6 +48,8 @@ pub struct LoaderOptions {
     /// The model's clip rate: clips whose recording rate the data set gives (`dataset.toml`)
     /// are resampled to it before segments are picked. `None`: every clip is used as stored.
     pub clip_fps: Option<f32>,
+    /// Clips are landmark files (`ID.json`) for the `hand_landmarks` backbone, not frames.
+    pub landmarks: bool,
 }
 
 impl LoaderOptions {
@@ -64,6 +67,7 @@ impl LoaderOptions {
             workers,
             prefetch,
             clip_fps: Some(cfg.clip_fps),
+            landmarks: cfg.arch.reads_landmarks(),
         }
     }
 
@@ -79,7 +83,23 @@ impl LoaderOptions {
 
     /// Floats of one preprocessed clip.
     pub fn clip_len(&self) -> usize {
-        self.num_segments * self.channels() * self.input_size * self.input_size
+        self.num_segments * self.segment_dims().iter().product::<usize>()
+    }
+
+    /// The shape of one segment's input: `[c_in, S, S]`, or `[22, 3]` for landmarks.
+    pub fn segment_dims(&self) -> Vec<usize> {
+        if self.landmarks {
+            vec![hand_landmarks::INPUT_ROWS, 3]
+        } else {
+            vec![self.channels(), self.input_size, self.input_size]
+        }
+    }
+
+    /// The shape of a batch of `b` clips: `[b, N, ...segment_dims]`.
+    pub fn batch_dims(&self, b: usize) -> Vec<usize> {
+        let mut d = vec![b, self.num_segments];
+        d.extend(self.segment_dims());
+        d
     }
 }
 
@@ -138,6 +158,9 @@ pub fn load_clip_into(
         path: ds.clip_dir(entry),
         reason: "clip has no label".into(),
     })?;
+    if opts.landmarks {
+        return load_landmark_clip_into(ds, entry_idx, label, opts, aug, seed, out);
+    }
     let n = opts.num_segments;
     let num_frames = match entry.num_frames {
         Some(k) => k,
@@ -212,6 +235,41 @@ pub fn load_clip_into(
             &mut out[slot * seg_len..(slot + 1) * seg_len],
         );
     }
+    Ok(label as u32)
+}
+
+/// [`load_clip_into`] for a landmark clip: TSN's segment picks over the clip's frames (the
+/// file's frame count, at the rate it was written), one tracked frame per segment; a flip
+/// mirrors the landmarks and the handedness and maps the label like a frame flip.
+fn load_landmark_clip_into(
+    ds: &Dataset,
+    entry_idx: usize,
+    label: usize,
+    opts: &LoaderOptions,
+    aug: &Augment,
+    seed: u64,
+    out: &mut [f32],
+) -> Result<u32> {
+    let entry = &ds.list.entries[entry_idx];
+    let clip = landmarks::read_clip(&ds.landmark_path(entry))?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let frames = clip.frames.len();
+    let (indices, flip, label) = match aug {
+        Augment::Train { flip } => {
+            let idx = preprocess::sample_train_indices(frames, opts.num_segments, &mut rng);
+            let coin = rng.random_bool(0.5);
+            match flip.flipped_label(label) {
+                Some(mirrored) if coin => (idx, true, mirrored),
+                _ => (idx, false, label),
+            }
+        }
+        Augment::Eval => (
+            preprocess::sample_eval_indices(frames, opts.num_segments),
+            false,
+            label,
+        ),
+    };
+    landmarks::pack_frames(&clip, &indices, flip, out);
     Ok(label as u32)
 }
 
@@ -431,6 +489,7 @@ mod tests {
             workers,
             prefetch: 2,
             clip_fps: None,
+            landmarks: false,
         }
     }
 

@@ -6,6 +6,7 @@ pub mod augment;
 pub mod check;
 pub mod flip;
 pub mod index;
+pub mod landmarks;
 pub mod loader;
 pub mod meta;
 pub mod writer;
@@ -86,6 +87,11 @@ impl Dataset {
     /// The file of 0-based frame `index` of a clip.
     pub fn frame_path(&self, entry: &ClipEntry, index: usize) -> PathBuf {
         self.clip_dir(entry).join(self.naming.file_name(index))
+    }
+
+    /// The landmark file of a clip, in a landmark data set.
+    pub fn landmark_path(&self, entry: &ClipEntry) -> PathBuf {
+        self.frames_dir.join(format!("{}.json", entry.id))
     }
 
     /// Number of clips.
@@ -233,6 +239,8 @@ impl DataSpec {
         let frames_dir = match &self.frames_dir {
             Some(d) => self.resolve(d),
             None if self.root.join("rgb").is_dir() => self.root.join("rgb"),
+            // A landmark data set (docs/ARCHITECTURE.md §7): one ID.json per clip.
+            None if self.root.join("landmarks").is_dir() => self.root.join("landmarks"),
             None => self.root.clone(),
         };
         let naming = match &self.naming {

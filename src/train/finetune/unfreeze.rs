@@ -37,6 +37,8 @@ pub fn blocks(arch: Arch) -> Vec<String> {
             .iter()
             .map(|b| format!("base_model.inception_{b}_"))
             .collect(),
+        // One block: the Linear after the hand features.
+        Arch::HandLandmarks => vec!["base_model.fc.".to_string()],
     }
 }
 
@@ -220,7 +222,6 @@ impl Fitter for FrameFitter {
             self.batch_size,
             mix_seed(self.seed, 2 * epoch as u64 + 1),
         );
-        let (s, n) = (self.loader.input_size, self.loader.num_segments);
         let mut tally = Tally::default();
         let (mut clipped, mut skipped) = (0, 0);
         for (bi, batch) in loader.enumerate() {
@@ -233,11 +234,7 @@ impl Fitter for FrameFitter {
                 continue;
             }
             let b = batch.len();
-            let x = Tensor::from_vec(
-                batch.data,
-                (b, n, self.loader.channels(), s, s),
-                &self.device,
-            )?;
+            let x = Tensor::from_vec(batch.data, self.loader.batch_dims(b), &self.device)?;
             let y = Tensor::from_vec(batch.labels.clone(), b, &self.device)?;
             let logits = self.model.forward_t(&x, true)?; // [b, C]
             let loss = candle_nn::loss::cross_entropy(&logits, &y)?;

@@ -1,0 +1,594 @@
+//! How each of Jester's 27 classes is performed, as a script: the hand's shape, its offset from
+//! where the clip places it, and its roll, pitch and yaw, as functions of the gesture's phase
+//! (0 before the gesture, 1 after it). Scripts are drawn per clip: amplitudes, repetitions,
+//! directions of incidental motion and the exact hand shapes vary.
+//!
+//! Directions are those of the picture as shown (a mirrored, selfie view, the view MediaPipe's
+//! handedness assumes): "Swiping Left" moves the hand toward the picture's left edge, "Turning
+//! Hand Clockwise" turns it clockwise on the screen. The camera looks along `+z`, `x` to the
+//! right, `y` down; offsets are in metres.
+//!
+//! What Jester's clips show, class by class (from the data set's description and its clips):
+//! swipes move an open hand across most of the picture; "Sliding Two Fingers" moves a hand with
+//! two fingers out a shorter way; pushing and pulling move the hand away from or toward the
+//! camera, palm forward; rolling turns the hand about a horizontal axis in a circling, repeated
+//! motion; turning rotates the hand in the picture's plane like a dial; zooming with the full
+//! hand opens gathered fingers (in) or gathers spread ones (out), with two fingers spreads or
+//! closes thumb and index; thumb up/down and the stop sign are held poses raised into view;
+//! shaking waves the hand to and fro; drumming taps the fingers one after another; "No gesture"
+//! is a still or resting hand, or none; "Doing other things" is everyday motion.
+
+use super::hand::{Joints, Shape, V3};
+use rand::Rng;
+use std::f32::consts::{FRAC_PI_2, PI};
+
+/// The hand at one phase of a script.
+#[derive(Debug, Clone, Copy)]
+pub struct Pose {
+    pub joints: Joints,
+    /// Offset from the clip's home position, metres, camera frame.
+    pub offset: V3,
+    /// Rotation in the picture's plane (clockwise on screen positive), radians.
+    pub roll: f32,
+    /// Rotation about the horizontal axis: fingers toward the camera positive.
+    pub pitch: f32,
+    /// Rotation about the vertical axis.
+    pub yaw: f32,
+}
+
+/// A clip's gesture: the pose at each phase, and how the clip frames it.
+pub struct Script {
+    pub pose: Box<dyn Fn(f32) -> Pose + Send + Sync>,
+    /// No hand at all in the clip.
+    pub no_hand: bool,
+    /// The gesture fills the whole clip at an even pace (idle and everyday motion): no lead-in,
+    /// no hold.
+    pub whole_clip: bool,
+    /// The roll is given for a right hand and is reflected for a left one: mirroring the hand
+    /// moves its thumb to the other side, so "thumb up" needs the opposite turn.
+    pub roll_follows_hand: bool,
+}
+
+fn smooth(t: f32) -> f32 {
+    let t = t.clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
+fn shape(s: Shape, rng: &mut impl Rng) -> Joints {
+    s.joints().jittered(0.12, rng)
+}
+
+fn still(joints: Joints, roll: f32, pitch: f32, yaw: f32) -> Pose {
+    Pose {
+        joints,
+        offset: [0.0; 3],
+        roll,
+        pitch,
+        yaw,
+    }
+}
+
+/// A random resting orientation near "palm to the camera, fingers up".
+fn facing(rng: &mut impl Rng) -> (f32, f32, f32) {
+    (
+        rng.random_range(-0.3..0.3),
+        rng.random_range(-0.3..0.3),
+        rng.random_range(-0.35..0.35),
+    )
+}
+
+/// A gesture's script: a lead-in, the gesture, a hold (the clip's timing decides).
+fn gesture(pose: impl Fn(f32) -> Pose + Send + Sync + 'static) -> Script {
+    Script {
+        pose: Box::new(pose),
+        no_hand: false,
+        whole_clip: false,
+        roll_follows_hand: false,
+    }
+}
+
+/// The script of class `label` (one of Jester's labels; anything else is "Doing other things").
+pub fn script(label: &str, rng: &mut impl Rng) -> Script {
+    let (roll0, pitch0, yaw0) = facing(rng);
+    // Directional moves: (dx, dy, dz) unit direction and the hand shape.
+    let translate = |dir: V3, amp: f32, hand: Joints, rng: &mut dyn rand::RngCore| {
+        let wobble = [
+            rng.random_range(-0.15..0.15f32),
+            rng.random_range(-0.15..0.15f32),
+        ];
+        let turn = rng.random_range(-0.25..0.25f32);
+        Box::new(move |s: f32| {
+            let e = s; // the clip's timing eases the phase
+            let side = (PI * e).sin();
+            Pose {
+                joints: hand,
+                offset: [
+                    amp * (dir[0] * (e - 0.5) + wobble[0] * side * (1.0 - dir[0].abs())),
+                    amp * (dir[1] * (e - 0.5) + wobble[1] * side * (1.0 - dir[1].abs())),
+                    amp * dir[2] * (e - 0.5),
+                ],
+                roll: roll0 + turn * (e - 0.5),
+                pitch: pitch0,
+                yaw: yaw0 + turn * (e - 0.5) * dir[0],
+            }
+        }) as Box<dyn Fn(f32) -> Pose + Send + Sync>
+    };
+    match label {
+        "Swiping Left" | "Swiping Right" | "Swiping Up" | "Swiping Down" => {
+            let dir = match label {
+                "Swiping Left" => [-1.0, 0.0, 0.0],
+                "Swiping Right" => [1.0, 0.0, 0.0],
+                "Swiping Up" => [0.0, -1.0, 0.0],
+                _ => [0.0, 1.0, 0.0],
+            };
+            let hand = shape(
+                if rng.random_bool(0.7) {
+                    Shape::Open
+                } else {
+                    Shape::Relaxed
+                },
+                rng,
+            );
+            let amp = rng.random_range(0.22..0.4);
+            gesture(translate(dir, amp, hand, rng))
+        }
+        "Sliding Two Fingers Left"
+        | "Sliding Two Fingers Right"
+        | "Sliding Two Fingers Up"
+        | "Sliding Two Fingers Down" => {
+            let dir = match label {
+                "Sliding Two Fingers Left" => [-1.0, 0.0, 0.0],
+                "Sliding Two Fingers Right" => [1.0, 0.0, 0.0],
+                "Sliding Two Fingers Up" => [0.0, -1.0, 0.0],
+                _ => [0.0, 1.0, 0.0],
+            };
+            let hand = shape(Shape::TwoFingers, rng);
+            let amp = rng.random_range(0.08..0.2);
+            gesture(translate(dir, amp, hand, rng))
+        }
+        "Pushing Hand Away"
+        | "Pulling Hand In"
+        | "Pushing Two Fingers Away"
+        | "Pulling Two Fingers In" => {
+            let away = label.starts_with("Pushing");
+            let hand = shape(
+                if label.contains("Two") {
+                    Shape::TwoFingers
+                } else {
+                    Shape::Open
+                },
+                rng,
+            );
+            let amp = rng.random_range(0.15..0.3);
+            let sign = if away { 1.0 } else { -1.0 };
+            // Pulling in often ends with the fingers curling toward the palm.
+            let curl = if away {
+                0.0
+            } else {
+                rng.random_range(0.0..0.5f32)
+            };
+            let curled = Shape::Relaxed.joints();
+            gesture(move |s: f32| Pose {
+                joints: hand.lerp(&curled, curl * s),
+                offset: [0.0, -0.03 * sign * (s - 0.5), amp * sign * (s - 0.5)],
+                roll: roll0,
+                pitch: pitch0 - 0.3 * sign * (s - 0.5),
+                yaw: yaw0,
+            })
+        }
+        "Rolling Hand Forward" | "Rolling Hand Backward" => {
+            let dir = if label.ends_with("Forward") {
+                1.0
+            } else {
+                -1.0
+            };
+            let turns = rng.random_range(1.0..2.5f32);
+            let r = rng.random_range(0.04..0.08f32);
+            let tilt = rng.random_range(0.6..1.0f32);
+            let hand = shape(
+                if rng.random_bool(0.5) {
+                    Shape::Open
+                } else {
+                    Shape::Relaxed
+                },
+                rng,
+            );
+            // Forward: the top of the hand goes away from the camera and comes back under.
+            gesture(move |s: f32| {
+                let phi = dir * 2.0 * PI * turns * s;
+                Pose {
+                    joints: hand,
+                    offset: [0.0, -r * phi.cos() + r, -r * phi.sin()],
+                    roll: roll0,
+                    pitch: pitch0 + 0.3 - tilt * phi.sin(),
+                    yaw: yaw0,
+                }
+            })
+        }
+        "Turning Hand Clockwise" | "Turning Hand Counterclockwise" => {
+            let dir = if label.ends_with("Counterclockwise") {
+                -1.0
+            } else {
+                1.0
+            };
+            let angle = rng.random_range(1.2..2.8f32);
+            let r = rng.random_range(0.0..0.05f32);
+            let hand = shape(
+                match rng.random_range(0..3) {
+                    0 => Shape::Open,
+                    1 => Shape::Point,
+                    _ => Shape::Relaxed,
+                },
+                rng,
+            );
+            let start = rng.random_range(-0.6..0.2f32);
+            gesture(move |s: f32| {
+                let a = dir * angle * s;
+                Pose {
+                    joints: hand,
+                    // A little circle the same way round as the turn.
+                    offset: [r * (a.cos() - 1.0), r * a.sin(), 0.0],
+                    roll: dir * start + a,
+                    pitch: pitch0,
+                    yaw: yaw0,
+                }
+            })
+        }
+        "Zooming In With Full Hand"
+        | "Zooming Out With Full Hand"
+        | "Zooming In With Two Fingers"
+        | "Zooming Out With Two Fingers" => {
+            let (closed, open) = if label.ends_with("Full Hand") {
+                (shape(Shape::Bunch, rng), shape(Shape::Spread, rng))
+            } else {
+                (shape(Shape::Pinch, rng), shape(Shape::PinchOpen, rng))
+            };
+            let zoom_in = label.starts_with("Zooming In");
+            let push = rng.random_range(-0.04..0.04f32);
+            let reps = if rng.random_bool(0.25) { 2.0 } else { 1.0 };
+            gesture(move |s: f32| {
+                // Repeated zooms go back between two; the last one ends open (in) or closed (out).
+                let t = 0.5 - 0.5 * (PI * (2.0 * reps - 1.0) * s).cos();
+                let (a, b) = if zoom_in {
+                    (&closed, &open)
+                } else {
+                    (&open, &closed)
+                };
+                Pose {
+                    joints: a.lerp(b, t),
+                    offset: [0.0, 0.0, push * s],
+                    roll: roll0,
+                    pitch: pitch0,
+                    yaw: yaw0,
+                }
+            })
+        }
+        "Thumb Up" | "Thumb Down" => {
+            let hand = shape(Shape::ThumbOut, rng);
+            // The thumb points along -x of a right hand, to the left on screen: a clockwise
+            // quarter turn points it up.
+            let up = label == "Thumb Up";
+            let roll = if up { FRAC_PI_2 } else { -FRAC_PI_2 } + rng.random_range(-0.35..0.35);
+            let yaw = rng.random_range(-0.9..0.9f32);
+            let bob = rng.random_range(0.0..0.04f32) * if up { -1.0 } else { 1.0 };
+            let open = shape(Shape::Relaxed, rng);
+            let pose = gesture(move |s: f32| Pose {
+                // The hand forms the pose as it comes up.
+                joints: open.lerp(&hand, smooth(s * 2.0)),
+                offset: [0.0, bob * s, 0.0],
+                roll: roll * smooth(s * 2.0) + roll0 * 0.3,
+                pitch: pitch0 * 0.5,
+                yaw,
+            });
+            Script {
+                roll_follows_hand: true,
+                ..pose
+            }
+        }
+        "Stop Sign" => {
+            let hand = shape(Shape::Open, rng);
+            let rise = rng.random_range(0.08..0.2f32);
+            let push = rng.random_range(0.0..0.05f32);
+            let rest = shape(Shape::Relaxed, rng);
+            gesture(move |s: f32| {
+                let u = smooth(s * 1.6);
+                Pose {
+                    joints: rest.lerp(&hand, u),
+                    offset: [0.0, rise * (1.0 - u), -push * u],
+                    roll: roll0 * 0.5,
+                    pitch: 0.9 * (1.0 - u) + pitch0 * 0.3,
+                    yaw: yaw0 * 0.5,
+                }
+            })
+        }
+        "Shaking Hand" => {
+            let hand = shape(
+                if rng.random_bool(0.7) {
+                    Shape::Open
+                } else {
+                    Shape::Relaxed
+                },
+                rng,
+            );
+            let cycles = rng.random_range(2.0..4.5f32);
+            let swing = rng.random_range(0.25..0.6f32);
+            let side = rng.random_range(0.0..0.04f32);
+            let twist = rng.random_bool(0.5);
+            gesture(move |s: f32| {
+                let w = (2.0 * PI * cycles * s).sin() * (PI * s).sin().sqrt();
+                Pose {
+                    joints: hand,
+                    offset: [side * w, 0.0, 0.0],
+                    roll: roll0 + if twist { 0.3 * swing * w } else { swing * w },
+                    pitch: pitch0,
+                    yaw: yaw0
+                        + if twist {
+                            swing * w * 1.5
+                        } else {
+                            0.2 * swing * w
+                        },
+                }
+            })
+        }
+        "Drumming Fingers" => {
+            let base = shape(Shape::Relaxed, rng).lerp(&Shape::Open.joints(), 0.4);
+            let waves = rng.random_range(1.5..4.0f32);
+            let depth = rng.random_range(0.5..0.9f32);
+            let pitch = rng.random_range(0.3..1.1f32);
+            gesture(move |s: f32| {
+                let mut j = base;
+                // Little finger first, index last: a wave running across the fingers.
+                for (i, finger) in j.fingers.iter_mut().enumerate() {
+                    let lag = (3 - i) as f32 * 0.18;
+                    let v = (2.0 * PI * (waves * s - lag)).sin().max(0.0);
+                    finger.flex[0] += depth * v;
+                    finger.flex[1] += 0.5 * depth * v;
+                }
+                Pose {
+                    joints: j,
+                    offset: [0.0; 3],
+                    roll: roll0,
+                    pitch,
+                    yaw: yaw0,
+                }
+            })
+        }
+        "No gesture" => idle(rng),
+        _ => everyday(rng),
+    }
+}
+
+/// "No gesture": no hand, a still hand in any shape, a resting hand low in the picture, a hand
+/// that drifts or fidgets a little.
+fn idle(rng: &mut impl Rng) -> Script {
+    let kind = rng.random_range(0..5);
+    if kind == 0 {
+        return Script {
+            pose: Box::new(|_| still(Shape::Relaxed.joints(), 0.0, 0.0, 0.0)),
+            no_hand: true,
+            whole_clip: true,
+            roll_follows_hand: false,
+        };
+    }
+    let shapes = [
+        Shape::Relaxed,
+        Shape::Fist,
+        Shape::Open,
+        Shape::Grasp,
+        Shape::Point,
+        Shape::Claw,
+    ];
+    let hand = shape(shapes[rng.random_range(0..shapes.len())], rng);
+    let roll = rng.random_range(-1.2..1.2f32);
+    let pitch = rng.random_range(-0.5..1.3f32);
+    let yaw = rng.random_range(-1.0..1.0f32);
+    let drift = [
+        rng.random_range(-0.03..0.03f32),
+        rng.random_range(-0.03..0.03f32),
+        rng.random_range(-0.03..0.03f32),
+    ];
+    let sway = rng.random_range(0.0..0.012f32);
+    let freq = rng.random_range(0.5..2.0f32);
+    let phase = rng.random_range(0.0..2.0 * PI);
+    let resting = kind == 1;
+    Script {
+        pose: Box::new(move |s: f32| {
+            let w = (2.0 * PI * freq * s + phase).sin();
+            Pose {
+                joints: hand,
+                offset: [
+                    drift[0] * s + sway * w,
+                    drift[1] * s + sway * 0.5 * w + if resting { 0.12 } else { 0.0 },
+                    drift[2] * s,
+                ],
+                roll: roll + 0.05 * w,
+                pitch: if resting { 1.3 } else { pitch },
+                yaw,
+            }
+        }),
+        no_hand: false,
+        whole_clip: true,
+        roll_follows_hand: false,
+    }
+}
+
+/// "Doing other things": reaching for something, scratching, typing, picking up a cup, touching
+/// the face, or wandering with changing hand shapes.
+fn everyday(rng: &mut impl Rng) -> Script {
+    let kind = rng.random_range(0..6);
+    let pose: Box<dyn Fn(f32) -> Pose + Send + Sync> = match kind {
+        // Reach: in from an edge, grasp, back out.
+        0 => {
+            let from = [
+                rng.random_range(-1.0..1.0f32).signum() * rng.random_range(0.1..0.25f32),
+                rng.random_range(0.05..0.25f32),
+                rng.random_range(-0.1..0.1f32),
+            ];
+            let open = shape(Shape::Open, rng);
+            let grasp = shape(Shape::Grasp, rng);
+            let yaw = rng.random_range(-1.2..1.2f32);
+            let pitch = rng.random_range(0.2..1.2f32);
+            Box::new(move |s: f32| {
+                let out = (PI * s).sin(); // 0 at both ends, 1 at the object
+                let grip = smooth((s - 0.4) * 4.0);
+                Pose {
+                    joints: open.lerp(&grasp, grip),
+                    offset: [
+                        from[0] * (1.0 - out),
+                        from[1] * (1.0 - out),
+                        from[2] * (1.0 - out),
+                    ],
+                    roll: 0.4 * from[0].signum(),
+                    pitch,
+                    yaw,
+                }
+            })
+        }
+        // Scratch: a clawed hand, fingers working fast, barely moving.
+        1 => {
+            let claw = shape(Shape::Claw, rng);
+            let rate = rng.random_range(4.0..9.0f32);
+            let depth = rng.random_range(0.2..0.5f32);
+            let (roll, pitch, yaw) = (
+                rng.random_range(-2.0..2.0f32),
+                rng.random_range(-0.5..1.0f32),
+                rng.random_range(-1.2..1.2f32),
+            );
+            Box::new(move |s: f32| {
+                let w = (2.0 * PI * rate * s).sin();
+                let mut j = claw;
+                for f in &mut j.fingers {
+                    f.flex[1] += depth * w;
+                    f.flex[2] += 0.5 * depth * w;
+                }
+                Pose {
+                    joints: j,
+                    offset: [0.005 * w, 0.01 * w, 0.0],
+                    roll,
+                    pitch,
+                    yaw,
+                }
+            })
+        }
+        // Typing: palm down, low, fingers moving on their own.
+        2 => {
+            let base = shape(Shape::Relaxed, rng);
+            let phases: [f32; 4] = [
+                rng.random_range(0.0..6.3),
+                rng.random_range(0.0..6.3),
+                rng.random_range(0.0..6.3),
+                rng.random_range(0.0..6.3),
+            ];
+            let rates: [f32; 4] = [
+                rng.random_range(3.0..8.0),
+                rng.random_range(3.0..8.0),
+                rng.random_range(3.0..8.0),
+                rng.random_range(3.0..8.0),
+            ];
+            let slide = rng.random_range(-0.05..0.05f32);
+            Box::new(move |s: f32| {
+                let mut j = base;
+                for (i, f) in j.fingers.iter_mut().enumerate() {
+                    f.flex[0] += 0.35 * (2.0 * PI * rates[i] * s + phases[i]).sin().max(0.0);
+                }
+                Pose {
+                    joints: j,
+                    offset: [slide * s, 0.1, 0.0],
+                    roll: 0.0,
+                    pitch: 1.4,
+                    yaw: 0.2,
+                }
+            })
+        }
+        // Cup: down to the table, grasp, up toward the mouth (toward the camera), turned.
+        3 => {
+            let open = shape(Shape::Relaxed, rng);
+            let grasp = shape(Shape::Grasp, rng);
+            let yaw = rng.random_range(0.8..1.5f32) * rng.random_range(-1.0..1.0f32).signum();
+            let side = rng.random_range(-0.1..0.1f32);
+            Box::new(move |s: f32| {
+                let down = smooth(s * 3.0);
+                let up = smooth((s - 0.45) * 2.5);
+                Pose {
+                    joints: open.lerp(&grasp, down),
+                    offset: [side * (1.0 - up), 0.12 * down - 0.2 * up, -0.08 * up],
+                    roll: 0.2,
+                    pitch: 0.3 * up,
+                    yaw,
+                }
+            })
+        }
+        // Face: the hand goes up to the face (out of the top) and comes back.
+        4 => {
+            let hand = shape(Shape::Relaxed, rng);
+            let x = rng.random_range(-0.1..0.1f32);
+            let yaw = rng.random_range(-1.5..1.5f32);
+            Box::new(move |s: f32| {
+                let up = (PI * s).sin();
+                Pose {
+                    joints: hand,
+                    offset: [x * up, -0.25 * up, 0.03 * up],
+                    roll: 0.6 * up,
+                    pitch: 0.5,
+                    yaw,
+                }
+            })
+        }
+        // Wander: slow, curving motion while the hand changes shape.
+        _ => {
+            let shapes = [
+                Shape::Relaxed,
+                Shape::Fist,
+                Shape::Grasp,
+                Shape::Point,
+                Shape::Claw,
+            ];
+            let a = shape(shapes[rng.random_range(0..shapes.len())], rng);
+            let b = shape(shapes[rng.random_range(0..shapes.len())], rng);
+            let k: [f32; 6] = std::array::from_fn(|_| rng.random_range(-1.0..1.0));
+            Box::new(move |s: f32| Pose {
+                joints: a.lerp(&b, smooth(s)),
+                offset: [
+                    0.08 * (k[0] * s + 0.5 * k[1] * (3.0 * s).sin()),
+                    0.08 * (k[2] * s + 0.5 * k[3] * (2.0 * s).cos()),
+                    0.04 * k[4] * s,
+                ],
+                roll: k[5] * (1.0 + s),
+                pitch: 0.5 * k[1],
+                yaw: k[3],
+            })
+        }
+    };
+    Script {
+        pose,
+        no_hand: false,
+        whole_clip: true,
+        roll_follows_hand: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn swipes_move_the_way_their_name_says() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for (label, axis, sign) in [
+            ("Swiping Left", 0, -1.0),
+            ("Swiping Right", 0, 1.0),
+            ("Swiping Up", 1, -1.0),
+            ("Sliding Two Fingers Down", 1, 1.0),
+            ("Pushing Hand Away", 2, 1.0),
+            ("Pulling Two Fingers In", 2, -1.0),
+        ] {
+            let s = script(label, &mut rng);
+            let d = (s.pose)(1.0).offset[axis] - (s.pose)(0.0).offset[axis];
+            assert!(d * sign > 0.05, "{label}: {d}");
+        }
+        let cw = script("Turning Hand Clockwise", &mut rng);
+        assert!((cw.pose)(1.0).roll > (cw.pose)(0.0).roll + 1.0);
+    }
+}

@@ -20,6 +20,7 @@
 //! counts are read off the configuration.
 
 use crate::model::backbone::bninception::{PoolKind, BLOCKS};
+use crate::model::backbone::hand_landmarks;
 use crate::model::config::{Arch, Consensus, ModelConfig};
 use crate::model::consensus::trn::binomial;
 
@@ -38,6 +39,9 @@ pub fn thop_macs(cfg: &ModelConfig) -> MacCount {
     let backbone = match cfg.arch {
         Arch::SqueezeNet11 => squeezenet_macs(cfg.input_channels(), cfg.input_size),
         Arch::BnInception => bninception_macs(cfg.input_channels(), cfg.input_size),
+        // The hand features are arithmetic in `forward`, not modules: thop counts only the
+        // Linear `base_model.fc`.
+        Arch::HandLandmarks => (hand_landmarks::FEATURES * hand_landmarks::WIDTH) as u64,
     };
     let new_fc = n * cfg.arch.feature_dim() as u64 * cfg.frame_feature_dim() as u64;
     let head = head_macs(cfg);

@@ -64,6 +64,9 @@ pub enum Command {
     /// Benchmark fine-tuning: time to a usable model on 5 classes x 10 clips, and the speed-up
     /// of head training on cached features over full fine-tuning
     BenchFinetune(commands::bench_finetune::BenchFinetuneArgs),
+    /// Find hands in photographs with MediaPipe's palm detector and hand landmarker (21
+    /// landmarks, handedness); one JSON line per image with --json
+    Hands(commands::hands::HandsArgs),
     /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
     /// metadata) with a seeded mutation loop; prints the inputs run per parser
     #[command(hide = true)]
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Record(a)) => commands::record::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
+        Some(Command::Hands(a)) => commands::hands::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).
         None => commands::run::run(cli.run),

@@ -17,6 +17,7 @@ pub mod dataset_args;
 pub mod eval;
 pub mod finetune;
 pub mod fuzz;
+pub mod hands;
 pub mod info;
 pub mod record;
 pub mod run;

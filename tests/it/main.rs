@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod demo;
 mod finetune;
+mod hands_graph;
 mod hands_tflite;
 mod heads;
 mod layering;

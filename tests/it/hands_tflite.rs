@@ -51,7 +51,7 @@ fn the_hand_models_match_the_tflite_interpreter_on_photographs() {
         });
         let input = st.tensor(key).unwrap();
         assert_eq!(input.dtype(), Dtype::U8);
-        assert_eq!(&input.shape()[..], &model.input_shape()[1..], "{key}");
+        assert_eq!(input.shape(), &model.input_shape()[1..], "{key}");
         // The tensor the interpreter was given, computed the same way in float32.
         let x: Vec<f32> = input
             .data()

@@ -1,25 +1,30 @@
 //! Runs TFLite models — MediaPipe's palm detector and hand landmarker — on our CPU kernels.
 //!
-//! [`schema`] reads the flatbuffer ([`flatbuf`]), [`graph`] checks every operator and turns the
+//! `schema` reads the flatbuffer (`flatbuf`), `graph` checks every operator and turns the
 //! model into a list of steps with their weights arranged for our kernels (float16 constants
-//! behind `DEQUANTIZE` widened to f32 once, at load), and [`ops`] holds the kernels the steps
-//! run: convolutions on `model::kernels`' gemm, depthwise convolution, PReLU, pooling, bilinear
-//! resize and the small shape operators. Only the operators and options these models use are
-//! run; anything else is refused at load with an error naming the file and the operator.
+//! behind `DEQUANTIZE` widened to f32 once, at load; filters packed into panels), and `ops`
+//! holds the kernels the steps run: convolutions as a register-tiled product (`pointwise`),
+//! depthwise convolution (`depthwise`), PReLU fused into them, pooling, bilinear resize and
+//! the small shape operators, on pulp's run-time SIMD dispatch (`model::kernels::simd`). Only
+//! the operators and options these models use are run; anything else is refused at load with
+//! an error naming the file and the operator.
 //!
 //! Why our own reader and executor:
-//! - **not the `flatbuffers` crate with code generated from `schema.fbs`**: the generated
-//!   module is ~20,000 lines for the ~25 fields we read, and its verifier would still leave us
-//!   the checks that matter here (shapes that fit the operator); the layout we read is a few
-//!   offsets, bounds-checked in one small file.
+//! - **not the `flatbuffers` crate with code generated from `schema.fbs`**: the generated code
+//!   is about 20,000 lines (the Python version ai-edge-litert ships has 19,922) for the ~40
+//!   fields we read, would have to be regenerated with a matching `flatc`, and its verifier
+//!   leaves us the checks that matter here (shapes that fit the operator); the layout we read
+//!   is a few offsets, bounds-checked in one small file.
 //! - **not tract-tflite** (0.23.9): it refuses `DEQUANTIZE` and `PRELU`, and, worse, turns a
 //!   float `MEAN` into a quantised scale that rounds to an integer, so the landmarks came out up
 //!   to 14 px wrong without an error (issue 21); patched, it was 2–3× slower than the TFLite
 //!   interpreter and a second inference engine in the build.
 
+mod depthwise;
 mod flatbuf;
 mod graph;
 mod ops;
+mod pointwise;
 mod schema;
 
 use super::HandsError;
@@ -42,6 +47,9 @@ impl std::fmt::Debug for TfliteModel {
             .finish()
     }
 }
+
+/// Time spent per kind of operator in one run ([`TfliteModel::run_profiled`]).
+pub type Profile = Vec<(String, std::time::Duration)>;
 
 /// One output tensor of a run.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +103,11 @@ impl TfliteModel {
     /// Runs the model on one input tensor (row-major, [`Self::input_shape`]). The work is
     /// split over the current rayon pool's threads (install a pool to bound them).
     pub fn run(&self, input: &[f32]) -> Result<Vec<TensorOut>, HandsError> {
+        self.check_input(input)?;
+        Ok(self.plan.run(input, None))
+    }
+
+    fn check_input(&self, input: &[f32]) -> Result<(), HandsError> {
         let want: usize = self.plan.input_shape.iter().product();
         if input.len() != want {
             return Err(HandsError::Input {
@@ -105,7 +118,16 @@ impl TfliteModel {
                 got: input.len(),
             });
         }
-        Ok(self.plan.run(input))
+        Ok(())
+    }
+
+    /// [`Self::run`], and the time spent in each kind of operator (convolutions by window and
+    /// stride), for benchmarks.
+    pub fn run_profiled(&self, input: &[f32]) -> Result<(Vec<TensorOut>, Profile), HandsError> {
+        self.check_input(input)?;
+        let mut times = Vec::new();
+        let outs = self.plan.run(input, Some(&mut times));
+        Ok((outs, times))
     }
 
     /// Multiply-adds of one run (convolutions and fully connected layers), for benchmarks.

@@ -1,18 +1,22 @@
 //! The kernels the TFLite steps run, on NHWC f32 buffers whose shapes [`super::graph`] checked.
-//! Convolutions are `model::kernels`' gemm (1×1: the input rows are the matrix; k×k: an
-//! im2col block first) with bias and activation applied while the block is in cache; depthwise
-//! convolution, pooling and the elementwise operators are plain loops over contiguous channel
-//! vectors compiled for the CPU's best instruction set by `model::kernels::simd`. Work is split
+//! Convolutions go through [`super::pointwise`]'s packed product (1×1: on the input rows as they
+//! are; k×k: on an im2col block), depthwise ones through [`super::depthwise`]; pooling, resize
+//! and the elementwise operators are plain loops over contiguous channel vectors, compiled for
+//! the CPU's best instruction set by `model::kernels::simd` where they matter. Work is split
 //! over output rows on the current rayon pool.
+//!
+//! Not `model::kernels`' gemm: the `gemm` crate packs the filters on every call, which for
+//! these thin layers (16–1152 channels, up to 112×112 pixels) cost as much as the product; the
+//! packed product here lays the filters out once, at load.
 
-use crate::model::kernels::gemm::{matmul, Mat, MatMut};
+use super::pointwise::Pointwise;
 use crate::model::kernels::simd;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-/// Output pixels per gemm task: enough for an efficient product, small enough that the block
-/// stays in L2 while its bias and activation are applied.
-const ROWS_PER_TASK: usize = 128;
+/// Output pixels per im2col block: a multiple of the product's tiles, small enough that the
+/// block stays in L2.
+const ROWS_PER_TASK: usize = 96;
 
 thread_local! {
     /// The current thread's im2col block.
@@ -40,7 +44,7 @@ impl Activation {
             Activation::Prelu(alpha) => {
                 for p in px.chunks_exact_mut(c) {
                     for (v, &a) in p.iter_mut().zip(alpha) {
-                        *v = if *v < 0.0 { *v * a } else { *v };
+                        *v = v.max(0.0) + a * v.min(0.0);
                     }
                 }
             }
@@ -90,16 +94,14 @@ impl Geometry {
     }
 }
 
-/// A full convolution with its filters as the gemm's right operand.
+/// A convolution: 1×1 ones straight on the input rows, k×k ones on im2col blocks, both through
+/// [`Pointwise`]'s packed product.
 #[derive(Debug)]
 pub(super) struct Conv {
     g: Geometry,
     c_in: usize,
-    c_out: usize,
-    /// `[kh·kw·c_in, c_out]`, rows in im2col order (ky, kx, ci).
-    w: Vec<f32>,
-    bias: Vec<f32>,
-    pub act: Activation,
+    /// The product over the receptive field: `c_in` here is `kh·kw·c_in`.
+    pub pw: Pointwise,
 }
 
 impl Conv {
@@ -113,6 +115,7 @@ impl Conv {
         act: Activation,
     ) -> Self {
         let depth = g.kh * g.kw * c_in;
+        // [o, (ky, kx, ci)] → [(ky, kx, ci), o]
         let mut w = vec![0f32; depth * c_out];
         for (o, filter) in w_ohwi.chunks_exact(depth).enumerate() {
             for (r, &v) in filter.iter().enumerate() {
@@ -122,188 +125,79 @@ impl Conv {
         Conv {
             g,
             c_in,
-            c_out,
-            w,
-            bias,
-            act,
+            pw: Pointwise::new(&w, depth, c_out, &bias, act),
         }
+    }
+
+    /// `k×k/s c_in→c_out @ h×w`, for profiles.
+    pub(super) fn describe(&self) -> String {
+        let g = &self.g;
+        let (i, o) = (self.c_in, self.pw.c_out);
+        format!("{}x{}/{} {i}->{o} @{}x{}", g.kh, g.kw, g.sh, g.oh, g.ow)
     }
 
     /// Multiply-adds per output value.
     pub(super) fn depth(&self) -> usize {
-        self.g.kh * self.g.kw * self.c_in
+        self.pw.c_in
     }
 
     /// `x` `[n, h, w, c_in]` → `y` `[n, oh, ow, c_out]`.
-    fn run(&self, x: &[f32], n: usize, y: &mut [f32]) {
-        let per_image = self.g.oh * self.g.ow;
-        let rows = n * per_image;
-        let block = ROWS_PER_TASK * self.c_out;
-        let task = |(b, out): (usize, &mut [f32])| {
-            let r0 = b * ROWS_PER_TASK;
-            let m = out.len() / self.c_out;
-            self.rows(x, r0, m, out);
-        };
-        if rayon::current_num_threads() > 1 && rows > ROWS_PER_TASK {
-            y.par_chunks_mut(block).enumerate().for_each(task);
-        } else {
-            y.chunks_mut(block).enumerate().for_each(task);
-        }
-    }
-
-    /// Output rows `r0..r0 + m` into `out`.
-    fn rows(&self, x: &[f32], r0: usize, m: usize, out: &mut [f32]) {
-        let depth = self.depth();
-        let rhs = Mat::rows(&self.w, depth, self.c_out, self.c_out);
-        let dst = MatMut::rows(out, m, self.c_out, self.c_out);
+    fn run(&self, x: &[f32], y: &mut [f32]) {
         if self.g.pointwise() {
-            let lhs = Mat::rows(&x[r0 * self.c_in..], m, depth, self.c_in);
-            matmul(dst, lhs, rhs, false, 1);
-        } else {
+            return self.pw.run(x, y);
+        }
+        let c_out = self.pw.c_out;
+        let task = |(b, out): (usize, &mut [f32])| {
+            let m = out.len() / c_out;
             COLS.with(|cols| {
                 let mut cols = cols.borrow_mut();
                 cols.clear();
-                cols.resize(m * depth, 0.0);
-                self.im2col(x, r0, &mut cols);
-                matmul(dst, Mat::rows(&cols, m, depth, depth), rhs, false, 1);
+                cols.resize(m * self.pw.c_in, 0.0);
+                self.im2col(x, b * ROWS_PER_TASK, &mut cols);
+                self.pw.run_block(&cols, out);
             });
+        };
+        if rayon::current_num_threads() > 1 {
+            y.par_chunks_mut(ROWS_PER_TASK * c_out)
+                .enumerate()
+                .for_each(task);
+        } else {
+            y.chunks_mut(ROWS_PER_TASK * c_out)
+                .enumerate()
+                .for_each(task);
         }
-        simd(Epilogue {
-            out,
-            bias: &self.bias,
-            act: &self.act,
-        });
     }
 
     /// The receptive fields of output rows `r0..` as rows of `cols` (zeros outside the map).
     fn im2col(&self, x: &[f32], r0: usize, cols: &mut [f32]) {
         let g = &self.g;
         let c = self.c_in;
-        let depth = self.depth();
+        let depth = self.pw.c_in;
+        let span = g.kw * c;
         for (i, row) in cols.chunks_exact_mut(depth).enumerate() {
             let r = r0 + i;
             let (img, oy, ox) = (r / (g.oh * g.ow), (r / g.ow) % g.oh, r % g.ow);
-            for ky in 0..g.kh {
-                for kx in 0..g.kw {
-                    let dst = &mut row[(ky * g.kw + kx) * c..][..c];
-                    let iy = g.iy(oy, ky);
-                    let ix = (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w);
-                    match (iy, ix) {
-                        (Some(iy), Some(ix)) => {
-                            dst.copy_from_slice(&x[((img * g.h + iy) * g.w + ix) * c..][..c])
+            let first = (ox * g.sw).checked_sub(g.pl);
+            for (ky, dst) in row.chunks_exact_mut(span).enumerate() {
+                let Some(iy) = g.iy(oy, ky) else {
+                    dst.fill(0.0);
+                    continue;
+                };
+                let line = &x[(img * g.h + iy) * g.w * c..][..g.w * c];
+                match first {
+                    // The whole tap row inside the map: one copy.
+                    Some(ix) if ix + g.kw <= g.w => dst.copy_from_slice(&line[ix * c..][..span]),
+                    _ => {
+                        for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
+                            match (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w) {
+                                Some(ix) => d.copy_from_slice(&line[ix * c..][..c]),
+                                None => d.fill(0.0),
+                            }
                         }
-                        _ => dst.fill(0.0),
                     }
                 }
             }
         }
-    }
-}
-
-/// Bias and activation over a block of `bias.len()`-channel pixels.
-struct Epilogue<'a> {
-    out: &'a mut [f32],
-    bias: &'a [f32],
-    act: &'a Activation,
-}
-
-impl pulp::WithSimd for Epilogue<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        let c = self.bias.len();
-        for p in self.out.chunks_exact_mut(c) {
-            for (v, &b) in p.iter_mut().zip(self.bias) {
-                *v += b;
-            }
-        }
-        self.act.apply(self.out, c);
-    }
-}
-
-/// A depthwise convolution (depth multiplier 1).
-#[derive(Debug)]
-pub(super) struct Depthwise {
-    g: Geometry,
-    c: usize,
-    /// `[kh, kw, c]` (TFLite's `[1, kh, kw, c]` as it is).
-    w: Vec<f32>,
-    bias: Vec<f32>,
-    pub act: Activation,
-}
-
-impl Depthwise {
-    pub(super) fn new(g: Geometry, c: usize, w: Vec<f32>, bias: Vec<f32>, act: Activation) -> Self {
-        Depthwise { g, c, w, bias, act }
-    }
-
-    /// Multiply-adds per output value.
-    pub(super) fn taps(&self) -> usize {
-        self.g.kh * self.g.kw
-    }
-
-    fn run(&self, x: &[f32], y: &mut [f32]) {
-        let row = self.g.ow * self.c;
-        let task = |(r, out): (usize, &mut [f32])| {
-            simd(DepthwiseRow {
-                dw: self,
-                x,
-                img: r / self.g.oh,
-                oy: r % self.g.oh,
-                out,
-            })
-        };
-        if rayon::current_num_threads() > 1 {
-            y.par_chunks_mut(row).enumerate().for_each(task);
-        } else {
-            y.chunks_mut(row).enumerate().for_each(task);
-        }
-    }
-}
-
-/// One output row of a depthwise convolution.
-struct DepthwiseRow<'a> {
-    dw: &'a Depthwise,
-    x: &'a [f32],
-    img: usize,
-    oy: usize,
-    out: &'a mut [f32],
-}
-
-impl pulp::WithSimd for DepthwiseRow<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: pulp::Simd>(self, _: S) {
-        let DepthwiseRow {
-            dw,
-            x,
-            img,
-            oy,
-            out,
-        } = self;
-        let (g, c) = (&dw.g, dw.c);
-        for p in out.chunks_exact_mut(c) {
-            p.copy_from_slice(&dw.bias);
-        }
-        for ky in 0..g.kh {
-            let Some(iy) = g.iy(oy, ky) else { continue };
-            let line = &x[(img * g.h + iy) * g.w * c..][..g.w * c];
-            for kx in 0..g.kw {
-                let wv = &dw.w[(ky * g.kw + kx) * c..][..c];
-                let (lo, hi) = g.cols(kx);
-                for ox in lo..hi {
-                    let ix = ox * g.sw + kx - g.pl;
-                    let src = &line[ix * c..][..c];
-                    let dst = &mut out[ox * c..][..c];
-                    for ((d, &s), &w) in dst.iter_mut().zip(src).zip(wv) {
-                        *d += s * w;
-                    }
-                }
-            }
-        }
-        dw.act.apply(out, c);
     }
 }
 
@@ -417,6 +311,9 @@ pub(super) struct Mean {
     out_strides: Vec<usize>,
     /// Values averaged into each output.
     count: usize,
+    /// (outer, inner) sizes when the reduced axes are contiguous (the usual global pooling
+    /// over H and W): then the sum runs over whole rows of `inner` floats.
+    block: Option<(usize, usize)>,
 }
 
 impl Mean {
@@ -435,14 +332,38 @@ impl Mean {
             .filter(|(_, &r)| r)
             .map(|(&d, _)| d)
             .product();
+        let first = reduce.iter().position(|&r| r);
+        let last = reduce.iter().rposition(|&r| r);
+        let block = match (first, last) {
+            (Some(a), Some(b)) if reduce[a..=b].iter().all(|&r| r) => {
+                Some((shape[..a].iter().product(), shape[b + 1..].iter().product()))
+            }
+            _ => None,
+        };
         Mean {
             shape: shape.to_vec(),
             out_strides,
             count,
+            block,
         }
     }
 
     fn run(&self, x: &[f32], y: &mut [f32]) {
+        if let Some((outer, inner)) = self.block {
+            let n = self.count;
+            for o in 0..outer {
+                let out = &mut y[o * inner..(o + 1) * inner];
+                out.fill(0.0);
+                for row in x[o * n * inner..(o + 1) * n * inner].chunks_exact(inner) {
+                    for (d, &v) in out.iter_mut().zip(row) {
+                        *d += v;
+                    }
+                }
+                let scale = 1.0 / n as f32;
+                out.iter_mut().for_each(|d| *d *= scale);
+            }
+            return;
+        }
         let mut acc = vec![0f64; y.len()];
         let mut index = vec![0usize; self.shape.len()];
         let mut o = 0;
@@ -494,6 +415,12 @@ impl Dense {
     }
 
     fn run(&self, x: &[f32], y: &mut [f32]) {
+        simd(DenseRun { d: self, x, y });
+    }
+
+    /// The product, inlined into [`DenseRun`]'s SIMD context.
+    #[inline(always)]
+    fn rows(&self, x: &[f32], y: &mut [f32]) {
         for (row, out) in x
             .chunks_exact(self.depth)
             .zip(y.chunks_exact_mut(self.units))
@@ -503,11 +430,46 @@ impl Dense {
                 .zip(self.w.chunks_exact(self.depth))
                 .zip(&self.bias)
             {
-                *d = b + row.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
+                *d = b + dot(row, w);
             }
             self.act.apply(out, self.units);
         }
     }
+}
+
+/// [`Dense::run`] compiled for the CPU's instruction set.
+struct DenseRun<'a> {
+    d: &'a Dense,
+    x: &'a [f32],
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for DenseRun<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.d.rows(self.x, self.y);
+    }
+}
+
+/// A dot product in 16 independent lanes (a single running sum could not be vectorised).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
 }
 
 /// Runs `kernel` on its inputs (`shape` is the first input's) into `y`.
@@ -515,15 +477,15 @@ pub(super) fn run(kernel: &super::graph::Kernel, ins: &[&[f32]], shape: &[usize]
     use super::graph::Kernel as K;
     let x = ins[0];
     match kernel {
-        K::Conv(conv) => conv.run(x, shape[0], y),
+        K::Conv(conv) => conv.run(x, y),
         K::Depthwise(dw) => dw.run(x, y),
-        K::Add(act) => {
-            let c = *shape.last().unwrap_or(&1);
-            for ((d, &a), &b) in y.iter_mut().zip(x).zip(ins[1]) {
-                *d = a + b;
-            }
-            act.apply(y, c);
-        }
+        K::Add(act) => simd(Add {
+            a: x,
+            b: ins[1],
+            act,
+            c: *shape.last().unwrap_or(&1),
+            y,
+        }),
         K::Prelu(alpha) => {
             y.copy_from_slice(x);
             Activation::Prelu(alpha.clone()).apply(y, alpha.len());
@@ -547,6 +509,36 @@ pub(super) fn run(kernel: &super::graph::Kernel, ins: &[&[f32]], shape: &[usize]
             for (d, &v) in y.iter_mut().zip(x) {
                 *d = 1.0 / (1.0 + (-v).exp());
             }
+        }
+    }
+}
+
+/// `y = act(a + b)`, elementwise.
+struct Add<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    act: &'a Activation,
+    c: usize,
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Add<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        // In pieces that stay in L1 between the sum and the activation.
+        let piece = (4096 / self.c).max(1) * self.c;
+        for ((y, a), b) in self
+            .y
+            .chunks_mut(piece)
+            .zip(self.a.chunks(piece))
+            .zip(self.b.chunks(piece))
+        {
+            for ((d, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                *d = a + b;
+            }
+            self.act.apply(y, self.c);
         }
     }
 }

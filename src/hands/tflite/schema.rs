@@ -146,7 +146,7 @@ pub(super) fn read(bytes: &[u8]) -> FbResult<RawModel<'_>> {
             if offset > 1 {
                 // Data outside the flatbuffer (models over 2 GB), relative to the file start.
                 let size = b.u64(2, 0)?;
-                let end = offset.checked_add(size).unwrap_or(u64::MAX);
+                let end = offset.saturating_add(size);
                 return usize::try_from(end)
                     .ok()
                     .and_then(|end| bytes.get(offset as usize..end))

@@ -1,0 +1,325 @@
+//! Depthwise convolution (depth multiplier 1) on NHWC rows, register-tiled like XNNPACK's
+//! micro-kernels: for one vector of channels, 4 neighbouring output pixels accumulate every tap
+//! in registers (4 independent chains, so the FMAs' latency is hidden), starting from the bias,
+//! and are stored once with the activation applied. Pixels whose window leaves the map (the
+//! edges under SAME padding) take the same path one at a time with the taps that fall inside.
+
+use super::ops::{Activation, Geometry};
+use crate::model::kernels::simd;
+use pulp::Simd;
+use rayon::prelude::*;
+
+/// Output pixels accumulated together.
+const PX: usize = 4;
+
+#[derive(Debug)]
+pub(super) struct Depthwise {
+    pub g: Geometry,
+    pub c: usize,
+    /// `[kh, kw, c]` (TFLite's `[1, kh, kw, c]` as it is).
+    w: Vec<f32>,
+    bias: Vec<f32>,
+    /// PReLU slopes per channel (zeros otherwise).
+    slopes: Vec<f32>,
+    pub act: Activation,
+}
+
+impl Depthwise {
+    pub(super) fn new(g: Geometry, c: usize, w: Vec<f32>, bias: Vec<f32>, act: Activation) -> Self {
+        let mut dw = Depthwise {
+            g,
+            c,
+            w,
+            bias,
+            slopes: Vec::new(),
+            act: Activation::None,
+        };
+        dw.set_act(act);
+        dw
+    }
+
+    pub(super) fn set_act(&mut self, act: Activation) {
+        self.slopes = match &act {
+            Activation::Prelu(a) => a.clone(),
+            _ => vec![0.0; self.c],
+        };
+        self.act = act;
+    }
+
+    /// Multiply-adds per output value.
+    pub(super) fn taps(&self) -> usize {
+        self.g.kh * self.g.kw
+    }
+
+    /// `k×k/s c @ h×w`, for profiles.
+    pub(super) fn describe(&self) -> String {
+        let g = &self.g;
+        format!("{}x{}/{} {} @{}x{}", g.kh, g.kw, g.sh, self.c, g.oh, g.ow)
+    }
+
+    /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]`, output rows split over the current rayon pool.
+    pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
+        let row = self.g.ow * self.c;
+        // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
+        // where the CPU has AVX-512 too: whole vectors run the tiled loops.
+        #[cfg(target_arch = "x86_64")]
+        let v3 = (!self.c.is_multiple_of(16) && self.c.is_multiple_of(8))
+            .then(pulp::x86::V3::try_new)
+            .flatten();
+        let task = |(r, out): (usize, &mut [f32])| {
+            let row = Row {
+                dw: self,
+                x,
+                img: r / self.g.oh,
+                oy: r % self.g.oh,
+                out,
+            };
+            #[cfg(target_arch = "x86_64")]
+            if let Some(v3) = v3 {
+                return pulp::Simd::vectorize(v3, row);
+            }
+            simd(row)
+        };
+        if rayon::current_num_threads() > 1 {
+            y.par_chunks_mut(row).enumerate().for_each(task);
+        } else {
+            y.chunks_mut(row).enumerate().for_each(task);
+        }
+    }
+}
+
+/// One output row.
+struct Row<'a> {
+    dw: &'a Depthwise,
+    x: &'a [f32],
+    img: usize,
+    oy: usize,
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Row<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Row {
+            dw,
+            x,
+            img,
+            oy,
+            out,
+        } = self;
+        let (g, c) = (&dw.g, dw.c);
+        let lanes = S::F32_LANES;
+        // The input rows under this output row (`None` in the padding).
+        let lines: Vec<Option<&[f32]>> = (0..g.kh)
+            .map(|ky| {
+                let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
+                Some(&x[(img * g.h + iy) * g.w * c..][..g.w * c])
+            })
+            .collect();
+        // Output columns whose whole window is inside the map.
+        let inner_lo = g.pl.div_ceil(g.sw);
+        let inner_hi = if g.w + g.pl >= g.kw {
+            ((g.w + g.pl - g.kw) / g.sw + 1).min(g.ow)
+        } else {
+            0
+        }
+        .max(inner_lo);
+        if c % lanes == 0 {
+            // Whole vectors only: index vectors directly (one bounds check per load).
+            let cv = c / lanes;
+            let xv = S::as_simd_f32s(x).0;
+            let wv = S::as_simd_f32s(&dw.w).0;
+            let bv = S::as_simd_f32s(&dw.bias).0;
+            let sv = S::as_simd_f32s(&dw.slopes).0;
+            let ov = S::as_mut_simd_f32s(out).0;
+            // Vector index of each tap row's first pixel.
+            let bases: Vec<Option<usize>> = (0..g.kh)
+                .map(|ky| {
+                    let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
+                    Some((img * g.h + iy) * g.w * cv)
+                })
+                .collect();
+            let zero = simd.splat_f32s(0.0);
+            let span = |kw: usize, sw: usize| (PX - 1) * sw + kw <= XS;
+            let tiled = matches!((g.kw, g.sw), (3 | 5, 1 | 2)) && span(g.kw, g.sw);
+            for j in 0..cv {
+                let (bias, slope) = (bv[j], sv[j]);
+                let mut ox = 0;
+                while ox < g.ow {
+                    if tiled {
+                        // PX pixels at once; taps outside the map read zeros.
+                        let t = Taps {
+                            xv,
+                            wv,
+                            bases: &bases,
+                            j,
+                            cv,
+                            ix0: (ox * g.sw) as isize - g.pl as isize,
+                            w: g.w,
+                            bias,
+                            zero,
+                        };
+                        let acc = match (g.kw, g.sw) {
+                            (5, 1) => t.tile::<5, 1>(simd),
+                            (3, 1) => t.tile::<3, 1>(simd),
+                            (5, 2) => t.tile::<5, 2>(simd),
+                            _ => t.tile::<3, 2>(simd),
+                        };
+                        for (i, a) in acc.into_iter().enumerate().take(g.ow - ox) {
+                            ov[(ox + i) * cv + j] = activate(simd, &dw.act, a, slope);
+                        }
+                        ox += PX;
+                        continue;
+                    }
+                    let mut acc = bias;
+                    for (ky, base) in bases.iter().enumerate() {
+                        let Some(base) = *base else { continue };
+                        for kx in 0..g.kw {
+                            let Some(ix) = (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w)
+                            else {
+                                continue;
+                            };
+                            let w = wv[(ky * g.kw + kx) * cv + j];
+                            acc = simd.mul_add_e_f32s(xv[base + ix * cv + j], w, acc);
+                        }
+                    }
+                    ov[ox * cv + j] = activate(simd, &dw.act, acc, slope);
+                    ox += 1;
+                }
+            }
+            return;
+        }
+        let mut c0 = 0;
+        while c0 < c {
+            let cn = lanes.min(c - c0);
+            let bias = ld(simd, &dw.bias[c0..], cn);
+            let slope = ld(simd, &dw.slopes[c0..], cn);
+            let mut ox = 0;
+            while ox < g.ow {
+                if ox >= inner_lo && ox + PX <= inner_hi {
+                    // PX pixels, every tap inside the row.
+                    let mut acc = [bias; PX];
+                    for (ky, line) in lines.iter().enumerate() {
+                        let Some(line) = line else { continue };
+                        for kx in 0..g.kw {
+                            let w = ld(simd, &dw.w[(ky * g.kw + kx) * c + c0..], cn);
+                            let ix0 = ox * g.sw + kx - g.pl;
+                            for (i, a) in acc.iter_mut().enumerate() {
+                                let v = ld(simd, &line[(ix0 + i * g.sw) * c + c0..], cn);
+                                *a = simd.mul_add_e_f32s(v, w, *a);
+                            }
+                        }
+                    }
+                    for (i, a) in acc.into_iter().enumerate() {
+                        let v = activate(simd, &dw.act, a, slope);
+                        st(simd, &mut out[(ox + i) * c + c0..], cn, v);
+                    }
+                    ox += PX;
+                } else {
+                    let mut acc = bias;
+                    for (ky, line) in lines.iter().enumerate() {
+                        let Some(line) = line else { continue };
+                        for kx in 0..g.kw {
+                            let Some(ix) = (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w)
+                            else {
+                                continue;
+                            };
+                            let w = ld(simd, &dw.w[(ky * g.kw + kx) * c + c0..], cn);
+                            acc = simd.mul_add_e_f32s(ld(simd, &line[ix * c + c0..], cn), w, acc);
+                        }
+                    }
+                    let v = activate(simd, &dw.act, acc, slope);
+                    st(simd, &mut out[ox * c + c0..], cn, v);
+                    ox += 1;
+                }
+            }
+            c0 += lanes;
+        }
+    }
+}
+
+/// The first `n` (≤ lanes) floats of `s` as a vector.
+#[inline(always)]
+fn ld<S: Simd>(simd: S, s: &[f32], n: usize) -> S::f32s {
+    if n == S::F32_LANES {
+        S::as_simd_f32s(&s[..n]).0[0]
+    } else {
+        simd.partial_load_f32s(&s[..n])
+    }
+}
+
+/// Stores the first `n` (≤ lanes) lanes of `v` at the start of `d`.
+#[inline(always)]
+fn st<S: Simd>(simd: S, d: &mut [f32], n: usize, v: S::f32s) {
+    if n == S::F32_LANES {
+        S::as_mut_simd_f32s(&mut d[..n]).0[0] = v;
+    } else {
+        simd.partial_store_f32s(&mut d[..n], v);
+    }
+}
+
+#[inline(always)]
+fn activate<S: Simd>(simd: S, act: &Activation, v: S::f32s, slope: S::f32s) -> S::f32s {
+    let zero = simd.splat_f32s(0.0);
+    match act {
+        Activation::None => v,
+        Activation::Relu => simd.max_f32s(v, zero),
+        Activation::Relu6 => simd.min_f32s(simd.max_f32s(v, zero), simd.splat_f32s(6.0)),
+        // max(v, 0) + slope · min(v, 0)
+        Activation::Prelu(_) => {
+            simd.mul_add_e_f32s(slope, simd.min_f32s(v, zero), simd.max_f32s(v, zero))
+        }
+    }
+}
+
+/// Input vectors held by a tile: enough for PX pixels of a 5-wide window at stride 2.
+const XS: usize = 12;
+
+/// What a tile of PX neighbouring output pixels reads, for one vector of channels.
+struct Taps<'a, S: Simd> {
+    xv: &'a [S::f32s],
+    wv: &'a [S::f32s],
+    /// Vector index of each tap row's first pixel (`None` in the padding).
+    bases: &'a [Option<usize>],
+    /// The channel vector.
+    j: usize,
+    /// Vectors per pixel.
+    cv: usize,
+    /// Input column of the first pixel's leftmost tap (negative in the padding).
+    ix0: isize,
+    /// Input width.
+    w: usize,
+    bias: S::f32s,
+    zero: S::f32s,
+}
+
+impl<S: Simd> Taps<'_, S> {
+    /// The PX pixels' sums: each tap row's (PX − 1)·SW + KW input vectors are loaded once
+    /// (zeros outside the map) and used by every pixel and tap that reads them.
+    #[inline(always)]
+    fn tile<const KW: usize, const SW: usize>(&self, simd: S) -> [S::f32s; PX] {
+        let span = (PX - 1) * SW + KW;
+        let mut acc = [self.bias; PX];
+        for (ky, base) in self.bases.iter().enumerate() {
+            let Some(base) = *base else { continue };
+            let xs: [S::f32s; XS] = core::array::from_fn(|t| {
+                let ix = self.ix0 + t as isize;
+                if t < span && ix >= 0 && (ix as usize) < self.w {
+                    self.xv[base + ix as usize * self.cv + self.j]
+                } else {
+                    self.zero
+                }
+            });
+            let ws: [S::f32s; KW] =
+                core::array::from_fn(|kx| self.wv[(ky * KW + kx) * self.cv + self.j]);
+            for kx in 0..KW {
+                for (i, a) in acc.iter_mut().enumerate() {
+                    *a = simd.mul_add_e_f32s(xs[i * SW + kx], ws[kx], *a);
+                }
+            }
+        }
+        acc
+    }
+}

@@ -1,0 +1,356 @@
+//! 1×1 convolutions (most of the hand models' multiply-adds) as a register-tiled product of
+//! NHWC rows and filters packed at load into panels of 16 output channels: a tile of MR pixels ×
+//! 16 channels stays in registers over the whole input depth (12 pixels × one 16-lane vector on
+//! AVX-512, 6 × two 8-lane vectors on AVX2), starting from the bias, and is stored once with its
+//! activation applied. The input needs no packing (a pixel's channels are contiguous), and the
+//! weights' layout is made once, so a call does no packing at all; the gemm crate repacks the
+//! filters on every call, which costs as much as the product for these thin layers.
+
+use super::ops::Activation;
+use crate::model::kernels::simd;
+use pulp::Simd;
+use rayon::prelude::*;
+
+/// Output channels per panel.
+const NR: usize = 16;
+
+/// Layers with at most this many output pixels split their output channels between threads
+/// rather than their pixels.
+const SPLIT_COLUMNS_BELOW: usize = 256;
+
+/// A 1×1 convolution with packed filters.
+#[derive(Debug)]
+pub(super) struct Pointwise {
+    pub c_in: usize,
+    pub c_out: usize,
+    /// `[panels, c_in, NR]`, zero past `c_out`.
+    panels: Vec<f32>,
+    /// `[panels · NR]`, zero past `c_out`.
+    bias: Vec<f32>,
+    /// PReLU slopes in the bias's layout (zeros otherwise).
+    slopes: Vec<f32>,
+    pub act: Activation,
+}
+
+impl Pointwise {
+    /// From filters `[c_in, c_out]` (rows in input-channel order).
+    pub(super) fn new(w: &[f32], c_in: usize, c_out: usize, bias: &[f32], act: Activation) -> Self {
+        let n_panels = c_out.div_ceil(NR);
+        let mut panels = vec![0f32; n_panels * c_in * NR];
+        for p in 0..n_panels {
+            for i in 0..c_in {
+                for j in 0..NR.min(c_out - p * NR) {
+                    panels[(p * c_in + i) * NR + j] = w[i * c_out + p * NR + j];
+                }
+            }
+        }
+        let mut padded = vec![0f32; n_panels * NR];
+        padded[..c_out].copy_from_slice(bias);
+        let mut pw = Pointwise {
+            c_in,
+            c_out,
+            panels,
+            bias: padded,
+            slopes: Vec::new(),
+            act: Activation::None,
+        };
+        pw.set_act(act);
+        pw
+    }
+
+    /// Sets the activation (a fused PReLU's slopes are laid out like the bias).
+    pub(super) fn set_act(&mut self, act: Activation) {
+        self.slopes = vec![0f32; self.bias.len()];
+        if let Activation::Prelu(a) = &act {
+            self.slopes[..a.len()].copy_from_slice(a);
+        }
+        self.act = act;
+    }
+
+    /// `x` `[rows, c_in]` → `y` `[rows, c_out]`, rows split over the current rayon pool.
+    pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
+        let rows = y.len() / self.c_out;
+        let threads = rayon::current_num_threads();
+        // Blocks of at most 48 rows (a multiple of every tile height), so a block's input stays
+        // in L1/L2 while every panel passes over it; with several threads, enough blocks to share
+        // out. (24, 48 and 96 measured alike.)
+        let per_task = if threads > 1 {
+            rows.div_ceil(threads * 4)
+        } else {
+            rows
+        }
+        .next_multiple_of(6)
+        .clamp(6, 48);
+        let task = |(b, out): (usize, &mut [f32])| {
+            let r0 = b * per_task;
+            let m = out.len() / self.c_out;
+            simd(Block {
+                pw: self,
+                x: &x[r0 * self.c_in..(r0 + m) * self.c_in],
+                y: out,
+                panels: 0..self.bias.len() / NR,
+                ld: self.c_out,
+            });
+        };
+        let n_panels = self.bias.len() / NR;
+        if threads > 1 && rows <= SPLIT_COLUMNS_BELOW && n_panels >= 2 * threads {
+            // Few rows, many filters (the 7×7 and 14×14 layers): split the output channels, so
+            // each thread reads only its part of the weights. Each part is computed into its
+            // own buffer and copied into place.
+            let groups = threads.min(n_panels / 2);
+            let per_group = n_panels.div_ceil(groups).next_multiple_of(2);
+            let parts: Vec<(usize, Vec<f32>)> = (0..n_panels.div_ceil(per_group))
+                .into_par_iter()
+                .map(|g| {
+                    let panels = g * per_group..((g + 1) * per_group).min(n_panels);
+                    let width = (panels.end * NR).min(self.c_out) - panels.start * NR;
+                    let mut part = vec![0f32; rows * width];
+                    simd(Block {
+                        pw: self,
+                        x,
+                        y: &mut part,
+                        panels: panels.clone(),
+                        ld: width,
+                    });
+                    (panels.start * NR, part)
+                })
+                .collect();
+            for (col, part) in parts {
+                let width = part.len() / rows;
+                for (dst, src) in y.chunks_exact_mut(self.c_out).zip(part.chunks_exact(width)) {
+                    dst[col..col + width].copy_from_slice(src);
+                }
+            }
+            return;
+        }
+        if threads > 1 && rows > per_task {
+            y.par_chunks_mut(per_task * self.c_out)
+                .enumerate()
+                .for_each(task);
+        } else {
+            y.chunks_mut(per_task * self.c_out)
+                .enumerate()
+                .for_each(task);
+        }
+    }
+}
+
+impl Pointwise {
+    /// One block of rows on this thread.
+    pub(super) fn run_block(&self, x: &[f32], y: &mut [f32]) {
+        simd(Block {
+            pw: self,
+            x,
+            y,
+            panels: 0..self.bias.len() / NR,
+            ld: self.c_out,
+        });
+    }
+}
+
+/// A block of rows, for the panels `panels`: `y` holds rows of `ld` floats whose first is
+/// output channel `panels.start · 16`.
+struct Block<'a> {
+    pw: &'a Pointwise,
+    x: &'a [f32],
+    y: &'a mut [f32],
+    panels: std::ops::Range<usize>,
+    ld: usize,
+}
+
+impl pulp::WithSimd for Block<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        match S::F32_LANES {
+            16 => self.tiles::<S, 1, 8, 8>(simd),
+            8 => self.tiles::<S, 2, 6, 3>(simd),
+            4 => self.tiles::<S, 4, 3, 1>(simd),
+            _ => self.tiles::<S, 16, 1, 1>(simd),
+        }
+    }
+}
+
+impl Block<'_> {
+    /// `V` vectors make a panel's 16 channels; tiles of `MR` rows × one panel, or of `MR2`
+    /// rows × two panels (fewer loads per multiply-add: each broadcast input feeds twice as
+    /// many).
+    #[inline(always)]
+    fn tiles<S: Simd, const V: usize, const MR: usize, const MR2: usize>(self, simd: S) {
+        let Block {
+            pw,
+            x,
+            y,
+            panels,
+            ld,
+        } = self;
+        let (k, n) = (pw.c_in, pw.c_out);
+        let rows = x.len() / k;
+        let panel = |p: usize| &pw.panels[p * k * NR..(p + 1) * k * NR];
+        // Where output channel `p · 16` of row `r` goes in `y`.
+        let at = |r: usize, p: usize| r * ld + (p - panels.start) * NR;
+        let mut p = panels.start;
+        while p < panels.end {
+            let bias = load::<S, V>(&pw.bias[p * NR..]);
+            let slopes = load::<S, V>(&pw.slopes[p * NR..]);
+            let cols = NR.min(n - p * NR);
+            let mut r = 0;
+            if p + 1 < panels.end {
+                let bias2 = load::<S, V>(&pw.bias[(p + 1) * NR..]);
+                let slopes2 = load::<S, V>(&pw.slopes[(p + 1) * NR..]);
+                let cols2 = NR.min(n - (p + 1) * NR);
+                while r + MR2 <= rows {
+                    let x = &x[r * k..(r + MR2) * k];
+                    let (a, b) =
+                        tile2::<S, V, MR2>(simd, x, k, panel(p), panel(p + 1), bias, bias2);
+                    for i in 0..MR2 {
+                        let row = &mut y[at(r + i, p)..];
+                        store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
+                        store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
+                    }
+                    r += MR2;
+                }
+                // The rows left, zero-padded to a whole tile.
+                if r < rows {
+                    let left = rows - r;
+                    let tail = padded(&x[r * k..rows * k], MR2 * k);
+                    let (a, b) =
+                        tile2::<S, V, MR2>(simd, &tail, k, panel(p), panel(p + 1), bias, bias2);
+                    for i in 0..left {
+                        let row = &mut y[at(r + i, p)..];
+                        store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
+                        store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
+                    }
+                }
+                p += 2;
+                continue;
+            }
+            while r + MR <= rows {
+                let acc = tile::<S, V, MR>(simd, &x[r * k..(r + MR) * k], k, panel(p), bias);
+                for (i, a) in acc.iter().enumerate() {
+                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
+                }
+                r += MR;
+            }
+            if r < rows {
+                let tail = padded(&x[r * k..rows * k], MR * k);
+                let acc = tile::<S, V, MR>(simd, &tail, k, panel(p), bias);
+                for (i, a) in acc.iter().enumerate().take(rows - r) {
+                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
+                }
+            }
+            p += 1;
+        }
+    }
+}
+
+/// A tile's accumulators: `MR` rows of `V` vectors.
+type Tile<T, const V: usize, const MR: usize> = [[T; V]; MR];
+
+/// `x` followed by zeros up to `len` floats (a block's last, partial tile).
+fn padded(x: &[f32], len: usize) -> Vec<f32> {
+    let mut v = vec![0f32; len];
+    v[..x.len()].copy_from_slice(x);
+    v
+}
+
+/// `MR` rows of `x` (each `k` long) times two `[k, 16]` panels, plus their biases.
+#[inline(always)]
+fn tile2<S: Simd, const V: usize, const MR: usize>(
+    simd: S,
+    x: &[f32],
+    k: usize,
+    pa: &[f32],
+    pb: &[f32],
+    bias_a: [S::f32s; V],
+    bias_b: [S::f32s; V],
+) -> (Tile<S::f32s, V, MR>, Tile<S::f32s, V, MR>) {
+    let mut a = [bias_a; MR];
+    let mut b = [bias_b; MR];
+    assert!(x.len() >= MR * k && pa.len() >= k * NR && pb.len() >= k * NR);
+    let rows: [&[f32]; MR] = core::array::from_fn(|i| &x[i * k..(i + 1) * k]);
+    for p in 0..k {
+        let wa = load::<S, V>(&pa[p * NR..p * NR + NR]);
+        let wb = load::<S, V>(&pb[p * NR..p * NR + NR]);
+        for i in 0..MR {
+            let v = simd.splat_f32s(rows[i][p]);
+            for j in 0..V {
+                a[i][j] = simd.mul_add_e_f32s(v, wa[j], a[i][j]);
+                b[i][j] = simd.mul_add_e_f32s(v, wb[j], b[i][j]);
+            }
+        }
+    }
+    (a, b)
+}
+
+/// 16 floats as `V` vectors.
+#[inline(always)]
+fn load<S: Simd, const V: usize>(s: &[f32]) -> [S::f32s; V] {
+    let (v, _) = S::as_simd_f32s(&s[..NR]);
+    core::array::from_fn(|i| v[i])
+}
+
+/// `MR` rows of `x` (each `k` long) times a `[k, 16]` panel, plus `bias`.
+#[inline(always)]
+fn tile<S: Simd, const V: usize, const MR: usize>(
+    simd: S,
+    x: &[f32],
+    k: usize,
+    panel: &[f32],
+    bias: [S::f32s; V],
+) -> [[S::f32s; V]; MR] {
+    let mut acc = [bias; MR];
+    assert!(x.len() >= MR * k && panel.len() >= k * NR);
+    let rows: [&[f32]; MR] = core::array::from_fn(|i| &x[i * k..(i + 1) * k]);
+    for p in 0..k {
+        let w = load::<S, V>(&panel[p * NR..p * NR + NR]);
+        for i in 0..MR {
+            let a = simd.splat_f32s(rows[i][p]);
+            for v in 0..V {
+                acc[i][v] = simd.mul_add_e_f32s(a, w[v], acc[i][v]);
+            }
+        }
+    }
+    acc
+}
+
+/// One row of a tile with its activation, into the first `out.len()` (≤ 16) channels.
+#[inline(always)]
+fn store<S: Simd, const V: usize>(
+    simd: S,
+    pw: &Pointwise,
+    mut acc: [S::f32s; V],
+    slopes: [S::f32s; V],
+    out: &mut [f32],
+) {
+    let zero = simd.splat_f32s(0.0);
+    for a in acc.iter_mut() {
+        *a = match pw.act {
+            Activation::None => *a,
+            Activation::Relu => simd.max_f32s(*a, zero),
+            Activation::Relu6 => simd.min_f32s(simd.max_f32s(*a, zero), simd.splat_f32s(6.0)),
+            Activation::Prelu(_) => *a,
+        };
+    }
+    if let Activation::Prelu(_) = pw.act {
+        for (a, s) in acc.iter_mut().zip(slopes) {
+            // max(a, 0) + slope · min(a, 0)
+            *a = simd.mul_add_e_f32s(s, simd.min_f32s(*a, zero), simd.max_f32s(*a, zero));
+        }
+    }
+    if out.len() == NR {
+        let (v, _) = S::as_mut_simd_f32s(out);
+        for (d, a) in v.iter_mut().zip(acc) {
+            *d = a;
+        }
+    } else {
+        let mut tmp = [0f32; NR];
+        let (v, _) = S::as_mut_simd_f32s(&mut tmp);
+        for (d, a) in v.iter_mut().zip(acc) {
+            *d = a;
+        }
+        let n = out.len();
+        out.copy_from_slice(&tmp[..n]);
+    }
+}

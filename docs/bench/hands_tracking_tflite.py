@@ -31,6 +31,7 @@ def norm(a):
 
 def region_from_landmarks(lm, w, h):
     """HandLandmarksToRectCalculator then RectTransformation (scale 2, shift_y -0.1, square_long)."""
+    lm = lm[[0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18]]
     x0, y0 = lm[0, 0] * w, lm[0, 1] * h
     x1 = ((lm[4, 0] + lm[8, 0]) / 2 + lm[6, 0]) / 2 * w
     y1 = ((lm[4, 1] + lm[8, 1]) / 2 + lm[6, 1]) / 2 * h

@@ -117,14 +117,21 @@ pub fn from_palm(d: &PalmDetection, image_width: u32, image_height: u32) -> Norm
 /// `HandLandmarksToRectCalculator` then [`LANDMARKS_TO_HAND`]: the next frame's region from
 /// landmarks normalised to the image (x, y used).
 pub fn from_landmarks(landmarks: &[[f32; 3]], image_width: u32, image_height: u32) -> NormRect {
-    // MediaPipe's names and indices (hand_landmarks_to_rect_calculator.cc); in the 21-point
-    // layout 4, 6 and 8 are the thumb tip, index PIP and index tip. Kept as they are.
+    // hand_landmarks_to_rect_calculator.cc: with all 21 landmarks it keeps 12 of them (wrist,
+    // thumb 1-3, and the MCP and PIP of the four fingers), then takes 0 (wrist), 4 (index MCP),
+    // 6 (middle MCP) and 8 (ring MCP) of that list for the rotation, and the box around the 12.
+    const PARTIAL: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
     const WRIST: usize = 0;
     const INDEX_PIP: usize = 4;
     const MIDDLE_PIP: usize = 6;
     const RING_PIP: usize = 8;
+    let partial: Vec<[f32; 3]> = if landmarks.len() == 21 {
+        PARTIAL.iter().map(|&i| landmarks[i]).collect()
+    } else {
+        landmarks.to_vec()
+    };
+    let lm = &partial;
     let (iw, ih) = (image_width as f32, image_height as f32);
-    let lm = landmarks;
     let (x0, y0) = (lm[WRIST][0] * iw, lm[WRIST][1] * ih);
     let x1 = ((lm[INDEX_PIP][0] + lm[RING_PIP][0]) / 2.0 + lm[MIDDLE_PIP][0]) / 2.0 * iw;
     let y1 = ((lm[INDEX_PIP][1] + lm[RING_PIP][1]) / 2.0 + lm[MIDDLE_PIP][1]) / 2.0 * ih;

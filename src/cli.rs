@@ -77,6 +77,9 @@ pub enum Command {
     /// feature cache of a frozen backbone, with --mode fast), then one table of accuracy,
     /// parameters, multiply-adds, ms per clip and training time (markdown, CSV, JSON, PNG)
     Compare(Box<commands::compare::CompareArgs>),
+    /// Find hands in photographs with MediaPipe's palm detector and hand landmarker (21
+    /// landmarks, handedness); one JSON line per image with --json
+    Hands(commands::hands::HandsArgs),
     /// Fuzz the parsers of untrusted input (frames, checkpoints, index files, weights
     /// metadata) with a seeded mutation loop; prints the inputs run per parser
     #[command(hide = true)]
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
         Some(Command::Compare(a)) => commands::compare::run(*a),
+        Some(Command::Hands(a)) => commands::hands::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),
         Some(Command::InstallDesktop(a)) => commands::install_desktop::run(a),
         // No subcommand: the live app (README's first command is `gesture-app`).

@@ -22,6 +22,7 @@ pub mod finetune;
 pub mod fuzz;
 pub mod handcheck;
 pub mod handsynth;
+pub mod hands;
 pub mod info;
 pub mod install_desktop;
 pub mod record;

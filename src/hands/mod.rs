@@ -3,7 +3,15 @@
 //! `.tflite` files and runs them; the hand-tracking graph built on it (anchors, NMS, the hand
 //! region, landmark mapping, tracking) lives beside it. See docs/hands.md.
 
+pub mod anchors;
+pub mod crop;
+pub mod landmark;
+pub mod palm;
+pub mod roi;
+#[cfg(test)]
+mod stage_parity;
 pub mod tflite;
+pub mod tracker;
 
 use std::path::PathBuf;
 

@@ -9,6 +9,7 @@ mod compare;
 mod demo;
 mod finetune;
 mod handmodel;
+mod hands_graph;
 mod hands_tflite;
 mod heads;
 mod install;

@@ -91,6 +91,18 @@ pub static FILES: &[BuiltInFile] = &[
         5_560_356,
         "b15ef677b06eb867bd6ad91605b5f11568e6b2d6f37b7eb144405e1c536d9bcf"
     ),
+    // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
+    // wheel (weights/hands/LICENSE and PROVENANCE)
+    built_in!(
+        "weights/hands/palm_detection_full.tflite",
+        2_339_846,
+        "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54"
+    ),
+    built_in!(
+        "weights/hands/hand_landmark_full.tflite",
+        5_478_917,
+        "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3"
+    ),
 ];
 
 /// One built-in folder.

@@ -4,12 +4,28 @@
 
 use anyhow::Context;
 use clap::Args;
+use gesture_app::hands::tflite::TfliteModel;
 use gesture_app::hands::tracker::{Hand, HandOptions, HandTracker};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Where the hand models ship (found like the demo weights).
-pub const HAND_MODELS: &str = "weights/hands";
+/// The palm detector and hand landmarker that ship with the app (a copy on disk overrides the
+/// built-in one, as for the demo weights).
+pub const PALM_MODEL: &str = "weights/hands/palm_detection_full.tflite";
+/// See [`PALM_MODEL`].
+pub const LANDMARK_MODEL: &str = "weights/hands/hand_landmark_full.tflite";
+
+/// The shipped model `name`: its copy on disk, or the one built into the program.
+fn shipped_model(name: &'static str) -> anyhow::Result<TfliteModel> {
+    Ok(match super::bundled::find(name) {
+        super::bundled::Found::Disk(path) => TfliteModel::from_file(&path)?,
+        super::bundled::Found::BuiltIn(name) => {
+            let file = gesture_app::builtin::file(name)
+                .with_context(|| format!("{name} is not built into this program"))?;
+            TfliteModel::from_bytes(file.bytes, &file.path())?
+        }
+    })
+}
 
 /// Flags of `hands`.
 #[derive(Debug, Args)]
@@ -117,17 +133,21 @@ fn image_list(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub fn run(args: HandsArgs) -> anyhow::Result<ExitCode> {
-    let dir = match &args.models {
-        Some(d) => d.clone(),
-        None => super::bundled::find(HAND_MODELS)?,
-    };
     let options = HandOptions {
         static_image_mode: true,
         max_hands: args.max_hands as usize,
         min_detection_confidence: args.min_detection_confidence,
         min_tracking_confidence: args.min_presence,
     };
-    let mut tracker = HandTracker::from_dir(&dir, options).context("loading the hand models")?;
+    let mut tracker = match &args.models {
+        Some(dir) => HandTracker::from_dir(dir, options),
+        None => HandTracker::new(
+            shipped_model(PALM_MODEL)?,
+            shipped_model(LANDMARK_MODEL)?,
+            options,
+        ),
+    }
+    .context("loading the hand models")?;
     for path in image_list(&args.inputs)? {
         let img = image::open(&path)
             .with_context(|| format!("{}: cannot read this image", path.display()))?

@@ -79,7 +79,7 @@ pub enum SweepProgress {
     /// Configuration `index` was finished before: not run again.
     Skipped { index: usize, name: String },
     /// Configuration `index` is done.
-    Done { index: usize, row: Row },
+    Done { index: usize, row: Box<Row> },
 }
 
 /// How a sweep ended.
@@ -531,7 +531,10 @@ pub fn run(
         table::write_all(&s.out, &rows, &about(s, &features_s))?;
         plot::write_compare(&files.png, &rows)?;
         ran += 1;
-        progress(SweepProgress::Done { index, row });
+        progress(SweepProgress::Done {
+            index,
+            row: Box::new(row),
+        });
     }
     let rows = grid_rows(&state);
     table::write_all(&s.out, &rows, &about(s, &features_s))?;

@@ -473,9 +473,8 @@ pub fn clip_text(label: &str, seed: u64) -> (String, usize) {
             "[{{\"handedness\":\"{hand_name}\",\"score\":{score:.3},\"presence\":0.95,\"landmarks\":["
         ));
         for (m, q) in px.iter().enumerate() {
-            for d in 0..3 {
-                noise[m][d] =
-                    rho * noise[m][d] + (1.0 - rho * rho).sqrt() * normal(&mut rng) * sigma * palm;
+            for nd in noise[m].iter_mut() {
+                *nd = rho * *nd + (1.0 - rho * rho).sqrt() * normal(&mut rng) * sigma * palm;
             }
             let z = if m == 0 {
                 0.0

@@ -71,7 +71,7 @@ pub fn decode(
     }
     let presence = *raw.presence.first()?;
     // ThresholdingCalculator: present when strictly above; NaN is not.
-    if !(presence > min_presence) {
+    if presence.is_nan() || presence <= min_presence {
         return None;
     }
     let left = *raw.handedness.first()?;

@@ -50,8 +50,7 @@ pub fn decode(
     for i in 0..n {
         let logit = raw_scores[i].clamp(-SCORE_CLIP, SCORE_CLIP);
         let score = 1.0 / (1.0 + (-logit).exp());
-        // `!(a >= b)` also drops a NaN score.
-        if !(score >= min_score) {
+        if score.is_nan() || score < min_score {
             continue;
         }
         let a = &anchors[i];

@@ -143,8 +143,8 @@ impl HandTracker {
 
     /// The full models from a folder (`weights/hands`).
     pub fn from_dir(dir: &Path, options: HandOptions) -> Result<Self, HandsError> {
-        let palm = TfliteModel::from_file(&dir.join(PALM_MODEL_FILE))?;
-        let landmark = TfliteModel::from_file(&dir.join(LANDMARK_MODEL_FILE))?;
+        let palm = TfliteModel::from_file(dir.join(PALM_MODEL_FILE))?;
+        let landmark = TfliteModel::from_file(dir.join(LANDMARK_MODEL_FILE))?;
         Self::new(palm, landmark, options)
     }
 

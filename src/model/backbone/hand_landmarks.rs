@@ -79,7 +79,7 @@ pub fn hand_features(frame: &[f32]) -> [f32; FEATURES] {
     } else {
         1.0
     };
-    if !(presence > 0.0) {
+    if presence.is_nan() || presence <= 0.0 {
         return f;
     }
     // In frame heights, x to the right, y down, z away from the camera.
@@ -110,7 +110,8 @@ pub fn hand_features(frame: &[f32]) -> [f32; FEATURES] {
     };
     let c = cross(u, n);
     let v = [side * c[0], side * c[1], side * c[2]];
-    if !(palm > 1e-4) {
+    // A NaN palm size is degenerate too.
+    if palm.is_nan() || palm <= 1e-4 {
         return f;
     }
     let mut i = 0;
@@ -200,8 +201,8 @@ mod tests {
         let mut lm = [[0f32; 3]; 21];
         let knuckles = [-0.24f32, 0.0, 0.21, 0.40];
         lm[1] = [-0.25, -0.24, 0.0];
-        for k in 2..5 {
-            lm[k] = [
+        for (k, p) in lm.iter_mut().enumerate().take(5).skip(2) {
+            *p = [
                 -0.25 - 0.2 * (k - 1) as f32,
                 -0.24 - 0.15 * (k - 1) as f32,
                 0.0,

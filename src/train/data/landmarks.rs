@@ -39,6 +39,10 @@ fn one() -> f32 {
     1.0
 }
 
+/// One tracked frame: the 21 landmarks, signed handedness (+score Right, −score Left),
+/// presence.
+pub type LandmarkFrame = ([[f32; 3]; LANDMARKS], f32, f32);
+
 /// A clip read from its file: per frame, the first hand found.
 #[derive(Debug, Clone)]
 pub struct LandmarkClip {
@@ -46,7 +50,7 @@ pub struct LandmarkClip {
     pub height: u32,
     pub fps: Option<f32>,
     /// Per frame: landmarks, signed handedness (+score Right, −score Left), presence.
-    pub frames: Vec<Option<([[f32; 3]; LANDMARKS], f32, f32)>>,
+    pub frames: Vec<Option<LandmarkFrame>>,
 }
 
 impl LandmarkClip {

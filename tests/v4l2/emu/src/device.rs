@@ -400,7 +400,7 @@ impl Emu {
         let mut st = self.lock();
         let node = st.fd(fd)?.node;
         let dev = &mut st.devs[node];
-        if offset < 0 || offset as u64 % BUF_OFFSET_STEP != 0 {
+        if offset < 0 || !(offset as u64).is_multiple_of(BUF_OFFSET_STEP) {
             return Err(libc::EINVAL);
         }
         let b = dev

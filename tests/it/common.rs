@@ -127,3 +127,24 @@ pub fn run_ok(args: &[&str]) -> std::process::Output {
 pub fn s(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
+
+/// `gesture-app synth` into `data`: Swiping Left, Swiping Right and Zooming In With Full Hand,
+/// 6 clips each (every third for validation) at 64 px, 16 frames, from `seed`.
+pub fn synth_three_classes(data: &std::path::Path, seed: &str) {
+    run_ok(&[
+        "synth",
+        s(data),
+        "--classes",
+        "Swiping Left,Swiping Right,Zooming In With Full Hand",
+        "--clips-per-class",
+        "6",
+        "--val-every",
+        "3",
+        "--size",
+        "64",
+        "--frames",
+        "16",
+        "--seed",
+        seed,
+    ]);
+}

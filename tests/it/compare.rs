@@ -4,7 +4,7 @@
 //! folder left behind) the same command keeps the finished row and trains the other; bad grid
 //! entries are refused before anything trains, in one line naming the entry.
 
-use super::common::{run, run_ok, s};
+use super::common::{run, run_ok, s, synth_three_classes};
 use std::path::{Path, PathBuf};
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/demo.safetensors");
@@ -12,22 +12,7 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/demo.safetensor
 /// 3 classes × 6 clips (2 of each for validation) at 64 px, 16 frames.
 fn clips(dir: &Path) -> PathBuf {
     let data = dir.join("clips");
-    run_ok(&[
-        "synth",
-        s(&data),
-        "--classes",
-        "Swiping Left,Swiping Right,Zooming In With Full Hand",
-        "--clips-per-class",
-        "6",
-        "--val-every",
-        "3",
-        "--size",
-        "64",
-        "--frames",
-        "16",
-        "--seed",
-        "7",
-    ]);
+    synth_three_classes(&data, "7");
     data
 }
 

@@ -3,7 +3,7 @@
 //! top-1, `eval` on the saved model agrees, and the base file is never written; a partly
 //! unfrozen backbone trains too; bad flags and a used run folder are clear errors.
 
-use super::common::{run, run_ok, s};
+use super::common::{run, run_ok, s, synth_three_classes};
 use gesture_app::train::metrics::MetricsFiles;
 use std::path::{Path, PathBuf};
 
@@ -11,22 +11,7 @@ use std::path::{Path, PathBuf};
 /// labels the demo model does not have, two of them mirrors of each other.
 fn my_clips(dir: &Path) -> PathBuf {
     let data = dir.join("my_clips");
-    run_ok(&[
-        "synth",
-        s(&data),
-        "--classes",
-        "Swiping Left,Swiping Right,Zooming In With Full Hand",
-        "--clips-per-class",
-        "6",
-        "--val-every",
-        "3",
-        "--size",
-        "64",
-        "--frames",
-        "16",
-        "--seed",
-        "5",
-    ]);
+    synth_three_classes(&data, "5");
     std::fs::write(data.join("category.txt"), "My Left\nMy Right\nMy Zoom\n").unwrap();
     data
 }

@@ -3,22 +3,9 @@
 //! that format, whose videos the test encodes itself (generated swipes, 3 templates with
 //! placeholders), goes through `data extract` (interrupted and resumed), `train` and `eval`.
 
+use super::common::run_ok;
 use std::path::Path;
 use std::process::Command;
-
-fn gesture_app(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))
-        .args(args)
-        .output()
-        .expect("run gesture-app");
-    assert!(
-        out.status.success(),
-        "gesture-app {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -37,7 +24,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
     let tmp = tempfile::tempdir().unwrap();
     // Frames of generated clips (Jester layout), 3 classes.
     let synth = tmp.path().join("synth");
-    gesture_app(&[
+    run_ok(&[
         "synth",
         s(&synth),
         "--clips-per-class",
@@ -145,7 +132,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
     .unwrap();
     let second_id = lists.0[1]["id"].as_str().unwrap().to_string();
     std::fs::create_dir_all(out.join("rgb").join(format!(".{second_id}.partial"))).unwrap();
-    let extracted = gesture_app(&[
+    let extracted = run_ok(&[
         "data",
         "extract",
         "--videos",
@@ -184,7 +171,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
         1
     );
     std::fs::remove_dir_all(out.join("rgb").join(&first_id)).unwrap();
-    let again = gesture_app(&[
+    let again = run_ok(&[
         "data",
         "extract",
         "--videos",
@@ -207,7 +194,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
 
     // Train and evaluate on the JSON files as they ship (copied into the root).
     let run_dir = tmp.path().join("run");
-    let trained = gesture_app(&[
+    let trained = run_ok(&[
         "train",
         "--root",
         s(&out),
@@ -247,7 +234,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
             .collect::<Vec<_>>(),
         "the classes are the templates, in the label file's index order"
     );
-    let evaluated = gesture_app(&[
+    let evaluated = run_ok(&[
         "eval",
         "--weights",
         s(&best),

@@ -132,22 +132,25 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
     .unwrap();
     let second_id = lists.0[1]["id"].as_str().unwrap().to_string();
     std::fs::create_dir_all(out.join("rgb").join(format!(".{second_id}.partial"))).unwrap();
-    let extracted = run_ok(&[
-        "data",
-        "extract",
-        "--videos",
-        s(&videos),
-        "--out",
-        s(&out),
-        "--labels",
-        s(&labels_file),
-        "--list",
-        s(&train_file),
-        "--list",
-        s(&val_file),
-        "--jobs",
-        "2",
-    ]);
+    let extract = |extra: &[&str]| {
+        let mut args = vec![
+            "data",
+            "extract",
+            "--videos",
+            s(&videos),
+            "--out",
+            s(&out),
+            "--labels",
+            s(&labels_file),
+            "--list",
+            s(&train_file),
+            "--list",
+            s(&val_file),
+        ];
+        args.extend_from_slice(extra);
+        run_ok(&args)
+    };
+    let extracted = extract(&["--jobs", "2"]);
     let log = String::from_utf8_lossy(&extracted.stderr);
     let clips = lists.0.len() + lists.1.len();
     assert!(log.contains("1 already there"), "{log}");
@@ -171,20 +174,7 @@ fn a_something_something_v2_sample_goes_through_extract_train_and_eval() {
         1
     );
     std::fs::remove_dir_all(out.join("rgb").join(&first_id)).unwrap();
-    let again = run_ok(&[
-        "data",
-        "extract",
-        "--videos",
-        s(&videos),
-        "--out",
-        s(&out),
-        "--labels",
-        s(&labels_file),
-        "--list",
-        s(&train_file),
-        "--list",
-        s(&val_file),
-    ]);
+    let again = extract(&[]);
     let log = String::from_utf8_lossy(&again.stderr);
     assert!(log.contains("extracted 1 video(s)"), "{log}");
     assert!(

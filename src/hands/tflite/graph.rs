@@ -174,6 +174,33 @@ fn window(
     }
 }
 
+/// The window of a convolution or pool: `kh`×`kw` with the file's strides and padding over an
+/// `h`×`w` input.
+fn geometry(
+    (h, w): (usize, usize),
+    (kh, kw): (usize, usize),
+    (stride_h, stride_w): (i32, i32),
+    padding: u8,
+    e: &OpErr,
+) -> Result<ops::Geometry, HandsError> {
+    let sh = positive(stride_h, "stride", e)?;
+    let sw = positive(stride_w, "stride", e)?;
+    let (oh, pt) = window(h, kh, sh, padding, e)?;
+    let (ow, pl) = window(w, kw, sw, padding, e)?;
+    Ok(ops::Geometry {
+        h,
+        w,
+        oh,
+        ow,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+    })
+}
+
 fn activation(code: u8, e: &OpErr) -> Result<Activation, HandsError> {
     match code {
         options::ACT_NONE => Ok(Activation::None),
@@ -377,23 +404,9 @@ impl<'m, 'a> Builder<'m, 'a> {
                 if o.dilation_h != 1 || o.dilation_w != 1 {
                     return Err(e.err("dilated convolutions are not run"));
                 }
-                let sh = positive(o.stride_h, "stride", &e)?;
-                let sw = positive(o.stride_w, "stride", &e)?;
-                let (oh, pt) = window(h, kh, sh, o.padding, &e)?;
-                let (ow, pl) = window(wd, kw, sw, o.padding, &e)?;
+                let geom = geometry((h, wd), (kh, kw), (o.stride_h, o.stride_w), o.padding, &e)?;
+                let (oh, ow) = (geom.oh, geom.ow);
                 let act = activation(o.act, &e)?;
-                let geom = ops::Geometry {
-                    h,
-                    w: wd,
-                    oh,
-                    ow,
-                    kh,
-                    kw,
-                    sh,
-                    sw,
-                    pt,
-                    pl,
-                };
                 if code == opcode::CONV_2D {
                     if wc != c {
                         return Err(e.err(format!("filter reads {wc} channels, input has {c}")));
@@ -443,23 +456,9 @@ impl<'m, 'a> Builder<'m, 'a> {
                 };
                 let kh = positive(o.filter_h, "filter height", &e)?;
                 let kw = positive(o.filter_w, "filter width", &e)?;
-                let sh = positive(o.stride_h, "stride", &e)?;
-                let sw = positive(o.stride_w, "stride", &e)?;
-                let (oh, pt) = window(h, kh, sh, o.padding, &e)?;
-                let (ow, pl) = window(wd, kw, sw, o.padding, &e)?;
+                let geom = geometry((h, wd), (kh, kw), (o.stride_h, o.stride_w), o.padding, &e)?;
+                let (oh, ow) = (geom.oh, geom.ow);
                 let act = activation(o.act, &e)?;
-                let geom = ops::Geometry {
-                    h,
-                    w: wd,
-                    oh,
-                    ow,
-                    kh,
-                    kw,
-                    sh,
-                    sw,
-                    pt,
-                    pl,
-                };
                 let pool = Pool { geom, c, act };
                 self.push(outs, vec![n, oh, ow, c], Kernel::MaxPool(pool), vec![x], &e)?;
             }

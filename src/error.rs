@@ -36,6 +36,9 @@ pub enum Error {
     /// The loss or the gradients stopped being finite or exploded.
     #[error("{0}")]
     Diverged(String),
+    /// The hand tracker failed on a frame (a landmark model's per-frame stage).
+    #[error("hand tracker: {0}")]
+    HandTracker(String),
     /// The caller asked the work to stop (what was being done is named).
     #[error("cancelled while {0}")]
     Cancelled(String),

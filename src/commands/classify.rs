@@ -2,16 +2,25 @@
 //! gestures per clip, or one JSON line per clip with `--json`. A video file is resampled to the
 //! model's clip rate by its timestamps (the frame nearest each clip-rate instant), as `train`
 //! resamples recorded clips and the live worker a camera, then sampled like a clip folder.
+//! A landmark model (`hand_landmarks`) also takes landmark clip files (`ID.json`); on frames it
+//! runs the hand tracker over every clip-rate frame in order, tracking the hand as the live
+//! worker does, and reads the sampled frames' hands.
 
+use anyhow::Context;
 use candle_core::{Tensor, D};
 use clap::Args;
 use gesture_app::capture::video::{self, VideoOptions};
 use gesture_app::device::{self, DeviceChoice};
+use gesture_app::hands::shipped::{normalised, tracker_for};
+use gesture_app::hands::tracker::HandOptions;
 use gesture_app::live::rate::nearest;
+use gesture_app::model::backbone::hand_landmarks::{INPUT_LEN, INPUT_ROWS};
 use gesture_app::model::config::ModelConfig;
 use gesture_app::preprocess::{
     frames_to_tensor, load_clip, sample_eval_indices, segment_frames, segment_starts_len,
 };
+use gesture_app::preprocess::{list_clip_frames, load_frame};
+use gesture_app::train::data::landmarks::{pack_frames, read_clip, LandmarkClip};
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +41,8 @@ pub struct ClassifyArgs {
     #[arg(long, default_value_t = 5)]
     pub top: usize,
     /// Clip folders holding numbered frames (00001.jpg, 00002.jpg, ... or .png), or video files
-    /// (any FFmpeg plays)
+    /// (any FFmpeg plays); for a landmark model (hand_landmarks) also landmark clip files
+    /// (ID.json, docs/ARCHITECTURE.md §7)
     #[arg(required = true, value_name = "CLIP")]
     pub clips: Vec<PathBuf>,
 }
@@ -64,9 +74,8 @@ pub fn rank(logits: &Tensor, labels: &[String], k: usize) -> anyhow::Result<Vec<
         .collect())
 }
 
-/// A video file as the model's input `[N, c_in, S, S]`: resampled to the clip rate, then the
-/// TSN evaluation frames.
-fn load_video(path: &Path, cfg: &ModelConfig, dev: &candle_core::Device) -> anyhow::Result<Tensor> {
+/// A video file's frames at the model's clip rate (the frame nearest each clip-rate instant).
+fn video_at_clip_rate(path: &Path, cfg: &ModelConfig) -> anyhow::Result<Vec<image::RgbImage>> {
     let (frames, undecodable) = video::read_all(path, &VideoOptions::default())?;
     if undecodable > 0 {
         eprintln!(
@@ -92,13 +101,76 @@ fn load_video(path: &Path, cfg: &ModelConfig, dev: &candle_core::Device) -> anyh
             cfg.num_segments
         );
     }
+    Ok(grid.into_iter().map(|i| frames[i].1.clone()).collect())
+}
+
+/// A video file as the model's input `[N, c_in, S, S]`: resampled to the clip rate, then the
+/// TSN evaluation frames.
+fn load_video(path: &Path, cfg: &ModelConfig, dev: &candle_core::Device) -> anyhow::Result<Tensor> {
+    let frames = video_at_clip_rate(path, cfg)?;
     let per = cfg.frames_per_segment();
-    let starts = sample_eval_indices(segment_starts_len(grid.len(), per), cfg.num_segments);
-    let picked: Vec<image::RgbImage> = segment_frames(&starts, per, grid.len())
+    let starts = sample_eval_indices(segment_starts_len(frames.len(), per), cfg.num_segments);
+    let picked: Vec<image::RgbImage> = segment_frames(&starts, per, frames.len())
         .into_iter()
-        .map(|i| frames[grid[i]].1.clone())
+        .map(|i| frames[i].clone())
         .collect();
     Ok(frames_to_tensor(&picked, cfg, dev)?)
+}
+
+/// A clip as a landmark model's input `[N, 22, 3]`: a landmark clip file as it is, or a video
+/// file or clip folder through the hand tracker (every frame, in order, one hand tracked).
+fn load_landmarks(
+    path: &Path,
+    cfg: &ModelConfig,
+    dev: &candle_core::Device,
+) -> anyhow::Result<Tensor> {
+    let clip = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        read_clip(path)?
+    } else {
+        let frames = if path.is_file() {
+            video_at_clip_rate(path, cfg)?
+        } else {
+            list_clip_frames(path)?
+                .iter()
+                .map(|f| load_frame(f))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let Some(first) = frames.first() else {
+            anyhow::bail!("{}: no frames", path.display());
+        };
+        let (width, height) = first.dimensions();
+        let options = HandOptions {
+            max_hands: 1,
+            ..HandOptions::video()
+        };
+        let mut tracker = tracker_for(&cfg.hand_models, options)
+            .context("loading the hand models the weights name")?;
+        let mut tracked = Vec::with_capacity(frames.len());
+        for (i, frame) in frames.iter().enumerate() {
+            let hands = tracker
+                .process(frame)
+                .with_context(|| format!("{}: frame {}: hand tracker", path.display(), i + 1))?;
+            let (w, h) = frame.dimensions();
+            tracked.push(hands.first().map(|hand| normalised(hand, w, h)));
+        }
+        LandmarkClip {
+            width,
+            height,
+            fps: Some(cfg.clip_fps),
+            frames: tracked,
+        }
+    };
+    if clip.frames.is_empty() {
+        anyhow::bail!("{}: no frames", path.display());
+    }
+    let n = cfg.num_segments;
+    let picked = sample_eval_indices(clip.frames.len(), n);
+    let mut data = vec![0f32; n * INPUT_LEN];
+    pack_frames(&clip, &picked, false, &mut data);
+    Ok(Tensor::from_vec(data, (n, INPUT_ROWS, 3), dev)?)
 }
 
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
@@ -109,7 +181,9 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let model = gesture_app::weights::load_model(&args.weights, &dev)?;
     let cfg = model.config().clone();
     for clip in &args.clips {
-        let frames = if clip.is_file() {
+        let frames = if cfg.arch.reads_landmarks() {
+            load_landmarks(clip, &cfg, &dev)? // [N, 22, 3]
+        } else if clip.is_file() {
             load_video(clip, &cfg, &dev)?
         } else {
             load_clip(clip, &cfg, &dev)?

@@ -8,6 +8,7 @@ pub mod crop;
 pub mod landmark;
 pub mod palm;
 pub mod roi;
+pub mod shipped;
 #[cfg(test)]
 mod stage_parity;
 pub mod tflite;

@@ -56,6 +56,9 @@ pub enum SettingsError {
     /// The rate a source may deliver frames at is not positive or absurdly high.
     #[error("source rate must be in (0, 1000] fps, got {0}")]
     SourceRate(f32),
+    /// A landmark model whose hand tracker cannot be built (models it names are not built in).
+    #[error("the model's hand tracker cannot be loaded: {0}")]
+    HandTracker(String),
 }
 
 /// A gesture that fired.

@@ -1,7 +1,9 @@
 //! `--headless`: no window; one JSON line per gesture event on stdout
 //! (`{"t_ms", "event": "gesture", "label", "prob"}`) and, with `--verbose-json`, one per
-//! prediction (`{"t_ms", "event": "prediction", "top", "latency_ms", "frames_undecodable"}`),
-//! so scripts can react to gestures. With an action map, each event line says what its action
+//! prediction (`{"t_ms", "event": "prediction", "top", "latency_ms", "frames_undecodable"}`,
+//! and for a landmark model `"hands": [{"handedness", "score", "presence", "landmarks"}]`, the
+//! 21 landmarks normalised to the frame as in a landmark clip file), so scripts can react to
+//! gestures. With an action map, each event line says what its action
 //! did (`"action": {...}`), a `print:` action is a `{"event": "print", "text"}` line, and an
 //! action that finishes later is an `{"event": "action", "id", "status", ...}` line. Ends when a
 //! finite source ends, after the actions still running have finished (each within its timeout),
@@ -77,6 +79,8 @@ pub fn run(
         out.flush().map_err(LiveError::Output)
     };
     let status = pipeline.ring().status();
+    // A landmark model's predictions carry the hands it read (possibly none).
+    let tracks_hands = pipeline.model().config().arch.reads_landmarks();
     let mut echo = StatusEcho {
         health: None,
         undecodable: 0,
@@ -117,13 +121,28 @@ pub fn run(
                         .iter()
                         .map(|&(i, prob)| json!({"label": labels[i], "index": i, "prob": prob}))
                         .collect();
-                    line(json!({
+                    let mut v = json!({
                         "t_ms": p.t.as_millis() as u64,
                         "event": "prediction",
                         "top": top,
                         "latency_ms": (p.latency.as_secs_f64() * 1e4).round() / 10.0,
                         "frames_undecodable": status.undecodable(),
-                    }))?;
+                    });
+                    if tracks_hands {
+                        v["hands"] = p
+                            .hands
+                            .iter()
+                            .map(|h| {
+                                json!({
+                                    "handedness": h.handedness,
+                                    "score": h.score,
+                                    "presence": h.presence,
+                                    "landmarks": h.landmarks,
+                                })
+                            })
+                            .collect();
+                    }
+                    line(v)?;
                 }
             }
             WorkerMsg::Event(e) => {

@@ -11,7 +11,9 @@ pub mod rate;
 pub mod worker;
 
 pub use events::{EventSettings, GestureEvent, SettingsError};
-pub use worker::{Control, CurrentModel, FrameModel, Prediction, Stats, WorkerMsg, WorkerOptions};
+pub use worker::{
+    Control, CurrentModel, FrameModel, Prediction, SeenHand, Stats, WorkerMsg, WorkerOptions,
+};
 
 use crate::capture::{
     Capture, CaptureError, CaptureOptions, FrameRing, Opener, SourceOptions, SourceSpec, Waker,

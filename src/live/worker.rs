@@ -8,11 +8,18 @@
 //! [`Control::SwapModel`] replaces the model between two predictions without stopping capture.
 //! A model fed frame differences (RGBDiff) reads, for each sample, the frames of that sample and
 //! the `new_length` samples before it on the same grid: still one backbone pass per sample.
+//! A landmark model (`hand_landmarks`) reads what the hand tracker finds in the sample's frame:
+//! one tracker pass per computed sample, the tracker carrying the hand's region from sample to
+//! sample as MediaPipe's graph does from frame to frame; each prediction carries the hands of
+//! its newest sample ([`SeenHand`]) for the window's skeleton and `--verbose-json`.
 
 use super::events::{EventDetector, EventSettings, GestureEvent, SettingsError};
 use super::pace::Pace;
 use super::rate::{self, SampleClock};
 use crate::capture::{Frame, FrameRing, RingState, Waker};
+use crate::hands::shipped::{normalised, pack_hand, tracker_for};
+use crate::hands::tracker::{HandOptions, HandTracker};
+use crate::model::backbone::hand_landmarks::{INPUT_LEN, INPUT_ROWS, LANDMARKS};
 use crate::model::config::ModelConfig;
 use crate::preprocess::{frame_view, segment_into};
 use crate::GestureModel;
@@ -134,6 +141,52 @@ pub struct Prediction {
     pub frames: Vec<u64>,
     /// Clip-rate samples whose features are held after this prediction (at most a window).
     pub cached_features: usize,
+    /// The hands the tracker found in the newest sample's frame (landmark models; empty for
+    /// image models).
+    pub hands: Vec<SeenHand>,
+}
+
+/// A hand the tracker found in a frame, as the landmark model read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeenHand {
+    /// The 21 landmarks normalised to the frame (x / width, y / height, z / width), MediaPipe's
+    /// order: wrist, then thumb, index, middle, ring and little finger from base to tip.
+    pub landmarks: [[f32; 3]; LANDMARKS],
+    /// "Left" or "Right", MediaPipe's mirrored-view convention.
+    pub handedness: &'static str,
+    /// The probability of `handedness`.
+    pub score: f32,
+    /// The hand-presence probability.
+    pub presence: f32,
+}
+
+/// Runs the hand tracker on `frame` and packs its first hand (or none) as a landmark model's
+/// segment input: `[1, INPUT_ROWS, 3]`, with the hands found.
+fn track(
+    tracker: &mut HandTracker,
+    frame: &Frame,
+    device: &Device,
+) -> crate::Result<(Tensor, Vec<SeenHand>)> {
+    let (w, h) = frame.image.dimensions();
+    let found = tracker
+        .process(&frame.image)
+        .map_err(|e| crate::Error::HandTracker(e.to_string()))?;
+    let mut data = vec![0f32; INPUT_LEN];
+    pack_hand(found.first(), w, h, &mut data);
+    let hands = found
+        .iter()
+        .map(|hand| {
+            let (landmarks, _, presence) = normalised(hand, w, h);
+            SeenHand {
+                landmarks,
+                handedness: hand.handedness.label(),
+                score: hand.score,
+                presence,
+            }
+        })
+        .collect();
+    let input = Tensor::from_vec(data, (1, INPUT_ROWS, 3), device)?;
+    Ok((input, hands))
 }
 
 /// Running totals, sent every `stats_every`.
@@ -158,6 +211,9 @@ pub struct Stats {
     pub frames_undecodable: u64,
     /// Predictions the consumer did not take in time (channel full).
     pub messages_dropped: u64,
+    /// Times a landmark model's tracker ran its palm detector since the model started (once
+    /// per hand found, while the hand stays tracked); 0 for image models.
+    pub palm_detections: u64,
 }
 
 /// Everything the worker tells its consumer. It always ends with `Quit`.
@@ -183,6 +239,8 @@ struct Sample {
     stack: Vec<u64>,
     /// `[D]`
     feature: Tensor,
+    /// What the tracker found in its frame (landmark models).
+    hands: Vec<SeenHand>,
 }
 
 impl Sample {
@@ -209,6 +267,25 @@ pub struct Worker {
     samples: VecDeque<Sample>,
     paused: bool,
     stats: Stats,
+    /// The hand tracker a landmark model reads through; `None` for image models.
+    tracker: Option<HandTracker>,
+}
+
+/// The tracker for `model` when it reads landmarks: the hand models its weights name, tracking
+/// one hand (the backbone reads the first hand only, and with one hand tracked the palm
+/// detector rests until the hand is lost, as MediaPipe's graph with `max_num_hands` 1 does).
+fn tracker_for_model(model: &dyn FrameModel) -> Result<Option<HandTracker>, String> {
+    let cfg = model.config();
+    if !cfg.arch.reads_landmarks() {
+        return Ok(None);
+    }
+    let options = HandOptions {
+        max_hands: 1,
+        ..HandOptions::video()
+    };
+    tracker_for(&cfg.hand_models, options)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// Samples a prediction may compute beyond its newest one, to fill a hole a hiccup left.
@@ -242,6 +319,7 @@ impl Worker {
         }
         let fps = options.clip_fps.unwrap_or(model.config().clip_fps);
         let steps = rate::window_steps(options.window, fps, model.config().num_segments);
+        let tracker = tracker_for_model(model.as_ref()).map_err(SettingsError::HandTracker)?;
         Ok(Worker {
             current: Arc::new(Mutex::new(model.clone())),
             clock: SampleClock::new(fps),
@@ -260,6 +338,7 @@ impl Worker {
                 sample_stride: 1,
                 ..Stats::default()
             },
+            tracker,
         })
     }
 
@@ -404,7 +483,10 @@ impl Worker {
         let labels = model.config().labels.clone();
         let detector = EventDetector::new(&self.options.events, &labels)
             .map_err(|e| format!("the new model does not fit the gesture settings: {e}"))?;
+        let tracker = tracker_for_model(model.as_ref())
+            .map_err(|e| format!("the new model's hand tracker cannot be loaded: {e}"))?;
         self.detector = detector;
+        self.tracker = tracker;
         if let Ok(mut current) = self.current.lock() {
             *current = model.clone();
         }
@@ -438,7 +520,9 @@ impl Worker {
             self.send_status(format!("warming up: {have}/{n} frames at {fps} fps"));
             return Ok(None);
         };
-        let extra = if self.pace.has_slack() {
+        // A landmark model's tracker follows the hand forward in time; a hole filled behind
+        // the newest sample would hand it an older frame with the newer region.
+        let extra = if self.pace.has_slack() && self.tracker.is_none() {
             self.fill_holes(&offsets, k, frames)?
         } else {
             0
@@ -451,6 +535,13 @@ impl Worker {
             .collect();
         let rows: Vec<Tensor> = used.iter().map(|s| s.feature.clone()).collect();
         let seen: Vec<u64> = used.iter().map(|s| s.seq()).collect();
+        let hands = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.k == k)
+            .map(|s| s.hands.clone())
+            .unwrap_or_default();
         let feats = Tensor::stack(&rows, 0)?.unsqueeze(0)?; // [1, N, D]
         let logits = self.model.head(&feats)?; // [1, C]
         let logits: Vec<f32> = logits
@@ -474,6 +565,7 @@ impl Worker {
             backbone_passes: passes,
             frames: seen,
             cached_features: self.samples.len(),
+            hands,
         };
         Ok(Some((prediction, event)))
     }
@@ -489,14 +581,17 @@ impl Worker {
             .iter()
             .rev()
             .find(|s| s.stack == seqs)
-            .map(|s| s.feature.clone());
+            .map(|s| (s.feature.clone(), s.hands.clone()));
         let passes = usize::from(known.is_none());
-        let feature = match known {
+        let (feature, hands) = match known {
             Some(f) => f,
             None => {
                 let inputs: Vec<&Frame> = stack.iter().map(|&j| &frames[j]).collect();
-                let batch = self.preprocess(&inputs)?; // [1, c_in, S, S]
-                self.model.frame_features(&batch)?.get(0)? // [D]
+                let (batch, hands) = match self.tracker.as_mut() {
+                    Some(tracker) => track(tracker, &frames[i], self.model.device())?,
+                    None => (self.preprocess(&inputs)?, Vec::new()), // [1, c_in, S, S]
+                };
+                (self.model.frame_features(&batch)?.get(0)?, hands) // [D]
             }
         };
         let at = self.samples.partition_point(|s| s.k < k);
@@ -506,6 +601,7 @@ impl Worker {
                 k,
                 stack: seqs,
                 feature,
+                hands,
             },
         );
         Ok(passes)
@@ -626,6 +722,10 @@ impl Worker {
         };
         self.stats.frames_overwritten = self.ring.overwritten();
         self.stats.frames_undecodable = self.ring.status().undecodable();
+        self.stats.palm_detections = self
+            .tracker
+            .as_ref()
+            .map_or(0, HandTracker::palm_detection_runs);
         let _ = self.tx.try_send(WorkerMsg::Stats(self.stats.clone()));
         *interval = Interval::new(pushed);
         self.wake();

@@ -147,6 +147,8 @@ pub struct LiveApp {
     pub(super) source_note: Option<String>,
     pub(super) error: Option<String>,
     pub(super) paused: bool,
+    /// Whether the preview draws the tracked hand's skeleton (a landmark model's hands).
+    pub(super) show_hand: bool,
     pub(super) ended: bool,
     /// Runs the action map on the events.
     pub(super) actions: Option<Dispatcher>,
@@ -220,6 +222,7 @@ impl LiveApp {
             source_note: None,
             error: init.startup_error.clone(),
             paused: false,
+            show_hand: remembered.show_hand.unwrap_or(true),
             ended: false,
             actions: init
                 .actions
@@ -293,6 +296,7 @@ impl LiveApp {
             smoothing_ms: Some(ev.smoothing_ms),
             source: self.chosen_source.clone(),
             weights: self.chosen_weights.clone(),
+            show_hand: Some(self.show_hand),
         }
     }
 

@@ -4,6 +4,7 @@
 use super::app::LiveApp;
 use super::plot::{class_color, confidence_plot_ui};
 use crate::capture::SourceSpec;
+use crate::live::SeenHand;
 use egui::{Color32, RichText};
 
 /// Title, source, pause, and the headline numbers.
@@ -204,6 +205,14 @@ fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     if ui.checkbox(&mut paused, "pause inference").changed() {
         app.set_paused(paused);
     }
+    if app
+        .model
+        .as_ref()
+        .is_some_and(|m| m.config().arch.reads_landmarks())
+    {
+        ui.checkbox(&mut app.show_hand, "draw the tracked hand")
+            .on_hover_text("the 21 landmarks the hand tracker found, over the preview");
+    }
 }
 
 /// The action map, the armed switch, and what the last events' actions did.
@@ -353,12 +362,19 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
         ui.allocate_ui(egui::Vec2::new(preview_w, top_height), |ui| {
             match &app.texture {
                 Some(t) => {
-                    ui.add(
+                    let shown = ui.add(
                         egui::Image::new(t)
                             .fit_to_exact_size(egui::Vec2::new(preview_w, top_height))
                             .maintain_aspect_ratio(true)
                             .corner_radius(4.0),
                     );
+                    if app.show_hand {
+                        if let Some(p) = &app.current {
+                            for hand in &p.hands {
+                                draw_hand(ui.painter(), shown.rect, hand);
+                            }
+                        }
+                    }
                 }
                 None => {
                     ui.weak("no frame yet");
@@ -377,6 +393,51 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
         ev.release,
         plot_height,
     );
+}
+
+/// MediaPipe's `HAND_CONNECTIONS`: the bones between the 21 landmarks.
+pub const HAND_CONNECTIONS: [(usize, usize); 21] = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (0, 5),
+    (5, 6),
+    (6, 7),
+    (7, 8),
+    (5, 9),
+    (9, 10),
+    (10, 11),
+    (11, 12),
+    (9, 13),
+    (13, 14),
+    (14, 15),
+    (15, 16),
+    (13, 17),
+    (0, 17),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+];
+
+/// Draws a tracked hand's skeleton over the preview shown in `rect` (its landmarks are
+/// normalised to the frame, so they scale with the picture).
+fn draw_hand(painter: &egui::Painter, rect: egui::Rect, hand: &SeenHand) {
+    let at = |k: usize| {
+        let [x, y, _] = hand.landmarks[k];
+        egui::pos2(
+            rect.left() + x * rect.width(),
+            rect.top() + y * rect.height(),
+        )
+    };
+    let painter = painter.with_clip_rect(rect);
+    let bone = egui::Stroke::new(2.0, Color32::from_rgb(80, 220, 120));
+    for (a, b) in HAND_CONNECTIONS {
+        painter.line_segment([at(a), at(b)], bone);
+    }
+    for k in 0..hand.landmarks.len() {
+        painter.circle_filled(at(k), 3.0, Color32::from_rgb(230, 60, 60));
+    }
 }
 
 fn prediction_ui(app: &LiveApp, ui: &mut egui::Ui) {

@@ -29,6 +29,9 @@ pub struct Remembered {
     /// as an absolute path.
     #[serde(default)]
     pub weights: Option<PathBuf>,
+    /// Whether the preview draws the tracked hand's skeleton (landmark models).
+    #[serde(default)]
+    pub show_hand: Option<bool>,
 }
 
 /// What to do with one remembered value.
@@ -182,6 +185,7 @@ mod tests {
             smoothing_ms: Some(300.0),
             source: Some("synthetic".into()),
             weights: Some("/x/w.safetensors".into()),
+            show_hand: Some(false),
         };
         let mut s = MemoryStorage::default();
         r.save(&mut s);

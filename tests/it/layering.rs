@@ -15,7 +15,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("device", &["error", "util"]),
     ("model", &["error", "util"]),
     ("builtin", &[]),
-    ("hands", &["model", "error", "util"]),
+    ("hands", &["model", "builtin", "error", "util"]),
     ("weights", &["model", "builtin", "error", "util"]),
     ("preprocess", &["model", "error"]),
     ("synth", &["util"]),

@@ -8,6 +8,7 @@ mod common;
 mod compare;
 mod demo;
 mod finetune;
+mod hand_live;
 mod handmodel;
 mod hands_graph;
 mod hands_tflite;

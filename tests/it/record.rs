@@ -201,6 +201,10 @@ fn recorded_gestures_are_taught_and_recognised_live() {
             s(&run_dir.join("best.safetensors")),
             "--source",
             s(&session),
+            // Lock-step: every clip-rate sample is computed whatever the test machine's load,
+            // so a skipped sample cannot split one gesture's rise into two events.
+            "--batch",
+            "--headless",
             // A head taught on a dozen clips a label is less sure than the demo's (160 a
             // label), so the event threshold is lower than the default.
             "--threshold",

@@ -257,3 +257,36 @@ fn verbose_json_carries_the_landmarks_and_classify_takes_frames_and_landmark_fil
     // Different hands give different outputs (the tracker's hand reached the model).
     assert_ne!(lines[0]["logits"], lines[1]["logits"]);
 }
+
+#[test]
+fn bench_pipeline_reports_cpu_time_and_palm_detector_runs_for_a_landmark_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let footage = hand_footage(tmp.path(), 12);
+    let out = run_ok(&[
+        "bench-pipeline",
+        "--arch",
+        "hand_landmarks",
+        "--consensus",
+        "MLP",
+        "--segments",
+        "3",
+        "--source",
+        s(&footage),
+        "--fps",
+        "12",
+        "--warmup",
+        "1",
+        "--seconds",
+        "2",
+        "--json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let predictions = r["predictions"].as_u64().unwrap();
+    assert!(predictions > 0, "{r}");
+    let cpu = r["cpu_s_per_s"].as_f64().expect("CPU time on Linux");
+    // The worker, the capture thread and PNG decoding share the two cores (rayon may add more
+    // threads, but not more cores).
+    assert!(cpu > 0.0 && cpu <= 2.5, "{r}");
+    // The hand stays in view: the tracker follows it instead of detecting it every sample.
+    assert!(r["palm_detections"].as_u64().unwrap() < predictions, "{r}");
+}

@@ -284,9 +284,9 @@ fn bench_pipeline_reports_cpu_time_and_palm_detector_runs_for_a_landmark_model()
     let predictions = r["predictions"].as_u64().unwrap();
     assert!(predictions > 0, "{r}");
     let cpu = r["cpu_s_per_s"].as_f64().expect("CPU time on Linux");
-    // The worker, the capture thread and PNG decoding share the two cores (rayon may add more
-    // threads, but not more cores).
-    assert!(cpu > 0.0 && cpu <= 2.5, "{r}");
+    // CPU seconds a second: at most every core busy (plus rounding at the edges).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    assert!(cpu > 0.0 && cpu <= cores + 0.5, "{r}");
     // The hand stays in view: the tracker follows it instead of detecting it every sample.
     assert!(r["palm_detections"].as_u64().unwrap() < predictions, "{r}");
 }

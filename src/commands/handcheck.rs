@@ -14,11 +14,38 @@ pub struct HandCheckArgs {
     pub clips_per_class: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Instead of clips: one continuous session of one person performing these classes in
+    /// order (comma-separated), written as OUT_DIR/session.json with OUT_DIR/script.txt (one
+    /// `FIRST LAST LABEL` line per gesture), for `bench-events --source OUT_DIR/session.json`.
+    #[arg(long, value_name = "CLASSES", value_delimiter = ',')]
+    pub session: Option<Vec<String>>,
+    /// With --session: frames of the hand moving on its own between two classes (12 fps).
+    #[arg(long, default_value_t = 12, value_name = "FRAMES")]
+    pub gap: usize,
 }
 
 /// Runs `gesture-app handcheck`.
 pub fn run(args: HandCheckArgs) -> anyhow::Result<ExitCode> {
     let labels: Vec<String> = JESTER_LABELS.iter().map(|s| s.to_string()).collect();
+    if let Some(session) = &args.session {
+        let session: Vec<String> = session.iter().map(|s| s.trim().to_string()).collect();
+        if let Some(bad) = session.iter().find(|s| !labels.contains(s)) {
+            anyhow::bail!("--session: unknown class '{bad}' (the classes are Jester's 27)");
+        }
+        gesture_app::handcheck::session::write_session(
+            &args.out_dir,
+            &session,
+            args.gap,
+            args.seed,
+        )
+        .with_context(|| format!("writing {}", args.out_dir.display()))?;
+        println!(
+            "a session of {} classes in {}",
+            session.len(),
+            args.out_dir.join("session.json").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     gesture_app::handcheck::write_dataset(&args.out_dir, &labels, args.clips_per_class, args.seed)
         .with_context(|| format!("writing {}", args.out_dir.display()))?;
     println!(

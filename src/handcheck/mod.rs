@@ -9,6 +9,8 @@
 //! Writes the same on-disk format (docs/ARCHITECTURE.md §7) with its own writer. Imports `util`
 //! only.
 
+pub mod session;
+
 use crate::util::{mix_seed, write_atomic, WriteError};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

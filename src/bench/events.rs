@@ -409,6 +409,7 @@ mod tests {
             footage_s: 60.0,
             wall_s: 1.0,
             peak: None,
+            trace: Vec::new(),
         };
         assert_eq!(p.events_per_hour(), 120.0);
     }

@@ -422,3 +422,22 @@ fn convert_mistakes_say_what_is_wrong_once() {
         assert!(!out_file.exists(), "nothing is written on error");
     }
 }
+
+#[test]
+fn a_closed_standard_output_ends_a_command_quietly() {
+    // `gesture-app info W | head -1`: the reader goes before the command prints.
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+    let mut child = app()
+        .args(["info", weights.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}

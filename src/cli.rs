@@ -34,6 +34,8 @@ pub enum Command {
     Convert(commands::convert::ConvertArgs),
     /// Show what a weights file holds: model, labels, preprocessing, provenance
     Info(commands::info::InfoArgs),
+    /// Re-save a weights file with its tensors stored as float16 (--half): half the size
+    Export(commands::export::ExportArgs),
     /// Benchmark the model on this machine (CPU or CUDA)
     Bench(commands::bench::BenchArgs),
     /// Run the live app: camera, video file, frame folder or generated clips → gestures, in a window or
@@ -95,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Classify(a)) => commands::classify::run(a),
         Some(Command::Convert(a)) => commands::convert::run(a),
         Some(Command::Info(a)) => commands::info::run(a),
+        Some(Command::Export(a)) => commands::export::run(a),
         Some(Command::Bench(a)) => commands::bench::run(a),
         Some(Command::Run(a)) => commands::run::run(a),
         Some(Command::Cameras) => commands::cameras::run(),

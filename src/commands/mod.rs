@@ -17,6 +17,7 @@ pub mod convert;
 pub mod data;
 pub mod dataset_args;
 pub mod eval;
+pub mod export;
 pub mod extract;
 pub mod finetune;
 pub mod fuzz;

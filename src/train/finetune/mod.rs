@@ -18,6 +18,7 @@
 pub mod cached;
 pub mod features;
 pub mod head;
+pub mod landmark_inputs;
 pub mod unfreeze;
 
 use crate::model::config::{Consensus, ModelConfig};

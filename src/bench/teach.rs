@@ -45,10 +45,7 @@ impl TeachCheckOptions {
             test_clips: 50,
             train_seed: 11,
             test_seed: 12,
-            options: FinetuneOptions {
-                epochs: 60,
-                ..FinetuneOptions::default()
-            },
+            options: FinetuneOptions::default(),
         }
     }
 }
@@ -74,6 +71,9 @@ pub struct TeachCheckReport {
     /// Training the head (the budget: 10 s on 2 cores).
     pub train_s: f64,
     pub total_s: f64,
+    /// Process CPU seconds of the whole fine-tuning (steadier than wall time on a shared
+    /// machine); NaN where the platform does not tell.
+    pub cpu_s: f64,
     pub threads: usize,
     /// Held-out top-1, percent.
     pub top1: f64,
@@ -125,6 +125,7 @@ pub fn run(o: &TeachCheckOptions, keep: Option<&Path>) -> Result<TeachCheckRepor
     write_data(&data_dir, o)?;
     let mut opts = o.options.clone();
     opts.backbone = BackboneMode::Frozen;
+    let cpu0 = super::process_cpu_ns();
     let mut data = FinetuneData::new(&data_dir);
     data.val_list = "train_videofolder.txt".into();
     let summary = finetune::run(
@@ -136,6 +137,10 @@ pub fn run(o: &TeachCheckOptions, keep: Option<&Path>) -> Result<TeachCheckRepor
         &mut |_| {},
         &AtomicBool::new(false),
     )?;
+    let cpu_s = match (cpu0, super::process_cpu_ns()) {
+        (Some(a), Some(b)) => (b - a) as f64 / 1e9,
+        _ => f64::NAN,
+    };
     let eval = evaluate_file(
         &summary.best_weights,
         &DataSpec::new(&data_dir),
@@ -169,6 +174,7 @@ pub fn run(o: &TeachCheckOptions, keep: Option<&Path>) -> Result<TeachCheckRepor
         setup_s: summary.setup_secs,
         train_s: summary.train_secs,
         total_s: summary.total_secs,
+        cpu_s,
         threads: rayon::current_num_threads(),
         top1: eval.result.tally.top1_pct(),
         per_class,

@@ -24,7 +24,7 @@ pub struct BenchTeachArgs {
     #[arg(long, default_value_t = 50, value_name = "N")]
     pub test_clips: usize,
     /// Epochs of head training.
-    #[arg(long, default_value_t = 60, value_name = "N")]
+    #[arg(long, default_value_t = 30, value_name = "N")]
     pub epochs: usize,
     /// Seed of the teaching clips (the held-out clips use the next one).
     #[arg(long, default_value_t = 11)]
@@ -67,13 +67,14 @@ pub fn run(a: BenchTeachArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "taught {} gestures from {} clips: {:.1} s to the model ({:.1} s base + features, {:.1} s \
-         training, {} epochs, {} compute threads)",
+         training, {} epochs; {:.1} s CPU, {} compute threads)",
         r.per_class.len(),
         r.train_clips,
         r.total_s,
         r.setup_s,
         r.train_s,
         r.epochs,
+        r.cpu_s,
         r.threads
     );
     println!("held-out top-1: {:.1}% of {} clips", r.top1, r.test_clips);

@@ -247,4 +247,23 @@ fn frame_folders_are_tracked_for_a_landmark_model() {
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("features: 3 clips cached"), "{log}");
     assert!(run_dir.join("best.safetensors").is_file(), "{log}");
+    // Training the backbone too would read landmark files these clips do not have: refused.
+    let out = super::common::run(&[
+        "train",
+        "--finetune",
+        s(&weights),
+        "--train-last-blocks",
+        "all",
+        "--root",
+        s(&root),
+        "--run-dir",
+        s(&dir.path().join("run2")),
+        "--no-progress",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("frames_set") && err.contains("--freeze-backbone"),
+        "{err}"
+    );
 }

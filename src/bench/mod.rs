@@ -1,7 +1,8 @@
 //! Benchmarks behind `gesture-app bench`, `bench-pipeline` and `bench-train`: the model alone
 //! ([`model`]), the live pipeline as a user feels it ([`pipeline`]) and training
-//! ([`train`]); `bench-events` counts the events footage fires ([`events`]); `bench-teach` is the landmark
-//! model's teaching check ([`teach`]). They time the real code paths on random weights and generated frames.
+//! ([`train`]); `bench-events` counts the events footage fires ([`events`]); `bench-teach` is
+//! the landmark model's teaching check ([`teach`]). They time the real code paths on random
+//! weights and generated frames.
 
 pub mod events;
 pub mod finetune;

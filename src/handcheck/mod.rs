@@ -6,6 +6,10 @@
 //! joined by Catmull–Rom splines, seen through a camera placed by its vertical field of view,
 //! with temporally correlated (AR(1)) landmark noise and lost frames in bursts.
 //!
+//! Besides Jester's 27 it performs a few gestures outside them ([`EXTRA_LABELS`]: a circle drawn
+//! in the air, a double pinch, beckoning, an OK sign, a Z), for the teaching check: a model is
+//! taught them from a few clips and checked on clips of another seed (`bench::teach`).
+//!
 //! Writes the same on-disk format (docs/ARCHITECTURE.md §7) with its own writer. Imports `util`
 //! only.
 

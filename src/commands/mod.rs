@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_events;
 pub mod bench_finetune;
 pub mod bench_pipeline;
+pub mod bench_teach;
 pub mod bench_train;
 pub mod bundled;
 pub mod cameras;

@@ -127,8 +127,13 @@ fn between(a: &Key, b: &Key, t: f32) -> Key {
 }
 
 /// A session performing `labels` in order, `gap` frames of the hand moving on its own between
-/// two of them; returns the clip file's text and the script (one line per gesture).
-pub fn session_text(labels: &[String], gap: usize, seed: u64) -> (String, String) {
+/// two of them; returns the clip file's text and the script (one line per gesture). A label
+/// this generator does not perform is an error.
+pub fn session_text(
+    labels: &[String],
+    gap: usize,
+    seed: u64,
+) -> Result<(String, String), HandCheckError> {
     let mut rng = StdRng::seed_from_u64(mix_seed(seed, 0x5e55));
     let scene = Scene::draw(&mut rng);
     let mut frames: Vec<String> = Vec::new();
@@ -136,7 +141,7 @@ pub fn session_text(labels: &[String], gap: usize, seed: u64) -> (String, String
     let mut noise = [[0f32; 3]; 21];
     let mut last: Option<Key> = None;
     for label in labels {
-        let keys = keyframes(label, &mut rng);
+        let keys = keyframes(label, &mut rng)?;
         let first = keys.as_ref().map(|k| sample(k, 0.0));
         // The hand moves from where the last class left it to where this one starts; it
         // appears (or leaves) at the start of a span where there was (or will be) no hand.
@@ -176,7 +181,7 @@ pub fn session_text(labels: &[String], gap: usize, seed: u64) -> (String, String
         scene.h,
         frames.join(",")
     );
-    (text, script)
+    Ok((text, script))
 }
 
 /// Writes `session.json` and `script.txt` into `out`.
@@ -193,7 +198,7 @@ pub fn write_session(
         path: out.to_path_buf(),
         source,
     })?;
-    let (text, script) = session_text(labels, gap, seed);
+    let (text, script) = session_text(labels, gap, seed)?;
     write_atomic(&out.join("session.json"), text.as_bytes())?;
     write_atomic(&out.join("script.txt"), script.as_bytes())?;
     Ok(())
@@ -213,7 +218,7 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let (text, script) = session_text(&labels, 10, 3);
+        let (text, script) = session_text(&labels, 10, 3).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let frames = v["frames"].as_array().unwrap();
         let lines: Vec<Vec<&str>> = script.lines().map(|l| l.splitn(3, ' ').collect()).collect();

@@ -31,7 +31,7 @@ fn reference() -> Value {
 
 /// The reference's sequence: right04.jpg through a 600×440 window moving 3 px right and 2 px
 /// down a frame, written as a clip folder of PNGs.
-fn hand_footage(dir: &Path, n: u32) -> PathBuf {
+pub fn hand_footage(dir: &Path, n: u32) -> PathBuf {
     let img = image::open(fixtures().join("photos/right04.jpg"))
         .unwrap()
         .to_rgb8();
@@ -47,7 +47,7 @@ fn hand_footage(dir: &Path, n: u32) -> PathBuf {
 }
 
 /// A landmark model with random weights (MLP head, 3 segments, 4 classes) saved to `dir`.
-fn landmark_weights(dir: &Path) -> PathBuf {
+pub fn landmark_weights(dir: &Path) -> PathBuf {
     let labels = ["a", "b", "c", "d"].map(String::from).to_vec();
     let cfg = ModelConfig::new(Arch::HandLandmarks, Consensus::Mlp, 3, labels);
     let vm = VarMap::new();

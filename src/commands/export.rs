@@ -17,6 +17,17 @@ pub struct ExportArgs {
     /// Store the tensors as float16: half the file; outputs move by about 1e-3 of their size.
     #[arg(long)]
     pub half: bool,
+    /// Set a provenance entry of the result (repeatable), e.g. to name the recipe's command
+    /// without the paths of the machine it ran on.
+    #[arg(long = "provenance", value_name = "KEY=VALUE", value_parser = key_value)]
+    pub provenance: Vec<(String, String)>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
 }
 
 /// Runs `gesture-app export`.
@@ -39,6 +50,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         "stored".into(),
         "float16 (gesture-app export --half)".into(),
     );
+    config.provenance.extend(args.provenance);
     weights::save_stored(
         &args.output,
         &file.tensors,

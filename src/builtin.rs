@@ -35,6 +35,9 @@ pub const PREFIX: &str = "built-in:";
 pub const DEMO_WEIGHTS: &str = "weights/demo.safetensors";
 /// The demo recording (a folder of clip folders).
 pub const DEMO_RECORDING: &str = "assets/demo_clips";
+/// The landmark gesture model: Jester's 27 gestures from the hand tracker's landmarks, the
+/// default with a camera.
+pub const HAND_WEIGHTS: &str = "weights/jester_hands.safetensors";
 
 /// One built-in file.
 #[derive(Debug)]
@@ -90,6 +93,12 @@ pub static FILES: &[BuiltInFile] = &[
         "weights/demo.safetensors",
         5_560_356,
         "b15ef677b06eb867bd6ad91605b5f11568e6b2d6f37b7eb144405e1c536d9bcf"
+    ),
+    // trained by training/jester_hands.toml (its header has the commands), stored as float16
+    built_in!(
+        "weights/jester_hands.safetensors",
+        2_218_438,
+        "ddf24e0780c5368f249749e86b798344ae238ceb4dc5fc49a03fff2ebf09283d"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

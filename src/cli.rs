@@ -34,6 +34,8 @@ pub enum Command {
     Convert(commands::convert::ConvertArgs),
     /// Show what a weights file holds: model, labels, preprocessing, provenance
     Info(commands::info::InfoArgs),
+    /// Re-save a weights file with its tensors stored as float16 (--half): half the size
+    Export(commands::export::ExportArgs),
     /// Benchmark the model on this machine (CPU or CUDA)
     Bench(commands::bench::BenchArgs),
     /// Run the live app: camera, video file, frame folder or generated clips → gestures, in a window or
@@ -73,6 +75,9 @@ pub enum Command {
     /// Benchmark fine-tuning: time to a usable model on 5 classes x 10 clips, and the speed-up
     /// of head training on cached features over full fine-tuning
     BenchFinetune(commands::bench_finetune::BenchFinetuneArgs),
+    /// The landmark model's teaching check: teach it 4 gestures it does not know from 5
+    /// generated clips each, then top-1 on 50 held-out clips
+    BenchTeach(commands::bench_teach::BenchTeachArgs),
     /// Compare heads: train a grid of backbones x heads x N (or only the heads, on one shared
     /// feature cache of a frozen backbone, with --mode fast), then one table of accuracy,
     /// parameters, multiply-adds, ms per clip and training time (markdown, CSV, JSON, PNG)
@@ -95,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Classify(a)) => commands::classify::run(a),
         Some(Command::Convert(a)) => commands::convert::run(a),
         Some(Command::Info(a)) => commands::info::run(a),
+        Some(Command::Export(a)) => commands::export::run(a),
         Some(Command::Bench(a)) => commands::bench::run(a),
         Some(Command::Run(a)) => commands::run::run(a),
         Some(Command::Cameras) => commands::cameras::run(),
@@ -110,6 +116,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::BenchEvents(a)) => commands::bench_events::run(a),
         Some(Command::BenchTrain(a)) => commands::bench_train::run(a),
         Some(Command::BenchFinetune(a)) => commands::bench_finetune::run(a),
+        Some(Command::BenchTeach(a)) => commands::bench_teach::run(a),
         Some(Command::Compare(a)) => commands::compare::run(*a),
         Some(Command::Hands(a)) => commands::hands::run(a),
         Some(Command::Fuzz(a)) => commands::fuzz::run(a),

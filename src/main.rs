@@ -15,6 +15,9 @@ fn main() -> ExitCode {
     process::candle_elementwise_on_caller();
     process::fix_thread_count();
     let args = cli::Cli::parse();
+    if !matches!(args.command, None | Some(cli::Command::Run(_))) {
+        process::die_quietly_on_closed_stdout();
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

@@ -104,3 +104,16 @@ pub fn catch_interrupts() -> &'static std::sync::atomic::AtomicBool {
 
 /// The exit status of a command stopped by Ctrl-C (128 + SIGINT, what shells report).
 pub const INTERRUPTED_STATUS: u8 = 130;
+
+/// Lets a closed standard output end the process quietly, as other command-line tools do
+/// (`gesture-app info W | head -3`): Rust ignores SIGPIPE, so `println!` to a closed pipe panics
+/// with a backtrace instead. For the printing commands only: the window (X11/Wayland sockets) and
+/// the headless live app (which reports a closed output as an error of its own) keep the
+/// default.
+pub fn die_quietly_on_closed_stdout() {
+    #[cfg(unix)]
+    // SAFETY: called before any thread exists; SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

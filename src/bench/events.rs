@@ -3,10 +3,17 @@
 //! the events it fires counted: events per hour of footage and, where a script says what was
 //! performed (`FIRST LAST LABEL` per gesture, frame numbers from 1, as `synth --session` writes
 //! beside its recording), per gesture hits, misses, extra events and the delay from the
-//! gesture's end to its event.
+//! gesture's end to its event. A landmark session (a landmark clip file, as `handcheck
+//! --session` writes) is replayed through a landmark model with the worker's steps instead
+//! ([`replay_landmarks`]): it has no pictures for the pipeline's hand tracker.
 
 use crate::capture::SourceSpec;
-use crate::live::{FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg};
+use crate::live::events::{EventDetector, EventSettings};
+use crate::live::worker::softmax;
+use crate::live::{rate, FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg};
+use crate::model::backbone::hand_landmarks::{INPUT_LEN, INPUT_ROWS};
+use crate::train::data::landmarks::LandmarkClip;
+use candle_core::{DType, Tensor};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +42,9 @@ pub struct Played {
     /// The highest smoothed probability any class outside the background reached, its label
     /// and time (s): how near the footage came to an event (the margin below the threshold).
     pub peak: Option<(String, f32, f64)>,
+    /// Every prediction: its source time (s) and smoothed probabilities, class order.
+    #[serde(skip)]
+    pub trace: Vec<(f64, Vec<f32>)>,
 }
 
 impl Played {
@@ -66,6 +76,7 @@ pub fn play(
     let mut predictions = 0;
     let mut last_pts: Option<Duration> = None;
     let mut first_pts: Option<Duration> = None;
+    let mut trace = Vec::new();
     loop {
         let Ok(msg) = pipeline.messages().recv() else {
             return Err(LiveError::Stopped(
@@ -85,6 +96,7 @@ pub fn play(
                 }
                 first_pts.get_or_insert(p.t);
                 last_pts = Some(p.t);
+                trace.push((p.t.as_secs_f64(), p.probs));
             }
             WorkerMsg::Event(e) => events.push(FiredEvent {
                 t_s: e.t.as_secs_f64(),
@@ -116,7 +128,87 @@ pub fn play(
         footage_s: last.as_secs_f64() + step,
         wall_s: started.elapsed().as_secs_f64(),
         peak,
+        trace,
     })
+}
+
+/// Replays a landmark session (a landmark clip file, no pictures) through a landmark model with
+/// the live worker's batch-mode steps and collects its events. The live pipeline takes
+/// pictures and runs the hand tracker on them; a generated session is already what the tracker
+/// reports, so it is fed to the same parts the worker is made of instead: the clip-rate grid
+/// over the window (`window`, resampled by time from the clip's rate), one backbone pass per
+/// sample, the TSN test picks of [`rate::segment_offsets`], the head, the softmax, and the
+/// [`EventDetector`] with its full-window rule.
+pub fn replay_landmarks(
+    model: &dyn FrameModel,
+    clip: &LandmarkClip,
+    window: Duration,
+    settings: &EventSettings,
+) -> crate::Result<Played> {
+    let started = Instant::now();
+    let cfg = model.config();
+    if !cfg.arch.reads_landmarks() {
+        return Err(crate::Error::Config(format!(
+            "a landmark session needs a landmark model (hand_landmarks), not {}",
+            cfg.arch
+        )));
+    }
+    let mut detector = EventDetector::new(settings, &cfg.labels)
+        .map_err(|e| crate::Error::Config(e.to_string()))?;
+    let src_fps = f64::from(clip.fps.unwrap_or(cfg.clip_fps));
+    let fps = f64::from(cfg.clip_fps);
+    let n = cfg.num_segments;
+    let steps = rate::window_steps(window, cfg.clip_fps, n);
+    let footage_s = clip.frames.len() as f64 / src_fps;
+    let mut features: Vec<Tensor> = Vec::new(); // [D] per clip-rate sample
+    let mut played = Played {
+        events: Vec::new(),
+        predictions: 0,
+        frames: clip.frames.len() as u64,
+        frames_undecodable: 0,
+        footage_s,
+        wall_s: 0.0,
+        peak: None,
+        trace: Vec::new(),
+    };
+    let mut input = vec![0f32; INPUT_LEN];
+    for k in 0.. {
+        let t = k as f64 / fps;
+        if t >= footage_s {
+            break;
+        }
+        let frame = ((t * src_fps).round() as usize).min(clip.frames.len() - 1);
+        clip.pack(frame, false, &mut input);
+        let x = Tensor::from_slice(&input, (1, INPUT_ROWS, 3), model.device())?;
+        features.push(model.frame_features(&x)?.get(0)?); // [D]
+        let have = (k + 1).min(steps);
+        let Some(offsets) = rate::segment_offsets(have, n) else {
+            continue;
+        };
+        let rows: Vec<Tensor> = offsets.iter().map(|&o| features[k - o].clone()).collect();
+        let logits = model.head(&Tensor::stack(&rows, 0)?.unsqueeze(0)?)?; // [1, C]
+        let logits: Vec<f32> = logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
+        let raw = softmax(&logits);
+        played.predictions += 1;
+        let at = Duration::from_secs_f64(t);
+        if let Some(e) = detector.update_with(&raw, at, have >= steps) {
+            played.events.push(FiredEvent {
+                t_s: t,
+                label: e.label,
+                prob: e.prob,
+            });
+        }
+        for (i, &prob) in detector.smoothed().iter().enumerate() {
+            if !detector.is_background(i)
+                && played.peak.as_ref().is_none_or(|(_, best, _)| prob > *best)
+            {
+                played.peak = Some((cfg.labels[i].clone(), prob, t));
+            }
+        }
+        played.trace.push((t, detector.smoothed().to_vec()));
+    }
+    played.wall_s = started.elapsed().as_secs_f64();
+    Ok(played)
 }
 
 /// One performed gesture of a script.
@@ -317,6 +409,7 @@ mod tests {
             footage_s: 60.0,
             wall_s: 1.0,
             peak: None,
+            trace: Vec::new(),
         };
         assert_eq!(p.events_per_hour(), 120.0);
     }

@@ -1,11 +1,14 @@
 //! Benchmarks behind `gesture-app bench`, `bench-pipeline` and `bench-train`: the model alone
 //! ([`model`]), the live pipeline as a user feels it ([`pipeline`]) and training
-//! ([`train`]); `bench-events` counts the events footage fires ([`events`]). They time the real code paths on random weights and generated frames.
+//! ([`train`]); `bench-events` counts the events footage fires ([`events`]); `bench-teach` is
+//! the landmark model's teaching check ([`teach`]). They time the real code paths on random
+//! weights and generated frames.
 
 pub mod events;
 pub mod finetune;
 pub mod model;
 pub mod pipeline;
+pub mod teach;
 pub mod train;
 
 /// CPU time this process has used, in ns: every thread, including threads that have exited

@@ -1,16 +1,18 @@
 //! `gesture-app bench-events`: plays footage (a video file or frame folder) through the live
 //! pipeline in batch mode and reports the events it fires: events per hour of footage and,
 //! with a script of what was performed, per-gesture hits, misses, extra events and the delay
-//! from a gesture's end to its event (`gesture_app::bench::events`).
+//! from a gesture's end to its event (`gesture_app::bench::events`). A landmark session file
+//! (`handcheck --session`) is replayed through a landmark model instead of played.
 
 use super::bundled;
 use super::run::{ranged, FPS_RANGE};
 use anyhow::{anyhow, Context};
-use gesture_app::bench::events::{parse_script, play, score, Score};
+use gesture_app::bench::events::{parse_script, play, replay_landmarks, score, Score};
 use gesture_app::capture::{SourceOptions, SourceSpec, DEFAULT_FOLDER_FPS};
 use gesture_app::device::{self, DeviceChoice};
 use gesture_app::live::events::EventSettings;
 use gesture_app::live::{PipelineOptions, WorkerOptions};
+use gesture_app::train::data::landmarks::read_clip;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +29,8 @@ pub struct BenchEventsArgs {
     /// Weights file [default: the bundled demo model].
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
-    /// The footage: a video file, or a folder of frames or of clip folders.
+    /// The footage: a video file, or a folder of frames or of clip folders; for a landmark
+    /// model also a landmark session file (.json, as `handcheck --session` writes).
     #[arg(long, value_name = "SOURCE")]
     pub source: SourceSpec,
     /// What was performed: one `FIRST LAST LABEL` line per gesture, frames numbered from 1.
@@ -77,10 +80,28 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         },
         max_source_fps: None,
     };
-    let script_path = args.script.clone().or_else(|| match &args.source {
-        SourceSpec::Folder(dir) => Some(dir.join("script.txt")).filter(|p| p.is_file()),
+    // A landmark session (a landmark clip file, `handcheck --session`) has no pictures: it is
+    // replayed through a landmark model with the worker's steps.
+    let session = match &args.source {
+        SourceSpec::Video(p)
+            if p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json")) =>
+        {
+            Some(p.clone())
+        }
         _ => None,
-    });
+    };
+    let script_path = args
+        .script
+        .clone()
+        .or_else(|| match (&args.source, &session) {
+            (SourceSpec::Folder(dir), _) => Some(dir.join("script.txt")).filter(|p| p.is_file()),
+            (_, Some(file)) => file
+                .parent()
+                .map(|d| d.join("script.txt"))
+                .filter(|p| p.is_file()),
+            _ => None,
+        });
     let script = match &script_path {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -89,8 +110,15 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let played = play(Arc::new(model), &args.source, &options)
-        .with_context(|| format!("cannot play {}", args.source))?;
+    let played = match &session {
+        Some(file) => {
+            let clip = read_clip(file)?;
+            replay_landmarks(&model, &clip, options.worker.window, &options.worker.events)
+                .with_context(|| format!("cannot replay {}", file.display()))?
+        }
+        None => play(Arc::new(model), &args.source, &options)
+            .with_context(|| format!("cannot play {}", args.source))?,
+    };
     let script_fps = args.fps.unwrap_or(DEFAULT_FOLDER_FPS) as f64;
     let scored = script.as_ref().map(|s| {
         score(

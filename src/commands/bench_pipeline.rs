@@ -1,7 +1,8 @@
 //! `gesture-app bench-pipeline`: the live pipeline on a frame folder at 30 fps (by default
 //! squeezenet1_1 + TRNmultiscale N=8 with random weights): predictions/s against the model's
-//! clip rate, backbone passes per prediction and glass-to-label latency p50/p95, as a Markdown
-//! table for README.
+//! clip rate, backbone passes per prediction, glass-to-label latency p50/p95 and CPU time per
+//! second of footage, as a Markdown table for docs/speed.md. A landmark model (hand_landmarks)
+//! runs the hand tracker per prediction; its table also says how often the palm detector ran.
 
 use anyhow::{bail, Context};
 use gesture_app::bench::pipeline::measure;
@@ -113,5 +114,19 @@ pub fn run(args: BenchPipelineArgs) -> anyhow::Result<ExitCode> {
         "| glass-to-label latency p50 / p95 / max | {:.1} / {:.1} / {:.1} ms |",
         r.latency_p50_ms, r.latency_p95_ms, r.latency_max_ms
     );
+    match r.cpu_s_per_s {
+        Some(c) => println!(
+            "| CPU time per second of footage | {:.2} s ({:.0} % of one core) |",
+            c,
+            c * 100.0
+        ),
+        None => println!("| CPU time per second of footage | not measured on this platform |"),
+    }
+    if cfg.arch.reads_landmarks() {
+        println!(
+            "| palm detector runs (tracker passes: one per prediction) | {} in {} predictions |",
+            r.palm_detections, r.predictions
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@
 use gesture_app::builtin;
 use std::path::{Path, PathBuf};
 
-pub use gesture_app::builtin::{DEMO_RECORDING, DEMO_WEIGHTS};
+pub use gesture_app::builtin::{DEMO_RECORDING, DEMO_WEIGHTS, HAND_WEIGHTS};
 
 /// Where a shipped file comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! `gesture-app run` (also the default with no subcommand): the live app, in a window or
-//! `--headless`. Picks the weights (`--weights`, else the bundled demo model), the source
+//! `--headless`. Picks the weights (`--weights`, else on a camera the hand model, else the
+//! bundled demo model), the source
 //! (`--source`, else the first camera, else the bundled demo clips), loads the model on the
 //! chosen device and starts the pipeline. The window then starts from the settings it
 //! remembers, where no flag names them (`ui::Remembered`); headless runs use only the flags.
@@ -24,8 +25,9 @@ use std::time::Duration;
 #[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Weights file (.safetensors from `convert` or `train`). Without it: the window's last
-    /// weights (remembered), else the bundled demo model (built into the program:
-    /// `built-in:weights/demo.safetensors`).
+    /// weights (remembered), else on a camera the hand model (Jester's 27 gestures from the
+    /// hand tracker's landmarks, `built-in:weights/jester_hands.safetensors`), else the drawn
+    /// demo model (`built-in:weights/demo.safetensors`).
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
@@ -249,6 +251,10 @@ struct Plan {
 const DEMO_NOTICE: &str = "Demo: the bundled model was trained on generated clips and recognises \
     the generated motions, not real hands. Run with --weights FILE for a real model.";
 
+const HAND_NOTICE: &str = "Hand model: Jester's 27 gestures read from your hand's landmarks \
+    (MediaPipe's hand tracker, trained on real hands; the gesture head on generated hand motion). \
+    Hold one hand up, 40-90 cm from the camera. --weights FILE runs another model.";
+
 fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
     let mut camera_checked: Option<bool> = None;
     let mut has_camera = || {
@@ -261,10 +267,6 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         })
     };
     let demo = args.demo || (args.weights.is_none() && args.source.is_none() && !has_camera());
-    let weights = match &args.weights {
-        Some(w) => w.clone(),
-        None => bundled::find(bundled::DEMO_WEIGHTS).path(),
-    };
     let mut looping = args.looping;
     let mut notice = None;
     let mut no_source = None;
@@ -286,9 +288,20 @@ fn plan(args: &RunArgs) -> anyhow::Result<Plan> {
         );
         None
     };
+    // A camera sees real hands: the landmark model, whose per-frame network (MediaPipe's hand
+    // landmarker) was trained on real ones. Drawn clips (the demo, `synthetic`) and files keep
+    // the drawn demo model unless --weights says otherwise.
+    let on_camera = matches!(source, Some(SourceSpec::Camera(_)));
+    let weights = match &args.weights {
+        Some(w) => w.clone(),
+        None if on_camera && !demo => bundled::find(bundled::HAND_WEIGHTS).path(),
+        None => bundled::find(bundled::DEMO_WEIGHTS).path(),
+    };
     if args.weights.is_none() {
         notice = Some(if demo {
             DEMO_NOTICE.to_string()
+        } else if on_camera {
+            HAND_NOTICE.to_string()
         } else {
             format!("{DEMO_NOTICE} (No --weights given: the demo model is running on your source.)")
         });

@@ -6,8 +6,14 @@
 //! joined by Catmull–Rom splines, seen through a camera placed by its vertical field of view,
 //! with temporally correlated (AR(1)) landmark noise and lost frames in bursts.
 //!
+//! Besides Jester's 27 it performs a few gestures outside them ([`EXTRA_LABELS`]: a circle drawn
+//! in the air, a double pinch, beckoning, an OK sign, a Z), for the teaching check: a model is
+//! taught them from a few clips and checked on clips of another seed (`bench::teach`).
+//!
 //! Writes the same on-disk format (docs/ARCHITECTURE.md §7) with its own writer. Imports `util`
 //! only.
+
+pub mod session;
 
 use crate::util::{mix_seed, write_atomic, WriteError};
 use rand::rngs::StdRng;
@@ -60,6 +66,20 @@ const PINCHED: Grip = grip([0.45, 0.45, 1.0, 1.0, 1.0], 0.0, 0.75);
 const L_SHAPE: Grip = grip([0.0, 0.0, 1.0, 1.0, 1.0], 0.3, 0.0);
 const CLUSTER: Grip = grip([0.4, 0.55, 0.55, 0.55, 0.6], -0.6, 0.9);
 const CUP: Grip = grip([0.3, 0.5, 0.55, 0.6, 0.6], 0.1, 0.6);
+const POINT: Grip = grip([0.6, 0.0, 1.0, 1.0, 1.0], 0.0, 0.8);
+/// Thumb and index tips meeting in a ring, the other three fingers up and fanned.
+const OK_RING: Grip = grip([0.0, 0.55, 0.0, 0.05, 0.1], 0.7, 1.0);
+
+/// The gestures outside Jester's 27 this generator also performs, for the teaching check (a
+/// model taught new gestures from a few clips). "Writing a Z" is not its own mirror image:
+/// teach it with flips off.
+pub const EXTRA_LABELS: [&str; 5] = [
+    "Drawing a Circle",
+    "Double Pinch",
+    "Beckoning",
+    "OK Sign",
+    "Writing a Z",
+];
 
 fn mix(a: &Grip, b: &Grip, t: f32) -> Grip {
     let l = |x: f32, y: f32| x + (y - x) * t;
@@ -185,8 +205,9 @@ fn sample(keys: &[Key], t: f32) -> Key {
     }
 }
 
-/// Keyframes of class `label`, drawn per clip; `None` for a clip with no hand.
-fn keyframes(label: &str, rng: &mut impl Rng) -> Option<Vec<Key>> {
+/// Keyframes of class `label`, drawn per clip; `Ok(None)` for a clip with no hand, an error
+/// for a label this generator does not perform.
+fn keyframes(label: &str, rng: &mut impl Rng) -> Result<Option<Vec<Key>>, HandCheckError> {
     let mut j = |a: f32| rng.random_range(-a..=a);
     let r0 = [j(0.25), j(0.3), j(0.2)];
     let still = |g: Grip| key([0.0; 3], r0, g);
@@ -316,8 +337,72 @@ fn keyframes(label: &str, rng: &mut impl Rng) -> Option<Vec<Key>> {
             }
             ks
         }
+        // A pointing finger circles in the picture's plane, either way round, once or twice.
+        "Drawing a Circle" => {
+            let s = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
+            let radius = rng.random_range(5.0..10.0f32);
+            let start = rng.random_range(0.0..std::f32::consts::TAU);
+            let steps = if rng.random_bool(0.5) { 8 } else { 16 };
+            (0..=steps)
+                .map(|i| {
+                    let a = start + s * i as f32 * std::f32::consts::TAU / 8.0;
+                    key(
+                        [radius * a.cos(), radius * a.sin(), 0.0],
+                        [r0[0], r0[1], r0[2] - 0.15 * a.sin()],
+                        POINT,
+                    )
+                })
+                .collect()
+        }
+        // Thumb and index tap together twice, quickly, the other fingers loosely curled.
+        "Double Pinch" => {
+            let open = grip([0.0, 0.1, 0.5, 0.6, 0.65], 0.2, 0.3);
+            let shut = grip([0.0, 0.55, 0.5, 0.6, 0.65], 0.0, 1.0);
+            vec![
+                still(open),
+                still(shut),
+                still(open),
+                still(shut),
+                still(open),
+            ]
+        }
+        // "Come here": palm up and toward the camera, the index finger curling in and out two
+        // or three times.
+        "Beckoning" => {
+            let r = [r0[0] + 1.1, r0[1], r0[2]];
+            let mut curled = POINT;
+            curled.curl[1] = 0.95;
+            let n = rng.random_range(2..4);
+            let mut ks = vec![key([0.0; 3], r, POINT)];
+            for _ in 0..n {
+                ks.push(key([0.0, 0.0, 0.5], r, curled));
+                ks.push(key([0.0; 3], r, POINT));
+            }
+            ks
+        }
+        // The ring of thumb and index held up to the camera, then let go into an open hand.
+        "OK Sign" => vec![
+            key([0.0, 5.0, 0.0], [r0[0] + 0.6, r0[1], r0[2]], LOOSE),
+            still(OK_RING),
+            mv(0.0, -0.5, 0.0, OK_RING),
+            still(OK_RING),
+            still(FLAT),
+        ],
+        // A pointing finger writes a Z: along the top, down the diagonal, along the bottom.
+        "Writing a Z" => {
+            let a = rng.random_range(5.0..9.0f32);
+            let b = a * rng.random_range(0.8..1.2f32);
+            vec![
+                mv(-a, -b, 0.0, POINT),
+                mv(a, -b, 0.0, POINT),
+                mv(a, -b, 0.0, POINT),
+                mv(-a, b, 0.0, POINT),
+                mv(-a, b, 0.0, POINT),
+                mv(a, b, 0.0, POINT),
+            ]
+        }
         "No gesture" => match rng.random_range(0..3) {
-            0 => return None,
+            0 => return Ok(None),
             1 => {
                 let grips = [LOOSE, FIST, CUP, FLAT];
                 let g = grips[rng.random_range(0..grips.len())];
@@ -337,7 +422,7 @@ fn keyframes(label: &str, rng: &mut impl Rng) -> Option<Vec<Key>> {
                 key([1.0, 10.5, 0.0], [1.3, 0.0, 0.2], LOOSE),
             ],
         },
-        _ => match rng.random_range(0..4) {
+        "Doing other things" => match rng.random_range(0..4) {
             // Reach for something off to one side and take it.
             0 => {
                 let s = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
@@ -372,8 +457,13 @@ fn keyframes(label: &str, rng: &mut impl Rng) -> Option<Vec<Key>> {
                 key([4.0, 9.0, 0.0], [0.3, 1.2, 0.0], CUP),
             ],
         },
+        other => {
+            return Err(HandCheckError::Options(format!(
+                "'{other}' is not a gesture this generator performs"
+            )))
+        }
     };
-    Some(keys)
+    Ok(Some(keys))
 }
 
 fn normal(rng: &mut impl Rng) -> f32 {
@@ -381,8 +471,9 @@ fn normal(rng: &mut impl Rng) -> f32 {
     (0..12).map(|_| rng.random::<f32>()).sum::<f32>() - 6.0
 }
 
-/// One clip as the format's JSON text, and its frame count.
-pub fn clip_text(label: &str, seed: u64) -> (String, usize) {
+/// One clip as the format's JSON text, and its frame count; an error for a label this generator
+/// does not perform.
+pub fn clip_text(label: &str, seed: u64) -> Result<(String, usize), HandCheckError> {
     let mut rng = StdRng::seed_from_u64(seed);
     let frames = rng.random_range(28..=42usize);
     let (w, h) = [(176u32, 100u32), (640, 480), (1280, 720)][rng.random_range(0..3)];
@@ -397,14 +488,19 @@ pub fn clip_text(label: &str, seed: u64) -> (String, usize) {
         rng.random_range(-0.15..0.3f32) * depth * h as f32 / focal * 0.5,
         depth,
     ];
-    let keys = keyframes(label, &mut rng);
+    let keys = keyframes(label, &mut rng)?;
     // A left hand is the mirror image of a right one, turned by the mirrored rotation, except
     // that a turn in the picture's plane keeps its sense of rotation.
     let keep_roll = label.starts_with("Turning");
     // The gesture's span of the clip; idle and other motion fill it all.
     let whole = matches!(label, "No gesture" | "Doing other things");
+    // Repeated small motions need more of the clip to be seen at 12 fps.
+    let repeated = matches!(label, "Drawing a Circle" | "Double Pinch" | "Beckoning");
     let (t0, t1) = if whole {
         (0.0, 1.0)
+    } else if repeated {
+        let a = rng.random_range(0.0..0.3f32);
+        (a, (a + rng.random_range(0.6..0.9f32)).min(1.0))
     } else {
         let a = rng.random_range(0.0..0.35f32);
         (a, (a + rng.random_range(0.4..0.75f32)).min(1.0))
@@ -492,7 +588,7 @@ pub fn clip_text(label: &str, seed: u64) -> (String, usize) {
         text.push_str("]}]");
     }
     text.push_str("]}\n");
-    (text, frames)
+    Ok((text, frames))
 }
 
 /// Writes a check data set (Jester's index layout, `landmarks/ID.json`) of `labels`, `k` clips
@@ -516,7 +612,7 @@ pub fn write_dataset(
     for i in 0..k {
         for (c, label) in labels.iter().enumerate() {
             id += 1;
-            let (text, frames) = clip_text(label, mix_seed(seed ^ 0x5eed_c0de, id));
+            let (text, frames) = clip_text(label, mix_seed(seed ^ 0x5eed_c0de, id))?;
             write_atomic(&dir.join(format!("{id}.json")), text.as_bytes())?;
             let line = format!("{id} {frames} {c}\n");
             if i % 5 == 4 {
@@ -535,6 +631,63 @@ pub fn write_dataset(
     Ok(())
 }
 
+/// One index file of [`write_lists`]: the class of each clip, in order, and the seed they are
+/// drawn with.
+#[derive(Debug, Clone)]
+pub struct ClipList {
+    pub file: &'static str,
+    pub classes: Vec<usize>,
+    pub seed: u64,
+}
+
+/// `n` clips dealt round the classes in turn (`n` = 50 over 4 classes: 13, 13, 12, 12).
+pub fn dealt(n: usize, classes: usize) -> Vec<usize> {
+    (0..n).map(|i| i % classes.max(1)).collect()
+}
+
+/// Writes a check data set whose index files are `lists` (clip ids numbered on across them, so
+/// that each list's clips are drawn from its own seed and no two clips are alike).
+pub fn write_lists(
+    out: &Path,
+    labels: &[String],
+    lists: &[ClipList],
+) -> Result<(), HandCheckError> {
+    if labels.is_empty() || lists.iter().all(|l| l.classes.is_empty()) {
+        return Err(HandCheckError::Options("need classes and clips".into()));
+    }
+    if let Some(c) = lists
+        .iter()
+        .flat_map(|l| &l.classes)
+        .find(|&&c| c >= labels.len())
+    {
+        return Err(HandCheckError::Options(format!(
+            "class {c} of {} labels",
+            labels.len()
+        )));
+    }
+    let dir = out.join("landmarks");
+    std::fs::create_dir_all(&dir).map_err(|source| HandCheckError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let mut id = 0u64;
+    for list in lists {
+        let mut lines = String::new();
+        for &c in &list.classes {
+            id += 1;
+            let (text, frames) = clip_text(&labels[c], mix_seed(list.seed ^ 0x5eed_c0de, id))?;
+            write_atomic(&dir.join(format!("{id}.json")), text.as_bytes())?;
+            lines.push_str(&format!("{id} {frames} {c}\n"));
+        }
+        write_atomic(&out.join(list.file), lines.as_bytes())?;
+    }
+    write_atomic(
+        &out.join("category.txt"),
+        format!("{}\n", labels.join("\n")).as_bytes(),
+    )?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,14 +702,14 @@ mod tests {
             "Drumming Fingers",
         ] {
             for seed in 0..5 {
-                let (text, frames) = clip_text(label, seed);
+                let (text, frames) = clip_text(label, seed).unwrap();
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 assert_eq!(v["frames"].as_array().unwrap().len(), frames, "{label}");
             }
         }
         let mut left = 0;
         for seed in 0..20 {
-            let (text, _) = clip_text("Swiping Left", seed);
+            let (text, _) = clip_text("Swiping Left", seed).unwrap();
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             let xs: Vec<f64> = v["frames"]
                 .as_array()
@@ -570,5 +723,119 @@ mod tests {
             }
         }
         assert!(left >= 15, "{left} of 20 moved left");
+    }
+
+    /// Per frame with a hand: landmark `k` as (x, y) in the picture's pixels.
+    fn track(label: &str, seed: u64, k: usize) -> Vec<[f64; 2]> {
+        let (text, _) = clip_text(label, seed).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let (w, h) = (v["width"].as_f64().unwrap(), v["height"].as_f64().unwrap());
+        v["frames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f.get(0))
+            .map(|hand| {
+                let l = &hand["landmarks"][k];
+                [l[0].as_f64().unwrap() * w, l[1].as_f64().unwrap() * h]
+            })
+            .collect()
+    }
+
+    fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+    }
+
+    /// Dips of a series below `lo` after being above `hi` (a hysteresis count of closings).
+    fn dips(xs: &[f64], lo: f64, hi: f64) -> usize {
+        let (mut n, mut open) = (0, false);
+        for &x in xs {
+            if x > hi {
+                open = true;
+            } else if x < lo && open {
+                n += 1;
+                open = false;
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn the_gestures_outside_jester_do_what_they_say() {
+        let (mut circles, mut pinches, mut beckons, mut rings) = (0, 0, 0, 0);
+        for seed in 0..20 {
+            // The index tip winds round its mean at least once.
+            let tip = track("Drawing a Circle", seed, 8);
+            let n = tip.len() as f64;
+            let c = [0, 1].map(|d| tip.iter().map(|p| p[d]).sum::<f64>() / n);
+            let mut wound = 0.0;
+            for w in tip.windows(2) {
+                let a = (w[0][1] - c[1]).atan2(w[0][0] - c[0]);
+                let b = (w[1][1] - c[1]).atan2(w[1][0] - c[0]);
+                let mut d = b - a;
+                while d > std::f64::consts::PI {
+                    d -= std::f64::consts::TAU;
+                }
+                while d < -std::f64::consts::PI {
+                    d += std::f64::consts::TAU;
+                }
+                wound += d;
+            }
+            circles += usize::from(wound.abs() > 1.5 * std::f64::consts::PI);
+            // Thumb and index tips close twice, in palm lengths (wrist to middle knuckle).
+            let gap = |label: &str, a: usize, b: usize| -> Vec<f64> {
+                let (ta, tb) = (track(label, seed, a), track(label, seed, b));
+                let (w, m) = (track(label, seed, 0), track(label, seed, 9));
+                (0..ta.len())
+                    .map(|i| dist(ta[i], tb[i]) / dist(w[i], m[i]))
+                    .collect()
+            };
+            pinches += usize::from(dips(&gap("Double Pinch", 4, 8), 0.35, 0.55) == 2);
+            // The index tip comes toward the wrist at least twice.
+            beckons += usize::from(dips(&gap("Beckoning", 8, 0), 1.2, 1.5) >= 2);
+            // The ring is held (tips together) while the middle finger is up, then let go.
+            let ring = gap("OK Sign", 4, 8);
+            let held = ring.iter().filter(|&&g| g < 0.35).count();
+            rings += usize::from(held >= 3 && ring.last().is_some_and(|&g| g > 0.6));
+        }
+        let counts = format!(
+            "of 20: {circles} circles wound round, {pinches} double pinches closed twice, \
+             {beckons} beckonings curled twice, {rings} OK signs held and let go"
+        );
+        assert!(
+            circles >= 16 && pinches >= 16 && beckons >= 16 && rings >= 16,
+            "{counts}"
+        );
+        let e = clip_text("Juggling", 1).unwrap_err().to_string();
+        assert!(e.contains("Juggling"), "{e}");
+    }
+
+    #[test]
+    fn lists_are_written_with_their_own_seeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let labels: Vec<String> = EXTRA_LABELS[..4].iter().map(|s| s.to_string()).collect();
+        let lists = [
+            ClipList {
+                file: "train.txt",
+                classes: dealt(8, 4),
+                seed: 1,
+            },
+            ClipList {
+                file: "val.txt",
+                classes: dealt(10, 4),
+                seed: 2,
+            },
+        ];
+        write_lists(dir.path(), &labels, &lists).unwrap();
+        let val = std::fs::read_to_string(dir.path().join("val.txt")).unwrap();
+        let classes: Vec<&str> = val.lines().map(|l| l.split(' ').nth(2).unwrap()).collect();
+        assert_eq!(classes, ["0", "1", "2", "3", "0", "1", "2", "3", "0", "1"]);
+        assert!(dir.path().join("landmarks/18.json").is_file());
+        let bad = [ClipList {
+            file: "x.txt",
+            classes: vec![4],
+            seed: 1,
+        }];
+        assert!(write_lists(dir.path(), &labels, &bad).is_err());
     }
 }

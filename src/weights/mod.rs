@@ -59,6 +59,27 @@ pub fn save_with(
     config: &ModelConfig,
     contents: Contents,
 ) -> Result<()> {
+    save_stored(path, tensors, config, contents, Storage::F32)
+}
+
+/// How a weights file stores its tensors. Loading widens either to float32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// float32: what training and conversion write.
+    F32,
+    /// float16: half the file, for models shipped inside the program (outputs move by about
+    /// 1e-3 of their size).
+    F16,
+}
+
+/// Writes tensors + config with the given [`Contents`] and [`Storage`], atomically.
+pub fn save_stored(
+    path: &Path,
+    tensors: &HashMap<String, Tensor>,
+    config: &ModelConfig,
+    contents: Contents,
+    storage: Storage,
+) -> Result<()> {
     let mut meta = HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("contents".to_string(), contents.as_str().to_string());
@@ -80,13 +101,23 @@ pub fn save_with(
             .to_device(&Device::Cpu)?
             .to_dtype(DType::F32)?;
         let data = t.flatten_all()?.to_vec1::<f32>()?;
-        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = match storage {
+            Storage::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            Storage::F16 => data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+        };
         owned.push((name.clone(), t.dims().to_vec(), bytes));
     }
+    let dtype = match storage {
+        Storage::F32 => safetensors::Dtype::F32,
+        Storage::F16 => safetensors::Dtype::F16,
+    };
     let views = owned
         .iter()
         .map(|(n, shape, bytes)| {
-            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+            safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes)
                 .map(|v| (n.clone(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -422,3 +422,95 @@ fn convert_mistakes_say_what_is_wrong_once() {
         assert!(!out_file.exists(), "nothing is written on error");
     }
 }
+
+#[test]
+fn a_closed_standard_output_ends_a_command_quietly() {
+    // `gesture-app info W | head -1`: the reader goes before the command prints.
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+    let mut child = app()
+        .args(["info", weights.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn export_half_stores_float16_that_every_command_takes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+    let half = tmp.path().join("demo16.safetensors");
+    let out = run(&[
+        "export",
+        demo.to_str().unwrap(),
+        half.to_str().unwrap(),
+        "--half",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (full_len, half_len) = (
+        std::fs::metadata(&demo).unwrap().len(),
+        std::fs::metadata(&half).unwrap().len(),
+    );
+    assert!(
+        half_len * 2 < full_len + 64 * 1024,
+        "{half_len} of {full_len} bytes"
+    );
+    let info = String::from_utf8_lossy(&run(&["info", half.to_str().unwrap()]).stdout).to_string();
+    assert!(info.contains("stored = float16"), "{info}");
+    // The same clip through both: the same ranking, probabilities within float16's rounding.
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_clips/gestures");
+    let logits = |w: &Path| {
+        let out = run(&[
+            "classify",
+            "--json",
+            "--weights",
+            w.to_str().unwrap(),
+            clip.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        common::floats(&v["logits"])
+    };
+    let (a, b) = (logits(&demo), logits(&half));
+    let scale = common::max_abs(&a);
+    let d = common::max_abs_diff(&a, &b);
+    assert!(d <= 1e-2 * scale, "logits differ by {d} (largest {scale})");
+    // Refused: writing over the input, a file that is not weights, no storage named.
+    for (args, why) in [
+        (
+            vec![
+                "export",
+                demo.to_str().unwrap(),
+                demo.to_str().unwrap(),
+                "--half",
+            ],
+            "replace the input",
+        ),
+        (
+            vec!["export", "README.md", half.to_str().unwrap(), "--half"],
+            "README.md",
+        ),
+        (
+            vec!["export", demo.to_str().unwrap(), half.to_str().unwrap()],
+            "--half",
+        ),
+    ] {
+        let out = run(&args);
+        assert_clean_failure(&out, &[why]);
+    }
+}

@@ -31,7 +31,7 @@ fn reference() -> Value {
 
 /// The reference's sequence: right04.jpg through a 600×440 window moving 3 px right and 2 px
 /// down a frame, written as a clip folder of PNGs.
-fn hand_footage(dir: &Path, n: u32) -> PathBuf {
+pub fn hand_footage(dir: &Path, n: u32) -> PathBuf {
     let img = image::open(fixtures().join("photos/right04.jpg"))
         .unwrap()
         .to_rgb8();
@@ -47,7 +47,7 @@ fn hand_footage(dir: &Path, n: u32) -> PathBuf {
 }
 
 /// A landmark model with random weights (MLP head, 3 segments, 4 classes) saved to `dir`.
-fn landmark_weights(dir: &Path) -> PathBuf {
+pub fn landmark_weights(dir: &Path) -> PathBuf {
     let labels = ["a", "b", "c", "d"].map(String::from).to_vec();
     let cfg = ModelConfig::new(Arch::HandLandmarks, Consensus::Mlp, 3, labels);
     let vm = VarMap::new();
@@ -256,4 +256,186 @@ fn verbose_json_carries_the_landmarks_and_classify_takes_frames_and_landmark_fil
     }
     // Different hands give different outputs (the tracker's hand reached the model).
     assert_ne!(lines[0]["logits"], lines[1]["logits"]);
+}
+
+#[test]
+fn bench_pipeline_reports_cpu_time_and_palm_detector_runs_for_a_landmark_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let footage = hand_footage(tmp.path(), 12);
+    let out = run_ok(&[
+        "bench-pipeline",
+        "--arch",
+        "hand_landmarks",
+        "--consensus",
+        "MLP",
+        "--segments",
+        "3",
+        "--source",
+        s(&footage),
+        "--fps",
+        "12",
+        "--warmup",
+        "1",
+        "--seconds",
+        "2",
+        "--json",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let predictions = r["predictions"].as_u64().unwrap();
+    assert!(predictions > 0, "{r}");
+    let cpu = r["cpu_s_per_s"].as_f64().expect("CPU time on Linux");
+    // CPU seconds a second: at most every core busy (plus rounding at the edges).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    assert!(cpu > 0.0 && cpu <= cores + 0.5, "{r}");
+    // The hand stays in view: the tracker follows it instead of detecting it every sample.
+    assert!(r["palm_detections"].as_u64().unwrap() < predictions, "{r}");
+}
+
+/// A landmark session's replay (`bench::events::replay_landmarks`, what `bench-events` runs on
+/// `handcheck --session` files) is the live worker: the landmarks the pipeline's tracker found in
+/// real footage, replayed, give the pipeline's predictions.
+#[test]
+fn replaying_the_trackers_landmarks_gives_the_live_workers_predictions() {
+    use gesture_app::bench::events::{play, replay_landmarks};
+    use gesture_app::train::data::landmarks::LandmarkClip;
+    let tmp = tempfile::tempdir().unwrap();
+    // Two frames without a hand, then the hand: every segment the model reads is known.
+    let footage = hand_footage(tmp.path(), 10);
+    let names: Vec<_> = (1..=10).rev().map(|i| format!("{i:05}.png")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let to = footage.join(format!("{:05}.png", 12 - i));
+        std::fs::rename(footage.join(name), to).unwrap();
+    }
+    for i in 1..=2 {
+        image::RgbImage::new(600, 440)
+            .save(footage.join(format!("{i:05}.png")))
+            .unwrap();
+    }
+    let weights = landmark_weights(tmp.path());
+    let model = Arc::new(gesture_app::weights::load_model(&weights, &Device::Cpu).unwrap());
+    let options = PipelineOptions {
+        source: SourceOptions {
+            fps: Some(12.0),
+            ..SourceOptions::default()
+        },
+        worker: WorkerOptions::default(),
+        max_source_fps: None,
+    };
+    // The live pipeline, with the hands each prediction's newest frame showed.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spec = SourceSpec::Folder(footage.clone());
+    let mut pipeline = Pipeline::start(
+        model.clone(),
+        &spec,
+        &{
+            let mut o = options.clone();
+            o.worker.batch = true;
+            o
+        },
+        None,
+    )
+    .unwrap();
+    while let Ok(msg) = pipeline.messages().recv_timeout(Duration::from_secs(60)) {
+        match msg {
+            WorkerMsg::Prediction(p) => tx.send((p.seq, p.hands)).unwrap(),
+            WorkerMsg::Quit(q) => {
+                assert_eq!(q, None);
+                break;
+            }
+            _ => {}
+        }
+    }
+    pipeline.stop();
+    let live = play(model.clone(), &spec, &options).unwrap();
+    let mut frames: Vec<Option<_>> = vec![None; 12];
+    for (seq, hands) in rx.try_iter() {
+        let hand = hands
+            .first()
+            .expect("the hand is tracked in every frame after the blanks");
+        let right = if hand.handedness == "Right" {
+            hand.score
+        } else {
+            -hand.score
+        };
+        frames[seq as usize] = Some((hand.landmarks, right, hand.presence));
+    }
+    // Frames 0 and 1 are blank; frame 2 is the first newest sample of a prediction (N = 3).
+    assert!(frames[2..].iter().all(Option::is_some));
+    let (w, h) =
+        gesture_app::capture::resize_shorter_side(image::RgbImage::new(600, 440), 256).dimensions();
+    let clip = LandmarkClip {
+        width: w,
+        height: h,
+        fps: Some(12.0),
+        frames,
+    };
+    let replayed = replay_landmarks(
+        model.as_ref(),
+        &clip,
+        options.worker.window,
+        &options.worker.events,
+    )
+    .unwrap();
+    assert_eq!(live.trace.len(), 10);
+    assert_eq!(replayed.trace.len(), live.trace.len());
+    for ((t0, a), (t1, b)) in live.trace.iter().zip(&replayed.trace) {
+        assert!((t0 - t1).abs() < 1e-6, "{t0} vs {t1}");
+        let d = crate::common::max_abs_diff(a, b);
+        assert!(d < 1e-5, "at {t0} s the probabilities differ by {d}");
+    }
+    assert_eq!(live.events, replayed.events);
+}
+
+#[test]
+fn a_handcheck_session_is_replayed_and_scored_by_bench_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("session");
+    run_ok(&[
+        "handcheck",
+        s(&out),
+        "--seed",
+        "4",
+        "--session",
+        "No gesture,Swiping Left,Doing other things,Thumb Up,No gesture",
+    ]);
+    let script = std::fs::read_to_string(out.join("script.txt")).unwrap();
+    assert_eq!(script.lines().count(), 2, "{script}");
+    let weights = landmark_weights(tmp.path());
+    let session = out.join("session.json");
+    let r = run_ok(&[
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(&session),
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let frames = v["frames"].as_u64().unwrap();
+    // One prediction per clip-rate sample once N = 3 are there; the script found beside it.
+    assert_eq!(v["predictions"].as_u64().unwrap(), frames - 2, "{v}");
+    assert_eq!(
+        v["score"]["hits"].as_u64().unwrap() + v["score"]["misses"].as_u64().unwrap(),
+        2
+    );
+    // Not a landmark session for an image model, and an unknown class: one error line each.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
+    let bad = crate::common::run(&[
+        "bench-events",
+        "--weights",
+        s(&demo),
+        "--source",
+        s(&session),
+    ]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("landmark model"),
+        "{err}"
+    );
+    let bad = crate::common::run(&["handcheck", s(&out), "--session", "Waving"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("unknown class 'Waving'"),
+        "{err}"
+    );
 }

@@ -79,6 +79,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "preprocess",
             "weights",
             "hands",
+            "handcheck",
             "error",
             "util",
         ],

@@ -20,6 +20,7 @@ mod pipeline;
 mod readme_commands;
 mod record;
 mod something;
+mod teach_landmarks;
 mod teach_ui;
 mod training;
 mod ui;

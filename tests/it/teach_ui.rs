@@ -148,6 +148,74 @@ fn teach_records_two_labels_trains_and_swaps_the_new_model_in() {
     assert!(run.is_file(), "{} missing", run.display());
 }
 
+/// The panel on a landmark model (`hand_landmarks`): the running source is footage of a real
+/// hand (the tracker's reference photograph seen through a moving window, looping), the worker
+/// tracks it, and Train fine-tunes the landmark model on the recorded clip folders (the hand
+/// tracker over each clip's frames, then the frozen landmark backbone) and swaps it in.
+#[test]
+fn teach_trains_a_landmark_model_on_recorded_hand_footage() {
+    let dir = tempfile::tempdir().unwrap();
+    let footage = crate::hand_live::hand_footage(dir.path(), 12);
+    let base = crate::hand_live::landmark_weights(dir.path());
+    let model: Arc<dyn FrameModel> =
+        Arc::new(gesture_app::weights::load_model(&base, &Device::Cpu).unwrap());
+    assert!(model.config().arch.reads_landmarks());
+    let facts = model_facts(model.config(), "cpu", Some(&base));
+    let mut options = PipelineOptions::default();
+    options.source.looping = true;
+    let mut h = build(
+        AppInit {
+            model: Some(model),
+            loader: None,
+            weights_text: base.display().to_string(),
+            model_facts: facts,
+            source: Some(SourceSpec::Folder(footage)),
+            options,
+            notice: None,
+            startup_error: None,
+            actions: None,
+            armed: false,
+            given: Given::default(),
+            teach_dir: Some(dir.path().join("teach")),
+            teach_open: false,
+        },
+        None,
+    );
+    h.state_mut().teach_mut().set_open(true);
+    {
+        let t = h.state_mut().teach_mut();
+        t.clips = 2;
+        t.seconds = 1.0;
+        t.countdown = 0.2;
+        t.epochs = 3;
+    }
+    record(&mut h, "Hand Left", 2);
+    record(&mut h, "Hand Still", 2);
+    h.get_by_label("Train").click();
+    h.run_steps(1);
+    assert!(
+        h.state().teach().training.is_some(),
+        "{:?}",
+        h.state().teach().error
+    );
+    let swapped = step_until(&mut h, WAIT, |app| {
+        let top = app.top_labels();
+        app.labels() == ["Hand Left", "Hand Still"] && top.contains(&"Hand Left".to_string())
+    });
+    assert!(
+        swapped,
+        "the taught landmark model never ran: labels {:?}, top {:?}, error {:?}, note {:?}",
+        h.state().labels(),
+        h.state().top_labels(),
+        h.state().teach().error,
+        h.state().teach().train_note
+    );
+    let log = std::fs::read_to_string(dir.path().join("teach/runs/run-001/train.log")).unwrap();
+    assert!(log.contains("hand_landmarks"), "{log}");
+    assert!(log.contains("features: 4 clips cached"), "{log}");
+    assert!(!log.contains("skipped"), "{log}");
+}
+
 #[test]
 fn teach_deletes_a_clip_and_plays_one_back() {
     let dir = tempfile::tempdir().unwrap();

@@ -74,9 +74,20 @@ fn have(tool: &str) -> bool {
 
 /// `COMMAND` under tests/v4l2/with-camera with `profile`, the test pattern and `faults`.
 fn with_camera(lib: &Path, profile: &Path, faults: &str, command: &[&str]) -> Command {
+    with_camera_showing(lib, profile, "-", faults, command)
+}
+
+/// [`with_camera`] serving `frames` (a frame folder or video; `-`: the test pattern).
+fn with_camera_showing(
+    lib: &Path,
+    profile: &Path,
+    frames: &str,
+    faults: &str,
+    command: &[&str],
+) -> Command {
     let mut c = Command::new(repo("tests/v4l2/with-camera"));
     c.arg(profile)
-        .arg("-")
+        .arg(frames)
         .arg("--")
         .args(command)
         .env("V4L2EMU_LIB", lib)
@@ -259,7 +270,11 @@ impl Live {
             "--verbose-json",
         ];
         command.extend_from_slice(args);
-        let mut child = with_camera(lib, &profile(name), faults, &command)
+        Live::spawn(with_camera(lib, &profile(name), faults, &command))
+    }
+
+    fn spawn(mut command: Command) -> Live {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -515,4 +530,38 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A first run on a webcam: no --weights, no --source. The camera shows a real hand (opencv-doc's
+/// right04.jpg through a sliding window); the hand model runs, says so, and tracks the hand.
+#[test]
+fn with_a_camera_and_no_weights_the_hand_model_runs_and_tracks_the_hand() {
+    let Some(lib) = emulator() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let photo = image::open(repo("tests/fixtures/hands/photos/right04.jpg"))
+        .unwrap()
+        .to_rgb8();
+    for i in 0..24u32 {
+        let step = if i < 12 { i } else { 24 - i };
+        image::imageops::crop_imm(&photo, 3 * step, 2 * step, 600, 440)
+            .to_image()
+            .save(tmp.path().join(format!("{:05}.jpg", i + 1)))
+            .unwrap();
+    }
+    let mut live = Live::spawn(with_camera_showing(
+        lib,
+        &profile("yuyv-stepwise"),
+        tmp.path().to_str().unwrap(),
+        "",
+        &[app(), "--headless", "--verbose-json"],
+    ));
+    live.expect_err("Hand model:", 60);
+    // Built in, or the copy in the source tree a test build finds first.
+    let line = live.expect_err("jester_hands.safetensors on", 60);
+    assert!(line.contains("source camera"), "{line}");
+    // The window (8 segments) fills, then every prediction reads the tracked hand.
+    let p = live.predictions(12, 120);
+    let hands = p["hands"].as_array().expect("the hands the model read");
+    assert_eq!(hands.len(), 1, "{p}");
+    assert_eq!(hands[0]["landmarks"].as_array().unwrap().len(), 21);
 }

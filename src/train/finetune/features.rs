@@ -4,9 +4,17 @@
 //! label. Epochs then pick TSN segments and flips from the cache instead of decoding and
 //! running the backbone again. With RGBDiff a cache row is one possible segment (the
 //! differences of the consecutive frames starting there), not one frame.
+//!
+//! A landmark model's backbone reads what the hand tracker reported instead of pixels: a cache
+//! row is one tracked frame, from the clip's landmark file or from its frames run through the
+//! tracker ([`super::landmark_inputs`]).
 
+use super::landmark_inputs;
+use crate::hands::tracker::HandTracker;
+use crate::model::backbone::hand_landmarks::INPUT_ROWS;
 use crate::model::GestureModel;
 use crate::preprocess;
+use crate::train::data::landmarks::LandmarkClip;
 use crate::train::data::loader::Skipped;
 use crate::train::data::Dataset;
 use crate::{Error, Result};
@@ -138,16 +146,63 @@ fn clip_pixels(
     Ok(out)
 }
 
-/// `[n, c_in, S, S]` pixels → `[n, F]` backbone features, in chunks.
+/// Where a clip's backbone inputs come from.
+enum Inputs {
+    /// Stored frames at the clip rate, decoded and cropped (a pixel backbone).
+    Pixels(Vec<usize>),
+    /// A landmark file, read (a landmark backbone).
+    Landmarks(LandmarkClip),
+    /// Stored frames at the clip rate, to run through the hand tracker (a landmark backbone
+    /// on a folder of frames).
+    Tracked(Vec<usize>),
+}
+
+impl Inputs {
+    /// Cache rows of the clip (plain only).
+    fn rows(&self, model: &GestureModel) -> usize {
+        match self {
+            Inputs::Pixels(steps) => clip_rows(model, steps.len()),
+            Inputs::Landmarks(clip) => clip.frames.len(),
+            Inputs::Tracked(steps) => steps.len(),
+        }
+    }
+}
+
+/// How clip `entry` of `ds` is read for `model`, or why it cannot be.
+fn plan_inputs(model: &GestureModel, ds: &Dataset, entry: usize) -> Result<Inputs> {
+    if !model.config().arch.reads_landmarks() {
+        let stored = frame_count(ds, entry)?;
+        return Ok(Inputs::Pixels(clip_steps(ds, entry, stored, model)));
+    }
+    if landmark_inputs::is_frame_folder(ds, entry) {
+        let stored = frame_count(ds, entry)?;
+        return Ok(Inputs::Tracked(clip_steps(ds, entry, stored, model)));
+    }
+    landmark_inputs::read(ds, entry).map(Inputs::Landmarks)
+}
+
+/// The shape of one backbone input row: `[c_in, S, S]`, or `[22, 3]` for landmarks.
+fn row_shape(model: &GestureModel) -> Vec<usize> {
+    let cfg = model.config();
+    if cfg.arch.reads_landmarks() {
+        vec![INPUT_ROWS, 3]
+    } else {
+        vec![cfg.input_channels(), cfg.input_size, cfg.input_size]
+    }
+}
+
+/// `[n, c_in, S, S]` pixels (landmarks: `[n, 22, 3]`) → `[n, F]` backbone features, in
+/// chunks.
 fn backbone(model: &GestureModel, pixels: &[f32], n: usize) -> Result<Vec<f32>> {
-    let s = model.config().input_size;
-    let c_in = model.config().input_channels();
-    let plane = c_in * s * s;
+    let shape = row_shape(model);
+    let plane: usize = shape.iter().product();
     let mut out = Vec::with_capacity(n * model.config().arch.feature_dim());
     for (k, chunk) in pixels.chunks(CHUNK * plane).enumerate() {
         let m = chunk.len() / plane;
         debug_assert!(k * CHUNK + m <= n);
-        let x = Tensor::from_slice(chunk, (m, c_in, s, s), model.device())?;
+        let mut dims = vec![m];
+        dims.extend_from_slice(&shape);
+        let x = Tensor::from_slice(chunk, dims, model.device())?;
         let f = model.backbone_features(&x)?; // [m, F]
         out.extend(f.flatten_all()?.to_vec1::<f32>()?);
     }
@@ -175,8 +230,8 @@ impl FeatureCache {
                 path: ds.clip_dir(e),
                 reason: "clip has no label".into(),
             })?;
-            match frame_count(ds, i) {
-                Ok(stored) => plan.push((i, label, clip_steps(ds, i, stored, model), flip(label))),
+            match plan_inputs(model, ds, i) {
+                Ok(inputs) => plan.push((i, label, inputs, flip(label))),
                 Err(err) => skipped.push(Skipped {
                     id: e.id.clone(),
                     reason: crate::error::report(&err),
@@ -185,8 +240,8 @@ impl FeatureCache {
         }
         let total: usize = plan
             .iter()
-            .map(|(_, _, steps, f)| {
-                let rows = clip_rows(model, steps.len());
+            .map(|(_, _, inputs, f)| {
+                let rows = inputs.rows(model);
                 if *f {
                     2 * rows
                 } else {
@@ -197,13 +252,27 @@ impl FeatureCache {
         let mut done = 0;
         progress(done, total);
         let mut clips = Vec::with_capacity(plan.len());
-        for (entry, label, steps, flip) in plan {
-            let frames = clip_rows(model, steps.len());
+        // Built at the first clip of frames a landmark model needs tracked.
+        let mut tracker: Option<HandTracker> = None;
+        for (entry, label, inputs, flip) in plan {
+            let frames = inputs.rows(model);
             if cancel.load(Ordering::Relaxed) {
                 return Err(Error::Cancelled("computing backbone features".into()));
             }
             let rows = if flip { 2 * frames } else { frames };
-            let pixels = match clip_pixels(ds, entry, &steps, model, flip) {
+            let read = match &inputs {
+                Inputs::Pixels(steps) => clip_pixels(ds, entry, steps, model, flip),
+                Inputs::Landmarks(clip) => Ok(landmark_inputs::packed(clip, flip)),
+                Inputs::Tracked(steps) => {
+                    let t = match &mut tracker {
+                        Some(t) => t,
+                        None => tracker.insert(landmark_inputs::tracker(model.config())?),
+                    };
+                    landmark_inputs::track(ds, entry, steps, t)
+                        .map(|clip| landmark_inputs::packed(&clip, flip))
+                }
+            };
+            let pixels = match read {
                 Ok(p) => p,
                 Err(err) => {
                     skipped.push(Skipped {

@@ -18,6 +18,7 @@
 pub mod cached;
 pub mod features;
 pub mod head;
+pub mod landmark_inputs;
 pub mod unfreeze;
 
 use crate::model::config::{Consensus, ModelConfig};
@@ -716,6 +717,18 @@ pub fn run_with(
             })
         }
         BackboneMode::LastBlocks(_) | BackboneMode::All => {
+            // The frame loader reads a landmark model's clips from landmark files; clips of
+            // frames go through the tracker only on the way into the feature cache.
+            if cfg.arch.reads_landmarks()
+                && (0..train.len()).any(|i| landmark_inputs::is_frame_folder(&train, i))
+            {
+                return Err(Error::Config(format!(
+                    "{} holds clip folders of frames: a landmark model learns from them with a \
+                     frozen backbone only (--freeze-backbone), where the hand tracker runs over \
+                     each clip once",
+                    data.spec.root.display()
+                )));
+            }
             let last = match opts.backbone {
                 BackboneMode::LastBlocks(k) => Some(k),
                 _ => None,

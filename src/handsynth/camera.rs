@@ -24,7 +24,7 @@ pub struct Camera {
 const SIZES: [(u32, u32); 5] = [(176, 100), (320, 240), (640, 480), (1280, 720), (640, 360)];
 
 impl Camera {
-    /// A random webcam: frame size, a horizontal field of view of 55–78°, tilt up to ±9°.
+    /// A random webcam: frame size, a horizontal field of view of 55–78°, tilt up to ±14°.
     pub fn random(rng: &mut impl Rng) -> Self {
         let (width, height) = SIZES[rng.random_range(0..SIZES.len())];
         let fov = rng.random_range(55f32..78.0).to_radians();
@@ -32,8 +32,8 @@ impl Camera {
             width,
             height,
             focal: width as f32 / 2.0 / (fov / 2.0).tan(),
-            tilt: rng.random_range(-0.15..0.15),
-            roll: rng.random_range(-0.08..0.08),
+            tilt: rng.random_range(-0.25..0.25),
+            roll: rng.random_range(-0.12..0.12),
         }
     }
 
@@ -98,7 +98,7 @@ impl TrackerNoise {
     pub fn random(truth: Handedness, rng: &mut impl Rng) -> Self {
         let wrong = rng.random_bool(0.03);
         TrackerNoise {
-            jitter: rng.random_range(0.004..0.025),
+            jitter: rng.random_range(0.003..0.03),
             drop: if rng.random_bool(0.5) {
                 0.0
             } else {

@@ -143,24 +143,50 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                 _ => [0.0, 1.0, 0.0],
             };
             let hand = shape(Shape::TwoFingers, rng);
-            let amp = rng.random_range(0.08..0.2);
-            gesture(translate(dir, amp, hand, rng))
+            let amp = rng.random_range(0.07..0.22);
+            // A slide drifts a little in depth too: what tells it from a push is that the
+            // hand mostly crosses the picture.
+            let dz = rng.random_range(-0.04..0.04f32);
+            let across = translate(dir, amp, hand, rng);
+            gesture(move |s: f32| {
+                let mut p = across(s);
+                p.offset[2] += dz * (s - 0.5);
+                p
+            })
         }
         "Pushing Hand Away"
         | "Pulling Hand In"
         | "Pushing Two Fingers Away"
         | "Pulling Two Fingers In" => {
             let away = label.starts_with("Pushing");
-            let hand = shape(
-                if label.contains("Two") {
-                    Shape::TwoFingers
-                } else {
-                    Shape::Open
-                },
-                rng,
-            );
-            let amp = rng.random_range(0.15..0.3);
+            let two = label.contains("Two");
+            let hand = if two {
+                // Index and middle together or in a V.
+                let mut j = shape(Shape::TwoFingers, rng);
+                let v = rng.random_range(0.0..0.25f32);
+                j.fingers[0].spread -= v;
+                j.fingers[1].spread += v;
+                j
+            } else {
+                shape(
+                    match rng.random_range(0..5) {
+                        0 => Shape::Spread,
+                        1 => Shape::Relaxed,
+                        _ => Shape::Open,
+                    },
+                    rng,
+                )
+            };
+            // A clear move in depth, the arm's length or most of it.
+            let amp = rng.random_range(0.18..0.4);
             let sign = if away { 1.0 } else { -1.0 };
+            // The hand drifts a little across the picture as the arm moves.
+            let drift = [
+                rng.random_range(-0.04..0.04f32),
+                rng.random_range(-0.05..0.03f32),
+            ];
+            // Fingers up, or pointing toward the camera (two fingers more often).
+            let point = rng.random_range(0.0..if two { 0.9 } else { 0.4 });
             // Pulling in often ends with the fingers curling toward the palm.
             let curl = if away {
                 0.0
@@ -170,9 +196,13 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             let curled = Shape::Relaxed.joints();
             gesture(move |s: f32| Pose {
                 joints: hand.lerp(&curled, curl * s),
-                offset: [0.0, -0.03 * sign * (s - 0.5), amp * sign * (s - 0.5)],
+                offset: [
+                    drift[0] * (s - 0.5),
+                    (drift[1] - 0.03 * sign) * (s - 0.5),
+                    amp * sign * (s - 0.5),
+                ],
                 roll: roll0,
-                pitch: pitch0 - 0.3 * sign * (s - 0.5),
+                pitch: pitch0 + point - 0.3 * sign * (s - 0.5),
                 yaw: yaw0,
             })
         }
@@ -211,16 +241,24 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             } else {
                 1.0
             };
-            let angle = rng.random_range(1.2..2.8f32);
+            let angle = rng.random_range(1.0..3.0f32);
             let r = rng.random_range(0.0..0.05f32);
-            let hand = shape(
-                match rng.random_range(0..3) {
-                    0 => Shape::Open,
-                    1 => Shape::Point,
-                    _ => Shape::Relaxed,
-                },
-                rng,
-            );
+            // People turn whatever shape their hand is in: open, pointing, gripping an
+            // imaginary knob, thumb and index out (an L), two fingers, a fist.
+            let shapes = [
+                Shape::Open,
+                Shape::Point,
+                Shape::Relaxed,
+                Shape::PinchOpen,
+                Shape::Claw,
+                Shape::Grasp,
+                Shape::TwoFingers,
+                Shape::ThumbOut,
+                Shape::Fist,
+                Shape::Spread,
+            ];
+            let hand = shape(shapes[rng.random_range(0..shapes.len())], rng);
+            let pitch0 = pitch0 + rng.random_range(-0.3..0.4f32);
             let start = rng.random_range(-0.6..0.2f32);
             gesture(move |s: f32| {
                 let a = dir * angle * s;
@@ -361,7 +399,7 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
 /// "No gesture": no hand, a still hand in any shape, a resting hand low in the picture, a hand
 /// that drifts or fidgets a little.
 fn idle(rng: &mut impl Rng) -> Script {
-    let kind = rng.random_range(0..5);
+    let kind = rng.random_range(0..6);
     if kind == 0 {
         return Script {
             pose: Box::new(|_| still(Shape::Relaxed.joints(), 0.0, 0.0, 0.0)),
@@ -383,19 +421,31 @@ fn idle(rng: &mut impl Rng) -> Script {
     let pitch = rng.random_range(-0.5..1.3f32);
     let yaw = rng.random_range(-1.0..1.0f32);
     let drift = [
-        rng.random_range(-0.03..0.03f32),
-        rng.random_range(-0.03..0.03f32),
-        rng.random_range(-0.03..0.03f32),
+        rng.random_range(-0.04..0.04f32),
+        rng.random_range(-0.04..0.04f32),
+        rng.random_range(-0.04..0.04f32),
     ];
-    let sway = rng.random_range(0.0..0.012f32);
+    let sway = rng.random_range(0.0..0.02f32);
     let freq = rng.random_range(0.5..2.0f32);
     let phase = rng.random_range(0.0..2.0 * PI);
     let resting = kind == 1;
+    // Fingers that move a little on their own while the hand waits (kind 4).
+    let fidget = if kind == 4 {
+        rng.random_range(0.1..0.35f32)
+    } else {
+        0.0
+    };
+    let rates: [f32; 5] = std::array::from_fn(|_| rng.random_range(0.5..3.0));
     Script {
         pose: Box::new(move |s: f32| {
             let w = (2.0 * PI * freq * s + phase).sin();
+            let mut joints = hand;
+            for (i, f) in joints.fingers.iter_mut().enumerate() {
+                f.flex[0] += fidget * (0.5 + 0.5 * (2.0 * PI * rates[i] * s + phase).sin());
+            }
+            joints.thumb.flex[1] += fidget * (2.0 * PI * rates[4] * s).sin();
             Pose {
-                joints: hand,
+                joints,
                 offset: [
                     drift[0] * s + sway * w,
                     drift[1] * s + sway * 0.5 * w + if resting { 0.12 } else { 0.0 },
@@ -415,7 +465,7 @@ fn idle(rng: &mut impl Rng) -> Script {
 /// "Doing other things": reaching for something, scratching, typing, picking up a cup, touching
 /// the face, or wandering with changing hand shapes.
 fn everyday(rng: &mut impl Rng) -> Script {
-    let kind = rng.random_range(0..6);
+    let kind = rng.random_range(0..11);
     let pose: Box<dyn Fn(f32) -> Pose + Send + Sync> = match kind {
         // Reach: in from an edge, grasp, back out.
         0 => {
@@ -534,6 +584,125 @@ fn everyday(rng: &mut impl Rng) -> Script {
                 }
             })
         }
+        // A phone in the hand: held, palm up and tilted, the thumb scrolling or tapping.
+        6 => {
+            let hold = shape(Shape::Grasp, rng);
+            let rate = rng.random_range(1.0..4.0f32);
+            let (roll, pitch, yaw) = (
+                rng.random_range(-0.6..0.6f32),
+                rng.random_range(1.6..2.6f32),
+                rng.random_range(-0.5..0.5f32),
+            );
+            let drift = rng.random_range(-0.03..0.03f32);
+            Box::new(move |s: f32| {
+                let w = (2.0 * PI * rate * s).sin();
+                let mut j = hold;
+                j.thumb.flex[1] += 0.4 * w;
+                j.thumb.flex[2] += 0.3 * w;
+                j.thumb.swing += 0.2 * w;
+                Pose {
+                    joints: j,
+                    offset: [drift * s, 0.08 + 0.01 * w, 0.0],
+                    roll,
+                    pitch,
+                    yaw,
+                }
+            })
+        }
+        // Counting on the fingers: from a fist, fingers come out one after another.
+        7 => {
+            let fist = shape(Shape::Fist, rng);
+            let open = shape(Shape::Spread, rng);
+            let thumb_first = rng.random_bool(0.5);
+            let (roll, pitch, yaw) = facing(rng);
+            Box::new(move |s: f32| {
+                let mut j = fist;
+                let at = |k: f32| smooth((s * 5.5 - k) * 1.5);
+                for i in 0..4 {
+                    let k = i as f32 + if thumb_first { 1.0 } else { 0.0 };
+                    j.fingers[i] = fist.lerp(&open, at(k)).fingers[i];
+                }
+                let k = if thumb_first { 0.0 } else { 4.0 };
+                j.thumb = fist.lerp(&open, at(k)).thumb;
+                Pose {
+                    joints: j,
+                    offset: [0.0, 0.0, 0.0],
+                    roll,
+                    pitch,
+                    yaw,
+                }
+            })
+        }
+        // Pointing at something: the index out, the hand moves there and holds.
+        8 => {
+            let rest = shape(Shape::Relaxed, rng);
+            let point = shape(Shape::Point, rng);
+            let to = [
+                rng.random_range(-0.12..0.12f32),
+                rng.random_range(-0.1..0.05f32),
+                rng.random_range(-0.05..0.1f32),
+            ];
+            let (roll, pitch, yaw) = (
+                rng.random_range(-1.3..1.3f32),
+                rng.random_range(-0.2..1.0f32),
+                rng.random_range(-1.0..1.0f32),
+            );
+            Box::new(move |s: f32| {
+                let u = smooth(s * 2.0);
+                Pose {
+                    joints: rest.lerp(&point, u),
+                    offset: [to[0] * u, to[1] * u, to[2] * u],
+                    roll: roll * u,
+                    pitch,
+                    yaw,
+                }
+            })
+        }
+        // Hair, glasses or an ear: the hand goes up beside the head, fiddles, comes down.
+        9 => {
+            let hand = shape(
+                if rng.random_bool(0.5) {
+                    Shape::Pinch
+                } else {
+                    Shape::Relaxed
+                },
+                rng,
+            );
+            let x = rng.random_range(-0.15..0.15f32);
+            let rate = rng.random_range(2.0..5.0f32);
+            let yaw = rng.random_range(-1.5..1.5f32);
+            Box::new(move |s: f32| {
+                let up = smooth(s * 3.0) * (1.0 - smooth((s - 0.7) * 3.3));
+                let w = (2.0 * PI * rate * s).sin() * up;
+                Pose {
+                    joints: hand,
+                    offset: [x * up + 0.01 * w, -0.18 * up + 0.01 * w, 0.05 * up],
+                    roll: 0.8 * up * x.signum(),
+                    pitch: 0.3,
+                    yaw,
+                }
+            })
+        }
+        // A stretch or rub: the hand wanders fast, turning every way.
+        10 => {
+            let hand = shape(Shape::Relaxed, rng);
+            let k: [f32; 9] = std::array::from_fn(|_| rng.random_range(-1.0..1.0));
+            let rate = rng.random_range(0.7..2.0f32);
+            Box::new(move |s: f32| {
+                let a = 2.0 * PI * rate * s;
+                Pose {
+                    joints: hand,
+                    offset: [
+                        0.06 * (k[0] * a.sin() + k[1] * (0.7 * a).cos()),
+                        0.06 * (k[2] * a.cos() + k[3] * (1.3 * a).sin()),
+                        0.04 * k[4] * a.sin(),
+                    ],
+                    roll: k[5] + 0.8 * k[6] * a.sin(),
+                    pitch: 0.4 + 0.6 * k[7] * a.cos(),
+                    yaw: k[8] * (1.0 + 0.5 * a.sin()),
+                }
+            })
+        }
         // Wander: slow, curving motion while the hand changes shape.
         _ => {
             let shapes = [
@@ -590,5 +759,26 @@ mod tests {
         }
         let cw = script("Turning Hand Clockwise", &mut rng);
         assert!((cw.pose)(1.0).roll > (cw.pose)(0.0).roll + 1.0);
+    }
+
+    #[test]
+    fn pushes_move_in_depth_and_slides_across() {
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..40 {
+            for label in ["Pushing Two Fingers Away", "Pulling Two Fingers In"] {
+                let s = script(label, &mut rng);
+                let (a, b) = ((s.pose)(0.0).offset, (s.pose)(1.0).offset);
+                let across = (b[0] - a[0]).hypot(b[1] - a[1]);
+                assert!(
+                    (b[2] - a[2]).abs() >= 0.18,
+                    "{label}: depth {}",
+                    b[2] - a[2]
+                );
+                assert!(across < 0.09, "{label}: across {across}");
+            }
+            let s = script("Sliding Two Fingers Left", &mut rng);
+            let (a, b) = ((s.pose)(0.0).offset, (s.pose)(1.0).offset);
+            assert!(b[0] - a[0] <= -0.07 && (b[2] - a[2]).abs() <= 0.04);
+        }
     }
 }

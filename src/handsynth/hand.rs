@@ -64,8 +64,8 @@ impl Proportions {
     /// A random person: palm width, finger length and every bone varied independently.
     pub fn random(rng: &mut impl Rng) -> Self {
         let mut p = Self::average();
-        let width = rng.random_range(0.85..1.15f32);
-        let fingers = rng.random_range(0.88..1.14f32);
+        let width = rng.random_range(0.8..1.2f32);
+        let fingers = rng.random_range(0.85..1.18f32);
         for k in &mut p.knuckles {
             k[0] *= width;
         }

@@ -147,15 +147,15 @@ impl Timing {
                 pause: None,
             };
         }
-        let len = rng.random_range(0.35..0.8f32);
+        let len = rng.random_range(0.3..0.85f32);
         let start = rng.random_range(0.0..(1.0 - len).max(0.01));
         Timing {
             start,
             end: start + len,
             ease: rng.random_range(0.3..1.0),
             pause: rng
-                .random_bool(0.2)
-                .then(|| (rng.random_range(0.3..0.7), rng.random_range(0.1..0.25))),
+                .random_bool(0.25)
+                .then(|| (rng.random_range(0.2..0.8), rng.random_range(0.1..0.3))),
         }
     }
 
@@ -209,20 +209,20 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
     let mut rng = StdRng::seed_from_u64(seed);
     let frames = rng.random_range(30..=40usize);
     let cam = Camera::random(&mut rng);
-    let truth = if rng.random_bool(0.35) {
+    let truth = if rng.random_bool(0.4) {
         Handedness::Left
     } else {
         Handedness::Right
     };
     let left = truth == Handedness::Left;
-    let palm = rng.random_range(0.075..0.105f32); // metres, wrist to middle knuckle
+    let palm = rng.random_range(0.068..0.11f32); // metres, wrist to middle knuckle
     let props = Proportions::random(&mut rng);
     let noise = TrackerNoise::random(truth, &mut rng);
     let script = gestures::script(label, &mut rng);
     let timing = Timing::random(script.whole_clip, &mut rng);
     // Home: the palm's centre at a random place in the picture, at arm's length or nearer.
-    let dist = rng.random_range(0.35..0.9f32);
-    let edge = rng.random_bool(0.12);
+    let dist = rng.random_range(0.35..1.0f32);
+    let edge = rng.random_bool(0.15);
     let (ax, ay) = if edge {
         (
             rng.random_range(0.05..0.95f32),
@@ -243,6 +243,15 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
     // The hand may come up from below before the gesture and drop away after it.
     let enters = !script.whole_clip && rng.random_bool(0.35);
     let leaves = !script.whole_clip && rng.random_bool(0.2);
+    // A hand never holds perfectly still: a tremor of a few millimetres and degrees.
+    let tremor = rng.random_range(0.0..0.006f32);
+    let tremor_hz: [f32; 2] = [rng.random_range(2.0..6.0), rng.random_range(3.0..9.0)];
+    // The tracker loses the hand for a few frames in a row now and then.
+    let burst = rng.random_bool(0.15).then(|| {
+        let len = rng.random_range(2..6usize);
+        let at = rng.random_range(0..frames.saturating_sub(len).max(1));
+        at..at + len
+    });
     let out_of_view = h / 2.0 * dist / cam.focal + 2.5 * palm - home[1] + 0.05;
     let mut clip = LandmarkClip {
         width: cam.width,
@@ -255,8 +264,20 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
             clip.frames.push(Vec::new());
             continue;
         }
+        if burst.as_ref().is_some_and(|b| b.contains(&i)) {
+            clip.frames.push(Vec::new());
+            continue;
+        }
         let u = i as f32 / (frames - 1) as f32;
-        let pose = (script.pose)(timing.phase(u));
+        let mut pose = (script.pose)(timing.phase(u));
+        let t = i as f32 / CLIP_FPS;
+        let shake = [
+            (2.0 * std::f32::consts::PI * tremor_hz[0] * t).sin(),
+            (2.0 * std::f32::consts::PI * tremor_hz[1] * t + 1.0).sin(),
+        ];
+        pose.offset[0] += tremor * shake[0];
+        pose.offset[1] += tremor * shake[1];
+        pose.roll += 4.0 * tremor * shake[1];
         let mut drop = 0.0;
         if enters && u < timing.start {
             drop += out_of_view * (1.0 - smooth(u / timing.start.max(1e-3) * 1.3));

@@ -471,6 +471,97 @@ fn normal(rng: &mut impl Rng) -> f32 {
     (0..12).map(|_| rng.random::<f32>()).sum::<f32>() - 6.0
 }
 
+/// How one person's hand is seen: the camera (picture size, focal length), the hand (which side,
+/// size, finger length, where it rests) and the tracker's noise (AR(1) size and memory, the
+/// handedness score). Clips and sessions draw their own and render frames with it.
+struct View {
+    w: u32,
+    h: u32,
+    focal: f32,
+    left: bool,
+    size: f32,
+    long: f32,
+    home: P3,
+    sigma: f32,
+    rho: f32,
+    score: f32,
+}
+
+impl View {
+    /// The hand at key `k` as one frame's hand list (`[{...}]`) of the clip format, with the
+    /// tracker's noise (`noise` carries it from frame to frame); `None` when the tracker would
+    /// not report it (fewer than 12 landmarks in the picture, or the hand at the lens).
+    fn render(
+        &self,
+        k: &Key,
+        keep_roll: bool,
+        noise: &mut [P3; 21],
+        rng: &mut impl Rng,
+    ) -> Option<String> {
+        let (w, h) = (self.w as f32, self.h as f32);
+        let pts = hand_points(&k.grip, self.size, self.long);
+        let world: Vec<P3> = pts
+            .iter()
+            .map(|p| {
+                let p = if self.left { [-p[0], p[1], p[2]] } else { *p };
+                // A left hand is the mirror image of a right one, turned by the mirrored
+                // rotation, except that a turn in the picture's plane keeps its sense.
+                let r = match (self.left, keep_roll) {
+                    (false, _) => k.rot,
+                    (true, false) => [k.rot[0], -k.rot[1], -k.rot[2]],
+                    (true, true) => [k.rot[0], -k.rot[1], k.rot[2]],
+                };
+                let q = turn(r, p);
+                std::array::from_fn(|m| q[m] + self.home[m] + k.pos[m])
+            })
+            .collect();
+        let wrist_z = world[0][2];
+        let px: Vec<P3> = world
+            .iter()
+            .map(|q| {
+                [
+                    self.focal * q[0] / q[2] + w / 2.0,
+                    self.focal * q[1] / q[2] + h / 2.0,
+                    self.focal * (q[2] - wrist_z) / wrist_z,
+                ]
+            })
+            .collect();
+        let inside = px
+            .iter()
+            .filter(|q| q[0] >= 0.0 && q[1] >= 0.0 && q[0] < w && q[1] < h)
+            .count();
+        if inside < 12 || world.iter().any(|q| q[2] < 5.0) {
+            return None;
+        }
+        let palm = ((px[9][0] - px[0][0]).powi(2) + (px[9][1] - px[0][1]).powi(2)).sqrt();
+        let hand = if self.left { "Left" } else { "Right" };
+        let mut text = format!(
+            "[{{\"handedness\":\"{hand}\",\"score\":{:.3},\"presence\":0.95,\"landmarks\":[",
+            self.score
+        );
+        for (m, q) in px.iter().enumerate() {
+            for nd in noise[m].iter_mut() {
+                *nd = self.rho * *nd
+                    + (1.0 - self.rho * self.rho).sqrt() * normal(rng) * self.sigma * palm;
+            }
+            let z = if m == 0 {
+                0.0
+            } else {
+                (q[2] + 1.5 * noise[m][2]) / w
+            };
+            text.push_str(&format!(
+                "{}[{:.5},{:.5},{:.5}]",
+                if m == 0 { "" } else { "," },
+                (q[0] + noise[m][0]) / w,
+                (q[1] + noise[m][1]) / h,
+                z
+            ));
+        }
+        text.push_str("]}]");
+        Some(text)
+    }
+}
+
 /// One clip as the format's JSON text, and its frame count; an error for a label this generator
 /// does not perform.
 pub fn clip_text(label: &str, seed: u64) -> Result<(String, usize), HandCheckError> {
@@ -508,10 +599,19 @@ pub fn clip_text(label: &str, seed: u64) -> Result<(String, usize), HandCheckErr
     let sigma = rng.random_range(0.003..0.015f32);
     let rho = rng.random_range(0.3..0.8f32);
     let burst = rng.random_range(0.0..0.06f64);
-    let (hand_name, score) = (
-        if left { "Left" } else { "Right" },
-        rng.random_range(0.7..1.0f32),
-    );
+    let score = rng.random_range(0.7..1.0f32);
+    let view = View {
+        w,
+        h,
+        focal,
+        left,
+        size,
+        long,
+        home,
+        sigma,
+        rho,
+        score,
+    };
     let mut noise = [[0f32; 3]; 21];
     let mut lost = 0;
     let mut text = format!(
@@ -527,65 +627,18 @@ pub fn clip_text(label: &str, seed: u64) -> Result<(String, usize), HandCheckErr
         };
         let t = ((i as f32 / (frames - 1) as f32 - t0) / (t1 - t0)).clamp(0.0, 1.0);
         let k = sample(keys, t);
-        let pts = hand_points(&k.grip, size, long);
-        let world: Vec<P3> = pts
-            .iter()
-            .map(|p| {
-                let p = if left { [-p[0], p[1], p[2]] } else { *p };
-                let r = match (left, keep_roll) {
-                    (false, _) => k.rot,
-                    (true, false) => [k.rot[0], -k.rot[1], -k.rot[2]],
-                    (true, true) => [k.rot[0], -k.rot[1], k.rot[2]],
-                };
-                let q = turn(r, p);
-                std::array::from_fn(|m| q[m] + home[m] + k.pos[m])
-            })
-            .collect();
         if rng.random_bool(burst) {
             lost = rng.random_range(1..4);
         }
-        let wrist_z = world[0][2];
-        let px: Vec<P3> = world
-            .iter()
-            .map(|q| {
-                [
-                    focal * q[0] / q[2] + w as f32 / 2.0,
-                    focal * q[1] / q[2] + h as f32 / 2.0,
-                    focal * (q[2] - wrist_z) / wrist_z,
-                ]
-            })
-            .collect();
-        let inside = px
-            .iter()
-            .filter(|q| q[0] >= 0.0 && q[1] >= 0.0 && q[0] < w as f32 && q[1] < h as f32)
-            .count();
-        if lost > 0 || inside < 12 || world.iter().any(|q| q[2] < 5.0) {
-            lost = (lost as i32 - 1).max(0) as usize;
+        if lost > 0 {
+            lost -= 1;
             text.push_str("[]");
             continue;
         }
-        let palm = ((px[9][0] - px[0][0]).powi(2) + (px[9][1] - px[0][1]).powi(2)).sqrt();
-        text.push_str(&format!(
-            "[{{\"handedness\":\"{hand_name}\",\"score\":{score:.3},\"presence\":0.95,\"landmarks\":["
-        ));
-        for (m, q) in px.iter().enumerate() {
-            for nd in noise[m].iter_mut() {
-                *nd = rho * *nd + (1.0 - rho * rho).sqrt() * normal(&mut rng) * sigma * palm;
-            }
-            let z = if m == 0 {
-                0.0
-            } else {
-                (q[2] + 1.5 * noise[m][2]) / w as f32
-            };
-            text.push_str(&format!(
-                "{}[{:.5},{:.5},{:.5}]",
-                if m == 0 { "" } else { "," },
-                (q[0] + noise[m][0]) / w as f32,
-                (q[1] + noise[m][1]) / h as f32,
-                z
-            ));
+        match view.render(&k, keep_roll, &mut noise, &mut rng) {
+            Some(hand) => text.push_str(&hand),
+            None => text.push_str("[]"),
         }
-        text.push_str("]}]");
     }
     text.push_str("]}\n");
     Ok((text, frames))

@@ -7,7 +7,7 @@
 //! Built from this generator's own keyframes, grips and hand (the parent module), so it stays as
 //! independent of `handsynth` as the clips are.
 
-use super::{hand_points, keyframes, normal, sample, turn, HandCheckError, Key, P3};
+use super::{keyframes, sample, HandCheckError, Key, View};
 use crate::util::{mix_seed, write_atomic};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -19,104 +19,26 @@ fn is_idle(label: &str) -> bool {
 }
 
 /// The person and the camera, drawn once for the whole session.
-struct Scene {
-    w: u32,
-    h: u32,
-    focal: f32,
-    left: bool,
-    size: f32,
-    long: f32,
-    home: P3,
-    sigma: f32,
-    rho: f32,
-    score: f32,
-}
-
-impl Scene {
-    fn draw(rng: &mut StdRng) -> Self {
-        let (w, h) = [(640u32, 480u32), (1280, 720)][rng.random_range(0..2)];
-        let fov_v = rng.random_range(40f32..58.0).to_radians();
-        let focal = h as f32 / 2.0 / (fov_v / 2.0).tan();
-        let depth = rng.random_range(45.0..75.0f32);
-        Scene {
-            w,
-            h,
-            focal,
-            left: rng.random_bool(0.4),
-            size: rng.random_range(0.85..1.15f32),
-            long: rng.random_range(0.92..1.08f32),
-            home: [
-                rng.random_range(-0.15..0.15f32) * depth * w as f32 / focal * 0.5,
-                rng.random_range(0.0..0.2f32) * depth * h as f32 / focal * 0.5,
-                depth,
-            ],
-            sigma: rng.random_range(0.003..0.01f32),
-            rho: rng.random_range(0.3..0.8f32),
-            score: rng.random_range(0.75..1.0f32),
-        }
-    }
-
-    /// One frame's hand list (`[]` or one hand) for key `k`, in the clip format.
-    fn frame(&self, k: &Key, keep_roll: bool, noise: &mut [P3; 21], rng: &mut StdRng) -> String {
-        let (w, h) = (self.w as f32, self.h as f32);
-        let pts = hand_points(&k.grip, self.size, self.long);
-        let world: Vec<P3> = pts
-            .iter()
-            .map(|p| {
-                let p = if self.left { [-p[0], p[1], p[2]] } else { *p };
-                let r = match (self.left, keep_roll) {
-                    (false, _) => k.rot,
-                    (true, false) => [k.rot[0], -k.rot[1], -k.rot[2]],
-                    (true, true) => [k.rot[0], -k.rot[1], k.rot[2]],
-                };
-                let q = turn(r, p);
-                std::array::from_fn(|m| q[m] + self.home[m] + k.pos[m])
-            })
-            .collect();
-        let wrist_z = world[0][2];
-        let px: Vec<P3> = world
-            .iter()
-            .map(|q| {
-                [
-                    self.focal * q[0] / q[2] + w / 2.0,
-                    self.focal * q[1] / q[2] + h / 2.0,
-                    self.focal * (q[2] - wrist_z) / wrist_z,
-                ]
-            })
-            .collect();
-        let inside = px
-            .iter()
-            .filter(|q| q[0] >= 0.0 && q[1] >= 0.0 && q[0] < w && q[1] < h)
-            .count();
-        if inside < 12 || world.iter().any(|q| q[2] < 5.0) {
-            return "[]".into();
-        }
-        let palm = ((px[9][0] - px[0][0]).powi(2) + (px[9][1] - px[0][1]).powi(2)).sqrt();
-        let hand = if self.left { "Left" } else { "Right" };
-        let mut text = format!(
-            "[{{\"handedness\":\"{hand}\",\"score\":{:.3},\"presence\":0.95,\"landmarks\":[",
-            self.score
-        );
-        for (m, q) in px.iter().enumerate() {
-            for nd in noise[m].iter_mut() {
-                *nd = self.rho * *nd
-                    + (1.0 - self.rho * self.rho).sqrt() * normal(rng) * self.sigma * palm;
-            }
-            let z = if m == 0 {
-                0.0
-            } else {
-                (q[2] + 1.5 * noise[m][2]) / w
-            };
-            text.push_str(&format!(
-                "{}[{:.5},{:.5},{:.5}]",
-                if m == 0 { "" } else { "," },
-                (q[0] + noise[m][0]) / w,
-                (q[1] + noise[m][1]) / h,
-                z
-            ));
-        }
-        text.push_str("]}]");
-        text
+fn draw_view(rng: &mut StdRng) -> View {
+    let (w, h) = [(640u32, 480u32), (1280, 720)][rng.random_range(0..2)];
+    let fov_v = rng.random_range(40f32..58.0).to_radians();
+    let focal = h as f32 / 2.0 / (fov_v / 2.0).tan();
+    let depth = rng.random_range(45.0..75.0f32);
+    View {
+        w,
+        h,
+        focal,
+        left: rng.random_bool(0.4),
+        size: rng.random_range(0.85..1.15f32),
+        long: rng.random_range(0.92..1.08f32),
+        home: [
+            rng.random_range(-0.15..0.15f32) * depth * w as f32 / focal * 0.5,
+            rng.random_range(0.0..0.2f32) * depth * h as f32 / focal * 0.5,
+            depth,
+        ],
+        sigma: rng.random_range(0.003..0.01f32),
+        rho: rng.random_range(0.3..0.8f32),
+        score: rng.random_range(0.75..1.0f32),
     }
 }
 
@@ -135,7 +57,7 @@ pub fn session_text(
     seed: u64,
 ) -> Result<(String, String), HandCheckError> {
     let mut rng = StdRng::seed_from_u64(mix_seed(seed, 0x5e55));
-    let scene = Scene::draw(&mut rng);
+    let view = draw_view(&mut rng);
     let mut frames: Vec<String> = Vec::new();
     let mut script = String::new();
     let mut noise = [[0f32; 3]; 21];
@@ -149,9 +71,9 @@ pub fn session_text(
             for i in 0..gap {
                 let t = (i + 1) as f32 / (gap + 1) as f32;
                 frames.push(match (&last, &first) {
-                    (Some(a), Some(b)) => {
-                        scene.frame(&between(a, b, t), false, &mut noise, &mut rng)
-                    }
+                    (Some(a), Some(b)) => view
+                        .render(&between(a, b, t), false, &mut noise, &mut rng)
+                        .unwrap_or_else(|| "[]".into()),
                     _ => "[]".into(),
                 });
             }
@@ -166,7 +88,9 @@ pub fn session_text(
         for i in 0..len {
             let t = i as f32 / (len - 1) as f32;
             frames.push(match &keys {
-                Some(k) => scene.frame(&sample(k, t), keep_roll, &mut noise, &mut rng),
+                Some(k) => view
+                    .render(&sample(k, t), keep_roll, &mut noise, &mut rng)
+                    .unwrap_or_else(|| "[]".into()),
                 None => "[]".into(),
             });
         }
@@ -177,8 +101,8 @@ pub fn session_text(
     }
     let text = format!(
         "{{\"format\":\"hand-landmarks/1\",\"width\":{},\"height\":{},\"fps\":12,\"frames\":[{}]}}\n",
-        scene.w,
-        scene.h,
+        view.w,
+        view.h,
         frames.join(",")
     );
     Ok((text, script))

@@ -148,3 +148,15 @@ pub fn synth_three_classes(data: &std::path::Path, seed: &str) {
         seed,
     ]);
 }
+
+/// A JSON list of `[x, y, z]` points (landmarks) as floats.
+pub fn points(v: &serde_json::Value) -> Vec<[f32; 3]> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let p = p.as_array().unwrap();
+            [0, 1, 2].map(|k| p[k].as_f64().unwrap() as f32)
+        })
+        .collect()
+}

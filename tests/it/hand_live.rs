@@ -6,7 +6,7 @@
 //! sequence `tests/fixtures/hands/make_mediapipe_reference.py` gave MediaPipe; the landmarks
 //! are compared with MediaPipe's (`mediapipe_tracking.json`).
 
-use crate::common::{run_ok, s};
+use crate::common::{points, run_ok, s};
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use gesture_app::capture::{SourceOptions, SourceSpec};
@@ -81,17 +81,6 @@ fn landmark_error(ours: &[[f32; 3]], theirs: &[[f32; 3]], aspect: f32) -> (f32, 
         }
     });
     (d.iter().sum::<f32>() / d.len() as f32, max)
-}
-
-fn points(v: &Value) -> Vec<[f32; 3]> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let p = p.as_array().unwrap();
-            [0, 1, 2].map(|k| p[k].as_f64().unwrap() as f32)
-        })
-        .collect()
 }
 
 #[test]

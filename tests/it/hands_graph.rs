@@ -4,7 +4,7 @@
 //! detection runs once, then the landmarks carry the hand); and the `hands` command.
 //! References: tests/fixtures/hands/make_mediapipe_reference.py.
 
-use crate::common::{run, run_ok};
+use crate::common::{points, run, run_ok};
 use gesture_app::hands::tracker::{Hand, HandOptions, HandTracker};
 use image::RgbImage;
 use serde_json::Value;
@@ -24,17 +24,6 @@ fn json(name: &str) -> Value {
         &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
     )
     .unwrap()
-}
-
-fn points(v: &Value) -> Vec<[f32; 3]> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            let p = p.as_array().unwrap();
-            [0, 1, 2].map(|i| p[i].as_f64().unwrap() as f32)
-        })
-        .collect()
 }
 
 /// `f32::max` that keeps a NaN (so a `<= tol` check on the result fails).

@@ -160,3 +160,42 @@ pub fn points(v: &serde_json::Value) -> Vec<[f32; 3]> {
         })
         .collect()
 }
+
+/// `train` of a small landmark model on `data` into `run_dir`: hand_landmarks + MLP over 8
+/// segments, Adam at 3e-3 without weight decay, batches of 16, seed 1, for `epochs`, plus
+/// `extra` flags.
+pub fn train_small_landmark_model(
+    data: &std::path::Path,
+    run_dir: &std::path::Path,
+    epochs: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "train",
+        "--root",
+        s(data),
+        "--run-dir",
+        s(run_dir),
+        "--arch",
+        "hand_landmarks",
+        "--consensus",
+        "MLP",
+        "--segments",
+        "8",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.003",
+        "--weight-decay",
+        "0",
+        "--batch-size",
+        "16",
+        "--epochs",
+        epochs,
+        "--seed",
+        "1",
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    run_ok(&args)
+}

@@ -24,34 +24,8 @@ fn a_landmark_model_learns_generated_hand_motion() {
     ]);
     assert!(data.join("landmarks/1.json").is_file());
     let start = Instant::now();
-    let out = run_ok(&[
-        "train",
-        "--root",
-        s(&data),
-        "--run-dir",
-        s(&run_dir),
-        "--arch",
-        "hand_landmarks",
-        "--consensus",
-        "MLP",
-        "--segments",
-        "8",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.003",
-        "--weight-decay",
-        "0",
-        "--batch-size",
-        "16",
-        "--epochs",
-        "12",
-        "--lr-steps",
-        "100",
-        "--seed",
-        "1",
-        "--no-progress",
-    ]);
+    let out =
+        crate::common::train_small_landmark_model(&data, &run_dir, "12", &["--lr-steps", "100"]);
     let log = String::from_utf8_lossy(&out.stdout);
     eprintln!("{log}\ntrained in {:.1} s", start.elapsed().as_secs_f64());
     let history = MetricsFiles::in_dir(&run_dir).read().unwrap();

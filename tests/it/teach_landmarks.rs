@@ -35,32 +35,7 @@ fn small_base(dir: &Path) -> PathBuf {
         "--seed",
         "4",
     ]);
-    run_ok(&[
-        "train",
-        "--root",
-        s(&data),
-        "--run-dir",
-        s(&run_dir),
-        "--arch",
-        "hand_landmarks",
-        "--consensus",
-        "MLP",
-        "--segments",
-        "8",
-        "--optimizer",
-        "adam",
-        "--lr",
-        "0.003",
-        "--weight-decay",
-        "0",
-        "--batch-size",
-        "16",
-        "--epochs",
-        "6",
-        "--seed",
-        "1",
-        "--no-progress",
-    ]);
+    crate::common::train_small_landmark_model(&data, &run_dir, "6", &[]);
     run_dir.join("best.safetensors")
 }
 

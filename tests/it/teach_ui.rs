@@ -43,6 +43,27 @@ fn app_on_random_weights(base: &Path, teach_dir: &Path) -> Harness<'static, Live
     )
 }
 
+/// Presses Train, checks that training started, and steps the window until `taught` holds (the
+/// fine-tuned model swapped in and predicting); fails with `what` and what the window shows.
+fn train_until(h: &mut Harness<'static, LiveApp>, what: &str, taught: impl Fn(&LiveApp) -> bool) {
+    h.get_by_label("Train").click();
+    h.run_steps(1);
+    assert!(
+        h.state().teach().training.is_some(),
+        "{:?}",
+        h.state().teach().error
+    );
+    let swapped = step_until(h, WAIT, taught);
+    assert!(
+        swapped,
+        "{what}: labels {:?}, top {:?}, error {:?}, note {:?}",
+        h.state().labels(),
+        h.state().top_labels(),
+        h.state().teach().error,
+        h.state().teach().train_note
+    );
+}
+
 /// Records `clips` clips of `label` with the panel's Record button; waits until they are saved.
 fn record(h: &mut Harness<'static, LiveApp>, label: &str, clips: usize) {
     h.state_mut().teach_mut().label = label.to_string();
@@ -97,27 +118,15 @@ fn teach_records_two_labels_trains_and_swaps_the_new_model_in() {
         assert_eq!(clips.len(), 4);
         assert!(step_until(&mut h, WAIT, |app| app.teach().thumbs.len() == 4));
 
-        h.get_by_label("Train").click();
-        h.run_steps(1);
-        assert!(
-            h.state().teach().training.is_some(),
-            "{:?}",
-            h.state().teach().error
-        );
-        let swapped = step_until(&mut h, WAIT, |app| {
-            let top = app.top_labels();
-            app.labels() == ["Thumb Up", "Two Fingers"]
-                && top.contains(&"Thumb Up".to_string())
-                && top.contains(&"Two Fingers".to_string())
-        });
-        assert!(
-            swapped,
-            "the taught model's labels never reached the top-5: labels {:?}, top {:?}, error {:?}, \
-             note {:?}",
-            h.state().labels(),
-            h.state().top_labels(),
-            h.state().teach().error,
-            h.state().teach().train_note
+        train_until(
+            &mut h,
+            "the taught model's labels never reached the top-5",
+            |app| {
+                let top = app.top_labels();
+                app.labels() == ["Thumb Up", "Two Fingers"]
+                    && top.contains(&"Thumb Up".to_string())
+                    && top.contains(&"Two Fingers".to_string())
+            },
         );
         // The capture never restarted: frame numbers went on from the first ones.
         assert!(h.state().newest_frame() > first_seq);
@@ -191,25 +200,10 @@ fn teach_trains_a_landmark_model_on_recorded_hand_footage() {
     }
     record(&mut h, "Hand Left", 2);
     record(&mut h, "Hand Still", 2);
-    h.get_by_label("Train").click();
-    h.run_steps(1);
-    assert!(
-        h.state().teach().training.is_some(),
-        "{:?}",
-        h.state().teach().error
-    );
-    let swapped = step_until(&mut h, WAIT, |app| {
+    train_until(&mut h, "the taught landmark model never ran", |app| {
         let top = app.top_labels();
         app.labels() == ["Hand Left", "Hand Still"] && top.contains(&"Hand Left".to_string())
     });
-    assert!(
-        swapped,
-        "the taught landmark model never ran: labels {:?}, top {:?}, error {:?}, note {:?}",
-        h.state().labels(),
-        h.state().top_labels(),
-        h.state().teach().error,
-        h.state().teach().train_note
-    );
     let log = std::fs::read_to_string(dir.path().join("teach/runs/run-001/train.log")).unwrap();
     assert!(log.contains("hand_landmarks"), "{log}");
     assert!(log.contains("features: 4 clips cached"), "{log}");

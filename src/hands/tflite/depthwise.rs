@@ -5,9 +5,9 @@
 //! edges under SAME padding) take the same path one at a time with the taps that fall inside.
 
 use super::ops::{Activation, Geometry};
+use super::team;
 use crate::model::kernels::simd;
 use pulp::Simd;
-use rayon::prelude::*;
 
 /// Output pixels accumulated together.
 const PX: usize = 4;
@@ -57,7 +57,7 @@ impl Depthwise {
         format!("{}x{}/{} {} @{}x{}", g.kh, g.kw, g.sh, self.c, g.oh, g.ow)
     }
 
-    /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]`, output rows split over the current rayon pool.
+    /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]`, output rows split over [`team`]'s threads.
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
         let row = self.g.ow * self.c;
         // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
@@ -81,7 +81,7 @@ impl Depthwise {
             simd(row)
         };
         if rayon::current_num_threads() > 1 {
-            y.par_chunks_mut(row).enumerate().for_each(task);
+            team::for_each_piece(y, row, |r, out| task((r, out)));
         } else {
             y.chunks_mut(row).enumerate().for_each(task);
         }

@@ -26,6 +26,7 @@ mod graph;
 mod ops;
 mod pointwise;
 mod schema;
+mod team;
 
 use super::HandsError;
 use std::path::Path;

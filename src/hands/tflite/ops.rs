@@ -3,15 +3,15 @@
 //! are; k×k: on an im2col block), depthwise ones through [`super::depthwise`]; pooling, resize
 //! and the elementwise operators are plain loops over contiguous channel vectors, compiled for
 //! the CPU's best instruction set by `model::kernels::simd` where they matter. Work is split
-//! over output rows on the current rayon pool.
+//! over output rows on [`super::team`]'s threads.
 //!
 //! Not `model::kernels`' gemm: the `gemm` crate packs the filters on every call, which for
 //! these thin layers (16–1152 channels, up to 112×112 pixels) cost as much as the product; the
 //! packed product here lays the filters out once, at load.
 
 use super::pointwise::Pointwise;
+use super::team;
 use crate::model::kernels::simd;
-use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Output pixels per im2col block: a multiple of the product's tiles, small enough that the
@@ -158,9 +158,7 @@ impl Conv {
             });
         };
         if rayon::current_num_threads() > 1 {
-            y.par_chunks_mut(ROWS_PER_TASK * c_out)
-                .enumerate()
-                .for_each(task);
+            team::for_each_piece(y, ROWS_PER_TASK * c_out, |b, out| task((b, out)));
         } else {
             y.chunks_mut(ROWS_PER_TASK * c_out)
                 .enumerate()
@@ -479,13 +477,22 @@ pub(super) fn run(kernel: &super::graph::Kernel, ins: &[&[f32]], shape: &[usize]
     match kernel {
         K::Conv(conv) => conv.run(x, y),
         K::Depthwise(dw) => dw.run(x, y),
-        K::Add(act) => simd(Add {
-            a: x,
-            b: ins[1],
-            act,
-            c: *shape.last().unwrap_or(&1),
-            y,
-        }),
+        K::Add(act) => {
+            let c = *shape.last().unwrap_or(&1);
+            // Pieces of about 64 KB: a few per thread on the large maps.
+            let piece = (16384 / c).max(1) * c;
+            let (a, b) = (x, ins[1]);
+            team::for_each_piece(y, piece, |i, y| {
+                let at = i * piece;
+                simd(Add {
+                    a: &a[at..][..y.len()],
+                    b: &b[at..][..y.len()],
+                    act,
+                    c,
+                    y,
+                })
+            });
+        }
         K::Prelu(alpha) => {
             y.copy_from_slice(x);
             Activation::Prelu(alpha.clone()).apply(y, alpha.len());

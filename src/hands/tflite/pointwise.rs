@@ -7,9 +7,29 @@
 //! filters on every call, which costs as much as the product for these thin layers.
 
 use super::ops::Activation;
+use super::team;
 use crate::model::kernels::simd;
 use pulp::Simd;
-use rayon::prelude::*;
+use std::cell::RefCell;
+
+thread_local! {
+    /// A thread's part of a layer split by output channels.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `y`'s start, shared by the tasks that write disjoint columns of it.
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: the tasks that share it write disjoint elements.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
 
 /// Output channels per panel.
 const NR: usize = 16;
@@ -67,7 +87,7 @@ impl Pointwise {
         self.act = act;
     }
 
-    /// `x` `[rows, c_in]` → `y` `[rows, c_out]`, rows split over the current rayon pool.
+    /// `x` `[rows, c_in]` → `y` `[rows, c_out]`, rows split over [`team`]'s threads.
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
         let rows = y.len() / self.c_out;
         let threads = rayon::current_num_threads();
@@ -95,38 +115,42 @@ impl Pointwise {
         let n_panels = self.bias.len() / NR;
         if threads > 1 && rows <= SPLIT_COLUMNS_BELOW && n_panels >= 2 * threads {
             // Few rows, many filters (the 7×7 and 14×14 layers): split the output channels, so
-            // each thread reads only its part of the weights. Each part is computed into its
-            // own buffer and copied into place.
+            // each thread reads only its part of the weights. Each part is computed into the
+            // thread's scratch buffer, then copied into its columns of `y`.
             let groups = threads.min(n_panels / 2);
-            let per_group = n_panels.div_ceil(groups).next_multiple_of(2);
-            let parts: Vec<(usize, Vec<f32>)> = (0..n_panels.div_ceil(per_group))
-                .into_par_iter()
-                .map(|g| {
-                    let panels = g * per_group..((g + 1) * per_group).min(n_panels);
-                    let width = (panels.end * NR).min(self.c_out) - panels.start * NR;
-                    let mut part = vec![0f32; rows * width];
+            let per_group = n_panels.div_ceil(groups);
+            let c_out = self.c_out;
+            let base = SendPtr(y.as_mut_ptr());
+            team::for_each(n_panels.div_ceil(per_group), |g| {
+                let panels = g * per_group..((g + 1) * per_group).min(n_panels);
+                let col = panels.start * NR;
+                let width = (panels.end * NR).min(c_out) - col;
+                SCRATCH.with(|part| {
+                    let mut part = part.borrow_mut();
+                    part.clear();
+                    part.resize(rows * width, 0.0);
                     simd(Block {
                         pw: self,
                         x,
                         y: &mut part,
-                        panels: panels.clone(),
+                        panels,
                         ld: width,
                     });
-                    (panels.start * NR, part)
-                })
-                .collect();
-            for (col, part) in parts {
-                let width = part.len() / rows;
-                for (dst, src) in y.chunks_exact_mut(self.c_out).zip(part.chunks_exact(width)) {
-                    dst[col..col + width].copy_from_slice(src);
-                }
-            }
+                    for (r, src) in part.chunks_exact(width).enumerate() {
+                        // SAFETY: row `r`'s columns `col..col + width` lie inside `y` (`rows`
+                        // rows of `c_out`), and no other group writes them: the groups' column
+                        // ranges are disjoint. `y` stays mutably borrowed until the team returns.
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(base.get().add(r * c_out + col), width)
+                        };
+                        dst.copy_from_slice(src);
+                    }
+                });
+            });
             return;
         }
         if threads > 1 && rows > per_task {
-            y.par_chunks_mut(per_task * self.c_out)
-                .enumerate()
-                .for_each(task);
+            team::for_each_piece(y, per_task * self.c_out, |b, out| task((b, out)));
         } else {
             y.chunks_mut(per_task * self.c_out)
                 .enumerate()
@@ -352,5 +376,94 @@ fn store<S: Simd, const V: usize>(
         }
         let n = out.len();
         out.copy_from_slice(&tmp[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The product written out plainly.
+    fn naive(x: &[f32], w: &[f32], bias: &[f32], c_in: usize, act: &Activation) -> Vec<f32> {
+        let c_out = bias.len();
+        let mut y = Vec::with_capacity(x.len() / c_in * c_out);
+        for row in x.chunks_exact(c_in) {
+            for o in 0..c_out {
+                let mut v = bias[o];
+                for (i, &xi) in row.iter().enumerate() {
+                    v += xi * w[i * c_out + o];
+                }
+                y.push(match act {
+                    Activation::None => v,
+                    Activation::Relu => v.max(0.0),
+                    Activation::Relu6 => v.clamp(0.0, 6.0),
+                    Activation::Prelu(a) => v.max(0.0) + a[o] * v.min(0.0),
+                });
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn packed_product_matches_the_plain_one() {
+        // Odd sizes (partial tiles and panels), few rows with many channels (the split by
+        // output channels), many rows (the split by rows), every activation, 1–3 threads.
+        let shapes = [
+            (1, 1, 1),
+            (7, 3, 5),
+            (13, 16, 17),
+            (49, 40, 100),
+            (49, 192, 1152),
+            (196, 80, 480),
+            (200, 33, 47),
+            (257, 24, 144),
+            (1000, 16, 64),
+        ];
+        for (case, &(rows, c_in, c_out)) in shapes.iter().enumerate() {
+            let seed = case as u64 * 4;
+            let x = noise(rows * c_in, seed);
+            let w = noise(c_in * c_out, seed + 1);
+            let bias = noise(c_out, seed + 2);
+            let slopes = noise(c_out, seed + 3);
+            for act in [
+                Activation::None,
+                Activation::Relu,
+                Activation::Relu6,
+                Activation::Prelu(slopes.clone()),
+            ] {
+                let pw = Pointwise::new(&w, c_in, c_out, &bias, act.clone());
+                let want = naive(&x, &w, &bias, c_in, &act);
+                for threads in [1, 2, 3] {
+                    let mut y = vec![f32::NAN; rows * c_out];
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap()
+                        .install(|| pw.run(&x, &mut y));
+                    for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                        // Fails on NaN: an element not written stays NaN.
+                        assert!(
+                            (got - want).abs() <= 1e-5 * (1.0 + want.abs() * c_in as f32),
+                            "{rows}x{c_in}->{c_out} {act:?}, {threads} threads, [{i}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

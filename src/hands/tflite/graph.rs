@@ -793,6 +793,7 @@ impl Plan {
             spare: Mutex::new(Vec::new()),
         };
         plan.fuse_prelu();
+        plan.fuse_residual_add();
         plan.schedule_frees();
         Ok(plan)
     }
@@ -837,6 +838,57 @@ impl Plan {
                 }
             } else {
                 i += 1;
+            }
+        }
+    }
+
+    /// Folds each ADD into the 1×1 convolution just before it whose output only it reads: the
+    /// convolution adds the ADD's other input as it stores its tiles and applies the ADD's
+    /// activation (the residual connections of the palm detector and the landmark model). The
+    /// sum is the same float operation as before (the convolution's output plus the other).
+    fn fuse_residual_add(&mut self) {
+        let mut readers = vec![0usize; self.shapes.len()];
+        for s in &self.steps {
+            for &i in &s.inputs {
+                readers[i] += 1;
+            }
+        }
+        for o in &self.outputs {
+            readers[o.tensor] += 1;
+        }
+        let mut i = 1;
+        while i < self.steps.len() {
+            let prev = &self.steps[i - 1];
+            let other = match (&self.steps[i].kernel, &self.steps[i].inputs[..]) {
+                (Kernel::Add(_), &[a, b]) if a != b && readers[prev.output] == 1 => {
+                    if a == prev.output {
+                        Some(b)
+                    } else if b == prev.output {
+                        Some(a)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            }
+            .filter(|_| {
+                matches!(&prev.kernel, Kernel::Conv(c)
+                    if c.is_pointwise() && matches!(c.pw.act, Activation::None))
+                    && prev.inputs.len() == 1
+            });
+            let Some(other) = other else {
+                i += 1;
+                continue;
+            };
+            let step = self.steps.remove(i);
+            let Kernel::Add(act) = step.kernel else {
+                unreachable!("checked above")
+            };
+            let prev = &mut self.steps[i - 1];
+            prev.output = step.output;
+            prev.inputs.push(other);
+            if let Kernel::Conv(c) = &mut prev.kernel {
+                c.pw.set_act(act);
             }
         }
     }

@@ -89,7 +89,7 @@ impl Geometry {
         (lo, hi.max(lo))
     }
 
-    fn pointwise(&self) -> bool {
+    pub(super) fn pointwise(&self) -> bool {
         (self.kh, self.kw, self.sh, self.sw, self.pt, self.pl) == (1, 1, 1, 1, 0, 0)
     }
 }
@@ -102,6 +102,13 @@ pub(super) struct Conv {
     c_in: usize,
     /// The product over the receptive field: `c_in` here is `kh·kw·c_in`.
     pub pw: Pointwise,
+}
+
+impl Conv {
+    /// A 1×1 convolution (no im2col).
+    pub(super) fn is_pointwise(&self) -> bool {
+        self.g.pointwise()
+    }
 }
 
 impl Conv {
@@ -141,11 +148,16 @@ impl Conv {
         self.pw.c_in
     }
 
-    /// `x` `[n, h, w, c_in]` → `y` `[n, oh, ow, c_out]`.
-    fn run(&self, x: &[f32], y: &mut [f32]) {
+    /// `x` `[n, h, w, c_in]` → `y` `[n, oh, ow, c_out]`, plus `res` (same shape as `y`) before
+    /// the activation where a residual addition was fused in (1×1 only).
+    fn run(&self, x: &[f32], res: Option<&[f32]>, y: &mut [f32]) {
         if self.g.pointwise() {
-            return self.pw.run(x, y);
+            return self.pw.run(x, y, res);
         }
+        assert!(
+            res.is_none(),
+            "a residual is fused into 1x1 convolutions only"
+        );
         let c_out = self.pw.c_out;
         let task = |(b, out): (usize, &mut [f32])| {
             let m = out.len() / c_out;
@@ -475,7 +487,7 @@ pub(super) fn run(kernel: &super::graph::Kernel, ins: &[&[f32]], shape: &[usize]
     use super::graph::Kernel as K;
     let x = ins[0];
     match kernel {
-        K::Conv(conv) => conv.run(x, y),
+        K::Conv(conv) => conv.run(x, ins.get(1).copied(), y),
         K::Depthwise(dw) => dw.run(x, y),
         K::Add(act) => {
             let c = *shape.last().unwrap_or(&1);

@@ -87,8 +87,10 @@ impl Pointwise {
         self.act = act;
     }
 
-    /// `x` `[rows, c_in]` → `y` `[rows, c_out]`, rows split over [`team`]'s threads.
-    pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
+    /// `x` `[rows, c_in]` → `y` `[rows, c_out]`, rows split over [`team`]'s threads. With
+    /// `res` (`[rows, c_out]`), the product plus `res`, then the activation: a residual
+    /// addition fused into the store, so the sum does not take another pass over memory.
+    pub(super) fn run(&self, x: &[f32], y: &mut [f32], res: Option<&[f32]>) {
         let rows = y.len() / self.c_out;
         let threads = rayon::current_num_threads();
         // Blocks of at most 48 rows (a multiple of every tile height), so a block's input stays
@@ -110,6 +112,7 @@ impl Pointwise {
                 y: out,
                 panels: 0..self.bias.len() / NR,
                 ld: self.c_out,
+                res: res.map(|r| &r[r0 * self.c_out..(r0 + m) * self.c_out]),
             });
         };
         let n_panels = self.bias.len() / NR;
@@ -135,6 +138,7 @@ impl Pointwise {
                         y: &mut part,
                         panels,
                         ld: width,
+                        res,
                     });
                     for (r, src) in part.chunks_exact(width).enumerate() {
                         // SAFETY: row `r`'s columns `col..col + width` lie inside `y` (`rows`
@@ -168,18 +172,20 @@ impl Pointwise {
             y,
             panels: 0..self.bias.len() / NR,
             ld: self.c_out,
+            res: None,
         });
     }
 }
 
 /// A block of rows, for the panels `panels`: `y` holds rows of `ld` floats whose first is
-/// output channel `panels.start · 16`.
+/// output channel `panels.start · 16`. `res`, if any, holds the same rows whole (`c_out` apart).
 struct Block<'a> {
     pw: &'a Pointwise,
     x: &'a [f32],
     y: &'a mut [f32],
     panels: std::ops::Range<usize>,
     ld: usize,
+    res: Option<&'a [f32]>,
 }
 
 impl pulp::WithSimd for Block<'_> {
@@ -208,12 +214,15 @@ impl Block<'_> {
             y,
             panels,
             ld,
+            res,
         } = self;
         let (k, n) = (pw.c_in, pw.c_out);
         let rows = x.len() / k;
         let panel = |p: usize| &pw.panels[p * k * NR..(p + 1) * k * NR];
         // Where output channel `p · 16` of row `r` goes in `y`.
         let at = |r: usize, p: usize| r * ld + (p - panels.start) * NR;
+        // Row `r`'s residual for the `cols` channels from `p · 16`.
+        let res_at = |r: usize, p: usize, cols: usize| res.map(|s| &s[r * n + p * NR..][..cols]);
         let mut p = panels.start;
         while p < panels.end {
             let bias = load::<S, V>(&pw.bias[p * NR..]);
@@ -230,8 +239,9 @@ impl Block<'_> {
                         tile2::<S, V, MR2>(simd, x, k, panel(p), panel(p + 1), bias, bias2);
                     for i in 0..MR2 {
                         let row = &mut y[at(r + i, p)..];
-                        store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
-                        store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
+                        let (ra, rb) = (res_at(r + i, p, cols), res_at(r + i, p + 1, cols2));
+                        store::<S, V>(simd, pw, a[i], slopes, ra, &mut row[..cols]);
+                        store::<S, V>(simd, pw, b[i], slopes2, rb, &mut row[NR..NR + cols2]);
                     }
                     r += MR2;
                 }
@@ -243,8 +253,9 @@ impl Block<'_> {
                         tile2::<S, V, MR2>(simd, &tail, k, panel(p), panel(p + 1), bias, bias2);
                     for i in 0..left {
                         let row = &mut y[at(r + i, p)..];
-                        store::<S, V>(simd, pw, a[i], slopes, &mut row[..cols]);
-                        store::<S, V>(simd, pw, b[i], slopes2, &mut row[NR..NR + cols2]);
+                        let (ra, rb) = (res_at(r + i, p, cols), res_at(r + i, p + 1, cols2));
+                        store::<S, V>(simd, pw, a[i], slopes, ra, &mut row[..cols]);
+                        store::<S, V>(simd, pw, b[i], slopes2, rb, &mut row[NR..NR + cols2]);
                     }
                 }
                 p += 2;
@@ -253,7 +264,8 @@ impl Block<'_> {
             while r + MR <= rows {
                 let acc = tile::<S, V, MR>(simd, &x[r * k..(r + MR) * k], k, panel(p), bias);
                 for (i, a) in acc.iter().enumerate() {
-                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
+                    let ra = res_at(r + i, p, cols);
+                    store::<S, V>(simd, pw, *a, slopes, ra, &mut y[at(r + i, p)..][..cols]);
                 }
                 r += MR;
             }
@@ -261,7 +273,8 @@ impl Block<'_> {
                 let tail = padded(&x[r * k..rows * k], MR * k);
                 let acc = tile::<S, V, MR>(simd, &tail, k, panel(p), bias);
                 for (i, a) in acc.iter().enumerate().take(rows - r) {
-                    store::<S, V>(simd, pw, *a, slopes, &mut y[at(r + i, p)..][..cols]);
+                    let ra = res_at(r + i, p, cols);
+                    store::<S, V>(simd, pw, *a, slopes, ra, &mut y[at(r + i, p)..][..cols]);
                 }
             }
             p += 1;
@@ -339,15 +352,29 @@ fn tile<S: Simd, const V: usize, const MR: usize>(
     acc
 }
 
-/// One row of a tile with its activation, into the first `out.len()` (≤ 16) channels.
+/// One row of a tile plus its residual, if any, with the activation, into the first
+/// `out.len()` (≤ 16) channels.
 #[inline(always)]
 fn store<S: Simd, const V: usize>(
     simd: S,
     pw: &Pointwise,
     mut acc: [S::f32s; V],
     slopes: [S::f32s; V],
+    res: Option<&[f32]>,
     out: &mut [f32],
 ) {
+    if let Some(res) = res {
+        let mut tmp = [0f32; NR];
+        let r = if res.len() == NR {
+            load::<S, V>(res)
+        } else {
+            tmp[..res.len()].copy_from_slice(res);
+            load::<S, V>(&tmp)
+        };
+        for (a, r) in acc.iter_mut().zip(r) {
+            *a = simd.add_f32s(*a, r);
+        }
+    }
     let zero = simd.splat_f32s(0.0);
     for a in acc.iter_mut() {
         *a = match pw.act {
@@ -399,15 +426,23 @@ mod tests {
     }
 
     /// The product written out plainly.
-    fn naive(x: &[f32], w: &[f32], bias: &[f32], c_in: usize, act: &Activation) -> Vec<f32> {
+    fn naive(
+        x: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        c_in: usize,
+        act: &Activation,
+        res: Option<&[f32]>,
+    ) -> Vec<f32> {
         let c_out = bias.len();
         let mut y = Vec::with_capacity(x.len() / c_in * c_out);
-        for row in x.chunks_exact(c_in) {
+        for (r, row) in x.chunks_exact(c_in).enumerate() {
             for o in 0..c_out {
                 let mut v = bias[o];
                 for (i, &xi) in row.iter().enumerate() {
                     v += xi * w[i * c_out + o];
                 }
+                v += res.map_or(0.0, |res| res[r * c_out + o]);
                 y.push(match act {
                     Activation::None => v,
                     Activation::Relu => v.max(0.0),
@@ -422,7 +457,8 @@ mod tests {
     #[test]
     fn packed_product_matches_the_plain_one() {
         // Odd sizes (partial tiles and panels), few rows with many channels (the split by
-        // output channels), many rows (the split by rows), every activation, 1–3 threads.
+        // output channels), many rows (the split by rows), every activation, with and without
+        // a residual, 1–3 threads.
         let shapes = [
             (1, 1, 1),
             (7, 3, 5),
@@ -440,6 +476,7 @@ mod tests {
             let w = noise(c_in * c_out, seed + 1);
             let bias = noise(c_out, seed + 2);
             let slopes = noise(c_out, seed + 3);
+            let residual = noise(rows * c_out, seed + 5);
             for act in [
                 Activation::None,
                 Activation::Relu,
@@ -447,19 +484,28 @@ mod tests {
                 Activation::Prelu(slopes.clone()),
             ] {
                 let pw = Pointwise::new(&w, c_in, c_out, &bias, act.clone());
-                let want = naive(&x, &w, &bias, c_in, &act);
-                for threads in [1, 2, 3] {
+                for (threads, res) in [
+                    (1, None),
+                    (2, None),
+                    (3, None),
+                    (1, Some(&residual)),
+                    (2, Some(&residual)),
+                ] {
+                    let res = res.map(|r| &r[..]);
+                    let want = naive(&x, &w, &bias, c_in, &act, res);
                     let mut y = vec![f32::NAN; rows * c_out];
                     rayon::ThreadPoolBuilder::new()
                         .num_threads(threads)
                         .build()
                         .unwrap()
-                        .install(|| pw.run(&x, &mut y));
+                        .install(|| pw.run(&x, &mut y, res));
                     for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                         // Fails on NaN: an element not written stays NaN.
                         assert!(
                             (got - want).abs() <= 1e-5 * (1.0 + want.abs() * c_in as f32),
-                            "{rows}x{c_in}->{c_out} {act:?}, {threads} threads, [{i}]: {got} vs {want}"
+                            "{rows}x{c_in}->{c_out} {act:?}, {threads} threads, residual {}, [{i}]: \
+                             {got} vs {want}",
+                            res.is_some()
                         );
                     }
                 }

@@ -202,95 +202,111 @@ impl pulp::WithSimd for Block<'_> {
     }
 }
 
-impl Block<'_> {
+impl<'a> Block<'a> {
     /// `V` vectors make a panel's 16 channels; tiles of `MR` rows × one panel, or of `MR2`
     /// rows × two panels (fewer loads per multiply-add: each broadcast input feeds twice as
-    /// many).
+    /// many). The rows left over at the end take tiles of 4, 2 and 1 rows: no multiply-adds on
+    /// padding (a 7×7 layer's 49 rows were 56 with one padded tile of 8).
     #[inline(always)]
-    fn tiles<S: Simd, const V: usize, const MR: usize, const MR2: usize>(self, simd: S) {
-        let Block {
-            pw,
-            x,
-            y,
-            panels,
-            ld,
-            res,
-        } = self;
-        let (k, n) = (pw.c_in, pw.c_out);
-        let rows = x.len() / k;
-        let panel = |p: usize| &pw.panels[p * k * NR..(p + 1) * k * NR];
-        // Where output channel `p · 16` of row `r` goes in `y`.
-        let at = |r: usize, p: usize| r * ld + (p - panels.start) * NR;
-        // Row `r`'s residual for the `cols` channels from `p · 16`.
-        let res_at = |r: usize, p: usize, cols: usize| res.map(|s| &s[r * n + p * NR..][..cols]);
-        let mut p = panels.start;
-        while p < panels.end {
-            let bias = load::<S, V>(&pw.bias[p * NR..]);
-            let slopes = load::<S, V>(&pw.slopes[p * NR..]);
-            let cols = NR.min(n - p * NR);
+    fn tiles<S: Simd, const V: usize, const MR: usize, const MR2: usize>(mut self, simd: S) {
+        let rows = self.x.len() / self.pw.c_in;
+        let mut p = self.panels.start;
+        while p < self.panels.end {
+            let pair = p + 1 < self.panels.end;
             let mut r = 0;
-            if p + 1 < panels.end {
-                let bias2 = load::<S, V>(&pw.bias[(p + 1) * NR..]);
-                let slopes2 = load::<S, V>(&pw.slopes[(p + 1) * NR..]);
-                let cols2 = NR.min(n - (p + 1) * NR);
+            if pair {
                 while r + MR2 <= rows {
-                    let x = &x[r * k..(r + MR2) * k];
-                    let (a, b) =
-                        tile2::<S, V, MR2>(simd, x, k, panel(p), panel(p + 1), bias, bias2);
-                    for i in 0..MR2 {
-                        let row = &mut y[at(r + i, p)..];
-                        let (ra, rb) = (res_at(r + i, p, cols), res_at(r + i, p + 1, cols2));
-                        store::<S, V>(simd, pw, a[i], slopes, ra, &mut row[..cols]);
-                        store::<S, V>(simd, pw, b[i], slopes2, rb, &mut row[NR..NR + cols2]);
-                    }
+                    self.pair::<S, V, MR2>(simd, r, p);
                     r += MR2;
                 }
-                // The rows left, zero-padded to a whole tile.
-                if r < rows {
-                    let left = rows - r;
-                    let tail = padded(&x[r * k..rows * k], MR2 * k);
-                    let (a, b) =
-                        tile2::<S, V, MR2>(simd, &tail, k, panel(p), panel(p + 1), bias, bias2);
-                    for i in 0..left {
-                        let row = &mut y[at(r + i, p)..];
-                        let (ra, rb) = (res_at(r + i, p, cols), res_at(r + i, p + 1, cols2));
-                        store::<S, V>(simd, pw, a[i], slopes, ra, &mut row[..cols]);
-                        store::<S, V>(simd, pw, b[i], slopes2, rb, &mut row[NR..NR + cols2]);
+            } else {
+                while r + MR <= rows {
+                    self.single::<S, V, MR>(simd, r, p);
+                    r += MR;
+                }
+            }
+            // The rows left (fewer than 8): 4, 2, 1.
+            macro_rules! part {
+                ($n:literal) => {
+                    if rows - r >= $n {
+                        if pair {
+                            self.pair::<S, V, $n>(simd, r, p);
+                        } else {
+                            self.single::<S, V, $n>(simd, r, p);
+                        }
+                        r += $n;
                     }
-                }
-                p += 2;
-                continue;
+                };
             }
-            while r + MR <= rows {
-                let acc = tile::<S, V, MR>(simd, &x[r * k..(r + MR) * k], k, panel(p), bias);
-                for (i, a) in acc.iter().enumerate() {
-                    let ra = res_at(r + i, p, cols);
-                    store::<S, V>(simd, pw, *a, slopes, ra, &mut y[at(r + i, p)..][..cols]);
-                }
-                r += MR;
-            }
-            if r < rows {
-                let tail = padded(&x[r * k..rows * k], MR * k);
-                let acc = tile::<S, V, MR>(simd, &tail, k, panel(p), bias);
-                for (i, a) in acc.iter().enumerate().take(rows - r) {
-                    let ra = res_at(r + i, p, cols);
-                    store::<S, V>(simd, pw, *a, slopes, ra, &mut y[at(r + i, p)..][..cols]);
-                }
-            }
-            p += 1;
+            part!(4);
+            part!(2);
+            part!(1);
+            debug_assert_eq!(r, rows);
+            p += if pair { 2 } else { 1 };
+        }
+    }
+
+    /// Where output channel `p · 16` of row `r` goes in `y`.
+    #[inline(always)]
+    fn at(&self, r: usize, p: usize) -> usize {
+        r * self.ld + (p - self.panels.start) * NR
+    }
+
+    /// Row `r`'s residual for the `cols` channels from `p · 16`.
+    #[inline(always)]
+    fn res_at(&self, r: usize, p: usize, cols: usize) -> Option<&'a [f32]> {
+        let n = self.pw.c_out;
+        self.res.map(|s| &s[r * n + p * NR..][..cols])
+    }
+
+    #[inline(always)]
+    fn panel(&self, p: usize) -> &'a [f32] {
+        let (k, pw) = (self.pw.c_in, self.pw);
+        &pw.panels[p * k * NR..(p + 1) * k * NR]
+    }
+
+    /// Rows `r..r + R` × panels `p` and `p + 1`, stored.
+    #[inline(always)]
+    fn pair<S: Simd, const V: usize, const R: usize>(&mut self, simd: S, r: usize, p: usize) {
+        let (k, n, pw) = (self.pw.c_in, self.pw.c_out, self.pw);
+        let bias = load::<S, V>(&pw.bias[p * NR..]);
+        let slopes = load::<S, V>(&pw.slopes[p * NR..]);
+        let cols = NR.min(n - p * NR);
+        let bias2 = load::<S, V>(&pw.bias[(p + 1) * NR..]);
+        let slopes2 = load::<S, V>(&pw.slopes[(p + 1) * NR..]);
+        let cols2 = NR.min(n - (p + 1) * NR);
+        let x = &self.x[r * k..(r + R) * k];
+        let (a, b) = tile2::<S, V, R>(simd, x, k, self.panel(p), self.panel(p + 1), bias, bias2);
+        for i in 0..R {
+            let at = self.at(r + i, p);
+            let (ra, rb) = (
+                self.res_at(r + i, p, cols),
+                self.res_at(r + i, p + 1, cols2),
+            );
+            let row = &mut self.y[at..];
+            store::<S, V>(simd, pw, a[i], slopes, ra, &mut row[..cols]);
+            store::<S, V>(simd, pw, b[i], slopes2, rb, &mut row[NR..NR + cols2]);
+        }
+    }
+
+    /// Rows `r..r + R` × panel `p`, stored.
+    #[inline(always)]
+    fn single<S: Simd, const V: usize, const R: usize>(&mut self, simd: S, r: usize, p: usize) {
+        let (k, n, pw) = (self.pw.c_in, self.pw.c_out, self.pw);
+        let bias = load::<S, V>(&pw.bias[p * NR..]);
+        let slopes = load::<S, V>(&pw.slopes[p * NR..]);
+        let cols = NR.min(n - p * NR);
+        let acc = tile::<S, V, R>(simd, &self.x[r * k..(r + R) * k], k, self.panel(p), bias);
+        for (i, a) in acc.iter().enumerate() {
+            let at = self.at(r + i, p);
+            let ra = self.res_at(r + i, p, cols);
+            store::<S, V>(simd, pw, *a, slopes, ra, &mut self.y[at..][..cols]);
         }
     }
 }
 
 /// A tile's accumulators: `MR` rows of `V` vectors.
 type Tile<T, const V: usize, const MR: usize> = [[T; V]; MR];
-
-/// `x` followed by zeros up to `len` floats (a block's last, partial tile).
-fn padded(x: &[f32], len: usize) -> Vec<f32> {
-    let mut v = vec![0f32; len];
-    v[..x.len()].copy_from_slice(x);
-    v
-}
 
 /// `MR` rows of `x` (each `k` long) times two `[k, 16]` panels, plus their biases.
 #[inline(always)]

@@ -196,7 +196,7 @@ impl Conv {
                 let line = &x[(img * g.h + iy) * g.w * c..][..g.w * c];
                 match first {
                     // The whole tap row inside the map: one copy.
-                    Some(ix) if ix + g.kw <= g.w => dst.copy_from_slice(&line[ix * c..][..span]),
+                    Some(ix) if ix + g.kw <= g.w => copy(dst, &line[ix * c..][..span]),
                     _ => {
                         for (kx, d) in dst.chunks_exact_mut(c).enumerate() {
                             match (ox * g.sw + kx).checked_sub(g.pl).filter(|&v| v < g.w) {
@@ -480,6 +480,23 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + tail
+}
+
+/// `dst.copy_from_slice(src)`, inlined for the first layers' tap rows (3×3 or 5×5 taps of 3
+/// channels: 9 or 15 floats): a call to libc's memmove per tap row cost as much as the rest
+/// of the im2col.
+#[inline(always)]
+fn copy(dst: &mut [f32], src: &[f32]) {
+    fn fixed<const N: usize>(dst: &mut [f32], src: &[f32]) {
+        let d: &mut [f32; N] = dst.try_into().expect("same length");
+        let s: &[f32; N] = src.try_into().expect("same length");
+        *d = *s;
+    }
+    match dst.len() {
+        9 => fixed::<9>(dst, src),
+        15 => fixed::<15>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
 }
 
 /// Runs `kernel` on its inputs (`shape` is the first input's) into `y`.

@@ -4,8 +4,9 @@
 //! model into a list of steps with their weights arranged for our kernels (float16 constants
 //! behind `DEQUANTIZE` widened to f32 once, at load; filters packed into panels), and `ops`
 //! holds the kernels the steps run: convolutions as a register-tiled product (`pointwise`),
-//! depthwise convolution (`depthwise`), PReLU fused into them, pooling, bilinear resize and
-//! the small shape operators, on pulp's run-time SIMD dispatch (`model::kernels::simd`). Only
+//! depthwise convolution (`depthwise`), PReLU and residual additions fused into them, pooling,
+//! bilinear resize and the small shape operators, on pulp's run-time SIMD dispatch
+//! (`model::kernels::simd`); `team` shares each operator's rows between threads. Only
 //! the operators and options these models use are run; anything else is refused at load with
 //! an error naming the file and the operator.
 //!

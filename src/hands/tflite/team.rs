@@ -163,7 +163,7 @@ pub(super) fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     let team = team();
     // Another caller has the team (two models running at once): rayon, as before.
     let Ok(mut started) = team.helpers.try_lock() else {
-        (0..n).into_par_iter().for_each(|i| f(i));
+        (0..n).into_par_iter().for_each(&f);
         return;
     };
     while *started < threads - 1 {

@@ -58,20 +58,34 @@ impl Depthwise {
     }
 
     /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]`, output rows split over [`team`]'s threads.
+    /// Maps of few rows (the 7×7 and 14×14 ones) are split in half rows: 7 whole rows between
+    /// two threads leave one waiting for the fourth, and the halves are still whole tiles.
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
-        let row = self.g.ow * self.c;
+        let (c, ow) = (self.c, self.g.ow);
         // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
         // where the CPU has AVX-512 too: whole vectors run the tiled loops.
         #[cfg(target_arch = "x86_64")]
-        let v3 = (!self.c.is_multiple_of(16) && self.c.is_multiple_of(8))
+        let v3 = (!c.is_multiple_of(16) && c.is_multiple_of(8))
             .then(pulp::x86::V3::try_new)
             .flatten();
-        let task = |(r, out): (usize, &mut [f32])| {
+        let threads = rayon::current_num_threads();
+        let rows = y.len() / (ow * c);
+        let halves = threads > 1 && rows < SPLIT_ROWS_BELOW && ow >= 2 * PX - 1;
+        // Output columns per part: whole rows, or the two halves of each row.
+        let part = if halves { ow.div_ceil(2) } else { ow };
+        let task = |i: usize, out: &mut [f32]| {
+            let (r, x0) = if halves {
+                (i / 2, (i % 2) * part)
+            } else {
+                (i, 0)
+            };
             let row = Row {
                 dw: self,
                 x,
                 img: r / self.g.oh,
                 oy: r % self.g.oh,
+                x0,
+                x1: (x0 + part).min(ow),
                 out,
             };
             #[cfg(target_arch = "x86_64")]
@@ -80,20 +94,40 @@ impl Depthwise {
             }
             simd(row)
         };
-        if rayon::current_num_threads() > 1 {
-            team::for_each_piece(y, row, |r, out| task((r, out)));
+        if halves {
+            team::for_each_part(
+                y,
+                rows * 2,
+                |i| {
+                    let r = i / 2;
+                    let (a, b) = if i % 2 == 0 { (0, part) } else { (part, ow) };
+                    (r * ow + a) * c..(r * ow + b) * c
+                },
+                task,
+            );
+        } else if threads > 1 {
+            team::for_each_piece(y, ow * c, task);
         } else {
-            y.chunks_mut(row).enumerate().for_each(task);
+            y.chunks_mut(ow * c)
+                .enumerate()
+                .for_each(|(r, out)| task(r, out));
         }
     }
 }
 
-/// One output row.
+/// Maps with fewer output rows than this (over all images) split their rows in halves between
+/// threads.
+const SPLIT_ROWS_BELOW: usize = 16;
+
+/// Output columns `x0..x1` of one output row.
 struct Row<'a> {
     dw: &'a Depthwise,
     x: &'a [f32],
     img: usize,
     oy: usize,
+    x0: usize,
+    x1: usize,
+    /// `[x1 − x0, c]`
     out: &'a mut [f32],
 }
 
@@ -107,6 +141,8 @@ impl pulp::WithSimd for Row<'_> {
             x,
             img,
             oy,
+            x0,
+            x1,
             out,
         } = self;
         let (g, c) = (&dw.g, dw.c);
@@ -154,8 +190,8 @@ impl pulp::WithSimd for Row<'_> {
             let per_block = cv.div_ceil(blocks);
             for jb in (0..cv).step_by(per_block) {
                 let js = jb..(jb + per_block).min(cv);
-                let mut ox = 0;
-                while ox < g.ow {
+                let mut ox = x0;
+                while ox < x1 {
                     if tiled {
                         let ix0 = (ox * g.sw) as isize - g.pl as isize;
                         for j in js.clone() {
@@ -177,8 +213,8 @@ impl pulp::WithSimd for Row<'_> {
                                 (5, 2) => t.tile::<5, 2>(simd),
                                 _ => t.tile::<3, 2>(simd),
                             };
-                            for (i, a) in acc.into_iter().enumerate().take(g.ow - ox) {
-                                ov[(ox + i) * cv + j] = activate(simd, &dw.act, a, sv[j]);
+                            for (i, a) in acc.into_iter().enumerate().take(x1 - ox) {
+                                ov[(ox - x0 + i) * cv + j] = activate(simd, &dw.act, a, sv[j]);
                             }
                         }
                         ox += PX;
@@ -198,7 +234,7 @@ impl pulp::WithSimd for Row<'_> {
                                 acc = simd.mul_add_e_f32s(xv[base + ix * cv + j], w, acc);
                             }
                         }
-                        ov[ox * cv + j] = activate(simd, &dw.act, acc, sv[j]);
+                        ov[(ox - x0) * cv + j] = activate(simd, &dw.act, acc, sv[j]);
                     }
                     ox += 1;
                 }
@@ -210,9 +246,9 @@ impl pulp::WithSimd for Row<'_> {
             let cn = lanes.min(c - c0);
             let bias = ld(simd, &dw.bias[c0..], cn);
             let slope = ld(simd, &dw.slopes[c0..], cn);
-            let mut ox = 0;
-            while ox < g.ow {
-                if ox >= inner_lo && ox + PX <= inner_hi {
+            let mut ox = x0;
+            while ox < x1 {
+                if ox >= inner_lo && ox + PX <= inner_hi.min(x1) {
                     // PX pixels, every tap inside the row.
                     let mut acc = [bias; PX];
                     for (ky, line) in lines.iter().enumerate() {
@@ -228,7 +264,7 @@ impl pulp::WithSimd for Row<'_> {
                     }
                     for (i, a) in acc.into_iter().enumerate() {
                         let v = activate(simd, &dw.act, a, slope);
-                        st(simd, &mut out[(ox + i) * c + c0..], cn, v);
+                        st(simd, &mut out[(ox - x0 + i) * c + c0..], cn, v);
                     }
                     ox += PX;
                 } else {
@@ -245,7 +281,7 @@ impl pulp::WithSimd for Row<'_> {
                         }
                     }
                     let v = activate(simd, &dw.act, acc, slope);
-                    st(simd, &mut out[ox * c + c0..], cn, v);
+                    st(simd, &mut out[(ox - x0) * c + c0..], cn, v);
                     ox += 1;
                 }
             }
@@ -335,5 +371,97 @@ impl<S: Simd> Taps<'_, S> {
             }
         }
         acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(7);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn depthwise_matches_the_plain_one_in_whole_and_half_rows() {
+        // The landmark model's small maps (7×7 and 14×14, split in half rows with 2 threads),
+        // a larger one (whole rows), channels in 16-lane, 8-lane (AVX2 path) and partial
+        // vectors, strides 1 and 2, SAME padding on both sides, two images of 7 rows.
+        // (n, h, w, c, k, stride, pt, pl)
+        let cases: [[usize; 8]; 7] = [
+            [1, 7, 7, 64, 5, 1, 2, 2],
+            [1, 14, 14, 40, 3, 1, 1, 1],
+            [1, 14, 14, 48, 5, 2, 1, 1],
+            [2, 7, 9, 20, 3, 1, 1, 1],
+            [1, 28, 28, 32, 5, 1, 2, 2],
+            [1, 8, 15, 7, 3, 2, 0, 0],
+            [1, 3, 7, 16, 5, 1, 2, 2],
+        ];
+        for (case, &[n, h, w, c, k, s, pt, pl]) in cases.iter().enumerate() {
+            let (oh, ow) = ((h + 2 * pt - k) / s + 1, (w + 2 * pl - k) / s + 1);
+            let g = Geometry {
+                h,
+                w,
+                oh,
+                ow,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pt,
+                pl,
+            };
+            let seed = case as u64 * 5;
+            let x = noise(n * h * w * c, seed);
+            let wt = noise(k * k * c, seed + 1);
+            let bias = noise(c, seed + 2);
+            let dw = Depthwise::new(g, c, wt.clone(), bias.clone(), Activation::Relu6);
+            // [n, oh, ow, c]
+            let mut want = Vec::with_capacity(n * oh * ow * c);
+            for img in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for ch in 0..c {
+                            let mut v = bias[ch];
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let (iy, ix) = (oy * s + ky, ox * s + kx);
+                                    if iy < pt || ix < pl || iy - pt >= h || ix - pl >= w {
+                                        continue;
+                                    }
+                                    let at = ((img * h + iy - pt) * w + ix - pl) * c + ch;
+                                    v += x[at] * wt[(ky * k + kx) * c + ch];
+                                }
+                            }
+                            want.push(v.clamp(0.0, 6.0));
+                        }
+                    }
+                }
+            }
+            for threads in [1, 2, 3] {
+                let mut y = vec![f32::NAN; want.len()];
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool")
+                    .install(|| dw.run(&x, &mut y));
+                for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                    // Fails on NaN: an element not written stays NaN.
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1 + k * k) as f32,
+                        "case {case}, {threads} threads, [{i}]: {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -18,6 +18,10 @@ use std::cell::RefCell;
 /// block stays in L2.
 const ROWS_PER_TASK: usize = 96;
 
+/// k×k convolutions whose tap row (`kw · c_in` floats) is at most this long read their input
+/// rows directly (the first layers, 3 input channels), the others through an im2col block.
+const MAX_TAP_ROW: usize = 16;
+
 thread_local! {
     /// The current thread's im2col block.
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -159,6 +163,18 @@ impl Conv {
             "a residual is fused into 1x1 convolutions only"
         );
         let c_out = self.pw.c_out;
+        if self.c_in * self.g.kw <= MAX_TAP_ROW && self.g.kh <= 8 {
+            // [n · oh rows] of [ow, c_out]
+            let row = self.g.ow * c_out;
+            if rayon::current_num_threads() > 1 {
+                team::for_each_piece(y, row, |r, out| self.direct_row(x, r, out));
+            } else {
+                for (r, out) in y.chunks_mut(row).enumerate() {
+                    self.direct_row(x, r, out);
+                }
+            }
+            return;
+        }
         let task = |(b, out): (usize, &mut [f32])| {
             let m = out.len() / c_out;
             COLS.with(|cols| {
@@ -175,6 +191,46 @@ impl Conv {
             y.chunks_mut(ROWS_PER_TASK * c_out)
                 .enumerate()
                 .for_each(task);
+        }
+    }
+
+    /// Output row `r` (of `n · oh`) into `out` `[ow, c_out]`: the pixels whose receptive field
+    /// is inside the map straight from the input rows ([`Pointwise::run_taps`]), those at the
+    /// border through an im2col row. For 3 input channels a tap row is 9 or 15 floats, and
+    /// copying it into an im2col block cost about as much as its multiply-adds.
+    fn direct_row(&self, x: &[f32], r: usize, out: &mut [f32]) {
+        let g = &self.g;
+        let (c, c_out) = (self.c_in, self.pw.c_out);
+        let (img, oy) = (r / g.oh, r % g.oh);
+        let (lo, hi) = (g.cols(0).0, g.cols(g.kw - 1).1);
+        let inside = (0..g.kh).all(|ky| g.iy(oy, ky).is_some());
+        let (lo, hi) = if inside && lo < hi { (lo, hi) } else { (0, 0) };
+        if lo < hi {
+            let mut taps = [&x[..0]; 8];
+            for (ky, tap) in taps[..g.kh].iter_mut().enumerate() {
+                let iy = g.iy(oy, ky).expect("inside the map");
+                let line = &x[(img * g.h + iy) * g.w * c..][..g.w * c];
+                *tap = &line[(lo * g.sw - g.pl) * c..];
+            }
+            self.pw
+                .run_taps(&taps[..g.kh], g.sw * c, &mut out[lo * c_out..hi * c_out]);
+        }
+        let edges = if lo < hi {
+            [(0, lo), (hi, g.ow)]
+        } else {
+            [(0, g.ow), (g.ow, g.ow)]
+        };
+        for (a, b) in edges {
+            if a >= b {
+                continue;
+            }
+            COLS.with(|cols| {
+                let mut cols = cols.borrow_mut();
+                cols.clear();
+                cols.resize((b - a) * self.pw.c_in, 0.0);
+                self.im2col(x, r * g.ow + a, &mut cols);
+                self.pw.run_block(&cols, &mut out[a * c_out..b * c_out]);
+            });
         }
     }
 
@@ -595,6 +651,104 @@ fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize); 4], y: &mut [f32]) {
                 let at = (((i + pads[0].0) * oh + yy + pads[1].0) * ow + xx + pads[2].0) * oc
                     + pads[3].0;
                 y[at..at + c].copy_from_slice(src);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn noise(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn direct_convolution_matches_the_plain_one() {
+        // The first layers' shapes (3×3/2 and 5×5/1 on 3 channels) and odd ones: maps narrower
+        // than the kernel, padding on both sides, 1 and 2 input channels, images in a batch,
+        // a depth that is not a multiple of the tile (taps at the border through im2col).
+        // (n, h, w, c_in, c_out, k, stride, pt, pl)
+        let cases: [[usize; 9]; 6] = [
+            [1, 224, 224, 3, 24, 3, 2, 0, 0],
+            [1, 19, 23, 3, 32, 5, 1, 2, 2],
+            [2, 9, 13, 3, 17, 3, 2, 1, 1],
+            [1, 4, 3, 2, 40, 5, 1, 2, 2],
+            [1, 7, 30, 1, 5, 3, 1, 1, 1],
+            [3, 11, 11, 3, 48, 3, 3, 1, 0],
+        ];
+        for (case, &[n, h, w, c_in, c_out, k, s, pt, pl]) in cases.iter().enumerate() {
+            let (oh, ow) = ((h + pt).div_ceil(s), (w + pl).div_ceil(s));
+            let (oh, ow) = (
+                oh.min((h + 2 * pt - k) / s + 1),
+                ow.min((w + 2 * pl - k) / s + 1),
+            );
+            let g = Geometry {
+                h,
+                w,
+                oh,
+                ow,
+                kh: k,
+                kw: k,
+                sh: s,
+                sw: s,
+                pt,
+                pl,
+            };
+            assert!(c_in * k <= MAX_TAP_ROW, "case {case} takes the direct path");
+            let seed = case as u64 * 3;
+            let x = noise(n * h * w * c_in, seed);
+            let wt = noise(c_out * k * k * c_in, seed + 1);
+            let bias = noise(c_out, seed + 2);
+            let conv = Conv::new(g, c_in, c_out, &wt, bias.clone(), Activation::Relu6);
+            // [n, oh, ow, c_out], zeros outside the map
+            let mut want = Vec::with_capacity(n * oh * ow * c_out);
+            for img in 0..n {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        for o in 0..c_out {
+                            let mut v = bias[o];
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let (iy, ix) = (oy * s + ky, ox * s + kx);
+                                    if iy < pt || ix < pl || iy - pt >= h || ix - pl >= w {
+                                        continue;
+                                    }
+                                    let at = ((img * h + iy - pt) * w + ix - pl) * c_in;
+                                    for ci in 0..c_in {
+                                        v += x[at + ci] * wt[((o * k + ky) * k + kx) * c_in + ci];
+                                    }
+                                }
+                            }
+                            want.push(v.clamp(0.0, 6.0));
+                        }
+                    }
+                }
+            }
+            for threads in [1, 2] {
+                let mut y = vec![f32::NAN; want.len()];
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool")
+                    .install(|| conv.run(&x, None, &mut y));
+                for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                    // Fails on NaN: an element not written stays NaN.
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1.0 + (k * k * c_in) as f32),
+                        "case {case}, {threads} threads, [{i}]: {got} vs {want}"
+                    );
+                }
             }
         }
     }

@@ -309,6 +309,135 @@ impl<'a> Block<'a> {
     }
 }
 
+impl Pointwise {
+    /// Pixels whose receptive field lies inside the map, straight from the input rows, without
+    /// an im2col copy (the first layers: 3 input channels, so a tap row is 9 or 15 floats and
+    /// copying it cost as much as its multiply-adds). `taps[t]` is the input under tap row `t`
+    /// from the first pixel's first tap; pixel `i`'s starts `i · step` floats further. The
+    /// product's depth (`c_in` here) is `taps.len()` tap rows of equal length, in the order
+    /// the filters were packed. `y` `[pixels, c_out]`.
+    pub(super) fn run_taps(&self, taps: &[&[f32]], step: usize, y: &mut [f32]) {
+        assert!(!taps.is_empty() && self.c_in.is_multiple_of(taps.len()));
+        simd(Taps {
+            pw: self,
+            taps,
+            step,
+            y,
+        });
+    }
+}
+
+/// Pixels of [`Pointwise::run_taps`].
+struct Taps<'a> {
+    pw: &'a Pointwise,
+    taps: &'a [&'a [f32]],
+    step: usize,
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for Taps<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        match S::F32_LANES {
+            16 => self.pixels::<S, 1, 12>(simd),
+            8 => self.pixels::<S, 2, 6>(simd),
+            4 => self.pixels::<S, 4, 3>(simd),
+            _ => self.pixels::<S, 16, 1>(simd),
+        }
+    }
+}
+
+impl Taps<'_> {
+    /// Tiles of `MR` pixels × two panels (one for an odd last panel), then 8, 4, 2, 1 pixels.
+    #[inline(always)]
+    fn pixels<S: Simd, const V: usize, const MR: usize>(mut self, simd: S) {
+        let n = self.y.len() / self.pw.c_out;
+        let n_panels = self.pw.bias.len() / NR;
+        let mut p = 0;
+        while p < n_panels {
+            let two = p + 1 < n_panels;
+            let mut i = 0;
+            macro_rules! tiles {
+                ($r:expr) => {
+                    if two {
+                        self.tile::<S, V, $r, true>(simd, i, p);
+                    } else {
+                        self.tile::<S, V, $r, false>(simd, i, p);
+                    }
+                    i += $r;
+                };
+            }
+            while i + MR <= n {
+                tiles!(MR);
+            }
+            if n - i >= 8 {
+                tiles!(8);
+            }
+            if n - i >= 4 {
+                tiles!(4);
+            }
+            if n - i >= 2 {
+                tiles!(2);
+            }
+            if n - i >= 1 {
+                tiles!(1);
+            }
+            debug_assert_eq!(i, n);
+            p += if two { 2 } else { 1 };
+        }
+    }
+
+    /// Pixels `i0..i0 + R` × panel `p` (and `p + 1` with `TWO`), stored.
+    #[inline(always)]
+    fn tile<S: Simd, const V: usize, const R: usize, const TWO: bool>(
+        &mut self,
+        simd: S,
+        i0: usize,
+        p: usize,
+    ) {
+        let pw = self.pw;
+        let (k, n) = (pw.c_in, pw.c_out);
+        let q = if TWO { p + 1 } else { p };
+        let pa = &pw.panels[p * k * NR..(p + 1) * k * NR];
+        let pb = &pw.panels[q * k * NR..(q + 1) * k * NR];
+        let mut a = [load::<S, V>(&pw.bias[p * NR..]); R];
+        let mut b = [load::<S, V>(&pw.bias[q * NR..]); R];
+        let span = k / self.taps.len();
+        for (t, line) in self.taps.iter().enumerate() {
+            let rows: [&[f32]; R] = core::array::from_fn(|i| &line[(i0 + i) * self.step..][..span]);
+            let (wa, wb) = (
+                &pa[t * span * NR..][..span * NR],
+                &pb[t * span * NR..][..span * NR],
+            );
+            for j in 0..span {
+                let va = load::<S, V>(&wa[j * NR..]);
+                let vb = load::<S, V>(&wb[j * NR..]);
+                for i in 0..R {
+                    let v = simd.splat_f32s(rows[i][j]);
+                    for l in 0..V {
+                        a[i][l] = simd.mul_add_e_f32s(v, va[l], a[i][l]);
+                        if TWO {
+                            b[i][l] = simd.mul_add_e_f32s(v, vb[l], b[i][l]);
+                        }
+                    }
+                }
+            }
+        }
+        let slopes = load::<S, V>(&pw.slopes[p * NR..]);
+        let slopes2 = load::<S, V>(&pw.slopes[q * NR..]);
+        let (cols, cols2) = (NR.min(n - p * NR), NR.min(n - q * NR));
+        for i in 0..R {
+            let row = &mut self.y[(i0 + i) * n..][..n];
+            store::<S, V>(simd, pw, a[i], slopes, None, &mut row[p * NR..][..cols]);
+            if TWO {
+                store::<S, V>(simd, pw, b[i], slopes2, None, &mut row[q * NR..][..cols2]);
+            }
+        }
+    }
+}
+
 /// A tile's accumulators: `MR` rows of `V` vectors.
 type Tile<T, const V: usize, const MR: usize> = [[T; V]; MR];
 

@@ -222,10 +222,39 @@ pub(super) fn for_each_piece(y: &mut [f32], piece: usize, f: impl Fn(usize, &mut
     });
 }
 
+/// Runs `f(i, part)` for every `i < n`, where `part` is `y[range(i)]`: like
+/// [`for_each_piece`] with parts of any length. The ranges must lie in `y`, in order and
+/// without overlap (checked before anything runs: a violation is a bug, and panics).
+pub(super) fn for_each_part(
+    y: &mut [f32],
+    n: usize,
+    range: impl Fn(usize) -> std::ops::Range<usize> + Sync,
+    f: impl Fn(usize, &mut [f32]) + Sync,
+) {
+    let mut end = 0;
+    for i in 0..n {
+        let r = range(i);
+        assert!(
+            end <= r.start && r.start <= r.end && r.end <= y.len(),
+            "part {i} ({r:?}) overlaps the one before it (ending at {end}) or leaves {} floats",
+            y.len()
+        );
+        end = r.end;
+    }
+    let base = SendPtr(y.as_mut_ptr());
+    for_each(n, |i| {
+        let r = range(i);
+        // SAFETY: the ranges were checked above to be disjoint parts of `y`, each index is run
+        // once, and `y` stays mutably borrowed until `for_each` returns.
+        let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(r.start), r.len()) };
+        f(i, part);
+    });
+}
+
 /// A raw pointer the tasks may share (each touches its own part).
 #[derive(Clone, Copy)]
 struct SendPtr(*mut f32);
-// SAFETY: only used by `for_each_piece`, whose tasks touch disjoint parts.
+// SAFETY: only used by `for_each_piece` and `for_each_part`, whose tasks touch disjoint parts.
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
@@ -276,6 +305,36 @@ mod tests {
                 });
                 assert!(y.iter().enumerate().all(|(i, &v)| v == i as f32));
             }
+        });
+    }
+
+    #[test]
+    fn parts_of_any_length_are_handed_out_once_and_overlaps_refused() {
+        in_pool(2, || {
+            // Half rows of 7 columns: 4 and 3 columns, as the depthwise convolution splits.
+            let bounds = [0, 4, 7, 11, 14, 18, 21];
+            let mut y = vec![-1f32; 21];
+            for_each_part(
+                &mut y,
+                6,
+                |i| bounds[i]..bounds[i + 1],
+                |i, part| {
+                    assert_eq!(part.len(), bounds[i + 1] - bounds[i]);
+                    for (j, v) in part.iter_mut().enumerate() {
+                        assert_eq!(*v, -1.0);
+                        *v = (bounds[i] + j) as f32;
+                    }
+                },
+            );
+            assert!(y.iter().enumerate().all(|(i, &v)| v == i as f32));
+            let overlapping = catch_unwind(AssertUnwindSafe(|| {
+                for_each_part(&mut y, 2, |i| i * 3..i * 3 + 4, |_, _| {});
+            }));
+            assert!(overlapping.is_err(), "overlapping parts must be refused");
+            let outside = catch_unwind(AssertUnwindSafe(|| {
+                for_each_part(&mut y, 1, |_| 20..22, |_, _| {});
+            }));
+            assert!(outside.is_err(), "a part past the end must be refused");
         });
     }
 

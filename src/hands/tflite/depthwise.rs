@@ -376,20 +376,8 @@ impl<S: Simd> Taps<'_, S> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::reference::{noise, with_threads, ConvCase};
     use super::*;
-
-    /// Deterministic values in [-1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(7);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     #[test]
     fn depthwise_matches_the_plain_one_in_whole_and_half_rows() {
@@ -407,53 +395,27 @@ mod tests {
             [1, 3, 7, 16, 5, 1, 2, 2],
         ];
         for (case, &[n, h, w, c, k, s, pt, pl]) in cases.iter().enumerate() {
-            let (oh, ow) = ((h + 2 * pt - k) / s + 1, (w + 2 * pl - k) / s + 1);
-            let g = Geometry {
+            let cc = ConvCase {
+                n,
                 h,
                 w,
-                oh,
-                ow,
-                kh: k,
-                kw: k,
-                sh: s,
-                sw: s,
+                c_in: c,
+                c_out: c,
+                k,
+                s,
                 pt,
                 pl,
             };
+            let g = cc.geometry();
             let seed = case as u64 * 5;
             let x = noise(n * h * w * c, seed);
             let wt = noise(k * k * c, seed + 1);
             let bias = noise(c, seed + 2);
             let dw = Depthwise::new(g, c, wt.clone(), bias.clone(), Activation::Relu6);
-            // [n, oh, ow, c]
-            let mut want = Vec::with_capacity(n * oh * ow * c);
-            for img in 0..n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for ch in 0..c {
-                            let mut v = bias[ch];
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let (iy, ix) = (oy * s + ky, ox * s + kx);
-                                    if iy < pt || ix < pl || iy - pt >= h || ix - pl >= w {
-                                        continue;
-                                    }
-                                    let at = ((img * h + iy - pt) * w + ix - pl) * c + ch;
-                                    v += x[at] * wt[(ky * k + kx) * c + ch];
-                                }
-                            }
-                            want.push(v.clamp(0.0, 6.0));
-                        }
-                    }
-                }
-            }
+            let want = cc.run(&x, &wt, &bias, true);
             for threads in [1, 2, 3] {
                 let mut y = vec![f32::NAN; want.len()];
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("a thread pool")
-                    .install(|| dw.run(&x, &mut y));
+                with_threads(threads, || dw.run(&x, &mut y));
                 for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                     // Fails on NaN: an element not written stays NaN.
                     assert!(

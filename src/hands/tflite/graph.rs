@@ -798,8 +798,8 @@ impl Plan {
         Ok(plan)
     }
 
-    /// Folds each PRELU into the convolution or addition whose output only it reads.
-    fn fuse_prelu(&mut self) {
+    /// How many steps (and model outputs) read each tensor.
+    fn readers(&self) -> Vec<usize> {
         let mut readers = vec![0usize; self.shapes.len()];
         for s in &self.steps {
             for &i in &s.inputs {
@@ -809,6 +809,12 @@ impl Plan {
         for o in &self.outputs {
             readers[o.tensor] += 1;
         }
+        readers
+    }
+
+    /// Folds each PRELU into the convolution or addition whose output only it reads.
+    fn fuse_prelu(&mut self) {
+        let readers = self.readers();
         let mut i = 1;
         while i < self.steps.len() {
             let fusable = matches!(self.steps[i].kernel, Kernel::Prelu(_)) && {
@@ -847,15 +853,7 @@ impl Plan {
     /// activation (the residual connections of the palm detector and the landmark model). The
     /// sum is the same float operation as before (the convolution's output plus the other).
     fn fuse_residual_add(&mut self) {
-        let mut readers = vec![0usize; self.shapes.len()];
-        for s in &self.steps {
-            for &i in &s.inputs {
-                readers[i] += 1;
-            }
-        }
-        for o in &self.outputs {
-            readers[o.tensor] += 1;
-        }
+        let readers = self.readers();
         let mut i = 1;
         while i < self.steps.len() {
             let prev = &self.steps[i - 1];

@@ -26,6 +26,8 @@ mod flatbuf;
 mod graph;
 mod ops;
 mod pointwise;
+#[cfg(test)]
+mod reference;
 mod schema;
 mod team;
 

@@ -658,20 +658,8 @@ fn pad(x: &[f32], shape: &[usize], pads: &[(usize, usize); 4], y: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::reference::{noise, with_threads, ConvCase};
     use super::*;
-
-    /// Deterministic values in [-1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     #[test]
     fn direct_convolution_matches_the_plain_one() {
@@ -688,60 +676,28 @@ mod tests {
             [3, 11, 11, 3, 48, 3, 3, 1, 0],
         ];
         for (case, &[n, h, w, c_in, c_out, k, s, pt, pl]) in cases.iter().enumerate() {
-            let (oh, ow) = ((h + pt).div_ceil(s), (w + pl).div_ceil(s));
-            let (oh, ow) = (
-                oh.min((h + 2 * pt - k) / s + 1),
-                ow.min((w + 2 * pl - k) / s + 1),
-            );
-            let g = Geometry {
+            let cc = ConvCase {
+                n,
                 h,
                 w,
-                oh,
-                ow,
-                kh: k,
-                kw: k,
-                sh: s,
-                sw: s,
+                c_in,
+                c_out,
+                k,
+                s,
                 pt,
                 pl,
             };
+            let g = cc.geometry();
             assert!(c_in * k <= MAX_TAP_ROW, "case {case} takes the direct path");
             let seed = case as u64 * 3;
             let x = noise(n * h * w * c_in, seed);
             let wt = noise(c_out * k * k * c_in, seed + 1);
             let bias = noise(c_out, seed + 2);
             let conv = Conv::new(g, c_in, c_out, &wt, bias.clone(), Activation::Relu6);
-            // [n, oh, ow, c_out], zeros outside the map
-            let mut want = Vec::with_capacity(n * oh * ow * c_out);
-            for img in 0..n {
-                for oy in 0..oh {
-                    for ox in 0..ow {
-                        for o in 0..c_out {
-                            let mut v = bias[o];
-                            for ky in 0..k {
-                                for kx in 0..k {
-                                    let (iy, ix) = (oy * s + ky, ox * s + kx);
-                                    if iy < pt || ix < pl || iy - pt >= h || ix - pl >= w {
-                                        continue;
-                                    }
-                                    let at = ((img * h + iy - pt) * w + ix - pl) * c_in;
-                                    for ci in 0..c_in {
-                                        v += x[at + ci] * wt[((o * k + ky) * k + kx) * c_in + ci];
-                                    }
-                                }
-                            }
-                            want.push(v.clamp(0.0, 6.0));
-                        }
-                    }
-                }
-            }
+            let want = cc.run(&x, &wt, &bias, false);
             for threads in [1, 2] {
                 let mut y = vec![f32::NAN; want.len()];
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("a thread pool")
-                    .install(|| conv.run(&x, None, &mut y));
+                with_threads(threads, || conv.run(&x, None, &mut y));
                 for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                     // Fails on NaN: an element not written stays NaN.
                     assert!(

@@ -7,7 +7,7 @@
 //! filters on every call, which costs as much as the product for these thin layers.
 
 use super::ops::Activation;
-use super::team;
+use super::team::{self, SendPtr};
 use crate::model::kernels::simd;
 use pulp::Simd;
 use std::cell::RefCell;
@@ -15,20 +15,6 @@ use std::cell::RefCell;
 thread_local! {
     /// A thread's part of a layer split by output channels.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// `y`'s start, shared by the tasks that write disjoint columns of it.
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: the tasks that share it write disjoint elements.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the whole wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// Output channels per panel.
@@ -557,22 +543,8 @@ fn store<S: Simd, const V: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::reference::{noise, with_threads};
     use super::*;
-
-    /// Deterministic values in [-1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
 
     /// The product written out plainly.
     fn naive(
@@ -643,11 +615,7 @@ mod tests {
                     let res = res.map(|r| &r[..]);
                     let want = naive(&x, &w, &bias, c_in, &act, res);
                     let mut y = vec![f32::NAN; rows * c_out];
-                    rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap()
-                        .install(|| pw.run(&x, &mut y, res));
+                    with_threads(threads, || pw.run(&x, &mut y, res));
                     for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
                         // Fails on NaN: an element not written stays NaN.
                         assert!(

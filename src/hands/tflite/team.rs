@@ -163,7 +163,20 @@ pub(super) fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     let team = team();
     // Another caller has the team (two models running at once): rayon, as before.
     let Ok(mut started) = team.helpers.try_lock() else {
-        (0..n).into_par_iter().for_each(&f);
+        // Every index runs here too before a panic is resumed: rayon alone would stop handing
+        // out indices at the first panic.
+        let panic = Mutex::new(None);
+        (0..n).into_par_iter().for_each(|i| {
+            if let Err(e) = catch_unwind(AssertUnwindSafe(|| f(i))) {
+                panic
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_or_insert(e);
+            }
+        });
+        if let Some(e) = panic.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            resume_unwind(e);
+        }
         return;
     };
     while *started < threads - 1 {
@@ -253,13 +266,15 @@ pub(super) fn for_each_part(
 
 /// A raw pointer the tasks may share (each touches its own part).
 #[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: only used by `for_each_piece` and `for_each_part`, whose tasks touch disjoint parts.
+pub(super) struct SendPtr(pub(super) *mut f32);
+// SAFETY: used by `for_each_piece`, `for_each_part` and the 1×1 convolution's split by output
+// channels, whose tasks touch disjoint parts of the buffer it points into.
 unsafe impl Send for SendPtr {}
 unsafe impl Sync for SendPtr {}
 
 impl SendPtr {
-    fn get(self) -> *mut f32 {
+    /// The pointer (a method, so closures capture the whole wrapper).
+    pub(super) fn get(self) -> *mut f32 {
         self.0
     }
 }
@@ -356,6 +371,25 @@ mod tests {
             })
             .collect();
         assert!(sums.iter().all(|&s| s == 50 * 64 * 63 / 2), "{sums:?}");
+    }
+
+    #[test]
+    fn with_the_team_busy_a_panicking_task_is_resumed_after_the_others_too() {
+        // Another caller holds the team, so this one runs on rayon's threads.
+        let ran = AtomicUsize::new(0);
+        let result = {
+            let _busy = team().helpers.lock().unwrap_or_else(|e| e.into_inner());
+            catch_unwind(AssertUnwindSafe(|| {
+                in_pool(2, || {
+                    for_each(50, |i| {
+                        ran.fetch_add(1, SeqCst);
+                        assert!(i != 17, "task 17");
+                    })
+                })
+            }))
+        };
+        assert!(result.is_err());
+        assert_eq!(ran.load(SeqCst), 50);
     }
 
     #[test]

@@ -253,6 +253,10 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
         at..at + len
     });
     let out_of_view = h / 2.0 * dist / cam.focal + 2.5 * palm - home[1] + 0.05;
+    // How far the hand must move sideways to leave the picture by the left or right edge.
+    let half_w = w / 2.0 * dist / cam.focal + 2.5 * palm + 0.05;
+    let out_left = -half_w - home[0];
+    let out_right = half_w - home[0];
     let mut clip = LandmarkClip {
         width: cam.width,
         height: cam.height,
@@ -285,6 +289,26 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
         if leaves && u > timing.end {
             drop += out_of_view * smooth((u - timing.end) / (1.0 - timing.end).max(1e-3) * 1.5);
         }
+        // Idle hands come into view and leave it (the script says when and where).
+        let mut side = 0.0;
+        let mut hidden = false;
+        let passing = [(script.arrive, true), (script.depart, false)];
+        for (passage, arriving) in passing.iter().filter_map(|(p, a)| p.map(|p| (p, *a))) {
+            let k = passage.away(u, arriving);
+            match passage.edge {
+                gestures::Edge::Below => drop += out_of_view * k,
+                gestures::Edge::Left => side += out_left * k,
+                gestures::Edge::Right => side += out_right * k,
+                gestures::Edge::Pop => hidden |= k > 0.5,
+            }
+            if passage.edge != gestures::Edge::Pop {
+                pose.pitch += passage.tilt * k;
+            }
+        }
+        if hidden {
+            clip.frames.push(Vec::new());
+            continue;
+        }
         let roll = if script.roll_follows_hand && left {
             -pose.roll
         } else {
@@ -299,7 +323,7 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
             }
             let p = rotate(&r, p);
             [
-                home[0] + pose.offset[0] + p[0],
+                home[0] + pose.offset[0] + side + p[0],
                 home[1] + pose.offset[1] + drop + p[1],
                 home[2] + pose.offset[2] + p[2],
             ]
@@ -491,6 +515,31 @@ mod tests {
         // Palm to the camera: a folded finger tip comes toward it (−z).
         let fist = hand::Shape::Fist.joints().landmarks(&props);
         assert!(rotate(&r, fist[8])[2] < 0.0);
+    }
+
+    #[test]
+    fn idle_hands_come_into_view_and_leave_it() {
+        // Between gestures a hand is raised into view, found by the tracker or lowered out of
+        // view: "No gesture" clips show it, so the hand appearing is not taken for a gesture.
+        let (mut arrive, mut leave) = (0, 0);
+        for seed in 0..80 {
+            let clip = generate_clip("No gesture", seed);
+            let seen: Vec<bool> = clip.frames.iter().map(|h| !h.is_empty()).collect();
+            let (Some(first), Some(last)) =
+                (seen.iter().position(|&s| s), seen.iter().rposition(|&s| s))
+            else {
+                continue;
+            };
+            let tracked = |r: &[bool]| r.iter().filter(|&&s| s).count();
+            if first >= 4 && tracked(&seen[first..]) >= 8 {
+                arrive += 1;
+            }
+            if last + 4 < seen.len() && tracked(&seen[..=last]) >= 8 {
+                leave += 1;
+            }
+        }
+        assert!((12..=50).contains(&arrive), "{arrive} of 80 arrived");
+        assert!((5..=30).contains(&leave), "{leave} of 80 left");
     }
 
     #[test]

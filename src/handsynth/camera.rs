@@ -111,7 +111,7 @@ impl TrackerNoise {
             label: if wrong { truth.other() } else { truth },
             score: rng.random_range(0.75..0.995),
             flip: if rng.random_bool(0.3) { 0.02 } else { 0.0 },
-            z_scale: rng.random_range(0.5..1.2),
+            z_scale: rng.random_range(0.75..1.1),
         }
     }
 

@@ -138,7 +138,7 @@ struct Timing {
 }
 
 impl Timing {
-    fn random(whole: bool, rng: &mut impl Rng) -> Self {
+    fn random(whole: bool, min_span: f32, rng: &mut impl Rng) -> Self {
         if whole {
             return Timing {
                 start: 0.0,
@@ -147,7 +147,7 @@ impl Timing {
                 pause: None,
             };
         }
-        let len = rng.random_range(0.3..0.85f32);
+        let len = rng.random_range(min_span.clamp(0.3, 0.8)..0.85f32);
         let start = rng.random_range(0.0..(1.0 - len).max(0.01));
         Timing {
             start,
@@ -219,7 +219,7 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
     let props = Proportions::random(&mut rng);
     let noise = TrackerNoise::random(truth, &mut rng);
     let script = gestures::script(label, &mut rng);
-    let timing = Timing::random(script.whole_clip, &mut rng);
+    let timing = Timing::random(script.whole_clip, script.min_span, &mut rng);
     // Home: the palm's centre at a random place in the picture, at arm's length or nearer.
     let dist = rng.random_range(0.35..1.0f32);
     let edge = rng.random_bool(0.15);

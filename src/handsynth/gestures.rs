@@ -102,7 +102,8 @@ fn passages(arrive: f64, depart: f64, rng: &mut impl Rng) -> (Option<Passage>, O
         _ => Edge::Right,
     };
     let a = rng.random_bool(arrive).then(|| {
-        let to = rng.random_range(0.15..0.6f32);
+        // Sometimes only as the clip ends: a hand that has just appeared is no gesture yet.
+        let to = rng.random_range(0.15..0.95f32);
         Passage {
             edge: edge(rng),
             from: (to - rng.random_range(0.1..0.35f32)).max(0.0),
@@ -110,7 +111,8 @@ fn passages(arrive: f64, depart: f64, rng: &mut impl Rng) -> (Option<Passage>, O
             tilt: rng.random_range(0.0..0.8),
         }
     });
-    let earliest = a.map_or(0.3, |a| a.to + 0.15);
+    // Sometimes early: the hand leaves after a gesture and the rest of the clip is empty.
+    let earliest = a.map_or(0.05, |a| a.to + 0.15);
     let d = (earliest < 0.85 && rng.random_bool(depart)).then(|| {
         let from = rng.random_range(earliest..0.9f32);
         Passage {
@@ -711,7 +713,7 @@ fn presented(rng: &mut impl Rng) -> Script {
     let (roll, pitch, yaw) = facing(rng);
     let sway = rng.random_range(0.0..0.015f32);
     let freq = rng.random_range(0.5..1.5f32);
-    let to = rng.random_range(0.1..0.6f32);
+    let to = rng.random_range(0.1..0.95f32);
     let arrive = Some(Passage {
         edge: match rng.random_range(0..4) {
             0 => Edge::Left,

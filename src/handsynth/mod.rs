@@ -518,6 +518,28 @@ mod tests {
     }
 
     #[test]
+    fn a_gesture_takes_at_least_its_least_span() {
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..200 {
+            let t = Timing::random(false, 0.55, &mut rng);
+            assert!(
+                t.end - t.start >= 0.55 && t.end <= 1.0,
+                "{}..{}",
+                t.start,
+                t.end
+            );
+            let t = Timing::random(false, 0.3, &mut rng);
+            assert!(t.end - t.start >= 0.3 && t.end <= 1.0);
+        }
+        // Rolls are made at a human pace: over at least 55 % of the clip.
+        let mut rng = StdRng::seed_from_u64(10);
+        assert_eq!(
+            gestures::script("Rolling Hand Forward", &mut rng).min_span,
+            0.55
+        );
+    }
+
+    #[test]
     fn idle_hands_come_into_view_and_leave_it() {
         // Between gestures a hand is raised into view, found by the tracker or lowered out of
         // view: "No gesture" clips show it, so the hand appearing is not taken for a gesture.

@@ -91,6 +91,9 @@ pub struct TrackerNoise {
     pub score: f32,
     /// Chance per frame that the label flips for that frame.
     pub flip: f32,
+    /// The scale of the tracker's z against x: MediaPipe's z is "roughly" in x's scale, and
+    /// comes out flatter than the true depth.
+    pub z_scale: f32,
 }
 
 impl TrackerNoise {
@@ -108,6 +111,7 @@ impl TrackerNoise {
             label: if wrong { truth.other() } else { truth },
             score: rng.random_range(0.75..0.995),
             flip: if rng.random_bool(0.3) { 0.02 } else { 0.0 },
+            z_scale: rng.random_range(0.75..1.1),
         }
     }
 
@@ -137,7 +141,7 @@ impl TrackerNoise {
                 (p[0] + shared[0] + normal(rng) * sigma) / w,
                 (p[1] + shared[1] + normal(rng) * sigma) / h,
                 // MediaPipe's z is noisier than x and y, and normalised by the width too.
-                (p[2] + normal(rng) * sigma * 2.0) / w,
+                (p[2] * self.z_scale + normal(rng) * sigma * 2.0) / w,
             ];
         }
         landmarks[0][2] = 0.0;

@@ -47,6 +47,119 @@ pub struct Script {
     /// The roll is given for a right hand and is reflected for a left one: mirroring the hand
     /// moves its thumb to the other side, so "thumb up" needs the opposite turn.
     pub roll_follows_hand: bool,
+    /// The hand comes into view during the clip (idle and everyday motion; a gesture's lead-in
+    /// from below is the clip's timing's).
+    pub arrive: Option<Passage>,
+    /// The hand leaves the view during the clip.
+    pub depart: Option<Passage>,
+    /// The least part of the clip the gesture takes (a gesture takes 30-85 %): repeated
+    /// motions are made at a human pace, so enough frames see each repetition.
+    pub min_span: f32,
+}
+
+/// Where a hand comes from or goes to when it enters or leaves the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edge {
+    Below,
+    Left,
+    Right,
+    /// The tracker just finds the hand where it is (or loses it): no hand, then a hand.
+    Pop,
+}
+
+/// A hand entering or leaving the picture between clip times `from` and `to` (0..1).
+#[derive(Debug, Clone, Copy)]
+pub struct Passage {
+    pub edge: Edge,
+    pub from: f32,
+    pub to: f32,
+    /// Extra pitch (fingers toward the camera) while the hand is on its way: a hand raised from
+    /// below comes up fingers first.
+    pub tilt: f32,
+}
+
+impl Passage {
+    /// How far out of place the hand is at clip time `u` (1 out of view, 0 in place), arriving
+    /// (`true`) or leaving.
+    pub fn away(&self, u: f32, arriving: bool) -> f32 {
+        let k = smooth((u - self.from) / (self.to - self.from).max(1e-3));
+        if arriving {
+            1.0 - k
+        } else {
+            k
+        }
+    }
+}
+
+/// Between gestures the hand comes and goes: draws an arrival (chance `arrive`) and a
+/// departure after it (chance `depart`), each from below, a side, or the tracker finding or
+/// losing the hand where it is.
+fn passages(arrive: f64, depart: f64, rng: &mut impl Rng) -> (Option<Passage>, Option<Passage>) {
+    let edge = |rng: &mut dyn rand::RngCore| match rng.random_range(0..20) {
+        0..=8 => Edge::Below,
+        9..=15 => Edge::Pop,
+        16 | 17 => Edge::Left,
+        _ => Edge::Right,
+    };
+    let a = rng.random_bool(arrive).then(|| {
+        // Sometimes only as the clip ends: a hand that has just appeared is no gesture yet.
+        let to = rng.random_range(0.15..0.95f32);
+        Passage {
+            edge: edge(rng),
+            from: (to - rng.random_range(0.1..0.35f32)).max(0.0),
+            to,
+            tilt: rng.random_range(0.0..0.8),
+        }
+    });
+    // Sometimes early: the hand leaves after a gesture and the rest of the clip is empty.
+    let earliest = a.map_or(0.05, |a| a.to + 0.15);
+    let d = (earliest < 0.85 && rng.random_bool(depart)).then(|| {
+        let from = rng.random_range(earliest..0.9f32);
+        Passage {
+            edge: edge(rng),
+            from,
+            to: (from + rng.random_range(0.1..0.35f32)).min(1.0),
+            tilt: rng.random_range(0.0..0.8),
+        }
+    });
+    (a, d)
+}
+
+/// How a push or pull covers its depth: one way, out and part of the way back, or out and
+/// then the arm drops.
+#[derive(Debug, Clone, Copy)]
+enum DepthProfile {
+    OneWay,
+    /// Out by phase `peak`, then back by a `back` fraction of the way.
+    Return {
+        peak: f32,
+        back: f32,
+    },
+    /// Out by phase `peak`, then the hand falls `fall` metres.
+    Drop {
+        peak: f32,
+        fall: f32,
+    },
+}
+
+impl DepthProfile {
+    /// How far along the move the hand is (0 start, 1 the far end) and how far it has fallen
+    /// (metres), at phase `s`.
+    fn at(self, s: f32) -> (f32, f32) {
+        match self {
+            DepthProfile::OneWay => (s, 0.0),
+            DepthProfile::Return { peak, back } => {
+                if s < peak {
+                    (smooth(s / peak), 0.0)
+                } else {
+                    (1.0 - back * smooth((s - peak) / (1.0 - peak)), 0.0)
+                }
+            }
+            DepthProfile::Drop { peak, fall } => {
+                (smooth(s / peak), fall * smooth((s - peak) / (1.0 - peak)))
+            }
+        }
+    }
 }
 
 fn smooth(t: f32) -> f32 {
@@ -84,6 +197,9 @@ fn gesture(pose: impl Fn(f32) -> Pose + Send + Sync + 'static) -> Script {
         no_hand: false,
         whole_clip: false,
         roll_follows_hand: false,
+        arrive: None,
+        depart: None,
+        min_span: 0.3,
     }
 }
 
@@ -97,6 +213,16 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             rng.random_range(-0.15..0.15f32),
         ];
         let turn = rng.random_range(-0.25..0.25f32);
+        // The hand drifts a little in depth and the wrist tilts as it goes, and some people
+        // hold the fingers toward the camera: what tells these from a push is that the hand
+        // mostly crosses the picture.
+        let dz = rng.random_range(-0.04..0.04f32);
+        let tilt = rng.random_range(-0.3..0.3f32);
+        let lean = if rng.random_bool(0.3) {
+            rng.random_range(0.2..0.9f32)
+        } else {
+            0.0
+        };
         Box::new(move |s: f32| {
             let e = s; // the clip's timing eases the phase
             let side = (PI * e).sin();
@@ -105,10 +231,10 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                 offset: [
                     amp * (dir[0] * (e - 0.5) + wobble[0] * side * (1.0 - dir[0].abs())),
                     amp * (dir[1] * (e - 0.5) + wobble[1] * side * (1.0 - dir[1].abs())),
-                    amp * dir[2] * (e - 0.5),
+                    amp * dir[2] * (e - 0.5) + dz * (e - 0.5),
                 ],
                 roll: roll0 + turn * (e - 0.5),
-                pitch: pitch0,
+                pitch: pitch0 + lean + tilt * (e - 0.5),
                 yaw: yaw0 + turn * (e - 0.5) * dir[0],
             }
         }) as Box<dyn Fn(f32) -> Pose + Send + Sync>
@@ -144,15 +270,7 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             };
             let hand = shape(Shape::TwoFingers, rng);
             let amp = rng.random_range(0.07..0.22);
-            // A slide drifts a little in depth too: what tells it from a push is that the
-            // hand mostly crosses the picture.
-            let dz = rng.random_range(-0.04..0.04f32);
-            let across = translate(dir, amp, hand, rng);
-            gesture(move |s: f32| {
-                let mut p = across(s);
-                p.offset[2] += dz * (s - 0.5);
-                p
-            })
+            gesture(translate(dir, amp, hand, rng))
         }
         "Pushing Hand Away"
         | "Pulling Hand In"
@@ -163,7 +281,7 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             let hand = if two {
                 // Index and middle together or in a V.
                 let mut j = shape(Shape::TwoFingers, rng);
-                let v = rng.random_range(0.0..0.25f32);
+                let v = rng.random_range(0.0..0.35f32);
                 j.fingers[0].spread -= v;
                 j.fingers[1].spread += v;
                 j
@@ -177,16 +295,37 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                     rng,
                 )
             };
-            // A clear move in depth, the arm's length or most of it.
-            let amp = rng.random_range(0.18..0.4);
+            // People push and pull in every way they hold the hand: palm to the camera with
+            // the fingers up, tilted, fingers pointing at the camera (two fingers foreshortened)
+            // or the hand flat, palm down. What all of them share is the change of distance.
+            let point = if rng.random_bool(if two { 0.4 } else { 0.6 }) {
+                rng.random_range(-0.15..0.2f32)
+            } else if two || rng.random_bool(0.7) {
+                rng.random_range(0.2..if two { 1.4 } else { 0.9 })
+            } else {
+                rng.random_range(1.0..1.5f32)
+            };
+            // The wrist flexes as the arm moves, either way.
+            let flex = rng.random_range(-0.3..0.3f32);
+            // Small to the arm's length, and sometimes out and (part of the way) back, or a push
+            // and then the arm drops.
+            let amp = rng.random_range(0.12..0.4f32);
             let sign = if away { 1.0 } else { -1.0 };
-            // The hand drifts a little across the picture as the arm moves.
-            let drift = [
-                rng.random_range(-0.04..0.04f32),
-                rng.random_range(-0.05..0.03f32),
-            ];
-            // Fingers up, or pointing toward the camera (two fingers more often).
-            let point = rng.random_range(0.0..if two { 0.9 } else { 0.4 });
+            let profile = match rng.random_range(0..20) {
+                0..=13 => DepthProfile::OneWay,
+                14..=17 => DepthProfile::Return {
+                    peak: rng.random_range(0.5..0.75),
+                    back: rng.random_range(0.3..0.6),
+                },
+                _ => DepthProfile::Drop {
+                    peak: rng.random_range(0.5..0.75),
+                    fall: rng.random_range(0.08..0.2),
+                },
+            };
+            // The arm carries the hand across the picture too, up to 0.4 of the depth move.
+            let heading = rng.random_range(0.0..2.0 * PI);
+            let carry = amp * rng.random_range(0.0..0.4f32);
+            let travel = [carry * heading.cos(), carry * heading.sin()];
             // Pulling in often ends with the fingers curling toward the palm.
             let curl = if away {
                 0.0
@@ -194,16 +333,19 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                 rng.random_range(0.0..0.5f32)
             };
             let curled = Shape::Relaxed.joints();
-            gesture(move |s: f32| Pose {
-                joints: hand.lerp(&curled, curl * s),
-                offset: [
-                    drift[0] * (s - 0.5),
-                    (drift[1] - 0.03 * sign) * (s - 0.5),
-                    amp * sign * (s - 0.5),
-                ],
-                roll: roll0,
-                pitch: pitch0 + point - 0.3 * sign * (s - 0.5),
-                yaw: yaw0,
+            gesture(move |s: f32| {
+                let (p, fall) = profile.at(s);
+                Pose {
+                    joints: hand.lerp(&curled, curl * s),
+                    offset: [
+                        travel[0] * (p - 0.5),
+                        travel[1] * (p - 0.5) + fall,
+                        amp * sign * (p - 0.5),
+                    ],
+                    roll: roll0,
+                    pitch: pitch0 + point + flex * (p - 0.5) + 0.6 * fall,
+                    yaw: yaw0,
+                }
             })
         }
         "Rolling Hand Forward" | "Rolling Hand Backward" => {
@@ -212,7 +354,9 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             } else {
                 -1.0
             };
-            let turns = rng.random_range(1.0..2.5f32);
+            // One to two turns, over at least 55 % of the clip: about a turn a second, as
+            // people roll, and at least four of the model's samples a turn.
+            let turns = rng.random_range(1.0..2.0f32);
             let r = rng.random_range(0.04..0.08f32);
             let tilt = rng.random_range(0.6..1.0f32);
             let hand = shape(
@@ -223,17 +367,22 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                 },
                 rng,
             );
+            let dz = rng.random_range(-0.04..0.04f32);
             // Forward: the top of the hand goes away from the camera and comes back under.
-            gesture(move |s: f32| {
+            let roll = gesture(move |s: f32| {
                 let phi = dir * 2.0 * PI * turns * s;
                 Pose {
                     joints: hand,
-                    offset: [0.0, -r * phi.cos() + r, -r * phi.sin()],
+                    offset: [0.0, -r * phi.cos() + r, -r * phi.sin() + dz * (s - 0.5)],
                     roll: roll0,
                     pitch: pitch0 + 0.3 - tilt * phi.sin(),
                     yaw: yaw0,
                 }
-            })
+            });
+            Script {
+                min_span: 0.55,
+                ..roll
+            }
         }
         "Turning Hand Clockwise" | "Turning Hand Counterclockwise" => {
             let dir = if label.ends_with("Counterclockwise") {
@@ -329,7 +478,9 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             let push = rng.random_range(0.0..0.05f32);
             let rest = shape(Shape::Relaxed, rng);
             gesture(move |s: f32| {
-                let u = smooth(s * 1.6);
+                // Open early and held: a hand that opens as it arrives and moves on at once is
+                // getting ready for another gesture.
+                let u = smooth(s * 2.2);
                 Pose {
                     joints: rest.lerp(&hand, u),
                     offset: [0.0, rise * (1.0 - u), -push * u],
@@ -341,30 +492,40 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
         }
         "Shaking Hand" => {
             let hand = shape(
-                if rng.random_bool(0.7) {
-                    Shape::Open
-                } else {
-                    Shape::Relaxed
+                match rng.random_range(0..10) {
+                    0..=5 => Shape::Open,
+                    6 | 7 => Shape::Relaxed,
+                    _ => Shape::Spread,
                 },
                 rng,
             );
-            let cycles = rng.random_range(2.0..4.5f32);
-            let swing = rng.random_range(0.25..0.6f32);
-            let side = rng.random_range(0.0..0.04f32);
-            let twist = rng.random_bool(0.5);
+            let cycles = rng.random_range(1.5..4.5f32);
+            let swing = rng.random_range(0.25..0.8f32);
+            // How the hand waves: turning about the forearm, pivoting at the wrist in the
+            // picture's plane, or going side to side as the forearm swings (a wave hello).
+            let (k_roll, k_yaw, side) = match rng.random_range(0..3) {
+                0 => (0.3, 1.5, rng.random_range(0.0..0.03f32)),
+                1 => (1.0, 0.2, rng.random_range(0.0..0.04f32)),
+                _ => (
+                    rng.random_range(0.3..1.0f32),
+                    rng.random_range(0.0..0.5f32),
+                    rng.random_range(0.03..0.1f32),
+                ),
+            };
+            // The hand drifts in depth, swings on an arc (a little nearer at both ends of a
+            // wave), and the wrist nods.
+            let dz = rng.random_range(-0.04..0.04f32);
+            let arc = rng.random_range(0.0..0.025f32);
+            let lean = rng.random_range(0.0..0.6f32);
+            let nod = rng.random_range(0.0..0.25f32);
             gesture(move |s: f32| {
                 let w = (2.0 * PI * cycles * s).sin() * (PI * s).sin().sqrt();
                 Pose {
                     joints: hand,
-                    offset: [side * w, 0.0, 0.0],
-                    roll: roll0 + if twist { 0.3 * swing * w } else { swing * w },
-                    pitch: pitch0,
-                    yaw: yaw0
-                        + if twist {
-                            swing * w * 1.5
-                        } else {
-                            0.2 * swing * w
-                        },
+                    offset: [side * w, 0.0, dz * (s - 0.5) - arc * w * w],
+                    roll: roll0 + k_roll * swing * w,
+                    pitch: pitch0 + lean + nod * w,
+                    yaw: yaw0 + k_yaw * swing * w,
                 }
             })
         }
@@ -399,15 +560,25 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
 /// "No gesture": no hand, a still hand in any shape, a resting hand low in the picture, a hand
 /// that drifts or fidgets a little.
 fn idle(rng: &mut impl Rng) -> Script {
-    let kind = rng.random_range(0..6);
+    let kind = rng.random_range(0..8);
+    if kind == 6 {
+        return getting_ready(rng);
+    }
+    if kind == 7 {
+        return presented(rng);
+    }
     if kind == 0 {
         return Script {
             pose: Box::new(|_| still(Shape::Relaxed.joints(), 0.0, 0.0, 0.0)),
             no_hand: true,
             whole_clip: true,
             roll_follows_hand: false,
+            arrive: None,
+            depart: None,
+            min_span: 0.3,
         };
     }
+    // Also the shapes a hand holds between gestures.
     let shapes = [
         Shape::Relaxed,
         Shape::Fist,
@@ -415,8 +586,16 @@ fn idle(rng: &mut impl Rng) -> Script {
         Shape::Grasp,
         Shape::Point,
         Shape::Claw,
+        Shape::Relaxed,
+        Shape::Open,
+        Shape::TwoFingers,
+        Shape::Spread,
+        Shape::PinchOpen,
     ];
     let hand = shape(shapes[rng.random_range(0..shapes.len())], rng);
+    // A hand raised into view (or found by the tracker) and held, or one that is lowered out
+    // of view: the hand appearing is no gesture.
+    let (arrive, depart) = passages(0.4, 0.2, rng);
     let roll = rng.random_range(-1.2..1.2f32);
     let pitch = rng.random_range(-0.5..1.3f32);
     let yaw = rng.random_range(-1.0..1.0f32);
@@ -459,13 +638,116 @@ fn idle(rng: &mut impl Rng) -> Script {
         no_hand: false,
         whole_clip: true,
         roll_follows_hand: false,
+        arrive,
+        depart,
+        min_span: 0.3,
+    }
+}
+
+/// "No gesture" before a gesture: the hand comes up (from below the picture or from a rest in
+/// view) into the pose a gesture starts from (an open palm to the camera, two fingers, a thumb
+/// out...) as the clip ends, with no time to hold it. Raising the hand to start a swipe is not
+/// a stop sign.
+fn getting_ready(rng: &mut impl Rng) -> Script {
+    let poses = [
+        Shape::Open,
+        Shape::Open,
+        Shape::Spread,
+        Shape::TwoFingers,
+        Shape::ThumbOut,
+        Shape::Fist,
+        Shape::Pinch,
+        Shape::Bunch,
+        Shape::Point,
+        Shape::PinchOpen,
+    ];
+    let target = shape(poses[rng.random_range(0..poses.len())], rng);
+    let rest = shape(Shape::Relaxed, rng);
+    let (roll, pitch, yaw) = facing(rng);
+    let at = rng.random_range(0.8..1.0f32);
+    let len = rng.random_range(0.2..0.45f32);
+    let rise = rng.random_range(0.05..0.2f32);
+    let tilt = rng.random_range(0.5..1.2f32);
+    let arrive = rng.random_bool(0.5).then(|| Passage {
+        edge: if rng.random_bool(0.8) {
+            Edge::Below
+        } else {
+            Edge::Pop
+        },
+        from: (at - len - rng.random_range(0.0..0.2f32)).max(0.0),
+        to: at - len * 0.5,
+        tilt: 0.0,
+    });
+    Script {
+        pose: Box::new(move |s: f32| {
+            let u = smooth((s - (at - len)) / len);
+            Pose {
+                joints: rest.lerp(&target, u),
+                offset: [0.0, rise * (1.0 - u), 0.0],
+                roll: roll * u,
+                pitch: pitch + tilt * (1.0 - u),
+                yaw,
+            }
+        }),
+        no_hand: false,
+        whole_clip: true,
+        roll_follows_hand: false,
+        arrive,
+        depart: None,
+        min_span: 0.3,
+    }
+}
+
+/// "No gesture": a hand already open (or in a gesture's shape) and facing the camera comes into
+/// view from a side or is found by the tracker where it is, and waits. Only a hand that rises and
+/// opens into the palm is a stop sign.
+fn presented(rng: &mut impl Rng) -> Script {
+    let poses = [
+        Shape::Open,
+        Shape::Open,
+        Shape::Spread,
+        Shape::TwoFingers,
+        Shape::Relaxed,
+    ];
+    let hand = shape(poses[rng.random_range(0..poses.len())], rng);
+    let (roll, pitch, yaw) = facing(rng);
+    let sway = rng.random_range(0.0..0.015f32);
+    let freq = rng.random_range(0.5..1.5f32);
+    let to = rng.random_range(0.1..0.95f32);
+    let arrive = Some(Passage {
+        edge: match rng.random_range(0..4) {
+            0 => Edge::Left,
+            1 => Edge::Right,
+            _ => Edge::Pop,
+        },
+        from: (to - rng.random_range(0.1..0.3f32)).max(0.0),
+        to,
+        tilt: 0.0,
+    });
+    Script {
+        pose: Box::new(move |s: f32| {
+            let w = (2.0 * PI * freq * s).sin();
+            Pose {
+                joints: hand,
+                offset: [sway * w, 0.5 * sway * w, 0.0],
+                roll,
+                pitch,
+                yaw,
+            }
+        }),
+        no_hand: false,
+        whole_clip: true,
+        roll_follows_hand: false,
+        arrive,
+        depart: None,
+        min_span: 0.3,
     }
 }
 
 /// "Doing other things": reaching for something, scratching, typing, picking up a cup, touching
 /// the face, or wandering with changing hand shapes.
 fn everyday(rng: &mut impl Rng) -> Script {
-    let kind = rng.random_range(0..11);
+    let kind = rng.random_range(0..13);
     let pose: Box<dyn Fn(f32) -> Pose + Send + Sync> = match kind {
         // Reach: in from an edge, grasp, back out.
         0 => {
@@ -703,6 +985,56 @@ fn everyday(rng: &mut impl Rng) -> Script {
                 }
             })
         }
+        // Repositioning, as between two gestures: the hand holds, moves somewhere on a curve
+        // and stops, changing its shape and turn on the way.
+        11 | 12 => {
+            let shapes = [
+                Shape::Open,
+                Shape::Spread,
+                Shape::Relaxed,
+                Shape::TwoFingers,
+                Shape::Point,
+                Shape::Fist,
+                Shape::ThumbOut,
+                Shape::Grasp,
+                Shape::Claw,
+                Shape::PinchOpen,
+            ];
+            let i = rng.random_range(0..shapes.len());
+            let k = (i + rng.random_range(1..shapes.len())) % shapes.len();
+            let (a, b) = (shape(shapes[i], rng), shape(shapes[k], rng));
+            let dist = rng.random_range(0.08..0.25f32);
+            let heading = rng.random_range(0.0..2.0 * PI);
+            let to = [
+                dist * heading.cos(),
+                dist * heading.sin(),
+                dist * rng.random_range(-0.3..0.3f32),
+            ];
+            let bow = rng.random_range(-0.3..0.3f32) * dist;
+            let (r0, p0, y0) = facing(rng);
+            let turn = [
+                rng.random_range(-0.6..0.6f32),
+                rng.random_range(-0.5..0.8f32),
+                rng.random_range(-0.6..0.6f32),
+            ];
+            let start = rng.random_range(0.05..0.5f32);
+            let len = rng.random_range(0.2..0.45f32);
+            Box::new(move |s: f32| {
+                let u = smooth((s - start) / len);
+                let arc = (PI * u).sin() * bow;
+                Pose {
+                    joints: a.lerp(&b, smooth(u * 1.3)),
+                    offset: [
+                        to[0] * u - arc * heading.sin(),
+                        to[1] * u + arc * heading.cos(),
+                        to[2] * u,
+                    ],
+                    roll: r0 + turn[0] * u,
+                    pitch: p0 + turn[1] * u,
+                    yaw: y0 + turn[2] * u,
+                }
+            })
+        }
         // Wander: slow, curving motion while the hand changes shape.
         _ => {
             let shapes = [
@@ -728,11 +1060,15 @@ fn everyday(rng: &mut impl Rng) -> Script {
             })
         }
     };
+    let (arrive, depart) = passages(0.15, 0.15, rng);
     Script {
         pose,
         no_hand: false,
         whole_clip: true,
         roll_follows_hand: false,
+        arrive,
+        depart,
+        min_span: 0.3,
     }
 }
 
@@ -750,8 +1086,6 @@ mod tests {
             ("Swiping Right", 0, 1.0),
             ("Swiping Up", 1, -1.0),
             ("Sliding Two Fingers Down", 1, 1.0),
-            ("Pushing Hand Away", 2, 1.0),
-            ("Pulling Two Fingers In", 2, -1.0),
         ] {
             let s = script(label, &mut rng);
             let d = (s.pose)(1.0).offset[axis] - (s.pose)(0.0).offset[axis];
@@ -761,24 +1095,61 @@ mod tests {
         assert!((cw.pose)(1.0).roll > (cw.pose)(0.0).roll + 1.0);
     }
 
+    /// The farthest the hand gets from where it starts, per axis (signed), over the phase.
+    fn excursion(s: &Script) -> V3 {
+        let a = (s.pose)(0.0).offset;
+        let mut far = [0f32; 3];
+        for i in 1..=50 {
+            let b = (s.pose)(i as f32 / 50.0).offset;
+            for k in 0..3 {
+                if (b[k] - a[k]).abs() > far[k].abs() {
+                    far[k] = b[k] - a[k];
+                }
+            }
+        }
+        far
+    }
+
     #[test]
     fn pushes_move_in_depth_and_slides_across() {
         let mut rng = StdRng::seed_from_u64(5);
+        let mut returns = 0;
+        let mut pitched = 0;
         for _ in 0..40 {
-            for label in ["Pushing Two Fingers Away", "Pulling Two Fingers In"] {
+            for (label, sign) in [
+                ("Pushing Two Fingers Away", 1.0),
+                ("Pulling Two Fingers In", -1.0),
+                ("Pushing Hand Away", 1.0),
+                ("Pulling Hand In", -1.0),
+            ] {
                 let s = script(label, &mut rng);
-                let (a, b) = ((s.pose)(0.0).offset, (s.pose)(1.0).offset);
-                let across = (b[0] - a[0]).hypot(b[1] - a[1]);
+                let far = excursion(&s);
+                // The first move is in depth, the named way, at least 12 cm, more than twice
+                // as far as the hand crosses the picture.
+                assert!(far[2] * sign >= 0.119, "{label}: depth {}", far[2]);
                 assert!(
-                    (b[2] - a[2]).abs() >= 0.18,
-                    "{label}: depth {}",
-                    b[2] - a[2]
+                    far[0].abs() <= 0.4 * far[2].abs() + 1e-6,
+                    "{label}: across {} depth {}",
+                    far[0],
+                    far[2]
                 );
-                assert!(across < 0.09, "{label}: across {across}");
+                let end = (s.pose)(1.0).offset[2] - (s.pose)(0.0).offset[2];
+                if (end - far[2]).abs() > 0.03 {
+                    returns += 1;
+                }
+                if (s.pose)(0.5).pitch.abs() > 0.6 {
+                    pitched += 1;
+                }
             }
+            // Slides cross the picture and drift less in depth than any push moves.
             let s = script("Sliding Two Fingers Left", &mut rng);
-            let (a, b) = ((s.pose)(0.0).offset, (s.pose)(1.0).offset);
-            assert!(b[0] - a[0] <= -0.07 && (b[2] - a[2]).abs() <= 0.04);
+            let far = excursion(&s);
+            assert!(far[0] <= -0.07 && far[2].abs() <= 0.04 + 1e-6, "{far:?}");
+            let s = script("Shaking Hand", &mut rng);
+            assert!(excursion(&s)[2].abs() <= 0.05);
         }
+        // Some pushes come back, some are made with the fingers toward the camera.
+        assert!((10..=70).contains(&returns), "{returns} of 160 came back");
+        assert!(pitched >= 20, "{pitched} of 160 pitched");
     }
 }

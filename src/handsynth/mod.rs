@@ -138,7 +138,7 @@ struct Timing {
 }
 
 impl Timing {
-    fn random(whole: bool, rng: &mut impl Rng) -> Self {
+    fn random(whole: bool, min_span: f32, rng: &mut impl Rng) -> Self {
         if whole {
             return Timing {
                 start: 0.0,
@@ -147,7 +147,7 @@ impl Timing {
                 pause: None,
             };
         }
-        let len = rng.random_range(0.3..0.85f32);
+        let len = rng.random_range(min_span.clamp(0.3, 0.8)..0.85f32);
         let start = rng.random_range(0.0..(1.0 - len).max(0.01));
         Timing {
             start,
@@ -219,7 +219,7 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
     let props = Proportions::random(&mut rng);
     let noise = TrackerNoise::random(truth, &mut rng);
     let script = gestures::script(label, &mut rng);
-    let timing = Timing::random(script.whole_clip, &mut rng);
+    let timing = Timing::random(script.whole_clip, script.min_span, &mut rng);
     // Home: the palm's centre at a random place in the picture, at arm's length or nearer.
     let dist = rng.random_range(0.35..1.0f32);
     let edge = rng.random_bool(0.15);
@@ -253,6 +253,10 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
         at..at + len
     });
     let out_of_view = h / 2.0 * dist / cam.focal + 2.5 * palm - home[1] + 0.05;
+    // How far the hand must move sideways to leave the picture by the left or right edge.
+    let half_w = w / 2.0 * dist / cam.focal + 2.5 * palm + 0.05;
+    let out_left = -half_w - home[0];
+    let out_right = half_w - home[0];
     let mut clip = LandmarkClip {
         width: cam.width,
         height: cam.height,
@@ -285,6 +289,26 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
         if leaves && u > timing.end {
             drop += out_of_view * smooth((u - timing.end) / (1.0 - timing.end).max(1e-3) * 1.5);
         }
+        // Idle hands come into view and leave it (the script says when and where).
+        let mut side = 0.0;
+        let mut hidden = false;
+        let passing = [(script.arrive, true), (script.depart, false)];
+        for (passage, arriving) in passing.iter().filter_map(|(p, a)| p.map(|p| (p, *a))) {
+            let k = passage.away(u, arriving);
+            match passage.edge {
+                gestures::Edge::Below => drop += out_of_view * k,
+                gestures::Edge::Left => side += out_left * k,
+                gestures::Edge::Right => side += out_right * k,
+                gestures::Edge::Pop => hidden |= k > 0.5,
+            }
+            if passage.edge != gestures::Edge::Pop {
+                pose.pitch += passage.tilt * k;
+            }
+        }
+        if hidden {
+            clip.frames.push(Vec::new());
+            continue;
+        }
         let roll = if script.roll_follows_hand && left {
             -pose.roll
         } else {
@@ -299,7 +323,7 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
             }
             let p = rotate(&r, p);
             [
-                home[0] + pose.offset[0] + p[0],
+                home[0] + pose.offset[0] + side + p[0],
                 home[1] + pose.offset[1] + drop + p[1],
                 home[2] + pose.offset[2] + p[2],
             ]
@@ -491,6 +515,53 @@ mod tests {
         // Palm to the camera: a folded finger tip comes toward it (−z).
         let fist = hand::Shape::Fist.joints().landmarks(&props);
         assert!(rotate(&r, fist[8])[2] < 0.0);
+    }
+
+    #[test]
+    fn a_gesture_takes_at_least_its_least_span() {
+        let mut rng = StdRng::seed_from_u64(9);
+        for _ in 0..200 {
+            let t = Timing::random(false, 0.55, &mut rng);
+            assert!(
+                t.end - t.start >= 0.55 && t.end <= 1.0,
+                "{}..{}",
+                t.start,
+                t.end
+            );
+            let t = Timing::random(false, 0.3, &mut rng);
+            assert!(t.end - t.start >= 0.3 && t.end <= 1.0);
+        }
+        // Rolls are made at a human pace: over at least 55 % of the clip.
+        let mut rng = StdRng::seed_from_u64(10);
+        assert_eq!(
+            gestures::script("Rolling Hand Forward", &mut rng).min_span,
+            0.55
+        );
+    }
+
+    #[test]
+    fn idle_hands_come_into_view_and_leave_it() {
+        // Between gestures a hand is raised into view, found by the tracker or lowered out of
+        // view: "No gesture" clips show it, so the hand appearing is not taken for a gesture.
+        let (mut arrive, mut leave) = (0, 0);
+        for seed in 0..80 {
+            let clip = generate_clip("No gesture", seed);
+            let seen: Vec<bool> = clip.frames.iter().map(|h| !h.is_empty()).collect();
+            let (Some(first), Some(last)) =
+                (seen.iter().position(|&s| s), seen.iter().rposition(|&s| s))
+            else {
+                continue;
+            };
+            let tracked = |r: &[bool]| r.iter().filter(|&&s| s).count();
+            if first >= 4 && tracked(&seen[first..]) >= 8 {
+                arrive += 1;
+            }
+            if last + 4 < seen.len() && tracked(&seen[..=last]) >= 8 {
+                leave += 1;
+            }
+        }
+        assert!((12..=50).contains(&arrive), "{arrive} of 80 arrived");
+        assert!((5..=30).contains(&leave), "{leave} of 80 left");
     }
 
     #[test]

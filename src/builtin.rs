@@ -97,8 +97,8 @@ pub static FILES: &[BuiltInFile] = &[
     // trained by training/jester_hands.toml (its header has the commands), stored as float16
     built_in!(
         "weights/jester_hands.safetensors",
-        2_218_414,
-        "688ad83c14680f8dd9765f2306eb4b2e64c013a0d92e3b59bd3cb553ee9a87e4"
+        2_218_454,
+        "466f0ca6a0fd180ac6ebdcd8cd009c5ea0f01bdcc18ee7d9188bcf85c5a7bd94"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

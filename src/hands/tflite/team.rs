@@ -373,27 +373,9 @@ mod tests {
         assert!(sums.iter().all(|&s| s == 50 * 64 * 63 / 2), "{sums:?}");
     }
 
-    #[test]
-    fn with_the_team_busy_a_panicking_task_is_resumed_after_the_others_too() {
-        // Another caller holds the team, so this one runs on rayon's threads.
-        let ran = AtomicUsize::new(0);
-        let result = {
-            let _busy = team().helpers.lock().unwrap_or_else(|e| e.into_inner());
-            catch_unwind(AssertUnwindSafe(|| {
-                in_pool(2, || {
-                    for_each(50, |i| {
-                        ran.fetch_add(1, SeqCst);
-                        assert!(i != 17, "task 17");
-                    })
-                })
-            }))
-        };
-        assert!(result.is_err());
-        assert_eq!(ran.load(SeqCst), 50);
-    }
-
-    #[test]
-    fn a_panicking_task_is_resumed_after_the_others() {
+    /// `for_each` over 50 tasks on 2 threads, task 17 panicking: whether the panic came back to
+    /// the caller, and how many tasks ran.
+    fn fifty_tasks_one_panicking() -> (bool, usize) {
         let ran = AtomicUsize::new(0);
         let result = catch_unwind(AssertUnwindSafe(|| {
             in_pool(2, || {
@@ -403,8 +385,25 @@ mod tests {
                 })
             })
         }));
-        assert!(result.is_err());
-        assert_eq!(ran.load(SeqCst), 50);
+        (result.is_err(), ran.load(SeqCst))
+    }
+
+    #[test]
+    fn with_the_team_busy_a_panicking_task_is_resumed_after_the_others_too() {
+        // Another caller holds the team, so this one runs on rayon's threads.
+        let (resumed, ran) = {
+            let _busy = team().helpers.lock().unwrap_or_else(|e| e.into_inner());
+            fifty_tasks_one_panicking()
+        };
+        assert!(resumed);
+        assert_eq!(ran, 50);
+    }
+
+    #[test]
+    fn a_panicking_task_is_resumed_after_the_others() {
+        let (resumed, ran) = fifty_tasks_one_panicking();
+        assert!(resumed);
+        assert_eq!(ran, 50);
         // The team still works afterwards.
         let hits = AtomicUsize::new(0);
         in_pool(2, || {

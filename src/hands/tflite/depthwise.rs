@@ -68,24 +68,32 @@ impl Depthwise {
         let v3 = (!c.is_multiple_of(16) && c.is_multiple_of(8))
             .then(pulp::x86::V3::try_new)
             .flatten();
-        let threads = rayon::current_num_threads();
         let rows = y.len() / (ow * c);
-        let halves = threads > 1 && rows < SPLIT_ROWS_BELOW && ow >= 2 * PX - 1;
-        // Output columns per part: whole rows, or the two halves of each row.
-        let part = if halves { ow.div_ceil(2) } else { ow };
-        let task = |i: usize, out: &mut [f32]| {
-            let (r, x0) = if halves {
-                (i / 2, (i % 2) * part)
+        let halves =
+            rayon::current_num_threads() > 1 && rows < SPLIT_ROWS_BELOW && ow >= 2 * PX - 1;
+        // Part `i`: output row `r`, columns `x0..x1` (whole rows, or the two halves of each row).
+        let part = |i: usize| {
+            if halves {
+                let mid = ow.div_ceil(2);
+                let (x0, x1) = if i.is_multiple_of(2) {
+                    (0, mid)
+                } else {
+                    (mid, ow)
+                };
+                (i / 2, x0, x1)
             } else {
-                (i, 0)
-            };
+                (i, 0, ow)
+            }
+        };
+        let task = |i: usize, out: &mut [f32]| {
+            let (r, x0, x1) = part(i);
             let row = Row {
                 dw: self,
                 x,
                 img: r / self.g.oh,
                 oy: r % self.g.oh,
                 x0,
-                x1: (x0 + part).min(ow),
+                x1,
                 out,
             };
             #[cfg(target_arch = "x86_64")]
@@ -94,24 +102,17 @@ impl Depthwise {
             }
             simd(row)
         };
-        if halves {
-            team::for_each_part(
-                y,
-                rows * 2,
-                |i| {
-                    let r = i / 2;
-                    let (a, b) = if i % 2 == 0 { (0, part) } else { (part, ow) };
-                    (r * ow + a) * c..(r * ow + b) * c
-                },
-                task,
-            );
-        } else if threads > 1 {
-            team::for_each_piece(y, ow * c, task);
-        } else {
-            y.chunks_mut(ow * c)
-                .enumerate()
-                .for_each(|(r, out)| task(r, out));
-        }
+        // One thread runs the parts in order on the caller's thread.
+        let parts = if halves { rows * 2 } else { rows };
+        team::for_each_part(
+            y,
+            parts,
+            |i| {
+                let (r, x0, x1) = part(i);
+                (r * ow + x0) * c..(r * ow + x1) * c
+            },
+            task,
+        );
     }
 }
 

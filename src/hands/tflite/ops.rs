@@ -165,17 +165,11 @@ impl Conv {
         let c_out = self.pw.c_out;
         if self.c_in * self.g.kw <= MAX_TAP_ROW && self.g.kh <= 8 {
             // [n · oh rows] of [ow, c_out]
-            let row = self.g.ow * c_out;
-            if rayon::current_num_threads() > 1 {
-                team::for_each_piece(y, row, |r, out| self.direct_row(x, r, out));
-            } else {
-                for (r, out) in y.chunks_mut(row).enumerate() {
-                    self.direct_row(x, r, out);
-                }
-            }
+            team::for_each_piece(y, self.g.ow * c_out, |r, out| self.direct_row(x, r, out));
             return;
         }
-        let task = |(b, out): (usize, &mut [f32])| {
+        // One thread runs the blocks in order on the caller's thread.
+        team::for_each_piece(y, ROWS_PER_TASK * c_out, |b, out| {
             let m = out.len() / c_out;
             COLS.with(|cols| {
                 let mut cols = cols.borrow_mut();
@@ -184,14 +178,7 @@ impl Conv {
                 self.im2col(x, b * ROWS_PER_TASK, &mut cols);
                 self.pw.run_block(&cols, out);
             });
-        };
-        if rayon::current_num_threads() > 1 {
-            team::for_each_piece(y, ROWS_PER_TASK * c_out, |b, out| task((b, out)));
-        } else {
-            y.chunks_mut(ROWS_PER_TASK * c_out)
-                .enumerate()
-                .for_each(task);
-        }
+        });
     }
 
     /// Output row `r` (of `n · oh`) into `out` `[ow, c_out]`: the pixels whose receptive field

@@ -62,12 +62,6 @@ impl Depthwise {
     /// two threads leave one waiting for the fourth, and the halves are still whole tiles.
     pub(super) fn run(&self, x: &[f32], y: &mut [f32]) {
         let (c, ow) = (self.c, self.g.ow);
-        // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
-        // where the CPU has AVX-512 too: whole vectors run the tiled loops.
-        #[cfg(target_arch = "x86_64")]
-        let v3 = (!c.is_multiple_of(16) && c.is_multiple_of(8))
-            .then(pulp::x86::V3::try_new)
-            .flatten();
         let rows = y.len() / (ow * c);
         let halves =
             rayon::current_num_threads() > 1 && rows < SPLIT_ROWS_BELOW && ow >= 2 * PX - 1;
@@ -87,20 +81,7 @@ impl Depthwise {
         };
         let task = |i: usize, out: &mut [f32]| {
             let (r, x0, x1) = part(i);
-            let row = Row {
-                dw: self,
-                x,
-                img: r / self.g.oh,
-                oy: r % self.g.oh,
-                x0,
-                x1,
-                out,
-            };
-            #[cfg(target_arch = "x86_64")]
-            if let Some(v3) = v3 {
-                return pulp::Simd::vectorize(v3, row);
-            }
-            simd(row)
+            self.part(x, r, x0, x1, out);
         };
         // One thread runs the parts in order on the caller's thread.
         let parts = if halves { rows * 2 } else { rows };
@@ -113,6 +94,56 @@ impl Depthwise {
             },
             task,
         );
+    }
+}
+
+impl Depthwise {
+    /// Columns `x0..x1` of output row `r` (of `n · oh`) into `out` `[x1 − x0, c]`, on this
+    /// thread.
+    fn part(&self, x: &[f32], r: usize, x0: usize, x1: usize, out: &mut [f32]) {
+        let row = Row {
+            dw: self,
+            x,
+            img: r / self.g.oh,
+            oy: r % self.g.oh,
+            x0,
+            x1,
+            out,
+        };
+        // Channels in whole 8-lane vectors but not 16-lane ones (24, 40...) take AVX2's vectors
+        // where the CPU has AVX-512 too: whole vectors run the tiled loops.
+        #[cfg(target_arch = "x86_64")]
+        if !self.c.is_multiple_of(16) && self.c.is_multiple_of(8) {
+            if let Some(v3) = pulp::x86::V3::try_new() {
+                return pulp::Simd::vectorize(v3, row);
+            }
+        }
+        simd(row)
+    }
+
+    /// `x` `[n, h, w, c]` → `y` `[n, oh, ow, c]` on this thread alone (inside another
+    /// operator's share of the work).
+    pub(super) fn run_here(&self, x: &[f32], y: &mut [f32]) {
+        let ow = self.g.ow;
+        for (r, out) in y.chunks_exact_mut(ow * self.c).enumerate() {
+            self.part(x, r, 0, ow, out);
+        }
+    }
+
+    /// Channels `range` alone: the same window on a map of `range.len()` channels.
+    pub(super) fn channels(&self, range: std::ops::Range<usize>) -> Depthwise {
+        let w = self
+            .w
+            .chunks_exact(self.c)
+            .flat_map(|tap| tap[range.clone()].iter().copied())
+            .collect();
+        Depthwise::new(
+            self.g,
+            range.len(),
+            w,
+            self.bias[range.clone()].to_vec(),
+            self.act.channels(range),
+        )
     }
 }
 

@@ -2,10 +2,13 @@
 //! and compared with the shapes the file declares) and turned into a [`Step`] whose weights are
 //! already in the layout its kernel reads. Constants — the float16 weights behind `DEQUANTIZE`
 //! included — are evaluated once here. A `PRELU` that alone consumes a convolution's or an
-//! addition's output is fused into it. The run itself keeps one buffer per live tensor and
+//! addition's output is fused into it, an `ADD` into the 1×1 convolution before it, and a 1×1
+//! expansion → depthwise → 1×1 projection on a 14×14 or smaller map into one step
+//! ([`Fused`]). The run itself keeps one buffer per live tensor and
 //! frees each after its last reader.
 
 use super::depthwise::Depthwise;
+use super::fused::Fused;
 use super::ops::{self, Activation, Conv, Pool, Resize};
 use super::schema::{dtype, opcode, options, OpCode, RawModel};
 use super::TensorOut;
@@ -28,6 +31,8 @@ pub(super) struct Output {
 pub(super) enum Kernel {
     Conv(Conv),
     Depthwise(Depthwise),
+    /// 1×1 expansion, depthwise, 1×1 projection on a small map, as one step.
+    Fused(Box<Fused>),
     /// Elementwise sum of two equally shaped tensors, then the activation.
     Add(Activation),
     /// Per-channel PReLU (slope per last-axis index).
@@ -55,6 +60,7 @@ impl Kernel {
         match self {
             Kernel::Conv(c) => format!("conv {}", c.describe()),
             Kernel::Depthwise(d) => format!("depthwise {}", d.describe()),
+            Kernel::Fused(f) => format!("block {}", f.describe()),
             Kernel::Add(_) => "add".into(),
             Kernel::Prelu(_) => "prelu".into(),
             Kernel::MaxPool(_) => "max pool".into(),
@@ -94,6 +100,13 @@ pub(super) struct Plan {
     /// fault their pages in on every call (a run that finds them taken allocates its own).
     spare: Mutex<Vec<Buffer>>,
 }
+
+/// Blocks whose depthwise output has at most this many pixels (the 14×14 and 7×7 maps) run
+/// as one [`Fused`] step. (Larger maps split by rows share little between the threads.)
+const FUSE_PIXELS: usize = 196;
+
+/// ... and at least this many expanded channels (two threads' shares of 32).
+const FUSE_CHANNELS: usize = 64;
 
 /// A tensor's value known at load time.
 #[derive(Debug, Clone)]
@@ -794,6 +807,7 @@ impl Plan {
         };
         plan.fuse_prelu();
         plan.fuse_residual_add();
+        plan.fuse_blocks();
         plan.schedule_frees();
         Ok(plan)
     }
@@ -891,6 +905,57 @@ impl Plan {
         }
     }
 
+    /// Turns each 1×1 expansion → depthwise → 1×1 projection whose output maps have at most
+    /// [`FUSE_PIXELS`] pixels, each layer read only by the next, into one [`Fused`] step.
+    fn fuse_blocks(&mut self) {
+        let readers = self.readers();
+        let mut i = 0;
+        while i + 2 < self.steps.len() {
+            let (a, b, c) = (&self.steps[i], &self.steps[i + 1], &self.steps[i + 2]);
+            let pointwise = |k: &Kernel| matches!(k, Kernel::Conv(c) if c.is_pointwise());
+            let fusable = pointwise(&a.kernel)
+                && a.inputs.len() == 1
+                && matches!(&b.kernel, Kernel::Depthwise(d) if d.c >= FUSE_CHANNELS)
+                && b.inputs[..] == [a.output]
+                && readers[a.output] == 1
+                && pointwise(&c.kernel)
+                && c.inputs[0] == b.output
+                && readers[b.output] == 1
+                && self.shapes[b.output]
+                    .iter()
+                    .rev()
+                    .skip(1)
+                    .product::<usize>()
+                    <= FUSE_PIXELS;
+            if !fusable {
+                i += 1;
+                continue;
+            }
+            let mut three = self.steps.drain(i..i + 3);
+            let (Some(a), Some(b), Some(c)) = (three.next(), three.next(), three.next()) else {
+                unreachable!("three steps checked above")
+            };
+            drop(three);
+            let (Kernel::Conv(expand), Kernel::Depthwise(dw), Kernel::Conv(project)) =
+                (a.kernel, b.kernel, c.kernel)
+            else {
+                unreachable!("checked above")
+            };
+            let mut inputs = a.inputs;
+            inputs.extend(&c.inputs[1..]);
+            self.steps.insert(
+                i,
+                Step {
+                    kernel: Kernel::Fused(Box::new(Fused::new(expand.pw, dw, project.pw))),
+                    inputs,
+                    output: c.output,
+                    frees: Vec::new(),
+                },
+            );
+            i += 1;
+        }
+    }
+
     /// Marks each activation's buffer to be freed after the last step that reads it.
     fn schedule_frees(&mut self) {
         let mut last = vec![None; self.shapes.len()];
@@ -973,6 +1038,7 @@ impl Plan {
                 (match &s.kernel {
                     Kernel::Conv(c) => out * c.depth(),
                     Kernel::Depthwise(d) => out * d.taps(),
+                    Kernel::Fused(f) => f.macs(out),
                     Kernel::FullyConnected(d) => out * d.depth,
                     _ => 0,
                 }) as u64

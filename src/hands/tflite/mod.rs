@@ -6,7 +6,8 @@
 //! holds the kernels the steps run: convolutions as a register-tiled product (`pointwise`),
 //! depthwise convolution (`depthwise`), PReLU and residual additions fused into them, pooling,
 //! bilinear resize and the small shape operators, on pulp's run-time SIMD dispatch
-//! (`model::kernels::simd`); `team` shares each operator's rows between threads. Only
+//! (`model::kernels::simd`); `team` shares each operator's rows between threads, and `fused`
+//! runs an inverted-residual block on a small map as one step split by channels. Only
 //! the operators and options these models use are run; anything else is refused at load with
 //! an error naming the file and the operator.
 //!
@@ -23,6 +24,7 @@
 
 mod depthwise;
 mod flatbuf;
+mod fused;
 mod graph;
 mod ops;
 mod pointwise;

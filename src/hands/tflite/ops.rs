@@ -40,7 +40,7 @@ pub(super) enum Activation {
 impl Activation {
     /// On `c`-channel pixels.
     #[inline(always)]
-    fn apply(&self, px: &mut [f32], c: usize) {
+    pub(super) fn apply(&self, px: &mut [f32], c: usize) {
         match self {
             Activation::None => {}
             Activation::Relu => px.iter_mut().for_each(|v| *v = v.max(0.0)),
@@ -52,6 +52,16 @@ impl Activation {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Activation {
+    /// The same activation on channels `range` alone (a PReLU keeps their slopes).
+    pub(super) fn channels(&self, range: std::ops::Range<usize>) -> Activation {
+        match self {
+            Activation::Prelu(a) => Activation::Prelu(a[range].to_vec()),
+            other => other.clone(),
         }
     }
 }
@@ -176,7 +186,7 @@ impl Conv {
                 cols.clear();
                 cols.resize(m * self.pw.c_in, 0.0);
                 self.im2col(x, b * ROWS_PER_TASK, &mut cols);
-                self.pw.run_block(&cols, out);
+                self.pw.run_block(&cols, out, None);
             });
         });
     }
@@ -216,7 +226,8 @@ impl Conv {
                 cols.clear();
                 cols.resize((b - a) * self.pw.c_in, 0.0);
                 self.im2col(x, r * g.ow + a, &mut cols);
-                self.pw.run_block(&cols, &mut out[a * c_out..b * c_out]);
+                self.pw
+                    .run_block(&cols, &mut out[a * c_out..b * c_out], None);
             });
         }
     }
@@ -549,6 +560,7 @@ pub(super) fn run(kernel: &super::graph::Kernel, ins: &[&[f32]], shape: &[usize]
     match kernel {
         K::Conv(conv) => conv.run(x, ins.get(1).copied(), y),
         K::Depthwise(dw) => dw.run(x, y),
+        K::Fused(f) => f.run(x, ins.get(1).copied(), y),
         K::Add(act) => {
             let c = *shape.last().unwrap_or(&1);
             // Pieces of about 64 KB: a few per thread on the large maps.

@@ -152,16 +152,40 @@ impl Pointwise {
 }
 
 impl Pointwise {
-    /// One block of rows on this thread.
-    pub(super) fn run_block(&self, x: &[f32], y: &mut [f32]) {
+    /// One block of rows on this thread, plus `res` (`[rows, c_out]`) before the activation.
+    pub(super) fn run_block(&self, x: &[f32], y: &mut [f32], res: Option<&[f32]>) {
         simd(Block {
             pw: self,
             x,
             y,
             panels: 0..self.bias.len() / NR,
             ld: self.c_out,
-            res: None,
+            res,
         });
+    }
+
+    /// The product over input channels `ins` into output channels `outs` alone, with their
+    /// bias (or none) and activation `act`: a part of this layer as a layer of its own.
+    pub(super) fn slice(
+        &self,
+        ins: std::ops::Range<usize>,
+        outs: std::ops::Range<usize>,
+        bias: bool,
+        act: Activation,
+    ) -> Pointwise {
+        let (ci, co) = (ins.len(), outs.len());
+        let mut w = vec![0f32; ci * co];
+        for (i, k) in ins.enumerate() {
+            for (j, o) in outs.clone().enumerate() {
+                w[i * co + j] = self.panels[((o / NR) * self.c_in + k) * NR + o % NR];
+            }
+        }
+        let b = if bias {
+            self.bias[outs].to_vec()
+        } else {
+            vec![0.0; co]
+        };
+        Pointwise::new(&w, ci, co, &b, act)
     }
 }
 

@@ -1,0 +1,284 @@
+//! An inverted-residual block on a small map — 1×1 expansion, depthwise convolution, 1×1
+//! projection (plus its residual), the hand landmark model's 14×14 and 7×7 stages — run as one
+//! step. With several threads it is split by the expanded channels into [`PARTS`] parts,
+//! which the threads share; one thread runs the three layers in turn.
+//!
+//! Why: run layer by layer, each layer ends with the threads waiting for each other, and what a
+//! thread wrote is not what it reads next. The expansion of a 7×7 map was split by output
+//! channels but the depthwise convolution after it by pixels, so half of its input (113 KB of
+//! 1152 channels) came from the other core's cache; a 14×14 one split by rows read the other
+//! thread's edge rows. With 2 threads these layers scaled worst (the 7×7 depthwise ones 1.24×).
+//! Here part `i` expands only its channels, runs the depthwise convolution on them and
+//! multiplies them into a partial projection over those channels; the partial sums are then
+//! added. One wait instead of three, and only the block's narrow output (the partial sums,
+//! 37–88 KB) crosses cores. (Reading the parts where they were written for one running
+//! projection sum kept the numbers of the layer-by-layer run but lost the gain: landmark model
+//! 0.99× the time with 2 threads against 0.95× this way.)
+//!
+//! The parts are the same for every thread count from 2, and their sums are added in one
+//! order, so the result is the same for 2, 3, 4... threads. It differs from one thread's (the
+//! layer-by-layer sum) by rounding: the projection's running sum is cut in [`PARTS`] sums
+//! added at the end. On one thread the parts only cost time (1.02–1.05× the landmark model's),
+//! so it keeps the layers. Four parts rather than two: 4 threads get one each, and of the two
+//! sums the 2-thread tracking test against MediaPipe (12 tracked frames, each crop placed by
+//! the landmarks before) stayed within its 1 px mean with four; with two it drifted to 1.04 px
+//! at frame 7, as rounding-level changes move that feedback loop (one thread: 0.57 px there).
+
+use super::depthwise::Depthwise;
+use super::ops::Activation;
+use super::pointwise::Pointwise;
+use super::team;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// The parts a block's expanded channels are split into with several threads (whatever their
+/// count: 2 threads run 2 each, 4 threads one each).
+pub(super) const PARTS: usize = 4;
+
+/// A part's channels start at multiples of this (whole 16-lane vectors).
+const PART_ALIGN: usize = 16;
+
+thread_local! {
+    /// The current thread's expanded map and its depthwise convolution (one part of them).
+    static MID: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The calling thread's partial sums.
+    static SUMS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One part of the block: the layers restricted to its expanded channels.
+#[derive(Debug)]
+struct Part {
+    expand: Pointwise,
+    dw: Depthwise,
+    /// Over the part's channels into every output channel; the bias in part 0 only, no
+    /// activation (applied to the sum).
+    project: Pointwise,
+}
+
+/// The three layers, and their parts (made when a run first has several threads).
+#[derive(Debug)]
+pub(super) struct Fused {
+    expand: Pointwise,
+    dw: Depthwise,
+    project: Pointwise,
+    parts: OnceLock<Vec<Part>>,
+}
+
+impl Fused {
+    /// The block of these layers (`dw.c ≥ 64`, so that each part has channels).
+    pub(super) fn new(expand: Pointwise, dw: Depthwise, project: Pointwise) -> Self {
+        assert!(dw.c >= PARTS * PART_ALIGN, "a block of {} channels", dw.c);
+        Fused {
+            expand,
+            dw,
+            project,
+            parts: OnceLock::new(),
+        }
+    }
+
+    /// `dw`'s channels in [`PARTS`] parts of whole vectors, each with its layers.
+    fn parts(&self) -> &[Part] {
+        self.parts.get_or_init(|| {
+            let c = self.dw.c;
+            let at = |i: usize| (i * c / PARTS).next_multiple_of(PART_ALIGN).min(c);
+            (0..PARTS)
+                .map(|i| {
+                    let r = at(i)..at(i + 1);
+                    let (e, p) = (&self.expand, &self.project);
+                    Part {
+                        expand: e.slice(0..e.c_in, r.clone(), true, e.act.channels(r.clone())),
+                        dw: self.dw.channels(r.clone()),
+                        project: p.slice(r, 0..p.c_out, i == 0, Activation::None),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    /// `c_in→c_mid k×k/s→c_out @ oh×ow`, for profiles.
+    pub(super) fn describe(&self) -> String {
+        let g = &self.dw.g;
+        format!(
+            "{}->{} {}x{}/{}->{} @{}x{}",
+            self.expand.c_in, self.dw.c, g.kh, g.kw, g.sh, self.project.c_out, g.oh, g.ow
+        )
+    }
+
+    /// Multiply-adds for an output of `out` values.
+    pub(super) fn macs(&self, out: usize) -> usize {
+        let pixels = out / self.project.c_out;
+        let g = &self.dw.g;
+        let pixels_in = pixels * g.h * g.w / (g.oh * g.ow);
+        pixels_in * self.expand.c_in * self.dw.c
+            + pixels * self.dw.c * (g.kh * g.kw + self.project.c_out)
+    }
+
+    /// `x` `[pixels_in, c_in]` → `y` `[pixels, c_out]`, plus `res` (like `y`) before the
+    /// projection's activation where a residual addition was fused in.
+    pub(super) fn run(&self, x: &[f32], res: Option<&[f32]>, y: &mut [f32]) {
+        let g = &self.dw.g;
+        let pixels_in = x.len() / self.expand.c_in;
+        let pixels = pixels_in / (g.h * g.w) * g.oh * g.ow;
+        let threads = rayon::current_num_threads();
+        if threads == 1 {
+            // The layers in turn: on one thread the parts only cost (1.02–1.05× the time).
+            return MID.with(|mid| {
+                let (e, d) = &mut *mid.borrow_mut();
+                let e = aligned(e, pixels_in * self.dw.c);
+                let d = aligned(d, pixels * self.dw.c);
+                self.expand.run(x, e, None);
+                self.dw.run(e, d);
+                self.project.run(d, y, res);
+            });
+        }
+        let parts = self.parts();
+        let len = y.len();
+        let mut sums = SUMS.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        // [PARTS, pixels, c_out]: part i's sum.
+        let whole = aligned(&mut sums, PARTS * len);
+        team::for_each_piece(whole, len, |i, sum| {
+            let p = &parts[i];
+            MID.with(|mid| {
+                let (e, d) = &mut *mid.borrow_mut();
+                let e = aligned(e, pixels_in * p.dw.c);
+                let d = aligned(d, pixels * p.dw.c);
+                p.expand.run_block(x, e, None);
+                p.dw.run_here(e, d);
+                p.project.run_block(d, sum, if i == 0 { res } else { None });
+            });
+        });
+        let piece = pixels.div_ceil(threads) * self.project.c_out;
+        let whole = &*whole;
+        let (act, c_out) = (&self.project.act, self.project.c_out);
+        team::for_each_piece(y, piece, |k, out| {
+            let at = k * piece;
+            out.copy_from_slice(&whole[at..at + out.len()]);
+            for sum in whole.chunks_exact(len).skip(1) {
+                for (o, v) in out.iter_mut().zip(&sum[at..]) {
+                    *o += v;
+                }
+            }
+            act.apply(out, c_out);
+        });
+        SUMS.with(|s| *s.borrow_mut() = sums);
+    }
+}
+
+/// `n` floats of `v` starting on a 64-byte boundary, so that a 16-float store fills one cache
+/// line instead of parts of two (their values are about to be overwritten).
+fn aligned(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
+    v.resize(n + 16, 0.0);
+    let start = (16 - (v.as_ptr() as usize % 64) / 4) % 16;
+    &mut v[start..start + n]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ops::Geometry;
+    use super::super::reference::{noise, with_threads};
+    use super::*;
+
+    /// An expansion `c_in → c_mid` with ReLU6, a `k×k/s` depthwise convolution with ReLU6 and a
+    /// projection to `c_out` with none, on an `h×w` map with SAME padding.
+    fn block(
+        h: usize,
+        c_in: usize,
+        c_mid: usize,
+        c_out: usize,
+        k: usize,
+        s: usize,
+    ) -> (Pointwise, Depthwise, Pointwise) {
+        let oh = h.div_ceil(s);
+        let pad = ((oh - 1) * s + k).saturating_sub(h);
+        let g = Geometry {
+            h,
+            w: h,
+            oh,
+            ow: oh,
+            kh: k,
+            kw: k,
+            sh: s,
+            sw: s,
+            pt: pad / 2,
+            pl: pad / 2,
+        };
+        let seed = (h * c_mid + k) as u64;
+        let expand = Pointwise::new(
+            &noise(c_in * c_mid, seed),
+            c_in,
+            c_mid,
+            &noise(c_mid, seed + 1),
+            Activation::Relu6,
+        );
+        let dw = Depthwise::new(
+            g,
+            c_mid,
+            noise(k * k * c_mid, seed + 2),
+            noise(c_mid, seed + 3),
+            Activation::Relu6,
+        );
+        let project = Pointwise::new(
+            &noise(c_mid * c_out, seed + 4),
+            c_mid,
+            c_out,
+            &noise(c_out, seed + 5),
+            Activation::None,
+        );
+        (expand, dw, project)
+    }
+
+    #[test]
+    fn the_block_in_parts_matches_its_layers_in_turn_whatever_the_threads() {
+        // The landmark model's shapes (7×7 and 14×14, 5×5 and 3×3, stride 1 and 2), a
+        // residual, and parts that are not whole 16-lane vectors (72 channels: 32, 16, 16, 8).
+        // (h, c_in, c_mid, c_out, k, stride)
+        let cases = [
+            (7, 192, 1152, 192, 5, 1),
+            (14, 112, 672, 112, 5, 1),
+            (14, 80, 480, 80, 3, 1),
+            (14, 112, 672, 192, 5, 2),
+            (5, 24, 72, 40, 3, 1),
+        ];
+        for (case, &(h, c_in, c_mid, c_out, k, s)) in cases.iter().enumerate() {
+            let (expand, dw, project) = block(h, c_in, c_mid, c_out, k, s);
+            let f = Fused::new(expand, dw, project);
+            let (expand, dw, project) = (&f.expand, &f.dw, &f.project);
+            let x = noise(h * h * c_in, case as u64);
+            let oh = h.div_ceil(s);
+            let res = noise(oh * oh * c_out, case as u64 + 100);
+            let res = (c_in == c_out && s == 1).then_some(&res[..]);
+            // The layers one after the other.
+            let mut e = vec![0f32; h * h * c_mid];
+            let mut d = vec![0f32; oh * oh * c_mid];
+            let mut want = vec![0f32; oh * oh * c_out];
+            with_threads(1, || {
+                expand.run(&x, &mut e, None);
+                dw.run(&e, &mut d);
+                project.run(&d, &mut want, res);
+            });
+            let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let mut first: Option<Vec<f32>> = None;
+            for threads in [1, 2, 3, 4] {
+                let mut y = vec![f32::NAN; want.len()];
+                with_threads(threads, || f.run(&x, res, &mut y));
+                for (i, (&got, &want)) in y.iter().zip(&want).enumerate() {
+                    // Fails on NaN: an element not written stays NaN.
+                    assert!(
+                        (got - want).abs() <= 1e-5 * scale,
+                        "case {case}, {threads} threads, [{i}]: {got} vs {want}"
+                    );
+                }
+                // The same parts added in the same order: the same bits for any thread count
+                // from 2 (one thread runs the layers in turn).
+                match &first {
+                    None if threads == 1 => {}
+                    None => first = Some(y),
+                    Some(two) => assert!(
+                        two.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "case {case}: {threads} threads do not give the bits of two"
+                    ),
+                }
+            }
+        }
+    }
+}

@@ -100,7 +100,7 @@ impl Depthwise {
 impl Depthwise {
     /// Columns `x0..x1` of output row `r` (of `n · oh`) into `out` `[x1 − x0, c]`, on this
     /// thread.
-    fn part(&self, x: &[f32], r: usize, x0: usize, x1: usize, out: &mut [f32]) {
+    pub(super) fn part(&self, x: &[f32], r: usize, x0: usize, x1: usize, out: &mut [f32]) {
         let row = Row {
             dw: self,
             x,

@@ -31,6 +31,10 @@ use super::team;
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+/// Blocks whose output has at most this many pixels (the 14×14 and 7×7 maps) are split into
+/// parts with several threads; larger maps split by rows share little between the threads.
+const PARTS_PIXELS: usize = 196;
+
 /// The parts a block's expanded channels are split into with several threads (whatever their
 /// count: 2 threads run 2 each, 4 threads one each).
 pub(super) const PARTS: usize = 4;
@@ -120,6 +124,18 @@ impl Fused {
         let pixels_in = x.len() / self.expand.c_in;
         let pixels = pixels_in / (g.h * g.w) * g.oh * g.ow;
         let threads = rayon::current_num_threads();
+        if pixels > PARTS_PIXELS {
+            // Each thread its contiguous range of output rows.
+            let rows = pixels / g.ow;
+            let row = g.ow * self.project.c_out;
+            let per = rows.div_ceil(threads);
+            return team::for_each_part(
+                y,
+                rows.div_ceil(per),
+                |i| i * per * row..((i + 1) * per).min(rows) * row,
+                |i, out| self.row_by_row(x, res, i * per, out),
+            );
+        }
         if threads == 1 {
             // The layers in turn: on one thread the parts only cost (1.02–1.05× the time).
             return MID.with(|mid| {
@@ -161,6 +177,48 @@ impl Fused {
             act.apply(out, c_out);
         });
         SUMS.with(|s| *s.borrow_mut() = sums);
+    }
+
+    /// A large map, output rows `r0..` (as many as `y` holds) on this thread: each depthwise
+    /// output row as soon as the expanded rows under it are made, and its projection at once,
+    /// so the depthwise convolution reads expanded rows just written (still in L1/L2) instead of
+    /// a whole expanded map (3.2 MB at 112×112×64, more than L2), and the threads wait once per
+    /// block instead of once per layer. A thread makes the expanded rows its output rows need,
+    /// in its own buffer: the rows at the edge between two threads are made by both. The same
+    /// operations per value as the layers in turn.
+    fn row_by_row(&self, x: &[f32], res: Option<&[f32]>, r0: usize, y: &mut [f32]) {
+        let g = &self.dw.g;
+        let (c_in, c, c_out) = (self.expand.c_in, self.dw.c, self.project.c_out);
+        let images = x.len() / (g.h * g.w * c_in);
+        let first_row = |r: usize| {
+            let (img, oy) = (r / g.oh, r % g.oh);
+            img * g.h + (oy * g.sh).saturating_sub(g.pt)
+        };
+        MID.with(|mid| {
+            let (e, d) = &mut *mid.borrow_mut();
+            let e = aligned(e, images * g.h * g.w * c);
+            let d = aligned(d, g.ow * c);
+            // Expanded rows made so far (over all images).
+            let mut made = first_row(r0);
+            for (k, y) in y.chunks_exact_mut(g.ow * c_out).enumerate() {
+                let r = r0 + k;
+                let (img, oy) = (r / g.oh, r % g.oh);
+                let below = (oy * g.sh + g.kh).saturating_sub(g.pt).min(g.h);
+                let need = img * g.h + below;
+                made = made.max(first_row(r));
+                if need > made {
+                    self.expand.run_block(
+                        &x[made * g.w * c_in..need * g.w * c_in],
+                        &mut e[made * g.w * c..need * g.w * c],
+                        None,
+                    );
+                    made = need;
+                }
+                self.dw.part(e, r, 0, g.ow, d);
+                let out = r * g.ow * c_out..(r + 1) * g.ow * c_out;
+                self.project.run_block(d, y, res.map(|s| &s[out]));
+            }
+        });
     }
 }
 
@@ -230,7 +288,8 @@ mod tests {
     #[test]
     fn the_block_in_parts_matches_its_layers_in_turn_whatever_the_threads() {
         // The landmark model's shapes (7×7 and 14×14, 5×5 and 3×3, stride 1 and 2), a
-        // residual, and parts that are not whole 16-lane vectors (72 channels: 32, 16, 16, 8).
+        // residual, parts that are not whole 16-lane vectors (72 channels: 32, 16, 16, 8), and
+        // maps too large for parts.
         // (h, c_in, c_mid, c_out, k, stride)
         let cases = [
             (7, 192, 1152, 192, 5, 1),
@@ -238,6 +297,9 @@ mod tests {
             (14, 80, 480, 80, 3, 1),
             (14, 112, 672, 192, 5, 2),
             (5, 24, 72, 40, 3, 1),
+            // Larger maps: row by row, the rows shared between threads.
+            (30, 16, 64, 24, 3, 2),
+            (28, 24, 72, 24, 5, 1),
         ];
         for (case, &(h, c_in, c_mid, c_out, k, s)) in cases.iter().enumerate() {
             let (expand, dw, project) = block(h, c_in, c_mid, c_out, k, s);
@@ -269,7 +331,8 @@ mod tests {
                     );
                 }
                 // The same parts added in the same order: the same bits for any thread count
-                // from 2 (one thread runs the layers in turn).
+                // from 2 (one thread runs the layers in turn; large maps are row by row
+                // whatever the threads).
                 match &first {
                     None if threads == 1 => {}
                     None => first = Some(y),

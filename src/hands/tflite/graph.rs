@@ -3,8 +3,7 @@
 //! already in the layout its kernel reads. Constants — the float16 weights behind `DEQUANTIZE`
 //! included — are evaluated once here. A `PRELU` that alone consumes a convolution's or an
 //! addition's output is fused into it, an `ADD` into the 1×1 convolution before it, and a 1×1
-//! expansion → depthwise → 1×1 projection on a 14×14 or smaller map into one step
-//! ([`Fused`]). The run itself keeps one buffer per live tensor and
+//! expansion → depthwise → 1×1 projection into one step ([`Fused`]). The run itself keeps one buffer per live tensor and
 //! frees each after its last reader.
 
 use super::depthwise::Depthwise;
@@ -101,11 +100,7 @@ pub(super) struct Plan {
     spare: Mutex<Vec<Buffer>>,
 }
 
-/// Blocks whose depthwise output has at most this many pixels (the 14×14 and 7×7 maps) run
-/// as one [`Fused`] step. (Larger maps split by rows share little between the threads.)
-const FUSE_PIXELS: usize = 196;
-
-/// ... and at least this many expanded channels (two threads' shares of 32).
+/// Blocks with at least this many expanded channels run as one [`Fused`] step (4 parts of 16).
 const FUSE_CHANNELS: usize = 64;
 
 /// A tensor's value known at load time.
@@ -905,8 +900,8 @@ impl Plan {
         }
     }
 
-    /// Turns each 1×1 expansion → depthwise → 1×1 projection whose output maps have at most
-    /// [`FUSE_PIXELS`] pixels, each layer read only by the next, into one [`Fused`] step.
+    /// Turns each 1×1 expansion → depthwise → 1×1 projection, each layer read only by the
+    /// next, into one [`Fused`] step.
     fn fuse_blocks(&mut self) {
         let readers = self.readers();
         let mut i = 0;
@@ -920,13 +915,7 @@ impl Plan {
                 && readers[a.output] == 1
                 && pointwise(&c.kernel)
                 && c.inputs[0] == b.output
-                && readers[b.output] == 1
-                && self.shapes[b.output]
-                    .iter()
-                    .rev()
-                    .skip(1)
-                    .product::<usize>()
-                    <= FUSE_PIXELS;
+                && readers[b.output] == 1;
             if !fusable {
                 i += 1;
                 continue;

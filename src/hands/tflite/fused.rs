@@ -225,7 +225,11 @@ impl Fused {
 /// `n` floats of `v` starting on a 64-byte boundary, so that a 16-float store fills one cache
 /// line instead of parts of two (their values are about to be overwritten).
 fn aligned(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    v.resize(n + 16, 0.0);
+    // Never shrunk: blocks of every size share the buffers, and growing them again on each
+    // call would zero them each time (2 % of the landmark model's time).
+    if v.len() < n + 16 {
+        v.resize(n + 16, 0.0);
+    }
     let start = (16 - (v.as_ptr() as usize % 64) / 4) % 16;
     &mut v[start..start + n]
 }

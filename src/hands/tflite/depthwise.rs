@@ -239,11 +239,17 @@ impl pulp::WithSimd for Row<'_> {
                                 bias: bv[j],
                                 zero,
                             };
-                            let acc = match (g.kw, g.sw) {
-                                (5, 1) => t.tile::<5, 1>(simd),
-                                (3, 1) => t.tile::<3, 1>(simd),
-                                (5, 2) => t.tile::<5, 2>(simd),
-                                _ => t.tile::<3, 2>(simd),
+                            // Tiles whose taps all fall inside the row load without checks.
+                            let inside = ix0 >= 0 && ix0 as usize + (PX - 1) * g.sw + g.kw <= g.w;
+                            let acc = match (g.kw, g.sw, inside) {
+                                (5, 1, true) => t.tile::<5, 1, true>(simd),
+                                (3, 1, true) => t.tile::<3, 1, true>(simd),
+                                (5, 2, true) => t.tile::<5, 2, true>(simd),
+                                (_, _, true) => t.tile::<3, 2, true>(simd),
+                                (5, 1, false) => t.tile::<5, 1, false>(simd),
+                                (3, 1, false) => t.tile::<3, 1, false>(simd),
+                                (5, 2, false) => t.tile::<5, 2, false>(simd),
+                                _ => t.tile::<3, 2, false>(simd),
                             };
                             for (i, a) in acc.into_iter().enumerate().take(x1 - ox) {
                                 ov[(ox - x0 + i) * cv + j] = activate(simd, &dw.act, a, sv[j]);
@@ -381,19 +387,31 @@ impl<S: Simd> Taps<'_, S> {
     /// The PX pixels' sums: each tap row's (PX − 1)·SW + KW input vectors are loaded once
     /// (zeros outside the map) and used by every pixel and tap that reads them.
     #[inline(always)]
-    fn tile<const KW: usize, const SW: usize>(&self, simd: S) -> [S::f32s; PX] {
+    fn tile<const KW: usize, const SW: usize, const INSIDE: bool>(&self, simd: S) -> [S::f32s; PX] {
         let span = (PX - 1) * SW + KW;
         let mut acc = [self.bias; PX];
         for (ky, base) in self.bases.iter().enumerate() {
             let Some(base) = *base else { continue };
-            let xs: [S::f32s; XS] = core::array::from_fn(|t| {
-                let ix = self.ix0 + t as isize;
-                if t < span && ix >= 0 && (ix as usize) < self.w {
-                    self.xv[base + ix as usize * self.cv + self.j]
-                } else {
-                    self.zero
-                }
-            });
+            let xs: [S::f32s; XS] = if INSIDE {
+                let start = base + self.ix0 as usize * self.cv + self.j;
+                let row = &self.xv[start..start + (span - 1) * self.cv + 1];
+                core::array::from_fn(|t| {
+                    if t < span {
+                        row[t * self.cv]
+                    } else {
+                        self.zero
+                    }
+                })
+            } else {
+                core::array::from_fn(|t| {
+                    let ix = self.ix0 + t as isize;
+                    if t < span && ix >= 0 && (ix as usize) < self.w {
+                        self.xv[base + ix as usize * self.cv + self.j]
+                    } else {
+                        self.zero
+                    }
+                })
+            };
             let ws: [S::f32s; KW] =
                 core::array::from_fn(|kx| self.wv[(ky * KW + kx) * self.cv + self.j]);
             for kx in 0..KW {

@@ -522,16 +522,19 @@ fn store<S: Simd, const V: usize>(
     res: Option<&[f32]>,
     out: &mut [f32],
 ) {
+    let lanes = S::F32_LANES;
     if let Some(res) = res {
-        let mut tmp = [0f32; NR];
-        let r = if res.len() == NR {
-            load::<S, V>(res)
+        if res.len() == NR {
+            for (a, r) in acc.iter_mut().zip(load::<S, V>(res)) {
+                *a = simd.add_f32s(*a, r);
+            }
         } else {
-            tmp[..res.len()].copy_from_slice(res);
-            load::<S, V>(&tmp)
-        };
-        for (a, r) in acc.iter_mut().zip(r) {
-            *a = simd.add_f32s(*a, r);
+            // A last panel's channels: masked loads (24 channels: 16 + 8), zeros past them.
+            for (i, a) in acc.iter_mut().enumerate() {
+                let lo = (i * lanes).min(res.len());
+                let hi = (lo + lanes).min(res.len());
+                *a = simd.add_f32s(*a, simd.partial_load_f32s(&res[lo..hi]));
+            }
         }
     }
     let zero = simd.splat_f32s(0.0);
@@ -555,13 +558,15 @@ fn store<S: Simd, const V: usize>(
             *d = a;
         }
     } else {
-        let mut tmp = [0f32; NR];
-        let (v, _) = S::as_mut_simd_f32s(&mut tmp);
-        for (d, a) in v.iter_mut().zip(acc) {
-            *d = a;
-        }
+        // Masked stores (a copy through a stack buffer went through memcpy on every row).
         let n = out.len();
-        out.copy_from_slice(&tmp[..n]);
+        for (i, a) in acc.into_iter().enumerate() {
+            let lo = (i * lanes).min(n);
+            let hi = (lo + lanes).min(n);
+            if lo < hi {
+                simd.partial_store_f32s(&mut out[lo..hi], a);
+            }
+        }
     }
 }
 

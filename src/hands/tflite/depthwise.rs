@@ -180,12 +180,6 @@ impl pulp::WithSimd for Row<'_> {
         let (g, c) = (&dw.g, dw.c);
         let lanes = S::F32_LANES;
         // The input rows under this output row (`None` in the padding).
-        let lines: Vec<Option<&[f32]>> = (0..g.kh)
-            .map(|ky| {
-                let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
-                Some(&x[(img * g.h + iy) * g.w * c..][..g.w * c])
-            })
-            .collect();
         // Output columns whose whole window is inside the map.
         let inner_lo = g.pl.div_ceil(g.sw);
         let inner_hi = if g.w + g.pl >= g.kw {
@@ -203,12 +197,22 @@ impl pulp::WithSimd for Row<'_> {
             let sv = S::as_simd_f32s(&dw.slopes).0;
             let ov = S::as_mut_simd_f32s(out).0;
             // Vector index of each tap row's first pixel.
-            let bases: Vec<Option<usize>> = (0..g.kh)
-                .map(|ky| {
-                    let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
-                    Some((img * g.h + iy) * g.w * cv)
-                })
-                .collect();
+            let base = |ky: usize| {
+                let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
+                Some((img * g.h + iy) * g.w * cv)
+            };
+            // On the stack for the usual windows (a row is one call, hundreds a model call).
+            let mut few = [None; 8];
+            let many: Vec<Option<usize>>;
+            let bases: &[Option<usize>] = if g.kh <= few.len() {
+                for (ky, b) in few.iter_mut().enumerate().take(g.kh) {
+                    *b = base(ky);
+                }
+                &few[..g.kh]
+            } else {
+                many = (0..g.kh).map(base).collect();
+                &many
+            };
             let zero = simd.splat_f32s(0.0);
             let span = |kw: usize, sw: usize| (PX - 1) * sw + kw <= XS;
             let tiled = matches!((g.kw, g.sw), (3 | 5, 1 | 2)) && span(g.kw, g.sw);
@@ -231,7 +235,7 @@ impl pulp::WithSimd for Row<'_> {
                             let t = Taps {
                                 xv,
                                 wv,
-                                bases: &bases,
+                                bases,
                                 j,
                                 cv,
                                 ix0,
@@ -279,6 +283,12 @@ impl pulp::WithSimd for Row<'_> {
             }
             return;
         }
+        let lines: Vec<Option<&[f32]>> = (0..g.kh)
+            .map(|ky| {
+                let iy = (oy * g.sh + ky).checked_sub(g.pt).filter(|&v| v < g.h)?;
+                Some(&x[(img * g.h + iy) * g.w * c..][..g.w * c])
+            })
+            .collect();
         let mut c0 = 0;
         while c0 < c {
             let cn = lanes.min(c - c0);

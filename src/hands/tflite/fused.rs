@@ -36,7 +36,7 @@ use std::sync::OnceLock;
 const PARTS_PIXELS: usize = 196;
 
 /// The parts a block's expanded channels are split into with several threads (whatever their
-/// count: 2 threads run 2 each, 4 threads one each).
+/// count: 2 threads run 2 each, 4 threads one each). Their sums are added as a pair of pairs.
 pub(super) const PARTS: usize = 4;
 
 /// A part's channels start at multiples of this (whole 16-lane vectors).
@@ -152,7 +152,8 @@ impl Fused {
         let mut sums = SUMS.with(|s| std::mem::take(&mut *s.borrow_mut()));
         // [PARTS, pixels, c_out]: part i's sum.
         let whole = aligned(&mut sums, PARTS * len);
-        team::for_each_piece(whole, len, |i, sum| {
+        // Part `i` into `sum`, plus `add` (the block's residual for part 0).
+        let part = |i: usize, sum: &mut [f32], add: Option<&[f32]>| {
             let p = &parts[i];
             MID.with(|mid| {
                 let (e, d) = &mut *mid.borrow_mut();
@@ -160,18 +161,44 @@ impl Fused {
                 let d = aligned(d, pixels * p.dw.c);
                 p.expand.run_block(x, e, None);
                 p.dw.run_here(e, d);
-                p.project.run_block(d, sum, if i == 0 { res } else { None });
+                p.project.run_block(d, sum, add);
             });
-        });
+        };
+        // The sum is ((p0 + p1) + p2) + p3 whatever the threads. Fewer than 4 threads take the
+        // parts in pairs, and part 1 adds part 0 as it stores (the residual's path; p1 + p0 is
+        // p0 + p1): one buffer fewer to read back, and that one on the core that wrote it.
+        let paired = threads < PARTS;
+        if paired {
+            team::for_each_piece(whole, 2 * len, |j, pair| {
+                let (a, b) = pair.split_at_mut(len);
+                if j == 0 {
+                    part(0, a, res);
+                    part(1, b, Some(a));
+                } else {
+                    part(2, a, None);
+                    part(3, b, None);
+                }
+            });
+        } else {
+            team::for_each_piece(whole, len, |i, sum| {
+                part(i, sum, if i == 0 { res } else { None })
+            });
+        }
         let piece = pixels.div_ceil(threads) * self.project.c_out;
         let whole = &*whole;
         let (act, c_out) = (&self.project.act, self.project.c_out);
         team::for_each_piece(y, piece, |k, out| {
             let at = k * piece;
-            out.copy_from_slice(&whole[at..at + out.len()]);
-            for sum in whole.chunks_exact(len).skip(1) {
-                for (o, v) in out.iter_mut().zip(&sum[at..]) {
-                    *o += v;
+            let n = out.len();
+            let p = |i: usize| &whole[i * len + at..][..n];
+            if paired {
+                for (((o, ab), c), d) in out.iter_mut().zip(p(1)).zip(p(2)).zip(p(3)) {
+                    *o = ab + c + d;
+                }
+            } else {
+                for ((((o, a), b), c), d) in out.iter_mut().zip(p(0)).zip(p(1)).zip(p(2)).zip(p(3))
+                {
+                    *o = a + b + c + d;
                 }
             }
             act.apply(out, c_out);

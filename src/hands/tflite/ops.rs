@@ -479,6 +479,25 @@ impl Dense {
     }
 
     fn run(&self, x: &[f32], y: &mut [f32]) {
+        let threads = rayon::current_num_threads();
+        if threads > 1
+            && x.len() == self.depth
+            && self.units * self.depth >= SPLIT_DENSE_MACS
+            && !matches!(self.act, Activation::Prelu(_))
+        {
+            // One input row (the landmark model's heads, 1152 → 63): each thread its units,
+            // reading only their part of the weights.
+            let per = self.units.div_ceil(threads);
+            team::for_each_piece(y, per, |i, out| {
+                simd(DenseUnits {
+                    d: self,
+                    x,
+                    u0: i * per,
+                    out,
+                })
+            });
+            return;
+        }
         simd(DenseRun { d: self, x, y });
     }
 
@@ -502,6 +521,36 @@ impl Dense {
 }
 
 /// [`Dense::run`] compiled for the CPU's instruction set.
+/// Fully connected layers of at least this many multiply-adds split one row's units between
+/// threads.
+const SPLIT_DENSE_MACS: usize = 32768;
+
+/// Units `u0..u0 + out.len()` of a one-row fully connected layer.
+struct DenseUnits<'a> {
+    d: &'a Dense,
+    x: &'a [f32],
+    u0: usize,
+    out: &'a mut [f32],
+}
+
+impl pulp::WithSimd for DenseUnits<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let DenseUnits { d, x, u0, out } = self;
+        let units = u0..u0 + out.len();
+        for ((o, w), &b) in out
+            .iter_mut()
+            .zip(d.w[units.start * d.depth..units.end * d.depth].chunks_exact(d.depth))
+            .zip(&d.bias[units])
+        {
+            *o = b + dot(x, w);
+        }
+        d.act.apply(out, out.len());
+    }
+}
+
 struct DenseRun<'a> {
     d: &'a Dense,
     x: &'a [f32],

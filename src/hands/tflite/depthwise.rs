@@ -227,6 +227,11 @@ impl pulp::WithSimd for Row<'_> {
             for jb in (0..cv).step_by(per_block) {
                 let js = jb..(jb + per_block).min(cv);
                 let mut ox = x0;
+                // Rows of 7 and 14 pixels (the 7×7 and 14×14 maps, and their half rows) in
+                // tiles of 7 on AVX-512 (7 sums, 11 inputs and 5 weights in its 32 registers):
+                // tiles of 4 computed 8 and 16 pixels for them.
+                let seven = S::F32_LANES == 16 && g.sw == 1 && (x1 - x0).is_multiple_of(7);
+                let px = if seven { 7 } else { PX };
                 while ox < x1 {
                     if tiled {
                         let ix0 = (ox * g.sw) as isize - g.pl as isize;
@@ -244,22 +249,31 @@ impl pulp::WithSimd for Row<'_> {
                                 zero,
                             };
                             // Tiles whose taps all fall inside the row load without checks.
-                            let inside = ix0 >= 0 && ix0 as usize + (PX - 1) * g.sw + g.kw <= g.w;
-                            let acc = match (g.kw, g.sw, inside) {
-                                (5, 1, true) => t.tile::<5, 1, true>(simd),
-                                (3, 1, true) => t.tile::<3, 1, true>(simd),
-                                (5, 2, true) => t.tile::<5, 2, true>(simd),
-                                (_, _, true) => t.tile::<3, 2, true>(simd),
-                                (5, 1, false) => t.tile::<5, 1, false>(simd),
-                                (3, 1, false) => t.tile::<3, 1, false>(simd),
-                                (5, 2, false) => t.tile::<5, 2, false>(simd),
-                                _ => t.tile::<3, 2, false>(simd),
-                            };
-                            for (i, a) in acc.into_iter().enumerate().take(x1 - ox) {
-                                ov[(ox - x0 + i) * cv + j] = activate(simd, &dw.act, a, sv[j]);
+                            let inside = ix0 >= 0 && ix0 as usize + (px - 1) * g.sw + g.kw <= g.w;
+                            macro_rules! store {
+                                ($acc:expr) => {
+                                    for (i, a) in $acc.into_iter().enumerate().take(x1 - ox) {
+                                        ov[(ox - x0 + i) * cv + j] =
+                                            activate(simd, &dw.act, a, sv[j]);
+                                    }
+                                };
+                            }
+                            match (seven, g.kw, g.sw, inside) {
+                                (true, 5, _, true) => store!(t.tile::<5, 1, true, 7>(simd)),
+                                (true, 5, _, false) => store!(t.tile::<5, 1, false, 7>(simd)),
+                                (true, _, _, true) => store!(t.tile::<3, 1, true, 7>(simd)),
+                                (true, _, _, false) => store!(t.tile::<3, 1, false, 7>(simd)),
+                                (_, 5, 1, true) => store!(t.tile::<5, 1, true, PX>(simd)),
+                                (_, 3, 1, true) => store!(t.tile::<3, 1, true, PX>(simd)),
+                                (_, 5, 2, true) => store!(t.tile::<5, 2, true, PX>(simd)),
+                                (_, _, _, true) => store!(t.tile::<3, 2, true, PX>(simd)),
+                                (_, 5, 1, false) => store!(t.tile::<5, 1, false, PX>(simd)),
+                                (_, 3, 1, false) => store!(t.tile::<3, 1, false, PX>(simd)),
+                                (_, 5, 2, false) => store!(t.tile::<5, 2, false, PX>(simd)),
+                                _ => store!(t.tile::<3, 2, false, PX>(simd)),
                             }
                         }
-                        ox += PX;
+                        ox += px;
                         continue;
                     }
                     for j in js.clone() {
@@ -372,7 +386,8 @@ fn activate<S: Simd>(simd: S, act: &Activation, v: S::f32s, slope: S::f32s) -> S
     }
 }
 
-/// Input vectors held by a tile: enough for PX pixels of a 5-wide window at stride 2.
+/// Input vectors held by a tile: enough for PX pixels of a 5-wide window at stride 2, or 7 at
+/// stride 1.
 const XS: usize = 12;
 
 /// What a tile of PX neighbouring output pixels reads, for one vector of channels.
@@ -394,12 +409,15 @@ struct Taps<'a, S: Simd> {
 }
 
 impl<S: Simd> Taps<'_, S> {
-    /// The PX pixels' sums: each tap row's (PX − 1)·SW + KW input vectors are loaded once
+    /// The P pixels' sums: each tap row's (P − 1)·SW + KW input vectors are loaded once
     /// (zeros outside the map) and used by every pixel and tap that reads them.
     #[inline(always)]
-    fn tile<const KW: usize, const SW: usize, const INSIDE: bool>(&self, simd: S) -> [S::f32s; PX] {
-        let span = (PX - 1) * SW + KW;
-        let mut acc = [self.bias; PX];
+    fn tile<const KW: usize, const SW: usize, const INSIDE: bool, const P: usize>(
+        &self,
+        simd: S,
+    ) -> [S::f32s; P] {
+        let span = (P - 1) * SW + KW;
+        let mut acc = [self.bias; P];
         for (ky, base) in self.bases.iter().enumerate() {
             let Some(base) = *base else { continue };
             let xs: [S::f32s; XS] = if INSIDE {
@@ -445,7 +463,9 @@ mod tests {
         // a larger one (whole rows), channels in 16-lane, 8-lane (AVX2 path) and partial
         // vectors, strides 1 and 2, SAME padding on both sides, two images of 7 rows.
         // (n, h, w, c, k, stride, pt, pl)
-        let cases: [[usize; 8]; 7] = [
+        let cases: [[usize; 8]; 8] = [
+            // Rows of 7 and 14: tiles of 7 on AVX-512 (whole rows, and halves with 2 threads).
+            [1, 14, 14, 48, 3, 1, 1, 1],
             [1, 7, 7, 64, 5, 1, 2, 2],
             [1, 14, 14, 40, 3, 1, 1, 1],
             [1, 14, 14, 48, 5, 2, 1, 1],

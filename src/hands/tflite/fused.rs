@@ -138,10 +138,7 @@ impl Fused {
         }
         if threads == 1 {
             // The layers in turn: on one thread the parts only cost (1.02–1.05× the time).
-            return MID.with(|mid| {
-                let (e, d) = &mut *mid.borrow_mut();
-                let e = aligned(e, pixels_in * self.dw.c);
-                let d = aligned(d, pixels * self.dw.c);
+            return with_scratch(pixels_in * self.dw.c, pixels * self.dw.c, |e, d| {
                 self.expand.run(x, e, None);
                 self.dw.run(e, d);
                 self.project.run(d, y, res);
@@ -155,10 +152,7 @@ impl Fused {
         // Part `i` into `sum`, plus `add` (the block's residual for part 0).
         let part = |i: usize, sum: &mut [f32], add: Option<&[f32]>| {
             let p = &parts[i];
-            MID.with(|mid| {
-                let (e, d) = &mut *mid.borrow_mut();
-                let e = aligned(e, pixels_in * p.dw.c);
-                let d = aligned(d, pixels * p.dw.c);
+            with_scratch(pixels_in * p.dw.c, pixels * p.dw.c, |e, d| {
                 p.expand.run_block(x, e, None);
                 p.dw.run_here(e, d);
                 p.project.run_block(d, sum, add);
@@ -221,10 +215,7 @@ impl Fused {
             let (img, oy) = (r / g.oh, r % g.oh);
             img * g.h + (oy * g.sh).saturating_sub(g.pt)
         };
-        MID.with(|mid| {
-            let (e, d) = &mut *mid.borrow_mut();
-            let e = aligned(e, images * g.h * g.w * c);
-            let d = aligned(d, g.ow * c);
+        with_scratch(images * g.h * g.w * c, g.ow * c, |e, d| {
             // Expanded rows made so far (over all images).
             let mut made = first_row(r0);
             for (k, y) in y.chunks_exact_mut(g.ow * c_out).enumerate() {
@@ -247,6 +238,15 @@ impl Fused {
             }
         });
     }
+}
+
+/// `f` on the current thread's scratch buffers for an expanded map (`e` floats) and a
+/// depthwise output (`d` floats).
+fn with_scratch<R>(e: usize, d: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    MID.with(|mid| {
+        let (ev, dv) = &mut *mid.borrow_mut();
+        f(aligned(ev, e), aligned(dv, d))
+    })
 }
 
 /// `n` floats of `v` starting on a 64-byte boundary, so that a 16-float store fills one cache

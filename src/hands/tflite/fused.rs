@@ -1,7 +1,8 @@
-//! An inverted-residual block on a small map — 1×1 expansion, depthwise convolution, 1×1
-//! projection (plus its residual), the hand landmark model's 14×14 and 7×7 stages — run as one
-//! step. With several threads it is split by the expanded channels into [`PARTS`] parts,
-//! which the threads share; one thread runs the three layers in turn.
+//! An inverted-residual block — 1×1 expansion, depthwise convolution, 1×1 projection (plus its
+//! residual) — run as one step. On a small map (the hand landmark model's 14×14 and 7×7
+//! stages) with several threads it is split by the expanded channels into [`PARTS`] parts,
+//! which the threads share, and one thread runs the three layers in turn; a larger map runs
+//! row by row ([`Fused::row_by_row`]: the expanded rows are read back while still in cache).
 //!
 //! Why: run layer by layer, each layer ends with the threads waiting for each other, and what a
 //! thread wrote is not what it reads next. The expansion of a 7×7 map was split by output
@@ -36,7 +37,7 @@ use std::sync::OnceLock;
 const PARTS_PIXELS: usize = 196;
 
 /// The parts a block's expanded channels are split into with several threads (whatever their
-/// count: 2 threads run 2 each, 4 threads one each). Their sums are added as a pair of pairs.
+/// count: 2 threads run 2 each, 4 threads one each).
 pub(super) const PARTS: usize = 4;
 
 /// A part's channels start at multiples of this (whole 16-lane vectors).
@@ -69,9 +70,12 @@ pub(super) struct Fused {
 }
 
 impl Fused {
-    /// The block of these layers (`dw.c ≥ 64`, so that each part has channels).
+    /// Fewest expanded channels a block may have: a whole vector for each part.
+    pub(super) const MIN_CHANNELS: usize = PARTS * PART_ALIGN;
+
+    /// The block of these layers (`dw.c ≥` [`Fused::MIN_CHANNELS`]).
     pub(super) fn new(expand: Pointwise, dw: Depthwise, project: Pointwise) -> Self {
-        assert!(dw.c >= PARTS * PART_ALIGN, "a block of {} channels", dw.c);
+        assert!(dw.c >= Self::MIN_CHANNELS, "a block of {} channels", dw.c);
         Fused {
             expand,
             dw,

@@ -3,8 +3,8 @@
 //! already in the layout its kernel reads. Constants — the float16 weights behind `DEQUANTIZE`
 //! included — are evaluated once here. A `PRELU` that alone consumes a convolution's or an
 //! addition's output is fused into it, an `ADD` into the 1×1 convolution before it, and a 1×1
-//! expansion → depthwise → 1×1 projection into one step ([`Fused`]). The run itself keeps one buffer per live tensor and
-//! frees each after its last reader.
+//! expansion → depthwise → 1×1 projection into one step ([`Fused`]). The run itself keeps one
+//! buffer per live tensor and frees each after its last reader.
 
 use super::depthwise::Depthwise;
 use super::fused::Fused;
@@ -30,7 +30,7 @@ pub(super) struct Output {
 pub(super) enum Kernel {
     Conv(Conv),
     Depthwise(Depthwise),
-    /// 1×1 expansion, depthwise, 1×1 projection on a small map, as one step.
+    /// 1×1 expansion, depthwise, 1×1 projection, as one step.
     Fused(Box<Fused>),
     /// Elementwise sum of two equally shaped tensors, then the activation.
     Add(Activation),
@@ -99,9 +99,6 @@ pub(super) struct Plan {
     /// fault their pages in on every call (a run that finds them taken allocates its own).
     spare: Mutex<Vec<Buffer>>,
 }
-
-/// Blocks with at least this many expanded channels run as one [`Fused`] step (4 parts of 16).
-const FUSE_CHANNELS: usize = 64;
 
 /// A tensor's value known at load time.
 #[derive(Debug, Clone)]
@@ -910,7 +907,7 @@ impl Plan {
             let pointwise = |k: &Kernel| matches!(k, Kernel::Conv(c) if c.is_pointwise());
             let fusable = pointwise(&a.kernel)
                 && a.inputs.len() == 1
-                && matches!(&b.kernel, Kernel::Depthwise(d) if d.c >= FUSE_CHANNELS)
+                && matches!(&b.kernel, Kernel::Depthwise(d) if d.c >= Fused::MIN_CHANNELS)
                 && b.inputs[..] == [a.output]
                 && readers[a.output] == 1
                 && pointwise(&c.kernel)

@@ -54,9 +54,7 @@ impl Activation {
             }
         }
     }
-}
 
-impl Activation {
     /// The same activation on channels `range` alone (a PReLU keeps their slopes).
     pub(super) fn channels(&self, range: std::ops::Range<usize>) -> Activation {
         match self {
@@ -508,19 +506,25 @@ impl Dense {
             .chunks_exact(self.depth)
             .zip(y.chunks_exact_mut(self.units))
         {
-            for ((d, w), &b) in out
-                .iter_mut()
-                .zip(self.w.chunks_exact(self.depth))
-                .zip(&self.bias)
-            {
-                *d = b + dot(row, w);
-            }
+            self.units(row, 0, out);
             self.act.apply(out, self.units);
+        }
+    }
+
+    /// Units `u0..u0 + out.len()` of one input row, before the activation.
+    #[inline(always)]
+    fn units(&self, row: &[f32], u0: usize, out: &mut [f32]) {
+        let units = u0..u0 + out.len();
+        for ((d, w), &b) in out
+            .iter_mut()
+            .zip(self.w[units.start * self.depth..units.end * self.depth].chunks_exact(self.depth))
+            .zip(&self.bias[units])
+        {
+            *d = b + dot(row, w);
         }
     }
 }
 
-/// [`Dense::run`] compiled for the CPU's instruction set.
 /// Fully connected layers of at least this many multiply-adds split one row's units between
 /// threads.
 const SPLIT_DENSE_MACS: usize = 32768;
@@ -539,18 +543,13 @@ impl pulp::WithSimd for DenseUnits<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let DenseUnits { d, x, u0, out } = self;
-        let units = u0..u0 + out.len();
-        for ((o, w), &b) in out
-            .iter_mut()
-            .zip(d.w[units.start * d.depth..units.end * d.depth].chunks_exact(d.depth))
-            .zip(&d.bias[units])
-        {
-            *o = b + dot(x, w);
-        }
+        d.units(x, u0, out);
+        // Not a PReLU (checked by the caller): the same on any run of units.
         d.act.apply(out, out.len());
     }
 }
 
+/// [`Dense::run`] compiled for the CPU's instruction set.
 struct DenseRun<'a> {
     d: &'a Dense,
     x: &'a [f32],

@@ -98,7 +98,7 @@ pub static FILES: &[BuiltInFile] = &[
     built_in!(
         "weights/jester_hands.safetensors",
         2_218_454,
-        "466f0ca6a0fd180ac6ebdcd8cd009c5ea0f01bdcc18ee7d9188bcf85c5a7bd94"
+        "0d4b2c9750554b2ae1a249e98ba6d37e2bb124453cbc1877e63a4f0eee7686f2"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

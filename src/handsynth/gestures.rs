@@ -18,7 +18,7 @@
 //! shaking waves the hand to and fro; drumming taps the fingers one after another; "No gesture"
 //! is a still or resting hand, or none; "Doing other things" is everyday motion.
 
-use super::hand::{Joints, Shape, V3};
+use super::hand::{Joints, Shape, Thumb, V3};
 use rand::Rng;
 use std::f32::consts::{FRAC_PI_2, PI};
 
@@ -168,7 +168,38 @@ fn smooth(t: f32) -> f32 {
 }
 
 fn shape(s: Shape, rng: &mut impl Rng) -> Joints {
-    s.joints().jittered(0.12, rng)
+    let mut j = s.joints();
+    if matches!(s, Shape::TwoFingers | Shape::Point) {
+        j.thumb = free_thumb(rng);
+    }
+    if s == Shape::TwoFingers {
+        // Index and middle touching, apart, or in a V, whatever the gesture: how far apart
+        // they are must not tell a push from a slide.
+        let v = rng.random_range(-0.14..0.35f32);
+        j.fingers[0].spread -= v;
+        j.fingers[1].spread += v;
+    }
+    j.jittered(0.12, rng)
+}
+
+/// Where a hand that holds out one or two fingers keeps its thumb: people differ, and a model
+/// must read such gestures from the fingers and the motion, not from the thumb. Tucked over
+/// the folded fingers (half of them), resting against their side, or out to the side.
+fn free_thumb(rng: &mut impl Rng) -> Thumb {
+    let tucked = Shape::Fist.joints().thumb;
+    match rng.random_range(0..4) {
+        0 | 1 => tucked,
+        2 => Thumb {
+            swing: rng.random_range(0.75..1.0),
+            lift: rng.random_range(0.35..0.6),
+            flex: [0.15, 0.3, 0.2],
+        },
+        _ => Thumb {
+            swing: rng.random_range(0.2..0.6),
+            lift: rng.random_range(0.15..0.35),
+            flex: [0.05, 0.1, 0.05],
+        },
+    }
 }
 
 fn still(joints: Joints, roll: f32, pitch: f32, yaw: f32) -> Pose {
@@ -207,38 +238,40 @@ fn gesture(pose: impl Fn(f32) -> Pose + Send + Sync + 'static) -> Script {
 pub fn script(label: &str, rng: &mut impl Rng) -> Script {
     let (roll0, pitch0, yaw0) = facing(rng);
     // Directional moves: (dx, dy, dz) unit direction and the hand shape.
-    let translate = |dir: V3, amp: f32, hand: Joints, rng: &mut dyn rand::RngCore| {
-        let wobble = [
-            rng.random_range(-0.15..0.15f32),
-            rng.random_range(-0.15..0.15f32),
-        ];
-        let turn = rng.random_range(-0.25..0.25f32);
-        // The hand drifts a little in depth and the wrist tilts as it goes, and some people
-        // hold the fingers toward the camera: what tells these from a push is that the hand
-        // mostly crosses the picture.
-        let dz = rng.random_range(-0.04..0.04f32);
-        let tilt = rng.random_range(-0.3..0.3f32);
-        let lean = if rng.random_bool(0.3) {
-            rng.random_range(0.2..0.9f32)
-        } else {
-            0.0
+    // `lean`: how often and how far (radians) the fingers lean toward the camera.
+    let translate =
+        |dir: V3, amp: f32, hand: Joints, lean: (f64, f32), rng: &mut dyn rand::RngCore| {
+            let wobble = [
+                rng.random_range(-0.15..0.15f32),
+                rng.random_range(-0.15..0.15f32),
+            ];
+            let turn = rng.random_range(-0.25..0.25f32);
+            // The hand drifts a little in depth and the wrist tilts as it goes, and some people
+            // hold the fingers toward the camera: what tells these from a push is that the hand
+            // mostly crosses the picture.
+            let dz = rng.random_range(-0.04..0.04f32);
+            let tilt = rng.random_range(-0.3..0.3f32);
+            let lean = if rng.random_bool(lean.0) {
+                rng.random_range(0.2..lean.1)
+            } else {
+                0.0
+            };
+            Box::new(move |s: f32| {
+                let e = s; // the clip's timing eases the phase
+                let side = (PI * e).sin();
+                Pose {
+                    joints: hand,
+                    offset: [
+                        amp * (dir[0] * (e - 0.5) + wobble[0] * side * (1.0 - dir[0].abs())),
+                        amp * (dir[1] * (e - 0.5) + wobble[1] * side * (1.0 - dir[1].abs())),
+                        amp * dir[2] * (e - 0.5) + dz * (e - 0.5),
+                    ],
+                    roll: roll0 + turn * (e - 0.5),
+                    pitch: pitch0 + lean + tilt * (e - 0.5),
+                    yaw: yaw0 + turn * (e - 0.5) * dir[0],
+                }
+            }) as Box<dyn Fn(f32) -> Pose + Send + Sync>
         };
-        Box::new(move |s: f32| {
-            let e = s; // the clip's timing eases the phase
-            let side = (PI * e).sin();
-            Pose {
-                joints: hand,
-                offset: [
-                    amp * (dir[0] * (e - 0.5) + wobble[0] * side * (1.0 - dir[0].abs())),
-                    amp * (dir[1] * (e - 0.5) + wobble[1] * side * (1.0 - dir[1].abs())),
-                    amp * dir[2] * (e - 0.5) + dz * (e - 0.5),
-                ],
-                roll: roll0 + turn * (e - 0.5),
-                pitch: pitch0 + lean + tilt * (e - 0.5),
-                yaw: yaw0 + turn * (e - 0.5) * dir[0],
-            }
-        }) as Box<dyn Fn(f32) -> Pose + Send + Sync>
-    };
     match label {
         "Swiping Left" | "Swiping Right" | "Swiping Up" | "Swiping Down" => {
             let dir = match label {
@@ -256,7 +289,7 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
                 rng,
             );
             let amp = rng.random_range(0.22..0.4);
-            gesture(translate(dir, amp, hand, rng))
+            gesture(translate(dir, amp, hand, (0.3, 0.9), rng))
         }
         "Sliding Two Fingers Left"
         | "Sliding Two Fingers Right"
@@ -270,7 +303,9 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             };
             let hand = shape(Shape::TwoFingers, rng);
             let amp = rng.random_range(0.07..0.22);
-            gesture(translate(dir, amp, hand, rng))
+            // Two fingers slide pointing up or toward the camera as far as they push: how
+            // they point must not tell a slide from a push.
+            gesture(translate(dir, amp, hand, (0.5, 1.4), rng))
         }
         "Pushing Hand Away"
         | "Pulling Hand In"
@@ -279,12 +314,7 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             let away = label.starts_with("Pushing");
             let two = label.contains("Two");
             let hand = if two {
-                // Index and middle together or in a V.
-                let mut j = shape(Shape::TwoFingers, rng);
-                let v = rng.random_range(0.0..0.35f32);
-                j.fingers[0].spread -= v;
-                j.fingers[1].spread += v;
-                j
+                shape(Shape::TwoFingers, rng)
             } else {
                 shape(
                     match rng.random_range(0..5) {
@@ -516,7 +546,12 @@ pub fn script(label: &str, rng: &mut impl Rng) -> Script {
             // wave), and the wrist nods.
             let dz = rng.random_range(-0.04..0.04f32);
             let arc = rng.random_range(0.0..0.025f32);
-            let lean = rng.random_range(0.0..0.6f32);
+            // Half of the waves are made with the fingers straight up.
+            let lean = if rng.random_bool(0.5) {
+                rng.random_range(0.0..0.6f32)
+            } else {
+                0.0
+            };
             let nod = rng.random_range(0.0..0.25f32);
             gesture(move |s: f32| {
                 let w = (2.0 * PI * cycles * s).sin() * (PI * s).sin().sqrt();
@@ -1077,6 +1112,37 @@ mod tests {
     use super::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
+
+    #[test]
+    fn two_finger_hands_vary_the_thumb_and_the_gap() {
+        // The thumb tip's distance from the wrist, in palm lengths: tucked over the folded
+        // fingers it stays near the palm, out to the side it reaches past the knuckles.
+        let props = super::super::hand::Proportions::average();
+        let mut rng = StdRng::seed_from_u64(4);
+        let (mut near, mut far, mut together, mut vee) = (0, 0, 0, 0);
+        for _ in 0..200 {
+            let l = shape(Shape::TwoFingers, &mut rng).landmarks(&props);
+            let d = (0..3)
+                .map(|k| (l[4][k] - l[0][k]).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            // The fingers stay out whatever the thumb does.
+            assert!(l[8][1].abs() > 1.5 && l[12][1].abs() > 1.5, "{:?}", l[8]);
+            near += (d < 1.15) as usize;
+            far += (d > 1.35) as usize;
+            let apart = (0..3)
+                .map(|k| (l[8][k] - l[12][k]).powi(2))
+                .sum::<f32>()
+                .sqrt();
+            together += (apart < 0.4) as usize;
+            vee += (apart > 0.8) as usize;
+        }
+        assert!(near >= 70 && far >= 30, "{near} tucked, {far} out of 200");
+        assert!(
+            together >= 30 && vee >= 30,
+            "{together} together, {vee} in a V"
+        );
+    }
 
     #[test]
     fn swipes_move_the_way_their_name_says() {

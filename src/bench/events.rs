@@ -3,8 +3,8 @@
 //! the events it fires counted: events per hour of footage and, where a script says what was
 //! performed (`FIRST LAST LABEL` per gesture, frame numbers from 1, as `synth --session` writes
 //! beside its recording), per gesture hits, misses, extra events and the delay from the
-//! gesture's end to its event. A landmark session (a landmark clip file, as `handcheck
-//! --session` writes) is replayed through a landmark model with the worker's steps instead
+//! gesture's end to its event. A landmark session (a landmark clip file, as `handsynth
+//! --session` and `handcheck --session` write) is replayed through a landmark model with the worker's steps instead
 //! ([`replay_landmarks`]): it has no pictures for the pipeline's hand tracker.
 
 use crate::capture::SourceSpec;

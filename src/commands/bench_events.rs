@@ -30,7 +30,8 @@ pub struct BenchEventsArgs {
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
     /// The footage: a video file, or a folder of frames or of clip folders; for a landmark
-    /// model also a landmark session file (.json, as `handcheck --session` writes).
+    /// model also a landmark session file (.json, as `handsynth --session` and `handcheck
+    /// --session` write).
     #[arg(long, value_name = "SOURCE")]
     pub source: SourceSpec,
     /// What was performed: one `FIRST LAST LABEL` line per gesture, frames numbered from 1.

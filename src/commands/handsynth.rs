@@ -22,22 +22,55 @@ pub struct HandSynthArgs {
     /// Every N-th clip of a class goes to the validation list (0: none).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub val_every: usize,
+    /// After the clips: cut more from N generated sessions of one person performing several
+    /// gestures in a row: whole gestures with the motion around them, and the motion between
+    /// gestures as "No gesture" or "Doing other things" (what the live app sees between
+    /// gestures and single clips never show).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub sessions: usize,
+    /// Instead of clips: one continuous session of one person performing these Jester classes
+    /// in order (comma-separated), the hand moving on its own between them, written as
+    /// OUT_DIR/session.json with OUT_DIR/script.txt (one `FIRST LAST LABEL` line per class),
+    /// for `bench-events --source OUT_DIR/session.json`.
+    #[arg(long, value_name = "CLASSES", value_delimiter = ',')]
+    pub session: Option<Vec<String>>,
+}
+
+/// `name` as Jester spells it, or an error naming `flag`.
+fn jester_label(flag: &str, name: &str) -> anyhow::Result<String> {
+    match JESTER_LABELS
+        .iter()
+        .find(|l| l.eq_ignore_ascii_case(name.trim()))
+    {
+        Some(l) => Ok(l.to_string()),
+        None => bail!("{flag}: '{name}' is not one of Jester's 27 labels"),
+    }
 }
 
 /// Runs `gesture-app handsynth`.
 pub fn run(args: HandSynthArgs) -> anyhow::Result<ExitCode> {
+    if let Some(session) = &args.session {
+        let labels = session
+            .iter()
+            .map(|c| jester_label("--session", c))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let s = handsynth::session::write_session(&args.out_dir, &labels, args.seed)
+            .with_context(|| format!("writing {}", args.out_dir.display()))?;
+        println!(
+            "a session of {} classes, {} frames, in {}",
+            labels.len(),
+            s.clip.frames.len(),
+            args.out_dir.join("session.json").display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut opts = HandSynthOptions::jester(args.clips_per_class, args.seed);
     opts.val_every = args.val_every;
+    opts.sessions = args.sessions;
     if !args.classes.is_empty() {
         opts.labels.clear();
         for c in &args.classes {
-            match JESTER_LABELS
-                .iter()
-                .find(|l| l.eq_ignore_ascii_case(c.trim()))
-            {
-                Some(l) => opts.labels.push(l.to_string()),
-                None => bail!("--classes: '{c}' is not one of Jester's 27 labels"),
-            }
+            opts.labels.push(jester_label("--classes", c)?);
         }
     }
     let w = handsynth::write_dataset(&args.out_dir, &opts)

@@ -7,7 +7,8 @@
 //! or leaving, the hand partly out of the picture, jitter, lost frames, wrong handedness.
 //!
 //! [`write_dataset`] writes a data set in Jester's index layout with one landmark file per clip
-//! instead of frames (docs/ARCHITECTURE.md §7). Everything is a pure function of the seed.
+//! instead of frames (docs/ARCHITECTURE.md §7); [`session`] writes one person performing
+//! classes one after another, for `bench-events`. Everything is a pure function of the seed.
 //! Stands alone (imports `util` only): its motion code is not shared with `synth` or
 //! `checkgen`, and readers of the files (`train::data::landmarks`) follow the documented format,
 //! not these types.
@@ -15,6 +16,7 @@
 pub mod camera;
 pub mod gestures;
 pub mod hand;
+pub mod session;
 
 use crate::util::{mix_seed, write_atomic, WriteError};
 use camera::{Camera, TrackerNoise};
@@ -128,7 +130,7 @@ fn smooth(t: f32) -> f32 {
 }
 
 /// The gesture's phase over the clip: when it starts and ends, its easing and an optional pause.
-struct Timing {
+pub(crate) struct Timing {
     start: f32,
     end: f32,
     /// 0: constant speed, 1: smoothstep.
@@ -138,7 +140,7 @@ struct Timing {
 }
 
 impl Timing {
-    fn random(whole: bool, min_span: f32, rng: &mut impl Rng) -> Self {
+    pub(crate) fn random(whole: bool, min_span: f32, rng: &mut impl Rng) -> Self {
         if whole {
             return Timing {
                 start: 0.0,
@@ -203,6 +205,171 @@ fn orientation(roll: f32, pitch: f32, yaw: f32) -> [[f32; 3]; 3] {
     matmul(&rz, &matmul(&rx, &matmul(&ry, &base)))
 }
 
+/// One person in one room: what stays the same from frame to frame of a clip or a session.
+pub(crate) struct Scene {
+    pub(crate) cam: Camera,
+    pub(crate) left: bool,
+    /// Metres, wrist to middle knuckle.
+    pub(crate) palm: f32,
+    pub(crate) props: Proportions,
+    pub(crate) noise: TrackerNoise,
+    /// A hand never holds perfectly still: a tremor of a few millimetres and degrees.
+    pub(crate) tremor: f32,
+    pub(crate) tremor_hz: [f32; 2],
+}
+
+/// Where the hand is placed in a scene: its home (the palm's centre) and how far it must move
+/// to leave the picture below or by a side.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place {
+    pub(crate) home: V3,
+    out_of_view: f32,
+    out_left: f32,
+    out_right: f32,
+}
+
+impl Place {
+    /// The home at `dist` metres seen at `(ax, ay)` of the picture (0..1 each).
+    pub(crate) fn new(scene: &Scene, dist: f32, ax: f32, ay: f32) -> Place {
+        let cam = &scene.cam;
+        let (w, h) = (cam.width as f32, cam.height as f32);
+        let home = [
+            (ax * w - w / 2.0) * dist / cam.focal,
+            (ay * h - h / 2.0) * dist / cam.focal + 0.5 * scene.palm,
+            dist,
+        ];
+        let out_of_view = h / 2.0 * dist / cam.focal + 2.5 * scene.palm - home[1] + 0.05;
+        let half_w = w / 2.0 * dist / cam.focal + 2.5 * scene.palm + 0.05;
+        Place {
+            home,
+            out_of_view,
+            out_left: -half_w - home[0],
+            out_right: half_w - home[0],
+        }
+    }
+}
+
+/// The hand in one frame before the camera sees it: its joints, where its palm's centre is
+/// (camera frame, metres) and its turn, the roll already reflected for a left hand where the
+/// script asks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Held {
+    pub(crate) joints: hand::Joints,
+    pub(crate) at: V3,
+    pub(crate) roll: f32,
+    pub(crate) pitch: f32,
+    pub(crate) yaw: f32,
+}
+
+impl Held {
+    /// `self` moved toward `other` by `t` in [0, 1].
+    pub(crate) fn lerp(&self, other: &Held, t: f32) -> Held {
+        let l = |a: f32, b: f32| a + (b - a) * t;
+        Held {
+            joints: self.joints.lerp(&other.joints, t),
+            at: std::array::from_fn(|k| l(self.at[k], other.at[k])),
+            roll: l(self.roll, other.roll),
+            pitch: l(self.pitch, other.pitch),
+            yaw: l(self.yaw, other.yaw),
+        }
+    }
+}
+
+/// A gesture's script played with its timing in one place: the hand at clip time `u` (0..1),
+/// `t` seconds into the clip, `None` where no hand is to be seen. `enters` and `leaves`: the hand
+/// comes up from below before the gesture and drops away after it.
+pub(crate) struct Performance<'a> {
+    pub(crate) script: &'a gestures::Script,
+    pub(crate) timing: &'a Timing,
+    pub(crate) place: Place,
+    pub(crate) enters: bool,
+    pub(crate) leaves: bool,
+}
+
+impl Performance<'_> {
+    pub(crate) fn held(&self, scene: &Scene, u: f32, t: f32) -> Option<Held> {
+        let (script, timing, place) = (self.script, self.timing, &self.place);
+        if script.no_hand {
+            return None;
+        }
+        let mut pose = (script.pose)(timing.phase(u));
+        let shake = [
+            (2.0 * std::f32::consts::PI * scene.tremor_hz[0] * t).sin(),
+            (2.0 * std::f32::consts::PI * scene.tremor_hz[1] * t + 1.0).sin(),
+        ];
+        pose.offset[0] += scene.tremor * shake[0];
+        pose.offset[1] += scene.tremor * shake[1];
+        pose.roll += 4.0 * scene.tremor * shake[1];
+        let mut drop = 0.0;
+        if self.enters && u < timing.start {
+            drop += place.out_of_view * (1.0 - smooth(u / timing.start.max(1e-3) * 1.3));
+        }
+        if self.leaves && u > timing.end {
+            drop +=
+                place.out_of_view * smooth((u - timing.end) / (1.0 - timing.end).max(1e-3) * 1.5);
+        }
+        // Idle hands come into view and leave it (the script says when and where).
+        let mut side = 0.0;
+        let mut hidden = false;
+        let passing = [(script.arrive, true), (script.depart, false)];
+        for (passage, arriving) in passing.iter().filter_map(|(p, a)| p.map(|p| (p, *a))) {
+            let k = passage.away(u, arriving);
+            match passage.edge {
+                gestures::Edge::Below => drop += place.out_of_view * k,
+                gestures::Edge::Left => side += place.out_left * k,
+                gestures::Edge::Right => side += place.out_right * k,
+                gestures::Edge::Pop => hidden |= k > 0.5,
+            }
+            if passage.edge != gestures::Edge::Pop {
+                pose.pitch += passage.tilt * k;
+            }
+        }
+        if hidden {
+            return None;
+        }
+        let roll = if script.roll_follows_hand && scene.left {
+            -pose.roll
+        } else {
+            pose.roll
+        };
+        let home = place.home;
+        Some(Held {
+            joints: pose.joints,
+            at: [
+                home[0] + pose.offset[0] + side,
+                home[1] + pose.offset[1] + drop,
+                home[2] + pose.offset[2],
+            ],
+            roll,
+            pitch: pose.pitch,
+            yaw: pose.yaw,
+        })
+    }
+}
+
+impl Scene {
+    /// What the tracker reports of `held`: the hand through the camera with the tracker's
+    /// noise, or nothing where it loses the hand.
+    pub(crate) fn observe(&self, held: &Held, rng: &mut impl Rng) -> Option<TrackedHand> {
+        let r = orientation(held.roll, held.pitch, held.yaw);
+        let local = held.joints.landmarks(&self.props);
+        let points: [V3; 21] = std::array::from_fn(|k| {
+            let mut p = hand::scale(local[k], self.palm);
+            if self.left {
+                p[0] = -p[0];
+            }
+            let p = rotate(&r, p);
+            [held.at[0] + p[0], held.at[1] + p[1], held.at[2] + p[2]]
+        });
+        let cam = &self.cam;
+        cam.project(&points).and_then(|px| {
+            let (dx, dy) = (px[9][0] - px[0][0], px[9][1] - px[0][1]);
+            let palm_px = (cam.focal * self.palm / points[0][2]).max((dx * dx + dy * dy).sqrt());
+            self.noise.observe(cam, &px, palm_px, rng)
+        })
+    }
+}
+
 /// Generates one clip of class `label` (a Jester label; unknown labels are "Doing other
 /// things") from `seed`.
 pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
@@ -234,16 +401,9 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
             rng.random_range(0.3..0.75f32),
         )
     };
-    let (w, h) = (cam.width as f32, cam.height as f32);
-    let home = [
-        (ax * w - w / 2.0) * dist / cam.focal,
-        (ay * h - h / 2.0) * dist / cam.focal + 0.5 * palm,
-        dist,
-    ];
     // The hand may come up from below before the gesture and drop away after it.
     let enters = !script.whole_clip && rng.random_bool(0.35);
     let leaves = !script.whole_clip && rng.random_bool(0.2);
-    // A hand never holds perfectly still: a tremor of a few millimetres and degrees.
     let tremor = rng.random_range(0.0..0.006f32);
     let tremor_hz: [f32; 2] = [rng.random_range(2.0..6.0), rng.random_range(3.0..9.0)];
     // The tracker loses the hand for a few frames in a row now and then.
@@ -252,87 +412,37 @@ pub fn generate_clip(label: &str, seed: u64) -> LandmarkClip {
         let at = rng.random_range(0..frames.saturating_sub(len).max(1));
         at..at + len
     });
-    let out_of_view = h / 2.0 * dist / cam.focal + 2.5 * palm - home[1] + 0.05;
-    // How far the hand must move sideways to leave the picture by the left or right edge.
-    let half_w = w / 2.0 * dist / cam.focal + 2.5 * palm + 0.05;
-    let out_left = -half_w - home[0];
-    let out_right = half_w - home[0];
+    let scene = Scene {
+        cam,
+        left,
+        palm,
+        props,
+        noise,
+        tremor,
+        tremor_hz,
+    };
+    let play = Performance {
+        script: &script,
+        timing: &timing,
+        place: Place::new(&scene, dist, ax, ay),
+        enters,
+        leaves,
+    };
     let mut clip = LandmarkClip {
-        width: cam.width,
-        height: cam.height,
+        width: scene.cam.width,
+        height: scene.cam.height,
         fps: CLIP_FPS,
         frames: Vec::with_capacity(frames),
     };
     for i in 0..frames {
-        if script.no_hand {
-            clip.frames.push(Vec::new());
-            continue;
-        }
-        if burst.as_ref().is_some_and(|b| b.contains(&i)) {
+        if script.no_hand || burst.as_ref().is_some_and(|b| b.contains(&i)) {
             clip.frames.push(Vec::new());
             continue;
         }
         let u = i as f32 / (frames - 1) as f32;
-        let mut pose = (script.pose)(timing.phase(u));
-        let t = i as f32 / CLIP_FPS;
-        let shake = [
-            (2.0 * std::f32::consts::PI * tremor_hz[0] * t).sin(),
-            (2.0 * std::f32::consts::PI * tremor_hz[1] * t + 1.0).sin(),
-        ];
-        pose.offset[0] += tremor * shake[0];
-        pose.offset[1] += tremor * shake[1];
-        pose.roll += 4.0 * tremor * shake[1];
-        let mut drop = 0.0;
-        if enters && u < timing.start {
-            drop += out_of_view * (1.0 - smooth(u / timing.start.max(1e-3) * 1.3));
-        }
-        if leaves && u > timing.end {
-            drop += out_of_view * smooth((u - timing.end) / (1.0 - timing.end).max(1e-3) * 1.5);
-        }
-        // Idle hands come into view and leave it (the script says when and where).
-        let mut side = 0.0;
-        let mut hidden = false;
-        let passing = [(script.arrive, true), (script.depart, false)];
-        for (passage, arriving) in passing.iter().filter_map(|(p, a)| p.map(|p| (p, *a))) {
-            let k = passage.away(u, arriving);
-            match passage.edge {
-                gestures::Edge::Below => drop += out_of_view * k,
-                gestures::Edge::Left => side += out_left * k,
-                gestures::Edge::Right => side += out_right * k,
-                gestures::Edge::Pop => hidden |= k > 0.5,
-            }
-            if passage.edge != gestures::Edge::Pop {
-                pose.pitch += passage.tilt * k;
-            }
-        }
-        if hidden {
-            clip.frames.push(Vec::new());
-            continue;
-        }
-        let roll = if script.roll_follows_hand && left {
-            -pose.roll
-        } else {
-            pose.roll
-        };
-        let r = orientation(roll, pose.pitch, pose.yaw);
-        let local = pose.joints.landmarks(&props);
-        let points: [V3; 21] = std::array::from_fn(|k| {
-            let mut p = hand::scale(local[k], palm);
-            if left {
-                p[0] = -p[0];
-            }
-            let p = rotate(&r, p);
-            [
-                home[0] + pose.offset[0] + side + p[0],
-                home[1] + pose.offset[1] + drop + p[1],
-                home[2] + pose.offset[2] + p[2],
-            ]
-        });
-        let seen = cam.project(&points).and_then(|px| {
-            let (dx, dy) = (px[9][0] - px[0][0], px[9][1] - px[0][1]);
-            let palm_px = (cam.focal * palm / points[0][2]).max((dx * dx + dy * dy).sqrt());
-            noise.observe(&cam, &px, palm_px, &mut rng)
-        });
+        let seen = play
+            .held(&scene, u, i as f32 / CLIP_FPS)
+            .and_then(|held| scene.observe(&held, &mut rng));
         clip.frames.push(seen.into_iter().collect());
     }
     clip
@@ -347,6 +457,11 @@ pub struct HandSynthOptions {
     pub seed: u64,
     /// Every `val_every`-th clip of a class goes to the validation list (0: none).
     pub val_every: usize,
+    /// Generated sessions to cut more clips from ([`session::windows`]), after the clips of
+    /// every class: whole gestures with the motion around them, and the motion between
+    /// gestures as "No gesture" or "Doing other things". Every `val_every`-th session's go to
+    /// the validation list.
+    pub sessions: usize,
 }
 
 impl HandSynthOptions {
@@ -357,6 +472,7 @@ impl HandSynthOptions {
             clips_per_class,
             seed,
             val_every: 5,
+            sessions: 0,
         }
     }
 }
@@ -394,6 +510,26 @@ pub fn write_dataset(out: &Path, opts: &HandSynthOptions) -> Result<Written, Han
         for (c, label) in opts.labels.iter().enumerate() {
             id += 1;
             let clip = generate_clip(label, mix_seed(opts.seed, id));
+            let path = dir.join(format!("{id}.json"));
+            write_atomic(&path, &clip_json(&clip).into_bytes())?;
+            let line = format!("{id} {} {c}\n", clip.frames.len());
+            if opts.val_every > 0 && k % opts.val_every == opts.val_every - 1 {
+                val.push_str(&line);
+                written.val += 1;
+            } else {
+                train.push_str(&line);
+                written.train += 1;
+            }
+        }
+    }
+    let session_seed = mix_seed(opts.seed, u64::MAX);
+    for k in 0..opts.sessions {
+        for (clip, label) in session::windows(&opts.labels, mix_seed(session_seed, k as u64)) {
+            // Background labels the data set does not have are left out.
+            let Some(c) = opts.labels.iter().position(|l| *l == label) else {
+                continue;
+            };
+            id += 1;
             let path = dir.join(format!("{id}.json"));
             write_atomic(&path, &clip_json(&clip).into_bytes())?;
             let line = format!("{id} {} {c}\n", clip.frames.len());

@@ -428,3 +428,44 @@ fn a_handcheck_session_is_replayed_and_scored_by_bench_events() {
         "{err}"
     );
 }
+
+#[test]
+fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("session");
+    let r = run_ok(&[
+        "handsynth",
+        s(&out),
+        "--seed",
+        "4",
+        "--session",
+        "No gesture,Swiping Left,Doing other things,thumb up,No gesture",
+    ]);
+    assert!(String::from_utf8_lossy(&r.stdout).contains("a session of 5 classes"));
+    // Every class has its line, the background ones too (bench-events expects no event there).
+    let script = std::fs::read_to_string(out.join("script.txt")).unwrap();
+    assert_eq!(script.lines().count(), 5, "{script}");
+    assert!(script.lines().nth(3).unwrap().ends_with(" Thumb Up"), "{script}");
+    let weights = landmark_weights(tmp.path());
+    let r = run_ok(&[
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(&out.join("session.json")),
+        "--json",
+    ]);
+    let v: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let score = &v["score"];
+    assert_eq!(
+        score["hits"].as_u64().unwrap() + score["misses"].as_u64().unwrap(),
+        2,
+        "{v}"
+    );
+    let bad = crate::common::run(&["handsynth", s(&out), "--session", "Waving"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--session: 'Waving' is not one of Jester's 27"),
+        "{err}"
+    );
+}

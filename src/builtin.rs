@@ -97,8 +97,8 @@ pub static FILES: &[BuiltInFile] = &[
     // trained by training/jester_hands.toml (its header has the commands), stored as float16
     built_in!(
         "weights/jester_hands.safetensors",
-        2_218_454,
-        "0d4b2c9750554b2ae1a249e98ba6d37e2bb124453cbc1877e63a4f0eee7686f2"
+        2_218_470,
+        "d2ce6710ce2a843b533392cdd83b82adf28c8dc3b0267dfbd8746b7e546ebcdc"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

@@ -1,6 +1,7 @@
 //! Continuous sessions: one person in one room performing classes one after another, the hand
 //! moving on its own from where one class leaves it to where the next starts (lowered a little
-//! on the way; gone meanwhile where either side has no hand). What the live app sees between
+//! on the way; raised from below the picture, or dropped out of it, where one side has no
+//! hand). What the live app sees between
 //! gestures is in no single clip: the end of one gesture, the way back, the start of the next.
 //! `bench-events` replays a session with the live worker's steps and counts the events it
 //! fires, so event rules and models can be judged on this generator's sessions, not only on
@@ -72,6 +73,7 @@ pub fn generate_session(labels: &[String], seed: u64) -> Session {
     );
     let mut held: Vec<Option<Held>> = Vec::new();
     let mut script = Vec::with_capacity(labels.len());
+    let mut last_place = Place::new(&scene, dist, ax, ay);
     for (k, label) in labels.iter().enumerate() {
         let background = BACKGROUND.contains(&label.as_str());
         let s: Script = gestures::script(label, &mut rng);
@@ -114,20 +116,33 @@ pub fn generate_session(labels: &[String], seed: u64) -> Session {
             .collect();
         if k > 0 {
             // From where the last class left the hand to where this one starts, lowered a
-            // little on the way; where either end has no hand, none is seen meanwhile.
+            // little on the way. Where one end has no hand, the hand comes up from below the
+            // picture into where the class starts, fingers first, or drops out of it.
             let gap = rng.random_range(6..=18usize);
             let dip = rng.random_range(0.0..0.06f32);
             let from = held.last().copied().flatten();
             let to = frames.first().copied().flatten();
+            let below = |h: Held, out: f32, k: f32| {
+                let mut h = h;
+                h.at[1] += out * k;
+                h.pitch += 0.6 * k;
+                h
+            };
             for j in 0..gap {
                 let w = (j + 1) as f32 / (gap + 1) as f32;
-                held.push(from.zip(to).map(|(a, b)| {
-                    let mut h = a.lerp(&b, smooth(w));
-                    h.at[1] += dip * (std::f32::consts::PI * w).sin();
-                    h
-                }));
+                held.push(match (from, to) {
+                    (Some(a), Some(b)) => {
+                        let mut h = a.lerp(&b, smooth(w));
+                        h.at[1] += dip * (std::f32::consts::PI * w).sin();
+                        Some(h)
+                    }
+                    (None, Some(b)) => Some(below(b, place.out_of_view, 1.0 - smooth(w))),
+                    (Some(a), None) => Some(below(a, last_place.out_of_view, smooth(w))),
+                    (None, None) => None,
+                });
             }
         }
+        last_place = place;
         script.push(Segment {
             first: held.len() + 1,
             last: held.len() + len,

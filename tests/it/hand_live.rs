@@ -445,7 +445,10 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
     // Every class has its line, the background ones too (bench-events expects no event there).
     let script = std::fs::read_to_string(out.join("script.txt")).unwrap();
     assert_eq!(script.lines().count(), 5, "{script}");
-    assert!(script.lines().nth(3).unwrap().ends_with(" Thumb Up"), "{script}");
+    assert!(
+        script.lines().nth(3).unwrap().ends_with(" Thumb Up"),
+        "{script}"
+    );
     let weights = landmark_weights(tmp.path());
     let r = run_ok(&[
         "bench-events",

@@ -5,7 +5,7 @@
 //! (`handcheck --session`) is replayed through a landmark model instead of played.
 
 use super::bundled;
-use super::run::{ranged, FPS_RANGE};
+use super::run::{ranged, window_ms, FPS_RANGE, PROBABILITY, SMOOTHING_MS_RANGE};
 use anyhow::{anyhow, Context};
 use gesture_app::bench::events::{parse_script, play, replay_landmarks, score, Score};
 use gesture_app::capture::{SourceOptions, SourceSpec, DEFAULT_FOLDER_FPS};
@@ -45,8 +45,20 @@ pub struct BenchEventsArgs {
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     pub max_delay_ms: u64,
     /// Smoothed probability an event needs, 0 to 1 [default: the live app's, 0.8].
-    #[arg(long, value_name = "P")]
+    #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub threshold: Option<f32>,
+    /// After an event, nothing fires until that class falls below P, 0 to 1 [default: the live
+    /// app's, 0.4].
+    #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
+    pub release: Option<f32>,
+    /// Half-life of the moving average of the probabilities, milliseconds, 0 (off) to 10000
+    /// [default: the live app's, 150].
+    #[arg(long, value_name = "MS", value_parser = ranged(SMOOTHING_MS_RANGE, "milliseconds"))]
+    pub smoothing: Option<f32>,
+    /// Length of the window the N segments are sampled from, milliseconds, 100 to 10000
+    /// [default: the live app's, 2000].
+    #[arg(long, value_name = "MS", value_parser = window_ms)]
+    pub window_ms: Option<u64>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// Print one JSON object.
@@ -66,6 +78,8 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
     let defaults = EventSettings::default();
     let events = EventSettings {
         threshold: args.threshold.unwrap_or(defaults.threshold),
+        release: args.release.unwrap_or(defaults.release),
+        smoothing_ms: args.smoothing.unwrap_or(defaults.smoothing_ms),
         ..defaults
     };
     let background = events.background.clone();
@@ -77,6 +91,9 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         worker: WorkerOptions {
             events,
             batch: true,
+            window: args
+                .window_ms
+                .map_or(WorkerOptions::default().window, Duration::from_millis),
             ..WorkerOptions::default()
         },
         max_source_fps: None,

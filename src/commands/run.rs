@@ -127,8 +127,8 @@ pub struct RunArgs {
 pub(super) const FPS_RANGE: RangeInclusive<f32> = 1.0..=240.0;
 /// `--clip-fps`: the rate the model's window is resampled to (Jester's is 12).
 const CLIP_FPS_RANGE: RangeInclusive<f32> = 1.0..=60.0;
-const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
-const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
+pub(super) const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
+pub(super) const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
 /// `--resolution`: each side (8K is 7680 wide).
 const RESOLUTION_SIDE: RangeInclusive<u32> = 16..=8192;
 
@@ -157,7 +157,7 @@ where
     }
 }
 
-fn window_ms(s: &str) -> Result<u64, String> {
+pub(super) fn window_ms(s: &str) -> Result<u64, String> {
     ranged(gesture_app::live::WINDOW_MS_RANGE, "milliseconds")(s)
 }
 

@@ -506,39 +506,35 @@ pub fn write_dataset(out: &Path, opts: &HandSynthOptions) -> Result<Written, Han
     let mut val = String::new();
     let mut id = 0u64;
     let mut written = Written { train: 0, val: 0 };
+    // Writes the next clip file, of class `c`, and lists it.
+    let mut put = |clip: &LandmarkClip, c: usize, to_val: bool| -> Result<(), HandSynthError> {
+        id += 1;
+        let path = dir.join(format!("{id}.json"));
+        write_atomic(&path, &clip_json(clip).into_bytes())?;
+        let line = format!("{id} {} {c}\n", clip.frames.len());
+        if to_val {
+            val.push_str(&line);
+            written.val += 1;
+        } else {
+            train.push_str(&line);
+            written.train += 1;
+        }
+        Ok(())
+    };
+    let to_val = |k: usize| opts.val_every > 0 && k % opts.val_every == opts.val_every - 1;
+    let mut n = 0u64;
     for k in 0..opts.clips_per_class {
         for (c, label) in opts.labels.iter().enumerate() {
-            id += 1;
-            let clip = generate_clip(label, mix_seed(opts.seed, id));
-            let path = dir.join(format!("{id}.json"));
-            write_atomic(&path, &clip_json(&clip).into_bytes())?;
-            let line = format!("{id} {} {c}\n", clip.frames.len());
-            if opts.val_every > 0 && k % opts.val_every == opts.val_every - 1 {
-                val.push_str(&line);
-                written.val += 1;
-            } else {
-                train.push_str(&line);
-                written.train += 1;
-            }
+            n += 1;
+            put(&generate_clip(label, mix_seed(opts.seed, n)), c, to_val(k))?;
         }
     }
     let session_seed = mix_seed(opts.seed, u64::MAX);
     for k in 0..opts.sessions {
         for (clip, label) in session::windows(&opts.labels, mix_seed(session_seed, k as u64)) {
             // Background labels the data set does not have are left out.
-            let Some(c) = opts.labels.iter().position(|l| *l == label) else {
-                continue;
-            };
-            id += 1;
-            let path = dir.join(format!("{id}.json"));
-            write_atomic(&path, &clip_json(&clip).into_bytes())?;
-            let line = format!("{id} {} {c}\n", clip.frames.len());
-            if opts.val_every > 0 && k % opts.val_every == opts.val_every - 1 {
-                val.push_str(&line);
-                written.val += 1;
-            } else {
-                train.push_str(&line);
-                written.train += 1;
+            if let Some(c) = opts.labels.iter().position(|l| *l == label) {
+                put(&clip, c, to_val(k))?;
             }
         }
     }
@@ -580,6 +576,19 @@ pub fn clip_json(clip: &LandmarkClip) -> String {
     s
 }
 
+/// Whether the hand's middle knuckle ends the clip left of where it started by 5 % of the
+/// picture's width or more.
+#[cfg(test)]
+pub(crate) fn moves_left(clip: &LandmarkClip) -> bool {
+    let xs: Vec<f32> = clip
+        .frames
+        .iter()
+        .filter_map(|h| h.first())
+        .map(|h| h.landmarks[9][0])
+        .collect();
+    xs.len() >= 2 && xs[xs.len() - 1] < xs[0] - 0.05
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -615,15 +624,7 @@ mod tests {
         let mut hands = 0;
         for seed in 0..30 {
             let clip = generate_clip("Swiping Left", seed);
-            let xs: Vec<f32> = clip
-                .frames
-                .iter()
-                .filter_map(|h| h.first())
-                .map(|h| h.landmarks[9][0])
-                .collect();
-            if xs.len() >= 2 && xs[xs.len() - 1] < xs[0] - 0.05 {
-                moved += 1;
-            }
+            moved += moves_left(&clip) as usize;
             // A right hand with the palm to the camera has its thumb left of the little finger.
             for h in clip.frames.iter().filter_map(|h| h.first()) {
                 hands += 1;

@@ -1,11 +1,11 @@
 //! Continuous sessions: one person in one room performing classes one after another, the hand
 //! moving on its own from where one class leaves it to where the next starts (lowered a little
 //! on the way; raised from below the picture, or dropped out of it, where one side has no
-//! hand). What the live app sees between
-//! gestures is in no single clip: the end of one gesture, the way back, the start of the next.
-//! `bench-events` replays a session with the live worker's steps and counts the events it
-//! fires, so event rules and models can be judged on this generator's sessions, not only on
-//! the second generator's.
+//! hand). What the live app sees between gestures is in no single clip: the end of one
+//! gesture, the way back, the start of the next. `bench-events` replays a session with the live
+//! worker's steps and counts the events it fires, so event rules and models can be judged on
+//! this generator's sessions, not only on the second generator's; [`windows`] cuts training
+//! clips from sessions.
 
 use super::gestures::{self, Script};
 use super::hand::Proportions;
@@ -407,15 +407,7 @@ mod tests {
                     continue;
                 }
                 swipes += 1;
-                let xs: Vec<f32> = clip
-                    .frames
-                    .iter()
-                    .filter_map(|h| h.first())
-                    .map(|h| h.landmarks[9][0])
-                    .collect();
-                if xs.len() >= 2 && xs[xs.len() - 1] < xs[0] - 0.05 {
-                    left += 1;
-                }
+                left += super::super::moves_left(&clip) as usize;
             }
         }
         assert!(

@@ -465,6 +465,38 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
         2,
         "{v}"
     );
+    // The live app's event settings are taken, and an impossible one is one error line.
+    let session = out.join("session.json");
+    let quiet = run_ok(&[
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(&session),
+        "--smoothing",
+        "0",
+        "--release",
+        "0.2",
+        "--window-ms",
+        "1500",
+        "--json",
+    ]);
+    let q: Value = serde_json::from_slice(&quiet.stdout).unwrap();
+    assert_eq!(q["frames"], v["frames"], "{q}");
+    let bad = crate::common::run(&[
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(&session),
+        "--smoothing",
+        "20000",
+    ]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success() && err.contains("--smoothing") && err.lines().count() <= 3,
+        "{err}"
+    );
     let bad = crate::common::run(&["handsynth", s(&out), "--session", "Waving"]);
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

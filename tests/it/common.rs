@@ -123,6 +123,19 @@ pub fn run_ok(args: &[&str]) -> std::process::Output {
     out
 }
 
+/// [`run`], failing the test unless the binary failed and its error output holds `needle`;
+/// returns the error output.
+pub fn run_err(args: &[&str], needle: &str) -> String {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success() && err.contains(needle),
+        "gesture-app {}: expected a failure saying '{needle}', got: {err}",
+        args.join(" ")
+    );
+    err
+}
+
 /// A temporary path as a command-line argument.
 pub fn s(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 temp path")

@@ -6,7 +6,7 @@
 //! sequence `tests/fixtures/hands/make_mediapipe_reference.py` gave MediaPipe; the landmarks
 //! are compared with MediaPipe's (`mediapipe_tracking.json`).
 
-use crate::common::{points, run_ok, s};
+use crate::common::{points, run_err, run_ok, s};
 use candle_core::{DType, Device};
 use candle_nn::{VarBuilder, VarMap};
 use gesture_app::capture::{SourceOptions, SourceSpec};
@@ -409,23 +409,19 @@ fn a_handcheck_session_is_replayed_and_scored_by_bench_events() {
     );
     // Not a landmark session for an image model, and an unknown class: one error line each.
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
-    let bad = crate::common::run(&[
-        "bench-events",
-        "--weights",
-        s(&demo),
-        "--source",
-        s(&session),
-    ]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        !bad.status.success() && err.contains("landmark model"),
-        "{err}"
+    run_err(
+        &[
+            "bench-events",
+            "--weights",
+            s(&demo),
+            "--source",
+            s(&session),
+        ],
+        "landmark model",
     );
-    let bad = crate::common::run(&["handcheck", s(&out), "--session", "Waving"]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        !bad.status.success() && err.contains("unknown class 'Waving'"),
-        "{err}"
+    run_err(
+        &["handcheck", s(&out), "--session", "Waving"],
+        "unknown class 'Waving'",
     );
 }
 
@@ -483,24 +479,21 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
     ]);
     let q: Value = serde_json::from_slice(&quiet.stdout).unwrap();
     assert_eq!(q["frames"], v["frames"], "{q}");
-    let bad = crate::common::run(&[
-        "bench-events",
-        "--weights",
-        s(&weights),
-        "--source",
-        s(&session),
+    let err = run_err(
+        &[
+            "bench-events",
+            "--weights",
+            s(&weights),
+            "--source",
+            s(&session),
+            "--smoothing",
+            "20000",
+        ],
         "--smoothing",
-        "20000",
-    ]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        !bad.status.success() && err.contains("--smoothing") && err.lines().count() <= 3,
-        "{err}"
     );
-    let bad = crate::common::run(&["handsynth", s(&out), "--session", "Waving"]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        !bad.status.success() && err.contains("--session: 'Waving' is not one of Jester's 27"),
-        "{err}"
+    assert!(err.lines().count() <= 3, "{err}");
+    run_err(
+        &["handsynth", s(&out), "--session", "Waving"],
+        "--session: 'Waving' is not one of Jester's 27",
     );
 }

@@ -446,14 +446,20 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
         "{script}"
     );
     let weights = landmark_weights(tmp.path());
-    let r = run_ok(&[
-        "bench-events",
-        "--weights",
-        s(&weights),
-        "--source",
-        s(&out.join("session.json")),
-        "--json",
-    ]);
+    let session = out.join("session.json");
+    // bench-events on the session, with `extra` flags.
+    let bench = |extra: &[&'static str]| {
+        let mut args = vec![
+            "bench-events",
+            "--weights",
+            s(&weights),
+            "--source",
+            s(&session),
+        ];
+        args.extend_from_slice(extra);
+        args
+    };
+    let r = run_ok(&bench(&["--json"]));
     let v: Value = serde_json::from_slice(&r.stdout).unwrap();
     let score = &v["score"];
     assert_eq!(
@@ -462,13 +468,7 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
         "{v}"
     );
     // The live app's event settings are taken, and an impossible one is one error line.
-    let session = out.join("session.json");
-    let quiet = run_ok(&[
-        "bench-events",
-        "--weights",
-        s(&weights),
-        "--source",
-        s(&session),
+    let quiet = run_ok(&bench(&[
         "--smoothing",
         "0",
         "--release",
@@ -476,21 +476,10 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
         "--window-ms",
         "1500",
         "--json",
-    ]);
+    ]));
     let q: Value = serde_json::from_slice(&quiet.stdout).unwrap();
     assert_eq!(q["frames"], v["frames"], "{q}");
-    let err = run_err(
-        &[
-            "bench-events",
-            "--weights",
-            s(&weights),
-            "--source",
-            s(&session),
-            "--smoothing",
-            "20000",
-        ],
-        "--smoothing",
-    );
+    let err = run_err(&bench(&["--smoothing", "20000"]), "--smoothing");
     assert!(err.lines().count() <= 3, "{err}");
     run_err(
         &["handsynth", s(&out), "--session", "Waving"],

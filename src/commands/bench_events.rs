@@ -5,15 +5,16 @@
 //! (`handcheck --session`) is replayed through a landmark model instead of played.
 
 use super::bundled;
-use super::run::{ranged, window_ms, FPS_RANGE, PROBABILITY, SMOOTHING_MS_RANGE};
+use super::run::{parse_class_hold, ranged, window_ms, FPS_RANGE, PROBABILITY, SMOOTHING_MS_RANGE};
 use anyhow::{anyhow, Context};
 use gesture_app::bench::events::{parse_script, play, replay_landmarks, score, Score};
 use gesture_app::capture::{SourceOptions, SourceSpec, DEFAULT_FOLDER_FPS};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::live::events::EventSettings;
+use gesture_app::live::events::{holds_with, EventSettings};
 use gesture_app::live::{PipelineOptions, WorkerOptions};
 use gesture_app::train::data::landmarks::read_clip;
-use std::path::PathBuf;
+use gesture_app::write_atomic;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,12 +56,20 @@ pub struct BenchEventsArgs {
     /// [default: the live app's, 150].
     #[arg(long, value_name = "MS", value_parser = ranged(SMOOTHING_MS_RANGE, "milliseconds"))]
     pub smoothing: Option<f32>,
+    /// Hold time for one class, LABEL=MS (repeatable) [default: the live app's,
+    /// "Stop Sign=800"].
+    #[arg(long = "class-hold", value_name = "LABEL=MS", value_parser = parse_class_hold)]
+    pub class_holds: Vec<(String, f32)>,
     /// Length of the window the N segments are sampled from, milliseconds, 100 to 10000
     /// [default: the live app's, 2000].
     #[arg(long, value_name = "MS", value_parser = window_ms)]
     pub window_ms: Option<u64>,
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
+    /// Also write every prediction's smoothed probabilities to FILE as CSV (a `t_s` column,
+    /// then one column per class), to see how near each class came to firing and when.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -75,11 +84,13 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
     };
     let model = gesture_app::weights::load_model(&weights, &device)
         .with_context(|| format!("cannot use weights {}", weights.display()))?;
+    let labels = model.config().labels.clone();
     let defaults = EventSettings::default();
     let events = EventSettings {
         threshold: args.threshold.unwrap_or(defaults.threshold),
         release: args.release.unwrap_or(defaults.release),
         smoothing_ms: args.smoothing.unwrap_or(defaults.smoothing_ms),
+        holds: holds_with(&args.class_holds),
         ..defaults
     };
     let background = events.background.clone();
@@ -137,6 +148,10 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         None => play(Arc::new(model), &args.source, &options)
             .with_context(|| format!("cannot play {}", args.source))?,
     };
+    if let Some(path) = &args.trace {
+        write_trace(path, &labels, &played.trace)
+            .with_context(|| format!("cannot write the trace {}", path.display()))?;
+    }
     let script_fps = args.fps.unwrap_or(DEFAULT_FOLDER_FPS) as f64;
     let scored = script.as_ref().map(|s| {
         score(
@@ -195,6 +210,33 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         print_score(s);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `trace` as CSV: a header of `t_s` and the labels (quoted where they hold a comma or a
+/// quote), then one row per prediction.
+fn write_trace(path: &Path, labels: &[String], trace: &[(f64, Vec<f32>)]) -> anyhow::Result<()> {
+    let quote = |l: &String| {
+        if l.contains([',', '"']) {
+            format!("\"{}\"", l.replace('"', "\"\""))
+        } else {
+            l.clone()
+        }
+    };
+    let mut text = String::from("t_s");
+    for l in labels {
+        text.push(',');
+        text.push_str(&quote(l));
+    }
+    text.push('\n');
+    for (t, probs) in trace {
+        text.push_str(&format!("{t:.4}"));
+        for p in probs {
+            text.push_str(&format!(",{p:.5}"));
+        }
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())?;
+    Ok(())
 }
 
 fn print_score(s: &Score) {

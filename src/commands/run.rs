@@ -12,7 +12,7 @@ use candle_core::Device;
 use gesture_app::actions::{ActionMap, Dispatcher};
 use gesture_app::capture::{CameraSystem, SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::live::events::{EventSettings, DEFAULT_BACKGROUND};
+use gesture_app::live::events::{holds_with, EventSettings, DEFAULT_BACKGROUND};
 use gesture_app::live::{headless, Pipeline, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, run_window, AppInit, Given, LoadedModel, ModelLoader};
 use std::ops::RangeInclusive;
@@ -83,6 +83,13 @@ pub struct RunArgs {
     #[arg(long = "class-threshold", value_name = "LABEL=P", value_parser = parse_class_threshold)]
     pub class_thresholds: Vec<(String, f32)>,
 
+    /// Hold time for one class: it fires only after leading, at or above its threshold, for MS
+    /// milliseconds, 0 to 10000: LABEL=MS (repeatable) [default: "Stop Sign=800", since a palm
+    /// raised to start any gesture looks like a stop sign until the gesture moves; 0 turns it
+    /// off].
+    #[arg(long = "class-hold", value_name = "LABEL=MS", value_parser = parse_class_hold)]
+    pub class_holds: Vec<(String, f32)>,
+
     /// Hysteresis: after an event, nothing fires until that class's probability falls below P
     /// (0 to 1) [default: 0.4; remembered by the window like --threshold].
     #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
@@ -129,6 +136,8 @@ pub(super) const FPS_RANGE: RangeInclusive<f32> = 1.0..=240.0;
 const CLIP_FPS_RANGE: RangeInclusive<f32> = 1.0..=60.0;
 pub(super) const PROBABILITY: RangeInclusive<f32> = 0.0..=1.0;
 pub(super) const SMOOTHING_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
+/// `--class-hold`: how long a class must lead before it fires.
+const HOLD_MS_RANGE: RangeInclusive<f32> = 0.0..=10_000.0;
 /// `--resolution`: each side (8K is 7680 wide).
 const RESOLUTION_SIDE: RangeInclusive<u32> = 16..=8192;
 
@@ -192,6 +201,16 @@ fn parse_class_threshold(s: &str) -> Result<(String, f32), String> {
     Ok((label.trim().to_string(), p))
 }
 
+/// Parses `LABEL=MS`, a class's hold time in milliseconds.
+pub(super) fn parse_class_hold(s: &str) -> Result<(String, f32), String> {
+    let (label, ms) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("expected LABEL=MS, e.g. \"Stop Sign=800\", got '{s}'"))?;
+    let ms = ranged(HOLD_MS_RANGE, "milliseconds")(ms)
+        .map_err(|e| format!("the hold time in '{s}' {e}"))?;
+    Ok((label.trim().to_string(), ms))
+}
+
 impl RunArgs {
     /// The pipeline settings these flags describe.
     pub fn pipeline_options(&self) -> PipelineOptions {
@@ -217,6 +236,7 @@ impl RunArgs {
                     } else {
                         self.background.clone()
                     },
+                    holds: holds_with(&self.class_holds),
                 },
                 batch: self.batch,
                 ..WorkerOptions::default()

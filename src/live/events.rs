@@ -1,14 +1,22 @@
 //! From per-prediction probabilities to gesture events, with knobs a user can turn live:
 //! exponential smoothing over time (a half-life in milliseconds, so it behaves the same at any
 //! prediction rate), a confidence threshold (per class if wanted), hysteresis (after an event,
-//! nothing fires until that class falls below a lower release level), and background classes
-//! ("No gesture", "Doing other things") that never fire. A single swipe gives one event; a
-//! still hand gives none.
+//! nothing fires until that class falls below a lower release level), background classes
+//! ("No gesture", "Doing other things") that never fire, and hold times for classes that are
+//! held poses (a stop sign fires once it has led for a while: a palm raised to start any
+//! gesture looks like one until the gesture moves). A single swipe gives one event; a still
+//! hand gives none.
 
 use std::time::Duration;
 
 /// Labels treated as background when the user names none.
 pub const DEFAULT_BACKGROUND: [&str; 2] = ["No gesture", "Doing other things"];
+
+/// Hold times, in milliseconds, used when the user names none: Jester's stop sign is a palm
+/// shown and held, and every other gesture starts with a palm raised to the camera, so it fires
+/// only once it has led for this long (docs/handmodel.md, "Events"). Classes a model lacks are
+/// ignored.
+pub const DEFAULT_HOLDS: [(&str, f32); 1] = [("Stop Sign", 800.0)];
 
 /// The user's settings, by label.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +31,9 @@ pub struct EventSettings {
     pub smoothing_ms: f32,
     /// Classes that never fire.
     pub background: Vec<String>,
+    /// How long a class must lead, at or above its threshold, before it fires: (label,
+    /// milliseconds). Labels the model lacks are ignored.
+    pub holds: Vec<(String, f32)>,
 }
 
 impl Default for EventSettings {
@@ -33,8 +44,33 @@ impl Default for EventSettings {
             release: 0.4,
             smoothing_ms: 150.0,
             background: DEFAULT_BACKGROUND.iter().map(|s| s.to_string()).collect(),
+            holds: default_holds(),
         }
     }
+}
+
+/// [`DEFAULT_HOLDS`] as settings.
+pub fn default_holds() -> Vec<(String, f32)> {
+    DEFAULT_HOLDS
+        .iter()
+        .map(|(l, ms)| (l.to_string(), *ms))
+        .collect()
+}
+
+/// [`DEFAULT_HOLDS`] with the user's hold times on top: a label the user names takes the
+/// user's time (0 turns a default off), others keep the default.
+pub fn holds_with(user: &[(String, f32)]) -> Vec<(String, f32)> {
+    let mut holds = default_holds();
+    for (label, ms) in user {
+        match holds
+            .iter_mut()
+            .find(|(l, _)| l.eq_ignore_ascii_case(label))
+        {
+            Some(h) => h.1 = *ms,
+            None => holds.push((label.clone(), *ms)),
+        }
+    }
+    holds
 }
 
 /// Settings that do not fit the model or make no sense.
@@ -45,6 +81,9 @@ pub enum SettingsError {
     NotAProbability { name: String, value: f32 },
     #[error("smoothing must be a half-life of 0 ms or more, got {0}")]
     Smoothing(f32),
+    /// A hold time that is negative or not a number.
+    #[error("the hold time of '{label}' must be 0 ms or more, got {ms}")]
+    Hold { label: String, ms: f32 },
     /// A per-class threshold for a class the model does not have.
     #[error("unknown class '{label}' (the model's classes: {classes})")]
     UnknownClass { label: String, classes: String },
@@ -80,6 +119,10 @@ pub struct EventDetector {
     release: Vec<f32>,
     background: Vec<bool>,
     half_life: f64,
+    /// Seconds each class must lead before it fires.
+    hold: Vec<f64>,
+    /// The class leading at or above its threshold, and since when.
+    leading: Option<(usize, Duration)>,
     smoothed: Vec<f32>,
     last_t: Option<Duration>,
     /// The class of the last event, until it falls below its release level.
@@ -95,6 +138,8 @@ impl EventDetector {
             release: Vec::new(),
             background: Vec::new(),
             half_life: 0.0,
+            hold: Vec::new(),
+            leading: None,
             smoothed: Vec::new(),
             last_t: None,
             latched: None,
@@ -140,6 +185,24 @@ impl EventDetector {
             .iter()
             .map(|l| s.background.iter().any(|b| b.eq_ignore_ascii_case(l)))
             .collect();
+        let mut hold = vec![0.0; self.labels.len()];
+        for (label, ms) in &s.holds {
+            if !(ms.is_finite() && *ms >= 0.0) {
+                return Err(SettingsError::Hold {
+                    label: label.clone(),
+                    ms: *ms,
+                });
+            }
+            // Like background labels, holds may name classes this model lacks.
+            if let Some(i) = self
+                .labels
+                .iter()
+                .position(|l| l.eq_ignore_ascii_case(label))
+            {
+                hold[i] = f64::from(*ms) / 1000.0;
+            }
+        }
+        self.hold = hold;
         self.release = thresholds.iter().map(|&t| s.release.min(t)).collect();
         self.thresholds = thresholds;
         self.background = background;
@@ -152,6 +215,7 @@ impl EventDetector {
         self.smoothed.clear();
         self.last_t = None;
         self.latched = None;
+        self.leading = None;
     }
 
     /// The smoothed probabilities after the last update.
@@ -181,6 +245,7 @@ impl EventDetector {
         if !may_fire {
             self.smoothed = probs.to_vec();
             self.last_t = None;
+            self.leading = None;
             return None;
         }
         let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
@@ -199,6 +264,7 @@ impl EventDetector {
             if self.smoothed[c] < self.release[c] {
                 self.latched = None;
             } else {
+                self.leading = None;
                 return None;
             }
         }
@@ -207,9 +273,21 @@ impl EventDetector {
             .iter()
             .enumerate()
             .max_by(|a, b| a.1.total_cmp(b.1))?;
-        if !may_fire || self.background[class] || prob < self.thresholds[class] {
+        if self.background[class] || prob < self.thresholds[class] {
+            self.leading = None;
             return None;
         }
+        let since = match self.leading {
+            Some((c, since)) if c == class => since,
+            _ => {
+                self.leading = Some((class, t));
+                t
+            }
+        };
+        if t.saturating_sub(since).as_secs_f64() + 1e-9 < self.hold[class] {
+            return None;
+        }
+        self.leading = None;
         self.latched = Some(class);
         Some(GestureEvent {
             t,
@@ -323,6 +401,68 @@ mod tests {
             }
             assert!((d.smoothed()[0] - 0.5).abs() < 1e-4, "{:?}", d.smoothed());
         }
+    }
+
+    #[test]
+    fn a_held_class_fires_only_after_leading_for_its_hold_time() {
+        let settings = EventSettings {
+            smoothing_ms: 0.0,
+            holds: holds_with(&[("Swiping Right".into(), 100.0)]),
+            ..Default::default()
+        };
+        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        // Leads for 80 ms (three steps of 40 ms), then the hand moves on: nothing.
+        let brief = [
+            [0.1, 0.85, 0.05],
+            [0.1, 0.9, 0.0],
+            [0.1, 0.9, 0.0],
+            [0.2, 0.1, 0.7],
+        ];
+        assert!(run(&mut d, &brief).is_empty());
+        // Leads for 120 ms: one event, at the step where the hold is reached.
+        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let held = [
+            [0.1, 0.85, 0.05],
+            [0.1, 0.9, 0.0],
+            [0.1, 0.9, 0.0],
+            [0.1, 0.9, 0.0],
+        ];
+        let fired: Vec<Option<String>> = held
+            .iter()
+            .enumerate()
+            .map(|(i, p)| d.update(p, ms(40 * i as u64)).map(|e| e.label))
+            .collect();
+        assert_eq!(fired, [None, None, None, Some("Swiping Right".into())]);
+        // A class without a hold fires at once; the default stop-sign hold names a class these
+        // labels lack, which is fine.
+        assert_eq!(
+            run(&mut d, &[[0.1, 0.1, 0.8], [0.9, 0.05, 0.05]]),
+            ["Swiping Left"]
+        );
+        let bad = EventSettings {
+            holds: vec![("Swiping Left".into(), -1.0)],
+            ..Default::default()
+        };
+        let err = EventDetector::new(&bad, &labels()).unwrap_err();
+        assert!(err.to_string().contains("'Swiping Left'"), "{err}");
+        let nan = EventSettings {
+            holds: vec![("Swiping Left".into(), f32::NAN)],
+            ..Default::default()
+        };
+        assert!(EventDetector::new(&nan, &labels()).is_err());
+    }
+
+    #[test]
+    fn user_holds_override_the_defaults_by_label() {
+        let h = holds_with(&[("stop sign".into(), 0.0), ("Thumb Up".into(), 300.0)]);
+        assert_eq!(
+            h,
+            vec![
+                ("Stop Sign".to_string(), 0.0),
+                ("Thumb Up".to_string(), 300.0)
+            ]
+        );
+        assert_eq!(holds_with(&[]), default_holds());
     }
 
     #[test]

@@ -333,6 +333,8 @@ fn absurd_flag_values_are_one_error_line() {
         ("--smoothing", "1e12", "0 to 10000"),
         ("--resolution", "100000x5", "16 to 8192"),
         ("--clip-fps", "1000", "1 to 60"),
+        ("--class-hold", "Stop Sign=-5", "0 to 10000"),
+        ("--class-hold", "Stop Sign", "LABEL=MS"),
     ] {
         // `--flag=value`, so that negative numbers are values, not flags.
         let out = Command::new(env!("CARGO_BIN_EXE_gesture-app"))

@@ -447,19 +447,18 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
     );
     let weights = landmark_weights(tmp.path());
     let session = out.join("session.json");
-    // bench-events on the session, with `extra` flags.
-    let bench = |extra: &[&'static str]| {
-        let mut args = vec![
-            "bench-events",
-            "--weights",
-            s(&weights),
-            "--source",
-            s(&session),
-        ];
-        args.extend_from_slice(extra);
-        args
-    };
-    let r = run_ok(&bench(&["--json"]));
+    // bench-events on the session, then `extra` flags.
+    let base = [
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(&session),
+    ];
+    fn bench<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [base, extra].concat()
+    }
+    let r = run_ok(&bench(&base, &["--json"]));
     let v: Value = serde_json::from_slice(&r.stdout).unwrap();
     let score = &v["score"];
     assert_eq!(
@@ -467,19 +466,42 @@ fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
         2,
         "{v}"
     );
-    // The live app's event settings are taken, and an impossible one is one error line.
-    let quiet = run_ok(&bench(&[
-        "--smoothing",
-        "0",
-        "--release",
-        "0.2",
-        "--window-ms",
-        "1500",
-        "--json",
-    ]));
+    // The live app's event settings are taken, and an impossible one is one error line. The
+    // trace holds every prediction's probabilities: unsmoothed here, so each row sums to 1.
+    let trace = tmp.path().join("trace.csv");
+    let quiet = run_ok(&bench(
+        &base,
+        &[
+            "--smoothing",
+            "0",
+            "--release",
+            "0.2",
+            "--window-ms",
+            "1500",
+            "--class-hold",
+            "Stop Sign=0",
+            "--trace",
+            s(&trace),
+            "--json",
+        ],
+    ));
     let q: Value = serde_json::from_slice(&quiet.stdout).unwrap();
     assert_eq!(q["frames"], v["frames"], "{q}");
-    let err = run_err(&bench(&["--smoothing", "20000"]), "--smoothing");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let mut rows = text.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    // The small landmark model's four classes, in its order.
+    assert_eq!(header, ["t_s", "a", "b", "c", "d"]);
+    let rows: Vec<Vec<f64>> = rows
+        .map(|l| l.split(',').map(|x| x.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len() as u64, q["predictions"].as_u64().unwrap());
+    for r in &rows {
+        let sum: f64 = r[1..].iter().sum();
+        assert!((sum - 1.0).abs() < 1e-3, "{r:?}");
+    }
+    assert!(rows.windows(2).all(|w| w[1][0] > w[0][0]), "time runs on");
+    let err = run_err(&bench(&base, &["--smoothing", "20000"]), "--smoothing");
     assert!(err.lines().count() <= 3, "{err}");
     run_err(
         &["handsynth", s(&out), "--session", "Waving"],

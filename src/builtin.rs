@@ -98,7 +98,7 @@ pub static FILES: &[BuiltInFile] = &[
     built_in!(
         "weights/jester_hands.safetensors",
         2_218_470,
-        "d2ce6710ce2a843b533392cdd83b82adf28c8dc3b0267dfbd8746b7e546ebcdc"
+        "468080ada1962170a8898c6943254d8943699997ab9f2f0ef128f90e9a65f858"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

@@ -23,9 +23,9 @@ pub struct HandSynthArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub val_every: usize,
     /// After the clips: cut more from N generated sessions of one person performing several
-    /// gestures in a row: whole gestures with the motion around them, and the motion between
-    /// gestures as "No gesture" or "Doing other things" (what the live app sees between
-    /// gestures and single clips never show).
+    /// gestures in a row: whole gestures with the motion around them, a gesture's end with the
+    /// way back, and the motion between gestures as "No gesture" or "Doing other things" (what
+    /// the live app sees between gestures and single clips never show).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub sessions: usize,
     /// Instead of clips: one continuous session of one person performing these Jester classes

@@ -18,6 +18,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::Path;
 
+/// Seeds the random stream of [`windows`]' edge windows.
+const EDGE_STREAM: u64 = 0x7a11_7a11_7a11_7a11;
+
 /// Labels that are not gestures: performed for longer, and never expected to fire.
 const BACKGROUND: [&str; 2] = ["No gesture", "Doing other things"];
 
@@ -206,10 +209,12 @@ pub fn write_session(out: &Path, labels: &[String], seed: u64) -> Result<Session
 /// labels, background ones left out), each labelled by what it holds: a window holding a whole
 /// gesture (90 % of its frames or more, and no more than a quarter of any other) is that
 /// gesture; a window holding no more than a quarter of any gesture is "Doing other things"
-/// where half of it or more is such a stretch, else "No gesture"; anything between is not
-/// cut. Windows are 24–40 frames long, the live window to the longest clip. The background
-/// windows are what clips alone never show a model: the end of a gesture and the hand going
-/// back, the way from one gesture to the next, a hand lowered and raised again.
+/// where half of it or more is such a stretch, else "No gesture"; and at each gesture's edges
+/// ([`edge_windows`]) a window with 60 % of it or more, up to its end, and what follows is
+/// that gesture, one with 35 % or less background; anything between is not cut. Windows are
+/// 24–40 frames long, the live window to the longest clip. The background windows are what
+/// clips alone never show a model: the end of a gesture and the hand going back, the way from
+/// one gesture to the next, a hand lowered and raised again.
 pub fn windows(gestures: &[String], seed: u64) -> Vec<(LandmarkClip, String)> {
     let mut rng = StdRng::seed_from_u64(seed);
     let moves: Vec<&String> = gestures
@@ -238,16 +243,11 @@ pub fn windows(gestures: &[String], seed: u64) -> Vec<(LandmarkClip, String)> {
     }
     let session = generate_session(&plan, rng.random());
     let total = session.clip.frames.len();
-    let spans: Vec<(usize, usize, &str)> = session
+    let spans: Vec<Span> = session
         .script
         .iter()
         .map(|s| (s.first - 1, s.last - 1, s.label.as_str()))
         .collect();
-    // The share of span `g` inside frames a..=b.
-    let covered = |g: &(usize, usize, &str), a: usize, b: usize| {
-        let inside = (g.1.min(b) + 1).saturating_sub(g.0.max(a));
-        inside as f32 / (g.1 - g.0 + 1) as f32
-    };
     let cut = |a: usize, len: usize, label: &str| {
         let clip = LandmarkClip {
             width: session.clip.width,
@@ -296,18 +296,86 @@ pub fn windows(gestures: &[String], seed: u64) -> Vec<(LandmarkClip, String)> {
         if !quiet {
             continue;
         }
-        let busy: usize = spans
-            .iter()
-            .filter(|o| o.2 == BACKGROUND[1])
-            .map(|o| (o.1.min(b) + 1).saturating_sub(o.0.max(a)))
-            .sum();
-        let label = if 2 * busy >= len {
-            BACKGROUND[1]
-        } else {
-            BACKGROUND[0]
-        };
-        out.push(cut(a, len, label));
+        out.push(cut(a, len, background_of(&spans, a, b)));
         made += 1;
+    }
+    for (a, b, label) in edge_windows(&spans, total, seed) {
+        out.push(cut(a, b + 1 - a, label));
+    }
+    out
+}
+
+/// A class in a session: first and last frame, numbered from 0, and label.
+type Span<'a> = (usize, usize, &'a str);
+
+/// The share of span `g` inside frames `a..=b`.
+fn covered(g: &Span, a: usize, b: usize) -> f32 {
+    let inside = (g.1.min(b) + 1).saturating_sub(g.0.max(a));
+    inside as f32 / (g.1 - g.0 + 1) as f32
+}
+
+/// The label of a window with no gesture in it: "Doing other things" where half of it or more
+/// is such a stretch, else "No gesture".
+fn background_of(spans: &[Span], a: usize, b: usize) -> &'static str {
+    let busy: usize = spans
+        .iter()
+        .filter(|o| o.2 == BACKGROUND[1])
+        .map(|o| (o.1.min(b) + 1).saturating_sub(o.0.max(a)))
+        .sum();
+    if 2 * busy >= b + 1 - a {
+        BACKGROUND[1]
+    } else {
+        BACKGROUND[0]
+    }
+}
+
+/// Windows at a gesture's edges: most of the gesture and then the way back is still the
+/// gesture; a little of it, after or before, is background. Without them a model never saw
+/// the hand going back, which looks like the opposite gesture (a pull after a push, a zoom
+/// in after a zoom out), and fired on it. Their own random stream leaves [`windows`]' other
+/// windows as they were.
+///
+/// Returns (first frame, last frame, label) of each window cut, frames numbered from 0.
+fn edge_windows<'a>(spans: &[Span<'a>], total: usize, seed: u64) -> Vec<(usize, usize, &'a str)> {
+    let mut rng = StdRng::seed_from_u64(seed ^ EDGE_STREAM);
+    let mut out = Vec::new();
+    for (i, g) in spans.iter().enumerate() {
+        if BACKGROUND.contains(&g.2) {
+            continue;
+        }
+        for after in [true, false] {
+            let len = rng.random_range(24..=40usize).min(total);
+            let (a, b) = if after {
+                // The gesture's end and what follows.
+                let b = rng.random_range(g.1..=(g.1 + len - 1).min(total - 1));
+                if b + 1 < len {
+                    continue;
+                }
+                (b + 1 - len, b)
+            } else {
+                // What comes before and the gesture's start.
+                let lo = g.0.saturating_sub(len - 1);
+                let hi = g.0.min(total - len);
+                if lo > hi {
+                    continue;
+                }
+                let a = rng.random_range(lo..=hi);
+                (a, a + len - 1)
+            };
+            let clean = spans
+                .iter()
+                .enumerate()
+                .all(|(j, o)| j == i || BACKGROUND.contains(&o.2) || covered(o, a, b) <= 0.25);
+            if !clean {
+                continue;
+            }
+            let share = covered(g, a, b);
+            if after && share >= 0.6 {
+                out.push((a, b, g.2));
+            } else if share <= 0.35 {
+                out.push((a, b, background_of(spans, a, b)));
+            }
+        }
     }
     out
 }
@@ -414,6 +482,50 @@ mod tests {
             swipes >= 10 && left * 10 >= swipes * 8,
             "{left} of {swipes}"
         );
+    }
+
+    #[test]
+    fn edge_windows_hold_most_of_a_gesture_and_its_end_as_it_or_little_of_it_as_background() {
+        let spans: Vec<Span> = vec![
+            (0, 39, "No gesture"),
+            (46, 65, "Swiping Left"),
+            (72, 119, "Doing other things"),
+            (126, 145, "Thumb Up"),
+            (152, 199, "No gesture"),
+        ];
+        let (mut as_gesture, mut with_after, mut idle, mut busy) = (0, 0, 0, 0);
+        for seed in 0..100 {
+            let w = edge_windows(&spans, 200, seed);
+            assert_eq!(w, edge_windows(&spans, 200, seed));
+            for (a, b, label) in w {
+                assert!((24..=40).contains(&(b + 1 - a)), "{a}..={b}");
+                // The gesture the window holds most of.
+                let g = spans
+                    .iter()
+                    .filter(|s| !BACKGROUND.contains(&s.2))
+                    .max_by(|x, y| covered(x, a, b).total_cmp(&covered(y, a, b)))
+                    .unwrap();
+                let share = covered(g, a, b);
+                match label {
+                    "No gesture" | "Doing other things" => {
+                        assert!(share <= 0.35, "{a}..={b} {label}: {share} of {}", g.2);
+                        idle += (label == "No gesture") as usize;
+                        busy += (label == "Doing other things") as usize;
+                    }
+                    _ => {
+                        assert_eq!(label, g.2, "{a}..={b}");
+                        assert!(share >= 0.6 && b >= g.1, "{a}..={b} {label}: {share}");
+                        as_gesture += 1;
+                        with_after += (b >= g.1 + 6) as usize;
+                    }
+                }
+            }
+        }
+        // Two windows a gesture were tried, 400 in all: most are cut, and a window that holds a
+        // gesture's end mostly holds the way back too.
+        assert!(as_gesture >= 60, "{as_gesture}");
+        assert!(with_after * 2 >= as_gesture, "{with_after} of {as_gesture}");
+        assert!(idle >= 20 && busy >= 20, "{idle} quiet, {busy} busy");
     }
 
     #[test]

@@ -193,22 +193,35 @@ pub(super) fn parse_resolution(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn parse_class_threshold(s: &str) -> Result<(String, f32), String> {
-    let (label, p) = s
-        .rsplit_once('=')
-        .ok_or_else(|| format!("expected LABEL=P, e.g. \"Swiping Left=0.8\", got '{s}'"))?;
-    let p = ranged(PROBABILITY, "a probability")(p)
-        .map_err(|e| format!("the probability in '{s}' {e}"))?;
-    Ok((label.trim().to_string(), p))
+    let parse = ranged(PROBABILITY, "a probability");
+    label_value(
+        s,
+        "LABEL=P",
+        "\"Swiping Left=0.8\"",
+        "the probability",
+        parse,
+    )
 }
 
 /// Parses `LABEL=MS`, a class's hold time in milliseconds.
 pub(super) fn parse_class_hold(s: &str) -> Result<(String, f32), String> {
-    let (label, ms) = s
+    let parse = ranged(HOLD_MS_RANGE, "milliseconds");
+    label_value(s, "LABEL=MS", "\"Stop Sign=800\"", "the hold time", parse)
+}
+
+/// Parses `LABEL=VALUE` (`form`, e.g. `example`), the value with `parse`; errors name `what`.
+fn label_value(
+    s: &str,
+    form: &str,
+    example: &str,
+    what: &str,
+    parse: impl Fn(&str) -> Result<f32, String>,
+) -> Result<(String, f32), String> {
+    let (label, value) = s
         .rsplit_once('=')
-        .ok_or_else(|| format!("expected LABEL=MS, e.g. \"Stop Sign=800\", got '{s}'"))?;
-    let ms = ranged(HOLD_MS_RANGE, "milliseconds")(ms)
-        .map_err(|e| format!("the hold time in '{s}' {e}"))?;
-    Ok((label.trim().to_string(), ms))
+        .ok_or_else(|| format!("expected {form}, e.g. {example}, got '{s}'"))?;
+    let value = parse(value).map_err(|e| format!("{what} in '{s}' {e}"))?;
+    Ok((label.trim().to_string(), value))
 }
 
 impl RunArgs {

@@ -421,12 +421,8 @@ mod tests {
         assert!(run(&mut d, &brief).is_empty());
         // Leads for 120 ms: one event, at the step where the hold is reached.
         let mut d = EventDetector::new(&settings, &labels()).unwrap();
-        let held = [
-            [0.1, 0.85, 0.05],
-            [0.1, 0.9, 0.0],
-            [0.1, 0.9, 0.0],
-            [0.1, 0.9, 0.0],
-        ];
+        let mut held = brief;
+        held[3] = [0.1, 0.9, 0.0];
         let fired: Vec<Option<String>> = held
             .iter()
             .enumerate()

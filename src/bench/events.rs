@@ -4,8 +4,9 @@
 //! performed (`FIRST LAST LABEL` per gesture, frame numbers from 1, as `synth --session` writes
 //! beside its recording), per gesture hits, misses, extra events and the delay from the
 //! gesture's end to its event. A landmark session (a landmark clip file, as `handsynth
-//! --session` and `handcheck --session` write) is replayed through a landmark model with the worker's steps instead
-//! ([`replay_landmarks`]): it has no pictures for the pipeline's hand tracker.
+//! --session` and `handcheck --session` write) is replayed through a landmark model with the
+//! worker's steps instead ([`replay_landmarks`]): it has no pictures for the pipeline's hand
+//! tracker.
 
 use crate::capture::SourceSpec;
 use crate::live::events::{EventDetector, EventSettings};

@@ -210,7 +210,7 @@ pub fn write_session(out: &Path, labels: &[String], seed: u64) -> Result<Session
 /// gesture (90 % of its frames or more, and no more than a quarter of any other) is that
 /// gesture; a window holding no more than a quarter of any gesture is "Doing other things"
 /// where half of it or more is such a stretch, else "No gesture"; and at each gesture's edges
-/// ([`edge_windows`]) a window with 60 % of it or more, up to its end, and what follows is
+/// (`edge_windows`) a window with 60 % of it or more, up to its end, and what follows is
 /// that gesture, one with 35 % or less background; anything between is not cut. Windows are
 /// 24–40 frames long, the live window to the longest clip. The background windows are what
 /// clips alone never show a model: the end of a gesture and the hand going back, the way from

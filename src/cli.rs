@@ -36,6 +36,9 @@ pub enum Command {
     Info(commands::info::InfoArgs),
     /// Re-save a weights file with its tensors stored as float16 (--half): half the size
     Export(commands::export::ExportArgs),
+    /// Join models trained apart (other seeds) into one weights file that predicts the mean of
+    /// their probabilities: fewer confident mistakes, as many passes of the head as networks
+    Ensemble(commands::ensemble::EnsembleArgs),
     /// Benchmark the model on this machine (CPU or CUDA)
     Bench(commands::bench::BenchArgs),
     /// Run the live app: camera, video file, frame folder or generated clips → gestures, in a window or
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Convert(a)) => commands::convert::run(a),
         Some(Command::Info(a)) => commands::info::run(a),
         Some(Command::Export(a)) => commands::export::run(a),
+        Some(Command::Ensemble(a)) => commands::ensemble::run(a),
         Some(Command::Bench(a)) => commands::bench::run(a),
         Some(Command::Run(a)) => commands::run::run(a),
         Some(Command::Cameras) => commands::cameras::run(),

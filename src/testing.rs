@@ -16,8 +16,8 @@ pub fn random_model(cfg: &ModelConfig, device: &Device) -> Result<GestureModel> 
     GestureModel::from_tensors(cfg.clone(), random_tensors(cfg)?, device)
 }
 
-/// The training-layout tensors of `cfg`, randomly initialised.
-fn random_tensors(cfg: &ModelConfig) -> Result<HashMap<String, Tensor>> {
+/// The training-layout tensors of `cfg`, randomly initialised (not seeded: two calls differ).
+pub fn random_tensors(cfg: &ModelConfig) -> Result<HashMap<String, Tensor>> {
     let vm = VarMap::new();
     let vb = VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu);
     Tsn::new(cfg, vb, BuildOptions::training(false, 0))?;

@@ -61,6 +61,12 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("classes:         {}", c.num_classes);
+            if c.members > 1 {
+                println!(
+                    "ensemble:        {} networks; the prediction is the mean of their probabilities",
+                    c.members
+                );
+            }
             if c.arch.reads_landmarks() {
                 println!(
                     "input:           a hand tracker's 21 landmarks, presence and handedness per frame"

@@ -17,6 +17,7 @@ pub mod compare;
 pub mod convert;
 pub mod data;
 pub mod dataset_args;
+pub mod ensemble;
 pub mod eval;
 pub mod export;
 pub mod extract;

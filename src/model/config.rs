@@ -387,6 +387,11 @@ pub struct ModelConfig {
     /// (empty for image backbones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hand_models: Vec<HandModelRef>,
+    /// How many networks of this configuration the file holds (an ensemble, `gesture-app
+    /// ensemble`): their tensors are `members.{k}.*` and the model's prediction is the mean of
+    /// their probabilities. 1 for a single network, whose tensors have no prefix.
+    #[serde(default = "default_members", skip_serializing_if = "is_one")]
+    pub members: usize,
 }
 
 /// A hand-tracking model a landmark model needs, named by its file's sha256.
@@ -440,6 +445,15 @@ fn default_fps() -> f32 {
 fn default_new_length() -> usize {
     DEFAULT_NEW_LENGTH
 }
+fn default_members() -> usize {
+    1
+}
+fn is_one(n: &usize) -> bool {
+    *n == 1
+}
+
+/// The most networks an ensemble may hold.
+pub const MAX_MEMBERS: usize = 16;
 
 /// TSN's frame differences per segment for RGBDiff.
 pub const DEFAULT_NEW_LENGTH: usize = 5;
@@ -473,6 +487,7 @@ impl ModelConfig {
             } else {
                 Vec::new()
             },
+            members: 1,
         }
     }
 
@@ -533,6 +548,9 @@ impl ModelConfig {
         if self.arch.reads_landmarks() && self.modality != Modality::Rgb {
             return Err(ConfigError::LandmarkModality);
         }
+        if !(1..=MAX_MEMBERS).contains(&self.members) {
+            return Err(ConfigError::Members(self.members));
+        }
         Ok(())
     }
 }
@@ -565,6 +583,8 @@ pub enum ConfigError {
     InputSize { input: usize, resize: usize },
     #[error("new_length (frame differences per segment) must be in 1..={MAX_NEW_LENGTH}, got {0}")]
     NewLength(usize),
+    #[error("an ensemble holds 1..={MAX_MEMBERS} networks, got members = {0}")]
+    Members(usize),
 }
 
 impl From<ConfigError> for crate::Error {

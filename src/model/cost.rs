@@ -33,7 +33,7 @@ pub struct MacCount {
     pub model: u64,
 }
 
-/// thop's count for `cfg`.
+/// thop's count for `cfg` (an ensemble's: the sum over its networks).
 pub fn thop_macs(cfg: &ModelConfig) -> MacCount {
     let n = cfg.num_segments as u64;
     let backbone = match cfg.arch {
@@ -45,9 +45,11 @@ pub fn thop_macs(cfg: &ModelConfig) -> MacCount {
     };
     let new_fc = n * cfg.arch.feature_dim() as u64 * cfg.frame_feature_dim() as u64;
     let head = head_macs(cfg);
+    // An ensemble runs each of its networks.
+    let k = cfg.members as u64;
     MacCount {
-        head,
-        model: n * backbone + new_fc + head,
+        head: k * head,
+        model: k * (n * backbone + new_fc + head),
     }
 }
 

@@ -89,7 +89,7 @@ fn open_datasets(cfg: &RunConfig) -> Result<(Dataset, Dataset)> {
 
 /// Copies matching tensors of `file` into the model; returns a note on what was loaded.
 fn load_pretrained(varmap: &VarMap, file: &Path) -> Result<String> {
-    let weights = crate::weights::load_file(file)?;
+    let weights = crate::weights::ensemble::first_member(crate::weights::load_file(file)?, file)?;
     let vars = varmap.data().lock().expect("varmap lock");
     let (mut loaded, mut wrong_shape) = (0, Vec::new());
     for (name, t) in &weights.tensors {

@@ -4,9 +4,11 @@
 //!
 //! Metadata keys: `format` = [`FORMAT`], `contents` = `model` | `backbone` (ImageNet weights for
 //! initialising training), `config` = the config as JSON, plus `arch`, `consensus`,
-//! `num_segments`, `num_classes` repeated flat for tools that only show metadata.
+//! `num_segments`, `num_classes` repeated flat for tools that only show metadata, and
+//! `quantized` = `q8-rows` where matrices are stored as 8-bit codes ([`Storage::Q8Rows`]).
 
 pub mod convert;
+pub mod ensemble;
 pub mod import;
 
 use crate::model::config::ModelConfig;
@@ -70,7 +72,19 @@ pub enum Storage {
     /// float16: half the file, for models shipped inside the program (outputs move by about
     /// 1e-3 of their size).
     F16,
+    /// Matrices (tensors of two or more dimensions, 256 values or more) as 8-bit integers with a
+    /// float32 scale per row, the rest float16: about a quarter of float32, for an ensemble
+    /// shipped inside the program. Each weight moves by at most half its row's step (the row's
+    /// largest magnitude / 127 / 2).
+    Q8Rows,
 }
+
+/// The metadata key that says a file holds [`Storage::Q8Rows`] matrices, and its value.
+const QUANTIZED: (&str, &str) = ("quantized", "q8-rows");
+/// The suffix of a quantised matrix's scale tensor (`NAME` + suffix: `[rows]` float32).
+const Q8_SCALE: &str = ".q8_scale";
+/// The smallest matrix [`Storage::Q8Rows`] quantises: smaller ones gain nothing worth the error.
+const Q8_MIN_VALUES: usize = 256;
 
 /// Writes tensors + config with the given [`Contents`] and [`Storage`], atomically.
 pub fn save_stored(
@@ -91,7 +105,17 @@ pub fn save_stored(
     meta.insert("consensus".to_string(), config.consensus.name().to_string());
     meta.insert("num_segments".to_string(), config.num_segments.to_string());
     meta.insert("num_classes".to_string(), config.num_classes.to_string());
+    if storage == Storage::Q8Rows {
+        meta.insert(QUANTIZED.0.to_string(), QUANTIZED.1.to_string());
+    }
 
+    let f32_bytes =
+        |data: &[f32]| -> Vec<u8> { data.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let f16_bytes = |data: &[f32]| -> Vec<u8> {
+        data.iter()
+            .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+            .collect()
+    };
     // Sorted names keep files byte-identical for identical models.
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
@@ -101,23 +125,24 @@ pub fn save_stored(
             .to_device(&Device::Cpu)?
             .to_dtype(DType::F32)?;
         let data = t.flatten_all()?.to_vec1::<f32>()?;
-        let bytes: Vec<u8> = match storage {
-            Storage::F32 => data.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            Storage::F16 => data
-                .iter()
-                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-                .collect(),
-        };
-        owned.push((name.clone(), t.dims().to_vec(), bytes));
+        let dims = t.dims().to_vec();
+        use safetensors::Dtype as D;
+        match storage {
+            Storage::F32 => owned.push((name.clone(), dims, D::F32, f32_bytes(&data))),
+            Storage::F16 => owned.push((name.clone(), dims, D::F16, f16_bytes(&data))),
+            Storage::Q8Rows if dims.len() >= 2 && data.len() >= Q8_MIN_VALUES => {
+                let (codes, scales) = quantize_rows(&data, dims[0]);
+                let scale_name = format!("{name}{Q8_SCALE}");
+                owned.push((scale_name, vec![dims[0]], D::F32, f32_bytes(&scales)));
+                owned.push((name.clone(), dims, D::U8, codes));
+            }
+            Storage::Q8Rows => owned.push((name.clone(), dims, D::F16, f16_bytes(&data))),
+        }
     }
-    let dtype = match storage {
-        Storage::F32 => safetensors::Dtype::F32,
-        Storage::F16 => safetensors::Dtype::F16,
-    };
     let views = owned
         .iter()
-        .map(|(n, shape, bytes)| {
-            safetensors::tensor::TensorView::new(dtype, shape.clone(), bytes)
+        .map(|(n, shape, dtype, bytes)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
                 .map(|v| (n.clone(), v))
         })
         .collect::<std::result::Result<Vec<_>, _>>()
@@ -160,13 +185,85 @@ pub fn load_file(path: &Path) -> Result<WeightsFile> {
     })?;
     let meta = header.metadata().clone().unwrap_or_default();
     let (config, contents) = parse_metadata(path, &meta)?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+    let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| Error::bad_file(path, format!("cannot read tensors: {e}")))?;
+    if meta.get(QUANTIZED.0).map(String::as_str) == Some(QUANTIZED.1) {
+        dequantize(path, &mut tensors)?;
+    }
     Ok(WeightsFile {
         config,
         contents,
         tensors,
     })
+}
+
+/// Symmetric 8-bit codes of a `[rows, ...]` matrix, one scale per row: each code is
+/// `round(w / scale) + 128`, the scale the row's largest magnitude / 127 (1 for a row of zeros).
+fn quantize_rows(data: &[f32], rows: usize) -> (Vec<u8>, Vec<f32>) {
+    let width = (data.len() / rows.max(1)).max(1);
+    let mut codes = Vec::with_capacity(data.len());
+    let mut scales = Vec::with_capacity(rows);
+    for row in data.chunks(width) {
+        let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = if max > 0.0 && max.is_finite() {
+            max / 127.0
+        } else {
+            1.0
+        };
+        scales.push(scale);
+        codes.extend(
+            row.iter()
+                .map(|v| ((v / scale).round().clamp(-127.0, 127.0) + 128.0) as u8),
+        );
+    }
+    (codes, scales)
+}
+
+/// Widens a [`Storage::Q8Rows`] file's matrices back to float32 and drops their scales; a
+/// matrix without its scale, a scale of the wrong shape or a scale of nothing is a damaged file.
+fn dequantize(path: &Path, tensors: &mut HashMap<String, Tensor>) -> Result<()> {
+    let names: Vec<String> = tensors
+        .iter()
+        .filter(|(_, t)| t.dtype() == DType::U8)
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in names {
+        let scale_name = format!("{name}{Q8_SCALE}");
+        let Some(scale) = tensors.remove(&scale_name) else {
+            return Err(Error::bad_file(
+                path,
+                format!("8-bit tensor {name} has no {scale_name}"),
+            ));
+        };
+        let codes = &tensors[&name];
+        let dims = codes.dims().to_vec();
+        let rows = dims.first().copied().unwrap_or(0);
+        if dims.len() < 2 || scale.dims() != [rows] {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "{scale_name} has shape {:?} for {name} of shape {dims:?}",
+                    scale.dims()
+                ),
+            ));
+        }
+        let width = (codes.elem_count() / rows.max(1)).max(1);
+        let scale = scale.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        let codes = codes.flatten_all()?.to_vec1::<u8>()?;
+        let values: Vec<f32> = codes
+            .chunks(width)
+            .zip(&scale)
+            .flat_map(|(row, s)| row.iter().map(move |c| (*c as f32 - 128.0) * s))
+            .collect();
+        tensors.insert(name, Tensor::from_vec(values, dims, &Device::Cpu)?);
+    }
+    if let Some(stray) = tensors.keys().find(|n| n.ends_with(Q8_SCALE)) {
+        return Err(Error::bad_file(
+            path,
+            format!("{stray} scales no 8-bit tensor"),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads only the config and contents kind of a weights file (cheap: header only). `path` may
@@ -317,6 +414,79 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("backbone weights only"));
+    }
+
+    #[test]
+    fn eight_bit_rows_round_trip_within_half_a_step_and_refuse_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.safetensors");
+        let cfg = ModelConfig::new(Arch::SqueezeNet11, Consensus::Avg, 3, vec!["a".into()]);
+        let dev = Device::Cpu;
+        // A [40, 30] matrix whose rows span different ranges, a bias, a matrix too small to
+        // quantise.
+        let m: Vec<f32> = (0..1200)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0 * (1 + i / 30) as f32)
+            .collect();
+        let mut ts = HashMap::new();
+        ts.insert(
+            "w".to_string(),
+            Tensor::from_vec(m.clone(), (40, 30), &dev).unwrap(),
+        );
+        ts.insert(
+            "b".to_string(),
+            Tensor::from_vec(vec![0.1f32; 40], 40, &dev).unwrap(),
+        );
+        ts.insert(
+            "s".to_string(),
+            Tensor::from_vec(vec![0.3f32; 16], (4, 4), &dev).unwrap(),
+        );
+        save_stored(&path, &ts, &cfg, Contents::Model, Storage::Q8Rows).unwrap();
+        let f32_path = dir.path().join("f.safetensors");
+        save(&f32_path, &ts, &cfg).unwrap();
+        let (q_len, f_len) = (
+            std::fs::metadata(&path).unwrap().len(),
+            std::fs::metadata(&f32_path).unwrap().len(),
+        );
+        assert!(q_len < f_len / 2, "{q_len} of {f_len} bytes");
+
+        let (_, back) = load(&path).unwrap();
+        let mut names: Vec<_> = back.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["b", "s", "w"]);
+        let w = back["w"].to_vec2::<f32>().unwrap();
+        for (r, row) in m.chunks(30).enumerate() {
+            let step = row.iter().fold(0f32, |a, v| a.max(v.abs())) / 127.0;
+            for (c, v) in row.iter().enumerate() {
+                let d = (w[r][c] - v).abs();
+                // Written so that NaN fails.
+                assert!(d <= step / 2.0 + 1e-6, "w[{r}][{c}] {} vs {v}", w[r][c]);
+            }
+        }
+        assert_eq!(back["b"].dims(), &[40]);
+        let s = back["s"]
+            .to_dtype(DType::F32)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert!((s[3][3] - 0.3).abs() <= 1e-3);
+
+        // A scale lost, or one scaling nothing: the file is damaged, and says which tensor.
+        let raw = std::fs::read(&path).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&raw).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&raw).unwrap();
+        let meta = header.metadata().clone();
+        for drop in ["w.q8_scale", "w"] {
+            let views: Vec<_> = st
+                .tensors()
+                .into_iter()
+                .filter(|(n, _)| n != drop)
+                .collect();
+            let bytes = safetensors::serialize(views, meta.clone()).unwrap();
+            let bad = dir.path().join("bad.safetensors");
+            std::fs::write(&bad, bytes).unwrap();
+            let e = load(&bad).unwrap_err().to_string();
+            assert!(e.contains("bad.safetensors") && e.contains("w"), "{e}");
+        }
     }
 
     #[test]

@@ -447,21 +447,7 @@ fn export_half_stores_float16_that_every_command_takes() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/demo.safetensors");
     let half = tmp.path().join("demo16.safetensors");
-    let out = run(&[
-        "export",
-        demo.to_str().unwrap(),
-        half.to_str().unwrap(),
-        "--half",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (full_len, half_len) = (
-        std::fs::metadata(&demo).unwrap().len(),
-        std::fs::metadata(&half).unwrap().len(),
-    );
+    let (full_len, half_len) = export_demo(&demo, &half, "--half");
     assert!(
         half_len * 2 < full_len + 64 * 1024,
         "{half_len} of {full_len} bytes"
@@ -470,22 +456,7 @@ fn export_half_stores_float16_that_every_command_takes() {
     assert!(info.contains("stored = float16"), "{info}");
     // The same clip through both: the same ranking, probabilities within float16's rounding.
     let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_clips/gestures");
-    let logits = |w: &Path| {
-        let out = run(&[
-            "classify",
-            "--json",
-            "--weights",
-            w.to_str().unwrap(),
-            clip.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        common::floats(&v["logits"])
-    };
+    let logits = |w: &Path| classify_logits(w, &clip);
     let (a, b) = (logits(&demo), logits(&half));
     let scale = common::max_abs(&a);
     let d = common::max_abs_diff(&a, &b);
@@ -513,4 +484,151 @@ fn export_half_stores_float16_that_every_command_takes() {
         let out = run(&args);
         assert_clean_failure(&out, &[why]);
     }
+}
+
+#[test]
+fn ensemble_joins_models_of_one_kind_and_predicts_their_mean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = repo.join("weights/demo.safetensors");
+    let half = tmp.path().join("demo16.safetensors");
+    let pair = tmp.path().join("pair.safetensors");
+    export_demo(&demo, &half, "--half");
+    let out = run(&[
+        "ensemble",
+        "-o",
+        pair.to_str().unwrap(),
+        demo.to_str().unwrap(),
+        half.to_str().unwrap(),
+        "--provenance",
+        "note=two copies",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = String::from_utf8_lossy(&run(&["info", pair.to_str().unwrap()]).stdout).to_string();
+    assert!(info.contains("ensemble:        2 networks"), "{info}");
+    assert!(info.contains("member.1.stored = float16"), "{info}");
+    assert!(info.contains("note = two copies"), "{info}");
+    // The mean of a model and its float16 copy: the model's probabilities, within float16's
+    // rounding (an ensemble's logits are log-probabilities).
+    let clip = repo.join("assets/demo_clips/gestures");
+    let probs = |w: &Path| classify_probabilities(w, &clip);
+    let (a, b) = (probs(&demo), probs(&pair));
+    let d = common::max_abs_diff(&a, &b);
+    assert!(d <= 1e-2, "probabilities differ by {d}");
+    // Refused, naming what is wrong: another kind of model, the output over an input, one input.
+    let hands = repo.join("weights/jester_hands.safetensors");
+    let other = tmp.path().join("other.safetensors");
+    for (args, why) in [
+        (
+            vec![
+                "ensemble",
+                "-o",
+                other.to_str().unwrap(),
+                demo.to_str().unwrap(),
+                hands.to_str().unwrap(),
+            ],
+            "not the same model",
+        ),
+        (
+            vec![
+                "ensemble",
+                "-o",
+                half.to_str().unwrap(),
+                demo.to_str().unwrap(),
+                half.to_str().unwrap(),
+            ],
+            "replace an input",
+        ),
+    ] {
+        let out = run(&args);
+        assert_clean_failure(&out, &[why]);
+    }
+    let out = run(&[
+        "ensemble",
+        "-o",
+        other.to_str().unwrap(),
+        demo.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "one model is no ensemble");
+    assert!(!other.exists());
+}
+
+#[test]
+fn export_int8_stores_a_quarter_that_classifies_as_the_original() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = repo.join("weights/demo.safetensors");
+    let q8 = tmp.path().join("demo8.safetensors");
+    let (full_len, q8_len) = export_demo(&demo, &q8, "--int8");
+    assert!(q8_len * 3 < full_len, "{q8_len} of {full_len} bytes");
+    let info = String::from_utf8_lossy(&run(&["info", q8.to_str().unwrap()]).stdout).to_string();
+    assert!(info.contains("stored = 8-bit matrices"), "{info}");
+    // The same clip through both: the same top-1, probabilities within a few hundredths.
+    let clip = repo.join("assets/demo_clips/gestures");
+    let probs = |w: &Path| classify_probabilities(w, &clip);
+    let (a, b) = (probs(&demo), probs(&q8));
+    let top = |p: &[f32]| (0..p.len()).max_by(|&i, &j| p[i].total_cmp(&p[j])).unwrap();
+    assert_eq!(top(&a), top(&b));
+    let d = common::max_abs_diff(&a, &b);
+    assert!(d <= 0.05, "probabilities differ by {d}");
+    // Both storages at once is a mistake clap names.
+    let out = run(&[
+        "export",
+        demo.to_str().unwrap(),
+        q8.to_str().unwrap(),
+        "--int8",
+        "--half",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--half"));
+}
+
+/// `classify --json`'s logits for `clip` under weights `w`.
+fn classify_logits(w: &Path, clip: &Path) -> Vec<f32> {
+    let out = run(&[
+        "classify",
+        "--json",
+        "--weights",
+        w.to_str().unwrap(),
+        clip.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    common::floats(&v["logits"])
+}
+
+/// The softmax of [`classify_logits`] (an ensemble's logits are log-probabilities).
+fn classify_probabilities(w: &Path, clip: &Path) -> Vec<f32> {
+    let l = classify_logits(w, clip);
+    let m = l.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = l.iter().map(|x| (x - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|x| x / s).collect()
+}
+
+/// Runs `export DEMO OUT FLAG`, checks it succeeded, and returns the two files' sizes.
+fn export_demo(demo: &Path, out_path: &Path, flag: &str) -> (u64, u64) {
+    let out = run(&[
+        "export",
+        demo.to_str().unwrap(),
+        out_path.to_str().unwrap(),
+        flag,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::metadata(demo).unwrap().len(),
+        std::fs::metadata(out_path).unwrap().len(),
+    )
 }

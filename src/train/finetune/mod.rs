@@ -327,7 +327,8 @@ struct Base {
 }
 
 fn read_base(path: &Path) -> Result<Base> {
-    let file = weights::load_file(path)?;
+    // An ensemble's networks share their input; its first network's backbone stands for all.
+    let file = weights::ensemble::first_member(weights::load_file(path)?, path)?;
     let (mut backbone, mut head) = (HashMap::new(), HashMap::new());
     for (name, t) in file.tensors {
         let name = match name.strip_prefix("features.") {

@@ -94,11 +94,12 @@ pub static FILES: &[BuiltInFile] = &[
         5_560_356,
         "b15ef677b06eb867bd6ad91605b5f11568e6b2d6f37b7eb144405e1c536d9bcf"
     ),
-    // trained by training/jester_hands.toml (its header has the commands), stored as float16
+    // two networks trained by training/jester_hands.toml (seeds 1 and 2) joined by `ensemble`
+    // (the recipe's header has the commands), matrices stored as 8-bit codes
     built_in!(
         "weights/jester_hands.safetensors",
-        2_218_470,
-        "468080ada1962170a8898c6943254d8943699997ab9f2f0ef128f90e9a65f858"
+        2_230_300,
+        "ba3bdafe87de0c0932df8696c412af4be9ad5f784299c1b684c6bbe9dbe9fe5c"
     ),
     // MediaPipe's palm detector and hand landmarker, Apache-2.0, from the mediapipe 0.10.21
     // wheel (weights/hands/LICENSE and PROVENANCE)

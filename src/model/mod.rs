@@ -103,6 +103,9 @@ impl GestureModel {
     /// (D = [`Self::frame_feature_dim`]; an ensemble's networks side by side). Each frame's
     /// feature depends on that frame alone.
     pub fn frame_features(&self, frames: &Tensor) -> Result<Tensor> {
+        if let [one] = self.members.as_slice() {
+            return Ok(one.frame_features_t(frames, false)?);
+        }
         let parts = self
             .members
             .iter()
@@ -155,9 +158,9 @@ fn mean_probability_logits(logits: &[Tensor]) -> Result<Tensor> {
     Ok(mean.clamp(MIN_PROBABILITY, 1.0)?.log()?)
 }
 
-/// Splits an ensemble's tensors by [`member_prefix`]; a tensor outside every member's is a
-/// mismatch.
-fn split_members(
+/// Splits an ensemble's tensors by [`member_prefix`] into `count` maps of unprefixed names; a
+/// tensor outside every member's is a mismatch.
+pub fn split_members(
     tensors: HashMap<String, Tensor>,
     count: usize,
 ) -> Result<Vec<HashMap<String, Tensor>>> {
@@ -177,13 +180,13 @@ fn split_members(
     }
     if !strays.is_empty() {
         strays.sort();
+        let prefixes = match count {
+            0 => "no networks".to_string(),
+            _ => format!("members.0. … members.{}.", count - 1),
+        };
         return Err(Error::Mismatch {
             model: format!("an ensemble of {count}"),
-            details: format!(
-                "tensors outside members.0. … members.{}.: {}",
-                count - 1,
-                strays.join(", ")
-            ),
+            details: format!("tensors outside {prefixes}: {}", strays.join(", ")),
         });
     }
     Ok(parts)

@@ -9,7 +9,7 @@
 
 use super::{Contents, WeightsFile};
 use crate::model::config::{ModelConfig, MAX_MEMBERS};
-use crate::model::member_prefix;
+use crate::model::{member_prefix, split_members};
 use crate::{Error, Result};
 use candle_core::Tensor;
 use std::collections::{BTreeMap, HashMap};
@@ -132,22 +132,10 @@ fn split(
     if members == 1 {
         return Ok(vec![tensors]);
     }
-    let mut parts = vec![HashMap::new(); members];
-    for (name, t) in tensors {
-        let found = (0..members).find_map(|k| Some((k, name.strip_prefix(&member_prefix(k))?)));
-        match found {
-            Some((k, rest)) => {
-                parts[k].insert(rest.to_string(), t);
-            }
-            None => {
-                return Err(Error::bad_file(
-                    path,
-                    format!("tensor {name} belongs to none of its {members} networks"),
-                ))
-            }
-        }
-    }
-    Ok(parts)
+    split_members(tensors, members).map_err(|e| match e {
+        Error::Mismatch { details, .. } => Error::bad_file(path, details),
+        other => other,
+    })
 }
 
 #[cfg(test)]

@@ -413,6 +413,27 @@ pub fn dropout(x: &Tensor, p: f32, train: bool) -> Result<Tensor> {
     candle_nn::ops::dropout(x, p)
 }
 
+/// Dropout as [`dropout`] in training, with its mask drawn from `rng`: candle draws its masks
+/// from a generator no seed reaches, so two runs of one seed would drop different features.
+pub fn seeded_dropout(x: &Tensor, p: f32, rng: &mut impl rand::Rng) -> Result<Tensor> {
+    if p <= 0.0 {
+        return Ok(x.clone());
+    }
+    let keep = 1.0 - p;
+    let scale = 1.0 / keep;
+    let mask: Vec<f32> = (0..x.elem_count())
+        .map(|_| {
+            if rng.random::<f32>() < keep {
+                scale
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let mask = Tensor::from_vec(mask, x.shape(), x.device())?.to_dtype(x.dtype())?;
+    x * mask
+}
+
 /// A fully connected layer with PyTorch's names and layout (`.weight` [out, in], `.bias` [out]),
 /// on inputs `[..., in]` of any rank.
 ///

@@ -6,13 +6,19 @@
 
 use crate::model::config::{ModelConfig, TrnMode};
 use crate::model::consensus::ConsensusHead;
-use crate::model::layers::{dropout, linear, BnMode, Dense};
+use crate::model::layers::{linear, seeded_dropout, BnMode, Dense};
 use crate::model::spec::expected_tensors;
 use crate::model::tsn::BuildOptions;
 use crate::Result;
 use candle_core::{DType, Module, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+/// Seeds the head's dropout masks (apart from every other draw of the same seed).
+const DROPOUT_STREAM: u64 = 0xd50f_d50f;
 
 /// `new_fc` + consensus over cached backbone features.
 #[derive(Debug)]
@@ -20,6 +26,8 @@ pub struct Head {
     new_fc: Dense,
     consensus: ConsensusHead,
     dropout: f32,
+    /// Draws the dropout masks, so that one seed gives one run.
+    masks: Mutex<StdRng>,
 }
 
 impl Head {
@@ -43,12 +51,21 @@ impl Head {
             new_fc,
             consensus,
             dropout: cfg.dropout,
+            masks: Mutex::new(StdRng::seed_from_u64(crate::util::mix_seed(
+                seed,
+                DROPOUT_STREAM,
+            ))),
         })
     }
 
     /// `[b, N, F]` backbone features → `[b, C]` logits.
     pub fn forward_t(&self, features: &Tensor, train: bool) -> Result<Tensor> {
-        let x = dropout(features, self.dropout, train)?; // [b, N, F]
+        let x = if train {
+            let mut rng = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+            seeded_dropout(features, self.dropout, &mut *rng)? // [b, N, F]
+        } else {
+            features.clone()
+        };
         let x = self.new_fc.forward(&x)?; // [b, N, D]
         Ok(self.consensus.forward_t(&x, train)?) // [b, C]
     }

@@ -11,7 +11,7 @@
 //! Adding a file is one line in [`FILES`]: its repository path, size in bytes and sha256 (a
 //! third-party file with a comment naming its licence, source package and version). The size is
 //! checked when the program is compiled (a Git LFS pointer or a truncated copy stops the build),
-//! the sha256 by this module's test. Code that loads such a file takes its bytes from [`file`], or
+//! the sha256 by this module's test. Code that loads such a file takes its bytes from [`file()`], or
 //! accepts a path and looks it up with [`file_at`] first, as `weights::load_file` does.
 //!
 //! The demo recording (a folder of clip folders of JPEG frames) is played from memory by the

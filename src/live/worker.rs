@@ -3,7 +3,7 @@
 //! frame: as each clip-rate sample's frame arrives it computes that frame's backbone features
 //! once, keeps them for the window, and predicts once per sample from the N samples the TSN
 //! test rule picks. With a 30 fps camera that is 12 backbone passes a second, not 30. When one
-//! sample costs more than a sample step, [`pace::Pace`] makes it compute every k-th sample only
+//! sample costs more than a sample step, [`Pace`] makes it compute every k-th sample only
 //! (a steady lower rate); a sample that is late is dropped for a newer one, never queued.
 //! [`Control::SwapModel`] replaces the model between two predictions without stopping capture.
 //! A model fed frame differences (RGBDiff) reads, for each sample, the frames of that sample and

@@ -168,7 +168,7 @@ pub fn conv_relu(conv: &Conv, x: &Tensor) -> Result<Tensor> {
 }
 
 /// `cat([relu(conv(x)) for conv in convs], dim 1)` (squeezenet's Fire expand). Training on the
-/// CPU, one fused op with a fast backward ([`train::fused`]); candle's ops otherwise.
+/// CPU, one fused op with a fast backward (`kernels::train::fused`); candle's ops otherwise.
 pub fn conv_relu_cat(convs: &[&Conv], x: &Tensor) -> Result<Tensor> {
     match fused_conv_relu(convs, x, None)? {
         Some(y) => Ok(y),
@@ -434,7 +434,7 @@ pub fn seeded_dropout(x: &Tensor, p: f32, rng: &mut impl rand::Rng) -> Result<Te
     x * mask
 }
 
-/// A fully connected layer with PyTorch's names and layout (`.weight` [out, in], `.bias` [out]),
+/// A fully connected layer with PyTorch's names and layout (`.weight` \[out, in\], `.bias` \[out\]),
 /// on inputs `[..., in]` of any rank.
 ///
 /// The product is taken as (W · xᵀ)ᵀ rather than candle's x · Wᵀ: the same sums, but in the
@@ -479,7 +479,7 @@ impl Module for Dense {
     }
 }
 
-/// Linear layer with PyTorch names (`.weight` [out, in], `.bias` [out]).
+/// Linear layer with PyTorch names (`.weight` \[out, in\], `.bias` \[out\]).
 pub fn linear(c_in: usize, c_out: usize, vb: VarBuilder) -> Result<Dense> {
     let l = candle_nn::linear(c_in, c_out, vb)?;
     Ok(Dense {

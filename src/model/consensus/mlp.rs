@@ -1,5 +1,5 @@
-//! MLP consensus (stmodeling `MLPmodule`): `classifier` = ReLU, Linear(N·D, 512) [`.1`],
-//! Dropout(0.2), ReLU, Linear(512, C) [`.4`] on the flattened frame features.
+//! MLP consensus (stmodeling `MLPmodule`): `classifier` = ReLU, Linear(N·D, 512) \[`.1`\],
+//! Dropout(0.2), ReLU, Linear(512, C) \[`.4`\] on the flattened frame features.
 
 use crate::model::layers::Dense;
 use crate::model::layers::{dropout, linear};

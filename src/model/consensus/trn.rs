@@ -1,6 +1,6 @@
 //! Multi-scale temporal relations (TRN `RelationModuleMultiScale`). For each scale k = N, N−1, …, 2
 //! a relation is an ordered k-subset of frames; `fc_fusion_scales.{i}` = ReLU, Linear(k·D, 256)
-//! [`.1`], ReLU, Linear(256, C) [`.3`] scores its concatenated features. The clip's score is the
+//! \[`.1`\], ReLU, Linear(256, C) \[`.3`\] scores its concatenated features. The clip's score is the
 //! N-frame relation plus, per smaller scale, the sum of min(3, C(N,k)) relations.
 //!
 //! The original draws those relations at random on every pass ([`TrnMode::Random`]). At inference
@@ -284,7 +284,7 @@ impl TrnHead {
     }
 
     /// `[b, N, D]` → `[b, C]`. Training follows the configured mode; the original draws at random.
-    /// Without training on the CPU, the relation sums run in [`TrnHead::smaller_scales_cpu`].
+    /// Without training on the CPU, the relation sums run in `TrnHead::smaller_scales_cpu`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let (b, n, d) = x.dims3()?;
         if n != self.n || d != self.d {

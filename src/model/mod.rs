@@ -51,11 +51,7 @@ impl GestureModel {
         let count = config.members;
         let mut single = config.clone();
         single.members = 1;
-        let parts = if count == 1 {
-            vec![tensors]
-        } else {
-            split_members(tensors, count)?
-        };
+        let parts = split_members(tensors, count)?;
         let members = parts
             .into_iter()
             .enumerate()
@@ -158,12 +154,16 @@ fn mean_probability_logits(logits: &[Tensor]) -> Result<Tensor> {
     Ok(mean.clamp(MIN_PROBABILITY, 1.0)?.log()?)
 }
 
-/// Splits an ensemble's tensors by [`member_prefix`] into `count` maps of unprefixed names; a
-/// tensor outside every member's is a mismatch.
+/// A file's tensors per network: a single network's (`count` 1, names without prefix) as they
+/// are, an ensemble's split by [`member_prefix`] into `count` maps of unprefixed names; a tensor
+/// outside every member's is a mismatch.
 pub fn split_members(
     tensors: HashMap<String, Tensor>,
     count: usize,
 ) -> Result<Vec<HashMap<String, Tensor>>> {
+    if count == 1 {
+        return Ok(vec![tensors]);
+    }
     let mut parts = vec![HashMap::new(); count];
     let mut strays = Vec::new();
     for (name, t) in tensors {

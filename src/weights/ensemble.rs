@@ -15,14 +15,15 @@ use candle_core::Tensor;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+/// What joining fewer than two networks says.
+const TOO_FEW: &str = "an ensemble needs at least two models";
+
 /// Joins models into one ensemble: their configuration (each member's provenance kept as
 /// `member.{k}.{key}`) and tensors. Ensembles among the inputs contribute all their networks.
 /// The models must agree on everything but their provenance and dropout.
 pub fn join(inputs: Vec<(PathBuf, WeightsFile)>) -> Result<(ModelConfig, HashMap<String, Tensor>)> {
     let Some((first_path, first)) = inputs.first() else {
-        return Err(Error::Config(
-            "an ensemble needs at least two models".into(),
-        ));
+        return Err(Error::Config(TOO_FEW.into()));
     };
     let reference = comparable(&first.config);
     let first_path = first_path.clone();
@@ -77,9 +78,7 @@ pub fn join(inputs: Vec<(PathBuf, WeightsFile)>) -> Result<(ModelConfig, HashMap
         }
     }
     if k < 2 {
-        return Err(Error::Config(
-            "an ensemble needs at least two models".into(),
-        ));
+        return Err(Error::Config(TOO_FEW.into()));
     }
     config.members = k;
     config
@@ -123,15 +122,12 @@ fn comparable(c: &ModelConfig) -> ModelConfig {
     c
 }
 
-/// A file's tensors per network: one map for a single network, `members` maps for an ensemble.
+/// A file's tensors per network ([`split_members`]), a mismatch reported against the file.
 fn split(
     path: &Path,
     tensors: HashMap<String, Tensor>,
     members: usize,
 ) -> Result<Vec<HashMap<String, Tensor>>> {
-    if members == 1 {
-        return Ok(vec![tensors]);
-    }
     split_members(tensors, members).map_err(|e| match e {
         Error::Mismatch { details, .. } => Error::bad_file(path, details),
         other => other,

@@ -9,7 +9,7 @@
 //! tracker.
 
 use crate::capture::SourceSpec;
-use crate::live::events::{EventDetector, EventSettings};
+use crate::live::events::{EventDetector, EventSettings, FireAt};
 use crate::live::worker::softmax;
 use crate::live::{rate, FrameModel, LiveError, Pipeline, PipelineOptions, WorkerMsg};
 use crate::model::backbone::hand_landmarks::{INPUT_LEN, INPUT_ROWS};
@@ -154,7 +154,7 @@ pub fn replay_landmarks(
             cfg.arch
         )));
     }
-    let mut detector = EventDetector::new(settings, &cfg.labels)
+    let mut detector = EventDetector::new(settings, &cfg.labels, FireAt::for_arch(cfg.arch))
         .map_err(|e| crate::Error::Config(e.to_string()))?;
     let src_fps = f64::from(clip.fps.unwrap_or(cfg.clip_fps));
     let fps = f64::from(cfg.clip_fps);

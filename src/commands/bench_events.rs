@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context};
 use gesture_app::bench::events::{parse_script, play, replay_landmarks, score, Score};
 use gesture_app::capture::{SourceOptions, SourceSpec, DEFAULT_FOLDER_FPS};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::live::events::{holds_with, EventSettings};
+use gesture_app::live::events::{holds_with, EventSettings, FireAt};
 use gesture_app::live::{PipelineOptions, WorkerOptions};
 use gesture_app::train::data::landmarks::read_clip;
 use gesture_app::write_atomic;
@@ -48,8 +48,13 @@ pub struct BenchEventsArgs {
     /// Smoothed probability an event needs, 0 to 1 [default: the live app's, 0.8].
     #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub threshold: Option<f32>,
-    /// After an event, nothing fires until that class falls below P, 0 to 1 [default: the live
-    /// app's, 0.4].
+    /// When an event fires: `end` (once a gesture is over) or `threshold` (the moment a class
+    /// reaches the threshold) [default: the live app's: end for the hand-landmark model, threshold
+    /// for image models].
+    #[arg(long, value_name = "RULE")]
+    pub fire_at: Option<FireAt>,
+    /// With `--fire-at threshold`: after an event, nothing fires until that class falls below
+    /// P, 0 to 1 [default: the live app's, 0.4].
     #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub release: Option<f32>,
     /// Half-life of the moving average of the probabilities, milliseconds, 0 (off) to 10000
@@ -85,8 +90,12 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
     let model = gesture_app::weights::load_model(&weights, &device)
         .with_context(|| format!("cannot use weights {}", weights.display()))?;
     let labels = model.config().labels.clone();
+    let fire = args
+        .fire_at
+        .unwrap_or(FireAt::for_arch(model.config().arch));
     let defaults = EventSettings::default();
     let events = EventSettings {
+        fire: args.fire_at,
         threshold: args.threshold.unwrap_or(defaults.threshold),
         release: args.release.unwrap_or(defaults.release),
         smoothing_ms: args.smoothing.unwrap_or(defaults.smoothing_ms),
@@ -167,6 +176,7 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
             "weights": weights.display().to_string(),
             "source": args.source.to_string(),
             "device": device_desc,
+            "fire_at": fire.name(),
             "footage_s": played.footage_s,
             "frames": played.frames,
             "frames_undecodable": played.frames_undecodable,
@@ -193,9 +203,13 @@ pub fn run(args: BenchEventsArgs) -> anyhow::Result<ExitCode> {
         played.wall_s
     );
     println!(
-        "{} event(s), {:.1} per hour of footage",
+        "{} event(s), {:.1} per hour of footage (fired at the {})",
         played.events.len(),
-        played.events_per_hour()
+        played.events_per_hour(),
+        match fire {
+            FireAt::End => "end of each gesture",
+            FireAt::Threshold => "threshold",
+        }
     );
     for e in &played.events {
         println!("  {:8.2} s  {} ({:.2})", e.t_s, e.label, e.prob);

@@ -12,7 +12,7 @@ use candle_core::Device;
 use gesture_app::actions::{ActionMap, Dispatcher};
 use gesture_app::capture::{CameraSystem, SourceOptions, SourceSpec};
 use gesture_app::device::{self, DeviceChoice};
-use gesture_app::live::events::{holds_with, EventSettings, DEFAULT_BACKGROUND};
+use gesture_app::live::events::{holds_with, EventSettings, FireAt, DEFAULT_BACKGROUND};
 use gesture_app::live::{headless, Pipeline, PipelineOptions, WorkerOptions};
 use gesture_app::ui::{model_facts, run_window, AppInit, Given, LoadedModel, ModelLoader};
 use std::ops::RangeInclusive;
@@ -90,8 +90,15 @@ pub struct RunArgs {
     #[arg(long = "class-hold", value_name = "LABEL=MS", value_parser = parse_class_hold)]
     pub class_holds: Vec<(String, f32)>,
 
-    /// Hysteresis: after an event, nothing fires until that class's probability falls below P
-    /// (0 to 1) [default: 0.4; remembered by the window like --threshold].
+    /// When an event fires: `end` (once a gesture is over, the class that led most of it: about
+    /// a second later, half the extra events from a gesture's wind-up and way back) or
+    /// `threshold` (the moment a class reaches --threshold) [default: end for the hand-landmark
+    /// model, threshold for image models; remembered by the window like --threshold].
+    #[arg(long, value_name = "RULE")]
+    pub fire_at: Option<FireAt>,
+
+    /// Hysteresis, with --fire-at threshold: after an event, nothing fires until that class's
+    /// probability falls below P (0 to 1) [default: 0.4; remembered by the window like --threshold].
     #[arg(long, value_name = "P", value_parser = ranged(PROBABILITY, "a probability"))]
     pub release: Option<f32>,
 
@@ -240,6 +247,7 @@ impl RunArgs {
                 window: Duration::from_millis(self.window_ms),
                 clip_fps: self.clip_fps,
                 events: EventSettings {
+                    fire: self.fire_at,
                     threshold: self.threshold.unwrap_or(defaults.threshold),
                     class_thresholds: self.class_thresholds.clone(),
                     release: self.release.unwrap_or(defaults.release),
@@ -262,6 +270,7 @@ impl RunArgs {
     /// `--demo` names both the source and the weights.
     pub fn given(&self) -> Given {
         Given {
+            fire_at: self.fire_at.is_some(),
             threshold: self.threshold.is_some(),
             release: self.release.is_some(),
             smoothing: self.smoothing.is_some(),

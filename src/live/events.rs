@@ -6,8 +6,17 @@
 //! held poses (a stop sign fires once it has led for a while: a palm raised to start any
 //! gesture looks like one until the gesture moves). A single swipe gives one event; a still
 //! hand gives none.
+//!
+//! Two rules decide when an event fires ([`FireAt`]): the moment a class crosses its threshold,
+//! or once the gesture is over, naming the class that led most of it ([`Segment`]). The second
+//! is the default: a gesture's wind-up and way back look like other gestures for a moment, and
+//! firing at the end halves the events they add (docs/handmodel.md, "Firing at a gesture's
+//! end").
 
 use std::time::Duration;
+
+use super::segment::Segment;
+use crate::model::config::Arch;
 
 /// Labels treated as background when the user names none.
 pub const DEFAULT_BACKGROUND: [&str; 2] = ["No gesture", "Doing other things"];
@@ -18,14 +27,80 @@ pub const DEFAULT_BACKGROUND: [&str; 2] = ["No gesture", "Doing other things"];
 /// ignored.
 pub const DEFAULT_HOLDS: [(&str, f32); 1] = [("Stop Sign", 800.0)];
 
+/// When a gesture's event fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FireAt {
+    /// The moment a class's smoothed probability reaches its threshold (and its hold). Fast,
+    /// but a gesture's wind-up or way back may fire as another gesture.
+    Threshold,
+    /// Once the stretch during which a gesture class leads is over (or has lasted
+    /// [`SEGMENT_MAX`]): the class that gathered the most probability over it fires, if it
+    /// reached its threshold. About a second later than `threshold`, with half the extra
+    /// events.
+    End,
+}
+
+impl FireAt {
+    /// The rule a model of `arch` uses unless the user names one: `end` for the landmark
+    /// model, whose events it was measured on (docs/handmodel.md, "Firing at a gesture's
+    /// end"), `threshold` for the image models, whose gestures (the drawn demo's among them)
+    /// may follow each other with no rest between.
+    pub fn for_arch(arch: Arch) -> FireAt {
+        if arch.reads_landmarks() {
+            FireAt::End
+        } else {
+            FireAt::Threshold
+        }
+    }
+
+    /// The name the command line and the window use.
+    pub fn name(self) -> &'static str {
+        match self {
+            FireAt::Threshold => "threshold",
+            FireAt::End => "end",
+        }
+    }
+}
+
+impl std::str::FromStr for FireAt {
+    type Err = crate::util::UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "threshold" => Ok(FireAt::Threshold),
+            "end" => Ok(FireAt::End),
+            _ => Err(crate::util::UnknownName {
+                what: "event rule",
+                got: s.to_string(),
+                expected: "threshold or end",
+            }),
+        }
+    }
+}
+
+/// With [`FireAt::End`]: a gesture's stretch lasts while a gesture class leads with at least
+/// this smoothed probability.
+pub const SEGMENT_LEVEL: f32 = 0.5;
+
+/// With [`FireAt::End`]: a stretch longer than this fires without waiting for its end, so an
+/// event never comes more than this long after a gesture began to lead.
+pub const SEGMENT_MAX: Duration = Duration::from_secs(3);
+
+/// With [`FireAt::End`]: a stretch ending this soon after an event fires only if it gathered
+/// at least as much probability as that event's class did. A gesture's way back is shorter and
+/// less sure than the gesture.
+pub const RETURN_WINDOW: Duration = Duration::from_millis(2500);
+
 /// The user's settings, by label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSettings {
+    /// When an event fires; `None`: the model's own rule ([`FireAt::for_arch`]).
+    pub fire: Option<FireAt>,
     /// Smoothed probability a class must reach to fire.
     pub threshold: f32,
     /// Per-class thresholds overriding `threshold`: (label, probability).
     pub class_thresholds: Vec<(String, f32)>,
-    /// After an event, its class must fall below this before anything fires again.
+    /// After an event, its class must fall below this before anything fires again (with
+    /// [`FireAt::Threshold`]; with [`FireAt::End`] the stretch's end does that job).
     pub release: f32,
     /// Half-life of the exponential moving average, in milliseconds (0: no smoothing).
     pub smoothing_ms: f32,
@@ -39,6 +114,7 @@ pub struct EventSettings {
 impl Default for EventSettings {
     fn default() -> Self {
         EventSettings {
+            fire: None,
             threshold: 0.8,
             class_thresholds: Vec::new(),
             release: 0.4,
@@ -107,7 +183,8 @@ pub struct GestureEvent {
     pub t: Duration,
     pub class: usize,
     pub label: String,
-    /// Smoothed probability when it fired.
+    /// Smoothed probability when it fired (with [`FireAt::End`], the highest it reached in the
+    /// gesture).
     pub prob: f32,
 }
 
@@ -127,11 +204,25 @@ pub struct EventDetector {
     last_t: Option<Duration>,
     /// The class of the last event, until it falls below its release level.
     latched: Option<usize>,
+    fire: FireAt,
+    /// The model's rule, used when the settings name none.
+    model_fire: FireAt,
+    /// With [`FireAt::End`]: the stretch a gesture class leads now.
+    segment: Option<Segment>,
+    /// With [`FireAt::End`]: the last event's time and its class's mass then.
+    last_event: Option<(Duration, f64)>,
+    /// Time of the last prediction, trusted or not: how long the next one covers.
+    last_step: Option<Duration>,
 }
 
 impl EventDetector {
     /// Resolves `settings` against `labels`; unknown labels and out-of-range levels are errors.
-    pub fn new(settings: &EventSettings, labels: &[String]) -> Result<Self, SettingsError> {
+    /// `model_fire` is the rule used when the settings name none ([`FireAt::for_arch`]).
+    pub fn new(
+        settings: &EventSettings,
+        labels: &[String],
+        model_fire: FireAt,
+    ) -> Result<Self, SettingsError> {
         let mut d = EventDetector {
             labels: labels.to_vec(),
             thresholds: Vec::new(),
@@ -143,6 +234,11 @@ impl EventDetector {
             smoothed: Vec::new(),
             last_t: None,
             latched: None,
+            fire: settings.fire.unwrap_or(model_fire),
+            model_fire,
+            segment: None,
+            last_event: None,
+            last_step: None,
         };
         d.apply(settings)?;
         Ok(d)
@@ -207,6 +303,13 @@ impl EventDetector {
         self.thresholds = thresholds;
         self.background = background;
         self.half_life = s.smoothing_ms as f64 / 1000.0;
+        let fire = s.fire.unwrap_or(self.model_fire);
+        if self.fire != fire {
+            self.fire = fire;
+            self.segment = None;
+            self.latched = None;
+            self.leading = None;
+        }
         Ok(())
     }
 
@@ -216,11 +319,19 @@ impl EventDetector {
         self.last_t = None;
         self.latched = None;
         self.leading = None;
+        self.segment = None;
+        self.last_event = None;
+        self.last_step = None;
     }
 
     /// The smoothed probabilities after the last update.
     pub fn smoothed(&self) -> &[f32] {
         &self.smoothed
+    }
+
+    /// The rule in force.
+    pub fn fire(&self) -> FireAt {
+        self.fire
     }
 
     /// Whether `class` never fires.
@@ -242,10 +353,15 @@ impl EventDetector {
         t: Duration,
         may_fire: bool,
     ) -> Option<GestureEvent> {
+        let step = self
+            .last_step
+            .map_or(0.0, |last| t.saturating_sub(last).as_secs_f64());
+        self.last_step = Some(t);
         if !may_fire {
             self.smoothed = probs.to_vec();
             self.last_t = None;
             self.leading = None;
+            self.segment = None;
             return None;
         }
         let dt = self.last_t.map(|last| t.saturating_sub(last).as_secs_f64());
@@ -260,6 +376,13 @@ impl EventDetector {
             }
             _ => self.smoothed = probs.to_vec(),
         }
+        match self.fire {
+            FireAt::Threshold => self.fire_at_threshold(t),
+            FireAt::End => self.fire_at_end(t, step),
+        }
+    }
+
+    fn fire_at_threshold(&mut self, t: Duration) -> Option<GestureEvent> {
         if let Some(c) = self.latched {
             if self.smoothed[c] < self.release[c] {
                 self.latched = None;
@@ -289,12 +412,68 @@ impl EventDetector {
         }
         self.leading = None;
         self.latched = Some(class);
-        Some(GestureEvent {
+        Some(self.event(t, class, prob))
+    }
+
+    /// [`FireAt::End`]: `step` is how many seconds this prediction covers.
+    fn fire_at_end(&mut self, t: Duration, step: f64) -> Option<GestureEvent> {
+        let top = self
+            .smoothed
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)?;
+        let leads = !self.background[top] && self.smoothed[top] >= SEGMENT_LEVEL;
+        if !leads {
+            // The stretch is over: its event, if it has not given one yet.
+            return match self.segment.take() {
+                Some(seg) if !seg.fired => self.segment_event(&seg, t),
+                _ => None,
+            };
+        }
+        let mut seg = self
+            .segment
+            .take()
+            .unwrap_or_else(|| Segment::new(t, self.labels.len()));
+        seg.add(
+            &self.smoothed,
+            step,
+            top,
+            &self.thresholds,
+            &self.background,
+        );
+        let mut event = None;
+        if !seg.fired && t.saturating_sub(seg.start) >= SEGMENT_MAX {
+            event = self.segment_event(&seg, t);
+            seg.fired = event.is_some();
+        }
+        self.segment = Some(seg);
+        event
+    }
+
+    /// The event a stretch gives at `t`, if its winner qualifies and is not a way back.
+    fn segment_event(&mut self, seg: &Segment, t: Duration) -> Option<GestureEvent> {
+        let class = seg.winner(&self.hold);
+        if !seg.qualifies(class, &self.thresholds, &self.hold) {
+            return None;
+        }
+        let mass = seg.mass[class];
+        if let Some((last, last_mass)) = self.last_event {
+            if t.saturating_sub(last) < RETURN_WINDOW && mass < last_mass {
+                return None;
+            }
+        }
+        self.last_event = Some((t, mass));
+        Some(self.event(t, class, seg.peak[class]))
+    }
+
+    fn event(&self, t: Duration, class: usize, prob: f32) -> GestureEvent {
+        GestureEvent {
             t,
             class,
             label: self.labels[class].clone(),
             prob,
-        })
+        }
     }
 }
 
@@ -311,10 +490,11 @@ mod tests {
 
     fn unsmoothed() -> EventDetector {
         let settings = EventSettings {
+            fire: Some(FireAt::Threshold),
             smoothing_ms: 0.0,
             ..Default::default()
         };
-        EventDetector::new(&settings, &labels()).unwrap()
+        EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap()
     }
 
     fn ms(v: u64) -> Duration {
@@ -356,10 +536,11 @@ mod tests {
         assert_eq!(e.label, "Swiping Left");
 
         let settings = EventSettings {
+            fire: Some(FireAt::Threshold),
             smoothing_ms: 500.0,
             ..Default::default()
         };
-        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
         for i in 0..10 {
             d.update_with(&[0.0, 1.0, 0.0], ms(40 * i), false);
         }
@@ -372,7 +553,8 @@ mod tests {
 
     #[test]
     fn still_hand_and_background_never_fire() {
-        let mut d = EventDetector::new(&EventSettings::default(), &labels()).unwrap();
+        let mut d =
+            EventDetector::new(&EventSettings::default(), &labels(), FireAt::Threshold).unwrap();
         let still = vec![[0.05, 0.05, 0.9]; 50];
         assert!(run(&mut d, &still).is_empty());
         let unsure = vec![[0.45, 0.4, 0.15]; 50];
@@ -385,14 +567,14 @@ mod tests {
             smoothing_ms: 200.0,
             ..Default::default()
         };
-        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
         let mut spike = vec![[0.0, 0.0, 1.0]; 5];
         spike.push([1.0, 0.0, 0.0]);
         spike.extend(vec![[0.0, 0.0, 1.0]; 5]);
         assert!(run(&mut d, &spike).is_empty());
         // After one half-life of steady input the average is half way there, at any step size.
         for step in [10u64, 50] {
-            let mut d = EventDetector::new(&settings, &labels()).unwrap();
+            let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
             d.update(&[0.0, 0.0, 1.0], ms(0));
             let mut t = 0;
             while t < 200 {
@@ -406,11 +588,12 @@ mod tests {
     #[test]
     fn a_held_class_fires_only_after_leading_for_its_hold_time() {
         let settings = EventSettings {
+            fire: Some(FireAt::Threshold),
             smoothing_ms: 0.0,
             holds: holds_with(&[("Swiping Right".into(), 100.0)]),
             ..Default::default()
         };
-        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
         // Leads for 80 ms (three steps of 40 ms), then the hand moves on: nothing.
         let brief = [
             [0.1, 0.85, 0.05],
@@ -420,7 +603,7 @@ mod tests {
         ];
         assert!(run(&mut d, &brief).is_empty());
         // Leads for 120 ms: one event, at the step where the hold is reached.
-        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
         let mut held = brief;
         held[3] = [0.1, 0.9, 0.0];
         let fired: Vec<Option<String>> = held
@@ -439,13 +622,13 @@ mod tests {
             holds: vec![("Swiping Left".into(), -1.0)],
             ..Default::default()
         };
-        let err = EventDetector::new(&bad, &labels()).unwrap_err();
+        let err = EventDetector::new(&bad, &labels(), FireAt::Threshold).unwrap_err();
         assert!(err.to_string().contains("'Swiping Left'"), "{err}");
         let nan = EventSettings {
             holds: vec![("Swiping Left".into(), f32::NAN)],
             ..Default::default()
         };
-        assert!(EventDetector::new(&nan, &labels()).is_err());
+        assert!(EventDetector::new(&nan, &labels(), FireAt::Threshold).is_err());
     }
 
     #[test]
@@ -464,23 +647,144 @@ mod tests {
     #[test]
     fn per_class_thresholds_and_validation() {
         let settings = EventSettings {
+            fire: Some(FireAt::Threshold),
             smoothing_ms: 0.0,
             class_thresholds: vec![("swiping right".into(), 0.9)],
             ..Default::default()
         };
-        let mut d = EventDetector::new(&settings, &labels()).unwrap();
+        let mut d = EventDetector::new(&settings, &labels(), FireAt::Threshold).unwrap();
         assert!(run(&mut d, &[[0.1, 0.8, 0.1]]).is_empty());
         assert_eq!(run(&mut d, &[[0.05, 0.95, 0.0]]), vec!["Swiping Right"]);
         let bad = EventSettings {
             class_thresholds: vec![("Waving".into(), 0.5)],
             ..Default::default()
         };
-        let err = EventDetector::new(&bad, &labels()).unwrap_err();
+        let err = EventDetector::new(&bad, &labels(), FireAt::Threshold).unwrap_err();
         assert!(err.to_string().contains("unknown class 'Waving'"), "{err}");
         let bad = EventSettings {
             threshold: 1.5,
             ..Default::default()
         };
-        assert!(EventDetector::new(&bad, &labels()).is_err());
+        assert!(EventDetector::new(&bad, &labels(), FireAt::Threshold).is_err());
+    }
+
+    /// End-rule detector without smoothing over (left, right, none) labels plus a held class.
+    fn at_end(holds: Vec<(String, f32)>) -> EventDetector {
+        let settings = EventSettings {
+            smoothing_ms: 0.0,
+            holds,
+            ..Default::default()
+        };
+        // The settings name no rule: the model's, here `end`.
+        let d = EventDetector::new(&settings, &labels(), FireAt::End).unwrap();
+        assert_eq!(d.fire(), FireAt::End);
+        d
+    }
+
+    /// Runs (left, right, none) rows at 100 ms steps from `t0_ms`; returns (ms, label).
+    fn run_at(d: &mut EventDetector, t0_ms: u64, seq: &[[f32; 3]]) -> Vec<(u64, String)> {
+        seq.iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                let t = t0_ms + 100 * i as u64;
+                d.update(p, ms(t)).map(|e| (t, e.label))
+            })
+            .collect()
+    }
+
+    const LEFT: [f32; 3] = [0.9, 0.05, 0.05];
+    const RIGHT: [f32; 3] = [0.05, 0.9, 0.05];
+    const NONE: [f32; 3] = [0.05, 0.05, 0.9];
+
+    #[test]
+    fn at_the_end_a_wind_up_that_looks_like_another_gesture_does_not_fire() {
+        let mut d = at_end(Vec::new());
+        // Two steps that look like a swipe right, then six of a swipe left, then rest.
+        let mut seq = vec![NONE, RIGHT, RIGHT];
+        seq.extend([LEFT; 6]);
+        seq.extend([NONE; 3]);
+        // One event, the swipe left, at the first step of rest.
+        assert_eq!(run_at(&mut d, 0, &seq), [(900, "Swiping Left".to_string())]);
+    }
+
+    #[test]
+    fn at_the_end_a_way_back_right_after_a_gesture_does_not_fire() {
+        let mut d = at_end(Vec::new());
+        let mut seq = vec![NONE];
+        seq.extend([LEFT; 8]);
+        seq.push(NONE);
+        // The hand goes back: three steps that look like a swipe right, less than the swipe.
+        seq.extend([RIGHT; 3]);
+        seq.extend([NONE; 5]);
+        assert_eq!(run_at(&mut d, 0, &seq), [(900, "Swiping Left".to_string())]);
+        // The same three steps well after the last event are a gesture of their own.
+        let mut later = vec![RIGHT; 3];
+        later.push(NONE);
+        assert_eq!(
+            run_at(&mut d, 5000, &later),
+            [(5300, "Swiping Right".to_string())]
+        );
+        // A stretch that never reaches the threshold gives nothing.
+        let unsure = [[0.7, 0.1, 0.2], [0.7, 0.1, 0.2], NONE];
+        assert!(run_at(&mut d, 9000, &unsure).is_empty());
+    }
+
+    #[test]
+    fn at_the_end_a_long_stretch_fires_once_after_the_longest_wait() {
+        let mut d = at_end(Vec::new());
+        let seq = vec![LEFT; 50];
+        let steps = SEGMENT_MAX.as_millis() as u64 / 100;
+        assert_eq!(
+            run_at(&mut d, 0, &seq),
+            [(100 * steps, "Swiping Left".to_string())]
+        );
+        // Its end gives no second event.
+        assert!(run_at(&mut d, 5000, &[NONE, NONE]).is_empty());
+    }
+
+    #[test]
+    fn at_the_end_a_palm_raised_before_a_swipe_is_not_a_stop_sign() {
+        // "Swiping Right" plays the held class here: it needs 500 ms above its threshold.
+        let mut d = at_end(vec![("Swiping Right".into(), 500.0)]);
+        let mut seq = vec![NONE];
+        seq.extend([RIGHT; 4]); // 400 ms: not held long enough, yet more mass than the swipe
+        seq.extend([LEFT; 3]);
+        seq.push(NONE);
+        assert_eq!(run_at(&mut d, 0, &seq), [(800, "Swiping Left".to_string())]);
+        // Held for 600 ms, it fires.
+        let mut held = vec![RIGHT; 6];
+        held.push(NONE);
+        assert_eq!(
+            run_at(&mut d, 5000, &held),
+            [(5600, "Swiping Right".to_string())]
+        );
+    }
+
+    #[test]
+    fn fire_rules_by_name() {
+        assert_eq!("END".parse::<FireAt>().unwrap(), FireAt::End);
+        assert_eq!("threshold".parse::<FireAt>().unwrap(), FireAt::Threshold);
+        let err = "soon".parse::<FireAt>().unwrap_err().to_string();
+        assert!(
+            err.contains("soon") && err.contains("threshold or end"),
+            "{err}"
+        );
+        for f in [FireAt::End, FireAt::Threshold] {
+            assert_eq!(f.name().parse::<FireAt>().unwrap(), f);
+        }
+        assert_eq!(FireAt::for_arch(Arch::HandLandmarks), FireAt::End);
+        for arch in Arch::ALL {
+            assert_eq!(FireAt::for_arch(arch), FireAt::Threshold);
+        }
+        // Settings that name a rule win over the model's; naming none goes back to it.
+        let mut d = at_end(Vec::new());
+        let threshold = EventSettings {
+            fire: Some(FireAt::Threshold),
+            ..Default::default()
+        };
+        d.apply(&threshold).unwrap();
+        assert_eq!(d.fire(), FireAt::Threshold);
+        d.apply(&EventSettings::default()).unwrap();
+        assert_eq!(d.fire(), FireAt::End);
     }
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod headless;
 pub mod pace;
 pub mod rate;
+mod segment;
 pub mod worker;
 
 pub use events::{EventSettings, GestureEvent, SettingsError};

@@ -13,7 +13,7 @@
 //! sample as MediaPipe's graph does from frame to frame; each prediction carries the hands of
 //! its newest sample ([`SeenHand`]) for the window's skeleton and `--verbose-json`.
 
-use super::events::{EventDetector, EventSettings, GestureEvent, SettingsError};
+use super::events::{EventDetector, EventSettings, FireAt, GestureEvent, SettingsError};
 use super::pace::Pace;
 use super::rate::{self, SampleClock};
 use crate::capture::{Frame, FrameRing, RingState, Waker};
@@ -311,7 +311,11 @@ impl Worker {
         waker: Option<Waker>,
         options: WorkerOptions,
     ) -> Result<Self, SettingsError> {
-        let detector = EventDetector::new(&options.events, &model.config().labels)?;
+        let detector = EventDetector::new(
+            &options.events,
+            &model.config().labels,
+            FireAt::for_arch(model.config().arch),
+        )?;
         if let Some(fps) = options.clip_fps {
             if !(fps.is_finite() && fps > 0.0) {
                 return Err(SettingsError::ClipRate(fps));
@@ -481,8 +485,12 @@ impl Worker {
     /// Runs `model` from now on, or says why not (the old model stays).
     fn swap_model(&mut self, model: Arc<dyn FrameModel>) -> Result<Vec<String>, String> {
         let labels = model.config().labels.clone();
-        let detector = EventDetector::new(&self.options.events, &labels)
-            .map_err(|e| format!("the new model does not fit the gesture settings: {e}"))?;
+        let detector = EventDetector::new(
+            &self.options.events,
+            &labels,
+            FireAt::for_arch(model.config().arch),
+        )
+        .map_err(|e| format!("the new model does not fit the gesture settings: {e}"))?;
         let tracker = tracker_for_model(model.as_ref())
             .map_err(|e| format!("the new model's hand tracker cannot be loaded: {e}"))?;
         self.detector = detector;

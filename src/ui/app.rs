@@ -291,6 +291,7 @@ impl LiveApp {
     pub fn remembered(&self) -> Remembered {
         let ev = &self.options.worker.events;
         Remembered {
+            fire_at: ev.fire.map(|f| f.name().to_string()),
             threshold: Some(ev.threshold),
             release: Some(ev.release),
             smoothing_ms: Some(ev.smoothing_ms),

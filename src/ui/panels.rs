@@ -4,6 +4,7 @@
 use super::app::LiveApp;
 use super::plot::{class_color, confidence_plot_ui};
 use crate::capture::SourceSpec;
+use crate::live::events::FireAt;
 use crate::live::SeenHand;
 use egui::{Color32, RichText};
 
@@ -178,14 +179,51 @@ fn weights_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
 
 fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     ui.strong("Detection");
-    let ev = &mut app.options.worker.events;
     let mut changed = false;
+    let model_fire = app
+        .model
+        .as_ref()
+        .map_or(FireAt::Threshold, |m| FireAt::for_arch(m.config().arch));
+    let ev = &mut app.options.worker.events;
+    ui.horizontal(|ui| {
+        ui.label("fire");
+        let mut fire = ev.fire.unwrap_or(model_fire);
+        for (rule, hint) in [
+            (
+                FireAt::End,
+                "once a gesture is over: the class that led most of it (about a second later; \
+                 a gesture's wind-up and way back seldom fire)",
+            ),
+            (
+                FireAt::Threshold,
+                "the moment a class reaches the threshold (fast; a gesture's wind-up or way \
+                 back may fire as another gesture)",
+            ),
+        ] {
+            let text = if rule == model_fire {
+                format!("at {} (the model's)", rule.name())
+            } else {
+                format!("at {}", rule.name())
+            };
+            if ui
+                .selectable_value(&mut fire, rule, text)
+                .on_hover_text(hint)
+                .changed()
+            {
+                ev.fire = Some(fire);
+                changed = true;
+            }
+        }
+    });
     changed |= ui
         .add(egui::Slider::new(&mut ev.threshold, 0.05..=1.0).text("threshold"))
         .changed();
     changed |= ui
         .add(egui::Slider::new(&mut ev.release, 0.0..=1.0).text("release"))
-        .on_hover_text("after an event, its class must fall below this before anything fires")
+        .on_hover_text(
+            "after an event, its class must fall below this before anything fires (when firing \
+             at the threshold)",
+        )
         .changed();
     changed |= ui
         .add(

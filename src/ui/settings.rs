@@ -1,11 +1,11 @@
 //! What the window remembers between runs, in eframe's storage: the detection settings
-//! (threshold, release, smoothing), the last source opened and the last weights file loaded.
+//! (when events fire, threshold, release, smoothing), the last source opened and the last weights file loaded.
 //! A flag given on the command line wins over a remembered value; a remembered value that no
 //! longer works (a file gone, a camera unplugged, a number out of range) is dropped with a note
 //! in the window, never an error at start.
 
 use crate::capture::SourceSpec;
-use crate::live::events::EventSettings;
+use crate::live::events::{EventSettings, FireAt};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,10 @@ pub const STORAGE_KEY: &str = "gesture-app.settings";
 /// newer version, or a missing one, reads as "nothing remembered" field by field.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Remembered {
+    /// When events fire, as `--fire-at` spells it, if the user chose a rule (none: the
+    /// model's).
+    #[serde(default)]
+    pub fire_at: Option<String>,
     #[serde(default)]
     pub threshold: Option<f32>,
     #[serde(default)]
@@ -48,6 +52,7 @@ pub enum Recall<T> {
 /// Which settings the command line gave explicitly; those win over remembered ones.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Given {
+    pub fire_at: bool,
     pub threshold: bool,
     pub release: bool,
     pub smoothing: bool,
@@ -72,6 +77,12 @@ impl Remembered {
     /// out of range is skipped with a note. Release never ends above the threshold.
     pub fn apply_events(&self, given: Given, events: &mut EventSettings) -> Vec<String> {
         let mut notes = Vec::new();
+        if let Some(name) = self.fire_at.as_deref().filter(|_| !given.fire_at) {
+            match name.parse::<FireAt>() {
+                Ok(f) => events.fire = Some(f),
+                Err(e) => notes.push(format!("ignored the remembered {e}")),
+            }
+        }
         let mut take = |name: &str, v: Option<f32>, given: bool, ok: bool, into: &mut f32| match v {
             Some(v) if !given && ok => *into = v,
             Some(v) if !given => {
@@ -180,6 +191,7 @@ mod tests {
     #[test]
     fn saved_settings_read_back_and_garbage_reads_as_nothing() {
         let r = Remembered {
+            fire_at: Some("threshold".into()),
             threshold: Some(0.6),
             release: None,
             smoothing_ms: Some(300.0),
@@ -229,6 +241,33 @@ mod tests {
         assert!(r.apply_events(given, &mut ev).len() == 1);
         assert_eq!(ev.threshold, 0.8);
         assert_eq!(ev.release, 0.4);
+    }
+
+    #[test]
+    fn the_fire_rule_is_remembered_unless_a_flag_names_one() {
+        let r = Remembered {
+            fire_at: Some("threshold".into()),
+            ..Remembered::default()
+        };
+        let mut ev = EventSettings::default();
+        assert!(r.apply_events(Given::default(), &mut ev).is_empty());
+        assert_eq!(ev.fire, Some(FireAt::Threshold));
+        let mut ev = EventSettings::default();
+        let given = Given {
+            fire_at: true,
+            ..Given::default()
+        };
+        r.apply_events(given, &mut ev);
+        assert_eq!(ev.fire, None);
+        // A name this version does not know is dropped with a note.
+        let odd = Remembered {
+            fire_at: Some("whenever".into()),
+            ..Remembered::default()
+        };
+        let mut ev = EventSettings::default();
+        let notes = odd.apply_events(Given::default(), &mut ev);
+        assert_eq!(ev.fire, None);
+        assert!(notes[0].contains("whenever"), "{notes:?}");
     }
 
     #[test]

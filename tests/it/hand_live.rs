@@ -425,6 +425,65 @@ fn a_handcheck_session_is_replayed_and_scored_by_bench_events() {
     );
 }
 
+/// Hits, misses and extra events of the shipped hand model on a session, by rule.
+fn shipped_score(session: &Path, fire_at: Option<&str>) -> (u64, u64, u64) {
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/jester_hands.safetensors");
+    let mut args = vec![
+        "bench-events",
+        "--weights",
+        s(&weights),
+        "--source",
+        s(session),
+        "--json",
+    ];
+    if let Some(rule) = fire_at {
+        args.extend(["--fire-at", rule]);
+    }
+    let v: Value = serde_json::from_slice(&run_ok(&args).stdout).unwrap();
+    assert_eq!(v["fire_at"], fire_at.unwrap_or("end"), "{v}");
+    let n = |k: &str| v["score"][k].as_u64().unwrap();
+    (n("hits"), n("misses"), n("extras"))
+}
+
+/// The shipped model fires at a gesture's end by default (docs/handmodel.md, "Firing at a
+/// gesture's end"). On three sessions of the second generator (seeds 140–142, never used to
+/// choose anything; five gestures each, rest between) that rule must keep the hits of the
+/// threshold rule, within one a session, and fire no more extra events than it.
+#[test]
+fn the_hand_model_fires_at_a_gestures_end_with_no_more_extra_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sessions = [
+        "No gesture,Swiping Left,No gesture,Zooming In With Two Fingers,No gesture,Rolling Hand \
+         Backward,Doing other things,Thumb Down,No gesture,Sliding Two Fingers Up,No gesture",
+        "No gesture,Pulling Hand In,No gesture,Turning Hand Clockwise,No gesture,Swiping Up,Doing \
+         other things,Zooming Out With Full Hand,No gesture,Pushing Two Fingers Away,No gesture",
+        "No gesture,Thumb Up,No gesture,Sliding Two Fingers Left,No gesture,Rolling Hand \
+         Forward,Doing other things,Zooming Out With Two Fingers,No gesture,Swiping Down,No \
+         gesture",
+    ];
+    let (mut end, mut threshold) = ((0, 0, 0), (0, 0, 0));
+    for (i, list) in sessions.iter().enumerate() {
+        let out = tmp.path().join(format!("s{i}"));
+        let seed = (140 + i).to_string();
+        run_ok(&["handcheck", s(&out), "--seed", &seed, "--session", list]);
+        let session = out.join("session.json");
+        let e = shipped_score(&session, None);
+        let t = shipped_score(&session, Some("threshold"));
+        assert_eq!((e.0 + e.1, t.0 + t.1), (5, 5));
+        end = (end.0 + e.0, end.1 + e.1, end.2 + e.2);
+        threshold = (threshold.0 + t.0, threshold.1 + t.1, threshold.2 + t.2);
+    }
+    assert!(
+        end.0 + 3 >= threshold.0 && end.2 <= threshold.2,
+        "(hits, misses, extras) at the end {end:?}, at the threshold {threshold:?}"
+    );
+    // An image model keeps the threshold rule.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo_clips/gestures");
+    let r = run_ok(&["bench-events", "--source", s(&demo)]);
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("fired at the threshold"), "{text}");
+}
+
 #[test]
 fn a_handsynth_session_is_replayed_and_scored_by_bench_events() {
     let tmp = tempfile::tempdir().unwrap();

@@ -692,6 +692,11 @@ mod tests {
             .collect()
     }
 
+    /// One event, `label` at `ms`.
+    fn one(ms: u64, label: &str) -> Vec<(u64, String)> {
+        vec![(ms, label.to_string())]
+    }
+
     const LEFT: [f32; 3] = [0.9, 0.05, 0.05];
     const RIGHT: [f32; 3] = [0.05, 0.9, 0.05];
     const NONE: [f32; 3] = [0.05, 0.05, 0.9];
@@ -704,7 +709,7 @@ mod tests {
         seq.extend([LEFT; 6]);
         seq.extend([NONE; 3]);
         // One event, the swipe left, at the first step of rest.
-        assert_eq!(run_at(&mut d, 0, &seq), [(900, "Swiping Left".to_string())]);
+        assert_eq!(run_at(&mut d, 0, &seq), one(900, "Swiping Left"));
     }
 
     #[test]
@@ -716,14 +721,11 @@ mod tests {
         // The hand goes back: three steps that look like a swipe right, less than the swipe.
         seq.extend([RIGHT; 3]);
         seq.extend([NONE; 5]);
-        assert_eq!(run_at(&mut d, 0, &seq), [(900, "Swiping Left".to_string())]);
+        assert_eq!(run_at(&mut d, 0, &seq), one(900, "Swiping Left"));
         // The same three steps well after the last event are a gesture of their own.
         let mut later = vec![RIGHT; 3];
         later.push(NONE);
-        assert_eq!(
-            run_at(&mut d, 5000, &later),
-            [(5300, "Swiping Right".to_string())]
-        );
+        assert_eq!(run_at(&mut d, 5000, &later), one(5300, "Swiping Right"));
         // A stretch that never reaches the threshold gives nothing.
         let unsure = [[0.7, 0.1, 0.2], [0.7, 0.1, 0.2], NONE];
         assert!(run_at(&mut d, 9000, &unsure).is_empty());
@@ -734,10 +736,7 @@ mod tests {
         let mut d = at_end(Vec::new());
         let seq = vec![LEFT; 50];
         let steps = SEGMENT_MAX.as_millis() as u64 / 100;
-        assert_eq!(
-            run_at(&mut d, 0, &seq),
-            [(100 * steps, "Swiping Left".to_string())]
-        );
+        assert_eq!(run_at(&mut d, 0, &seq), one(100 * steps, "Swiping Left"));
         // Its end gives no second event.
         assert!(run_at(&mut d, 5000, &[NONE, NONE]).is_empty());
     }
@@ -750,14 +749,11 @@ mod tests {
         seq.extend([RIGHT; 4]); // 400 ms: not held long enough, yet more mass than the swipe
         seq.extend([LEFT; 3]);
         seq.push(NONE);
-        assert_eq!(run_at(&mut d, 0, &seq), [(800, "Swiping Left".to_string())]);
+        assert_eq!(run_at(&mut d, 0, &seq), one(800, "Swiping Left"));
         // Held for 600 ms, it fires.
         let mut held = vec![RIGHT; 6];
         held.push(NONE);
-        assert_eq!(
-            run_at(&mut d, 5000, &held),
-            [(5600, "Swiping Right".to_string())]
-        );
+        assert_eq!(run_at(&mut d, 5000, &held), one(5600, "Swiping Right"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::app::LiveApp;
 use super::plot::{class_color, confidence_plot_ui};
 use crate::capture::SourceSpec;
-use crate::live::events::FireAt;
+use crate::live::events::{FireAt, SEGMENT_LEVEL};
 use crate::live::SeenHand;
 use egui::{Color32, RichText};
 
@@ -177,13 +177,17 @@ fn weights_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     }
 }
 
+/// The model's own event rule (what "fire" shows until the user picks one).
+fn model_fire(app: &LiveApp) -> FireAt {
+    app.model
+        .as_ref()
+        .map_or(FireAt::Threshold, |m| FireAt::for_arch(m.config().arch))
+}
+
 fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     ui.strong("Detection");
     let mut changed = false;
-    let model_fire = app
-        .model
-        .as_ref()
-        .map_or(FireAt::Threshold, |m| FireAt::for_arch(m.config().arch));
+    let model_fire = model_fire(app);
     let ev = &mut app.options.worker.events;
     ui.horizontal(|ui| {
         ui.label("fire");
@@ -218,11 +222,18 @@ fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     changed |= ui
         .add(egui::Slider::new(&mut ev.threshold, 0.05..=1.0).text("threshold"))
         .changed();
+    let at_threshold = ev.fire.unwrap_or(model_fire) == FireAt::Threshold;
     changed |= ui
-        .add(egui::Slider::new(&mut ev.release, 0.0..=1.0).text("release"))
+        .add_enabled(
+            at_threshold,
+            egui::Slider::new(&mut ev.release, 0.0..=1.0).text("release"),
+        )
         .on_hover_text(
             "after an event, its class must fall below this before anything fires (when firing \
              at the threshold)",
+        )
+        .on_disabled_hover_text(
+            "firing at a gesture's end: the gesture's stretch ending does what release does",
         )
         .changed();
     changed |= ui
@@ -423,12 +434,17 @@ pub fn central_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     });
     ui.add_space(8.0);
     let ev = &app.options.worker.events;
+    // The second dashed line: the level that re-arms the rule in force.
+    let second = match ev.fire.unwrap_or(model_fire(app)) {
+        FireAt::Threshold => (ev.release, "release"),
+        FireAt::End => (SEGMENT_LEVEL, "gesture stretch"),
+    };
     confidence_plot_ui(
         ui,
         &app.history,
         &app.events,
         ev.threshold,
-        ev.release,
+        second,
         plot_height,
     );
 }

@@ -1,6 +1,7 @@
 //! The confidence-over-time plot, drawn with egui's painter: the smoothed probability of the
-//! top class over the last seconds (coloured by class), the threshold and release levels, and
-//! a tick where an event fired.
+//! top class over the last seconds (coloured by class), the threshold and a second level (the
+//! release level, or the level a gesture's stretch lasts above when events fire at its end),
+//! and a tick where an event fired.
 
 use super::app::{PlotPoint, PLOT_SECONDS};
 use crate::live::GestureEvent;
@@ -19,7 +20,7 @@ pub fn confidence_plot_ui(
     history: &VecDeque<PlotPoint>,
     events: &VecDeque<GestureEvent>,
     threshold: f32,
-    release: f32,
+    second: (f32, &str),
     height: f32,
 ) {
     let (response, painter) =
@@ -38,7 +39,7 @@ pub fn confidence_plot_ui(
         )
     };
     let weak = visuals.weak_text_color();
-    for (level, name) in [(threshold, "threshold"), (release, "release")] {
+    for (level, name) in [(threshold, "threshold"), second] {
         let y = to_screen(t_start, level).y;
         painter.extend(Shape::dashed_line(
             &[Pos2::new(rect.left(), y), Pos2::new(rect.right(), y)],

@@ -8,7 +8,7 @@ use candle_core::Device;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 use gesture_app::capture::SourceSpec;
-use gesture_app::live::events::EventSettings;
+use gesture_app::live::events::{EventSettings, FireAt};
 use gesture_app::live::{FrameModel, PipelineOptions, WorkerOptions};
 use gesture_app::testing::{random_model, write_generated_frames};
 use gesture_app::ui::{model_facts, AppInit, Given, LiveApp, MemoryStorage, ModelLoader};
@@ -341,6 +341,12 @@ fn the_window_remembers_its_settings_and_flags_win() {
     h.run_steps(2);
     h.get_by_label("Synthetic").click();
     h.run_steps(2);
+    // An image model fires at the threshold unless the user picks the other rule.
+    assert_eq!(h.state().event_settings().fire, None);
+    assert!(h.query_by_label("at threshold (the model's)").is_some());
+    h.get_by_label("at end").click();
+    h.run_steps(1);
+    assert_eq!(h.state().event_settings().fire, Some(FireAt::End));
     let mut ev = h.state().event_settings().clone();
     (ev.threshold, ev.release, ev.smoothing_ms) = (0.55, 0.25, 400.0);
     h.state_mut().set_event_settings(ev);
@@ -358,8 +364,8 @@ fn the_window_remembers_its_settings_and_flags_win() {
     assert!(app.error().is_none(), "{:?}", app.error());
     let ev = app.event_settings();
     assert_eq!(
-        (ev.threshold, ev.release, ev.smoothing_ms),
-        (0.55, 0.25, 400.0)
+        (ev.fire, ev.threshold, ev.release, ev.smoothing_ms),
+        (Some(FireAt::End), 0.55, 0.25, 400.0)
     );
     assert_eq!(app.source_text(), "synthetic");
     assert!(

@@ -9,9 +9,9 @@
 //!
 //! Two rules decide when an event fires ([`FireAt`]): the moment a class crosses its threshold,
 //! or once the gesture is over, naming the class that led most of it ([`Segment`]). The second
-//! is the default: a gesture's wind-up and way back look like other gestures for a moment, and
-//! firing at the end halves the events they add (docs/handmodel.md, "Firing at a gesture's
-//! end").
+//! is the hand-landmark model's default: a gesture's wind-up and way back look like other
+//! gestures for a moment, and firing at the end halves the events they add (docs/handmodel.md,
+//! "Firing at a gesture's end").
 
 use std::time::Duration;
 
@@ -382,6 +382,15 @@ impl EventDetector {
         }
     }
 
+    /// The leading class and its smoothed probability.
+    fn top(&self) -> Option<(usize, f32)> {
+        self.smoothed
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
     fn fire_at_threshold(&mut self, t: Duration) -> Option<GestureEvent> {
         if let Some(c) = self.latched {
             if self.smoothed[c] < self.release[c] {
@@ -391,11 +400,7 @@ impl EventDetector {
                 return None;
             }
         }
-        let (class, &prob) = self
-            .smoothed
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))?;
+        let (class, prob) = self.top()?;
         if self.background[class] || prob < self.thresholds[class] {
             self.leading = None;
             return None;
@@ -417,13 +422,8 @@ impl EventDetector {
 
     /// [`FireAt::End`]: `step` is how many seconds this prediction covers.
     fn fire_at_end(&mut self, t: Duration, step: f64) -> Option<GestureEvent> {
-        let top = self
-            .smoothed
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)?;
-        let leads = !self.background[top] && self.smoothed[top] >= SEGMENT_LEVEL;
+        let (top, prob) = self.top()?;
+        let leads = !self.background[top] && prob >= SEGMENT_LEVEL;
         if !leads {
             // The stretch is over: its event, if it has not given one yet.
             return match self.segment.take() {

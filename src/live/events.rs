@@ -90,6 +90,11 @@ pub const SEGMENT_MAX: Duration = Duration::from_secs(3);
 /// less sure than the gesture.
 pub const RETURN_WINDOW: Duration = Duration::from_millis(2500);
 
+/// With [`FireAt::End`]: the most time one prediction counts for in a stretch's sums, so a
+/// stalled camera's gap does not weigh as seconds of gesture (a 12 fps grid steps 83 ms; a
+/// paced worker a few of those).
+pub const MAX_STEP: Duration = Duration::from_millis(500);
+
 /// The user's settings, by label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventSettings {
@@ -353,9 +358,11 @@ impl EventDetector {
         t: Duration,
         may_fire: bool,
     ) -> Option<GestureEvent> {
+        // A stalled camera leaves a gap; one prediction stands for at most MAX_STEP of a stretch.
         let step = self
             .last_step
-            .map_or(0.0, |last| t.saturating_sub(last).as_secs_f64());
+            .map_or(0.0, |last| t.saturating_sub(last).as_secs_f64())
+            .min(MAX_STEP.as_secs_f64());
         self.last_step = Some(t);
         if !may_fire {
             self.smoothed = probs.to_vec();
@@ -754,6 +761,20 @@ mod tests {
         let mut held = vec![RIGHT; 6];
         held.push(NONE);
         assert_eq!(run_at(&mut d, 5000, &held), one(5600, "Swiping Right"));
+    }
+
+    #[test]
+    fn at_the_end_a_gap_in_the_predictions_does_not_weigh_as_seconds_of_gesture() {
+        let mut d = at_end(Vec::new());
+        // A swipe left whose camera stalls for 10 s: the stretch is over its 3 s limit and fires.
+        assert_eq!(run_at(&mut d, 0, &[NONE, LEFT]), []);
+        assert_eq!(run_at(&mut d, 10_100, &[LEFT]), one(10_100, "Swiping Left"));
+        // A swipe right right after it: its 0.6 s outweigh the left's 0.1 s plus at most
+        // MAX_STEP, so it is not taken for a way back.
+        let mut right = vec![NONE];
+        right.extend([RIGHT; 7]);
+        right.push(NONE);
+        assert_eq!(run_at(&mut d, 10_200, &right), one(11_000, "Swiping Right"));
     }
 
     #[test]

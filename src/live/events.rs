@@ -358,6 +358,11 @@ impl EventDetector {
         t: Duration,
         may_fire: bool,
     ) -> Option<GestureEvent> {
+        if self.last_step.is_some_and(|last| t < last) {
+            // Time went back (another source's clock): nothing before it still applies.
+            self.segment = None;
+            self.last_event = None;
+        }
         // A stalled camera leaves a gap; one prediction stands for at most MAX_STEP of a stretch.
         let step = self
             .last_step
@@ -764,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    fn at_the_end_a_gap_in_the_predictions_does_not_weigh_as_seconds_of_gesture() {
+    fn at_the_end_a_stalled_or_restarted_clock_does_not_distort_the_sums() {
         let mut d = at_end(Vec::new());
         // A swipe left whose camera stalls for 10 s: the stretch is over its 3 s limit and fires.
         assert_eq!(run_at(&mut d, 0, &[NONE, LEFT]), []);
@@ -775,6 +780,15 @@ mod tests {
         right.extend([RIGHT; 7]);
         right.push(NONE);
         assert_eq!(run_at(&mut d, 10_200, &right), one(11_000, "Swiping Right"));
+        // A clock that starts again from zero: the last event's time no longer holds back a
+        // weaker stretch (without the reset it would, until 13.5 s came round again).
+        let mut weak = vec![NONE, RIGHT, NONE];
+        assert_eq!(run_at(&mut d, 0, &weak), one(200, "Swiping Right"));
+        weak[1] = [0.85, 0.1, 0.05];
+        assert!(
+            run_at(&mut d, 1000, &weak).is_empty(),
+            "a way back within 2.5 s"
+        );
     }
 
     #[test]

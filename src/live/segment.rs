@@ -62,12 +62,14 @@ impl Segment {
     /// swipe does not out-weigh the swipe as a stop sign that was never held.
     pub fn winner(&self, hold: &[f64]) -> usize {
         let held = |i: usize| hold[i] == 0.0 || self.above[i] + 1e-9 >= hold[i];
-        let best = |allowed: &dyn Fn(usize) -> bool| {
-            (0..self.mass.len())
-                .filter(|&i| allowed(i))
-                .max_by(|&a, &b| self.mass[a].total_cmp(&self.mass[b]))
-        };
-        best(&held).or_else(|| best(&|_| true)).unwrap_or(0)
+        // Held classes first, then by mass: the most mass among the held, if any is.
+        (0..self.mass.len())
+            .max_by(|&a, &b| {
+                held(a)
+                    .cmp(&held(b))
+                    .then(self.mass[a].total_cmp(&self.mass[b]))
+            })
+            .unwrap_or(0)
     }
 
     /// Whether `class` may fire: it reached its threshold and, if it has one, its hold.

@@ -189,9 +189,9 @@ fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     let mut changed = false;
     let model_fire = model_fire(app);
     let ev = &mut app.options.worker.events;
+    let mut fire = ev.fire.unwrap_or(model_fire);
     ui.horizontal(|ui| {
         ui.label("fire");
-        let mut fire = ev.fire.unwrap_or(model_fire);
         for (rule, hint) in [
             (
                 FireAt::End,
@@ -222,10 +222,9 @@ fn detection_ui(app: &mut LiveApp, ui: &mut egui::Ui) {
     changed |= ui
         .add(egui::Slider::new(&mut ev.threshold, 0.05..=1.0).text("threshold"))
         .changed();
-    let at_threshold = ev.fire.unwrap_or(model_fire) == FireAt::Threshold;
     changed |= ui
         .add_enabled(
-            at_threshold,
+            fire == FireAt::Threshold,
             egui::Slider::new(&mut ev.release, 0.0..=1.0).text("release"),
         )
         .on_hover_text(
